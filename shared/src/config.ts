@@ -1,0 +1,140 @@
+import { z } from 'zod'
+
+/**
+ * The whole environment contract, parsed once at start-up. Apps call `parseConfig(process.env, role)`
+ * from their own config.ts; nothing else reads process.env.
+ */
+const base64Key = (what: string) =>
+  z
+    .string()
+    .refine(
+      (value) => Buffer.from(value, 'base64').length === 32,
+      `must be ${what}: 32 bytes, base64-encoded`,
+    )
+
+const positiveInt = z.coerce.number().int().positive()
+
+export const configSchema = z.object({
+  /** HTTP port of the public API. Default 8080. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Host to bind. Default 0.0.0.0. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Embedded mode: where PGlite data and generated keys live. Default ./.wa-cluster */
+  DATA_DIR: z.string().min(1).default('./.wa-cluster'),
+  /** Postgres URL; when absent the embedded PGlite in DATA_DIR is used. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  /** Redis URL; when absent coordination is in-process (single process only). */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
+  /** Prefix of every Redis key and channel, so several clusters can share one Redis. Default `wa`. */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'must be 1-64 of [a-zA-Z0-9_.-]')
+    .default('wa'),
+  /** Operator key for /v1/tenants and /v1/nodes. Generated and persisted in embedded mode when absent. */
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** 32-byte base64 key sealing credentials at rest. Generated in embedded mode; required otherwise. */
+  AUTH_STATE_KEY: base64Key('an AES-256 key').optional(),
+  /** Country code applied to national numbers such as 0812…. Default 62 (Indonesia). */
+  DEFAULT_COUNTRY_CODE: z
+    .string()
+    .regex(/^[1-9]\d{0,3}$/, 'must be 1-4 digits without +')
+    .default('62'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Log level of the Baileys client inside each session (it is chatty). Default warn. */
+  BAILEYS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  /** WhatsApp websocket URL (point it at wa-sim in tests). Default WhatsApp's own. */
+  WA_WS_URL: z
+    .string()
+    .regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL')
+    .optional(),
+  /** Base64 root public key of a simulator's noise certificate. */
+  WA_TRUSTED_ROOT_KEY: base64Key('a Curve25519 public key').optional(),
+  /** Run an in-process wa-sim and point the gateway at it (demo mode). */
+  WA_SIM: z
+    .enum(['0', '1', 'true', 'false'])
+    .default('0')
+    .transform((value) => value === '1' || value === 'true'),
+  /** Session-node id. Default: a generated one. */
+  NODE_ID: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'must be 1-64 of [a-zA-Z0-9_.-]')
+    .optional(),
+  /** Sessions one node may hold. Default 500. */
+  SESSION_NODE_CAPACITY: positiveInt.default(500),
+  /** Session ownership lease TTL. Default 15000 ms. */
+  LEASE_TTL_MS: positiveInt.min(1000).default(15_000),
+  /** Node heartbeat interval. Default 2000 ms. */
+  HEARTBEAT_INTERVAL_MS: positiveInt.min(100).default(2_000),
+  /** A node whose heartbeat is older than this is dead. Default 10000 ms. */
+  NODE_TTL_MS: positiveInt.min(500).default(10_000),
+  /** How often a node re-reads its assignments (a lost nudge only delays). Default 5000 ms. */
+  RECONCILE_INTERVAL_MS: positiveInt.min(100).default(5_000),
+  /** Failover pacing: sessions re-placed per second by the leader. Default 50. */
+  FAILOVER_RATE_PER_SECOND: positiveInt.default(50),
+  /** Messages a tenant may send per session per minute (429 with Retry-After past it). Default 100. */
+  SEND_RATE_LIMIT_PER_MINUTE: positiveInt.default(100),
+  /** Webhook delivery attempts before an event is dead-lettered. Default 12. */
+  WEBHOOK_MAX_ATTEMPTS: positiveInt.default(12),
+})
+
+export type Config = z.infer<typeof configSchema>
+export type Role = 'all-in-one' | 'control-plane' | 'session-node'
+
+/** Zod's messages are written for developers; say what the operator must change. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.expected === 'number' ? 'must be a number' : `must be a ${issue.expected}`
+    case 'too_small':
+      return issue.inclusive === false
+        ? `must be greater than ${issue.minimum}`
+        : `must be at least ${issue.minimum}`
+    case 'too_big':
+      return issue.inclusive === false
+        ? `must be less than ${issue.maximum}`
+        : `must be at most ${issue.maximum}`
+    case 'invalid_value':
+      return `must be one of ${issue.values.join(', ')}`
+    default:
+      return issue.message
+  }
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Parses the environment; throws a ConfigError whose message is one readable line. */
+export function parseConfig(env: Record<string, string | undefined>, role: Role): Config {
+  // Empty strings are how shells and compose files say "unset".
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  )
+  const result = configSchema.safeParse(cleaned)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const name = String(issue.path[0] ?? 'environment')
+    const given = cleaned[name]
+    const shown = given === undefined || /KEY|SECRET|PASSWORD/.test(name) ? '' : ` (got "${given}")`
+    throw new ConfigError(`invalid configuration: ${name} ${describeIssue(issue)}${shown}`)
+  }
+  const config = result.data
+  if (role !== 'all-in-one') {
+    if (!config.DATABASE_URL)
+      throw new ConfigError(`invalid configuration: DATABASE_URL is required for the ${role}`)
+    if (!config.REDIS_URL)
+      throw new ConfigError(`invalid configuration: REDIS_URL is required for the ${role}`)
+    // Both roles seal secrets: the node WhatsApp credentials, the control-plane webhook secrets.
+    if (!config.AUTH_STATE_KEY)
+      throw new ConfigError(`invalid configuration: AUTH_STATE_KEY is required for the ${role}`)
+    if (!config.ADMIN_API_KEY && role === 'control-plane')
+      throw new ConfigError('invalid configuration: ADMIN_API_KEY is required for the control-plane')
+  }
+  return config
+}

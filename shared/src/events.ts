@@ -1,0 +1,60 @@
+import type { SessionState } from './states.js'
+
+/** Event types delivered to webhooks and listed by `GET /v1/events`. */
+export const EVENT_TYPES = ['connection.update', 'messages.upsert', 'messages.update'] as const
+export type EventType = (typeof EVENT_TYPES)[number]
+
+export const MESSAGE_STATUSES = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'read',
+  'played',
+  'failed',
+] as const
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number]
+
+export type ConnectionUpdateData = {
+  state: SessionState
+  previousState: SessionState
+  reason?: string
+  /** Baileys' close code when the state change came from a closed socket. */
+  statusCode?: number
+  qr?: string
+  qrImage?: string
+  qrExpiresAt?: string
+  pairingCode?: string
+  phone?: string
+}
+
+export type InboundMessage = {
+  id: string
+  chatId: string
+  from: string
+  fromMe: boolean
+  timestamp: number
+  pushName?: string
+  type: string
+  text?: string
+}
+
+export type MessagesUpsertData = { messages: InboundMessage[] }
+export type MessagesUpdateData = { updates: { id: string; chatId: string; status: MessageStatus }[] }
+
+export type EventData = {
+  'connection.update': ConnectionUpdateData
+  'messages.upsert': MessagesUpsertData
+  'messages.update': MessagesUpdateData
+}
+
+/** The envelope every webhook body and every `GET /v1/events` item has. */
+export type EventEnvelope<T extends EventType = EventType> = {
+  id: string
+  type: T
+  tenantId: string
+  sessionId: string
+  seq: number
+  occurredAt: string
+  data: EventData[T]
+}

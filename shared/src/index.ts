@@ -1,0 +1,7 @@
+export * from './config.js'
+export * from './errors.js'
+export * from './events.js'
+export * from './ids.js'
+export * from './phone.js'
+export * from './secret-box.js'
+export * from './states.js'

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, parseConfig } from '../../src/config.js'
+import { generateSecretBoxKey } from '../../src/secret-box.js'
+
+describe('parseConfig', () => {
+  it('applies the documented defaults for the embedded mode', () => {
+    const config = parseConfig({}, 'all-in-one')
+    expect(config.PORT).toBe(8080)
+    expect(config.DEFAULT_COUNTRY_CODE).toBe('62')
+    expect(config.DATA_DIR).toBe('./.wa-cluster')
+    expect(config.WA_SIM).toBe(false)
+  })
+
+  it('stops on a bad value with one line naming the variable', () => {
+    expect(() => parseConfig({ PORT: 'eighty' }, 'all-in-one')).toThrow(ConfigError)
+    expect(() => parseConfig({ PORT: 'eighty' }, 'all-in-one')).toThrow(
+      /^invalid configuration: PORT .*"eighty"/,
+    )
+    expect(() => parseConfig({ DATABASE_URL: 'mysql://x' }, 'all-in-one')).toThrow(
+      /DATABASE_URL must be a postgres/,
+    )
+  })
+
+  it('never echoes a secret in the error', () => {
+    try {
+      parseConfig({ AUTH_STATE_KEY: 'not-a-key-but-secret' }, 'all-in-one')
+      expect.unreachable()
+    } catch (error) {
+      expect((error as Error).message).toMatch(/AUTH_STATE_KEY/)
+      expect((error as Error).message).not.toContain('not-a-key-but-secret')
+    }
+  })
+
+  it('requires Postgres, Redis and the keys for cluster roles', () => {
+    expect(() => parseConfig({}, 'session-node')).toThrow(/DATABASE_URL is required/)
+    const cluster = { DATABASE_URL: 'postgres://x/y', REDIS_URL: 'redis://127.0.0.1:6379' }
+    expect(() => parseConfig(cluster, 'session-node')).toThrow(/AUTH_STATE_KEY is required/)
+    expect(() =>
+      parseConfig({ ...cluster, AUTH_STATE_KEY: generateSecretBoxKey() }, 'control-plane'),
+    ).toThrow(/ADMIN_API_KEY/)
+    expect(
+      parseConfig({ ...cluster, AUTH_STATE_KEY: generateSecretBoxKey() }, 'session-node').REDIS_URL,
+    ).toBe(cluster.REDIS_URL)
+  })
+
+  it('treats empty strings as unset', () => {
+    expect(parseConfig({ PORT: '', REDIS_URL: '' }, 'all-in-one').PORT).toBe(8080)
+  })
+})
