@@ -1,0 +1,1 @@
+CREATE INDEX "events_pending_session_idx" ON "events" USING btree ("session_id","seq") WHERE delivery = 'pending';

@@ -1,0 +1,69 @@
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import type { SQL } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import * as schema from './schema/index.js'
+
+export type Schema = typeof schema
+/** The query builder; the same API whether Postgres or PGlite is behind it. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>
+
+export type DatabaseOptions =
+  /** A real Postgres server (production, the cluster, tests). */
+  | { url: string; maxConnections?: number }
+  /** Embedded PGlite: data in `dataDir`, or in memory when `dataDir` is omitted. */
+  | { dataDir?: string; url?: undefined }
+
+export type DatabaseHandle = {
+  db: Database
+  kind: 'postgres' | 'pglite'
+  /** Runs raw SQL and returns its rows, hiding the drivers' different result shapes. */
+  rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>
+  /** Applies the generated migrations in drizzle/migrations. */
+  migrate(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Rows of a `db.execute()` / `tx.execute()` result, whichever driver produced it. */
+export function resultRows<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[]
+}
+
+const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url))
+
+export function openDatabase(options: DatabaseOptions): DatabaseHandle {
+  if (options.url) {
+    const client = postgres(options.url, {
+      max: options.maxConnections ?? 10,
+      onnotice: () => {},
+      // Short idle lifetime keeps a restarted server from leaving us with dead sockets for long.
+      idle_timeout: 30,
+      connect_timeout: 10,
+    })
+    const db = drizzlePostgres(client, { schema })
+    return {
+      db: db as unknown as Database,
+      kind: 'postgres',
+      rows: async (query) => resultRows(await db.execute(query)),
+      migrate: () => migratePostgres(db, { migrationsFolder }),
+      close: () => client.end({ timeout: 5 }),
+    }
+  }
+  const dataDir = 'dataDir' in options ? options.dataDir : undefined
+  if (dataDir) mkdirSync(dataDir, { recursive: true })
+  const client = new PGlite(dataDir)
+  const db = drizzlePglite(client, { schema })
+  return {
+    db: db as unknown as Database,
+    kind: 'pglite',
+    rows: async (query) => resultRows(await db.execute(query)),
+    migrate: () => migratePglite(db, { migrationsFolder }),
+    close: () => client.close(),
+  }
+}

@@ -1,0 +1,49 @@
+import { sql } from 'drizzle-orm'
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import { bytea } from './auth.js'
+import { tenants } from './tenants.js'
+
+/** One webhook endpoint per tenant. The signing secret is sealed, not stored in plain text. */
+export const webhooks = pgTable('webhooks', {
+  tenantId: text('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id, { onDelete: 'cascade' }),
+  url: text('url').notNull(),
+  /** Event types to deliver; null = all. */
+  events: jsonb('events').$type<string[] | null>(),
+  secretSealed: bytea('secret_sealed').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+})
+
+/**
+ * The outbox. Every event is written here before anything acknowledges it; the dispatcher delivers
+ * `pending` rows. `delivery`: pending | delivered | dead | none (no webhook or filtered out).
+ */
+export const events = pgTable(
+  'events',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    sessionId: text('session_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    type: text('type').notNull(),
+    data: jsonb('data').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull().defaultNow(),
+    delivery: text('delivery').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex('events_session_seq_idx').on(table.sessionId, table.seq),
+    index('events_tenant_idx').on(table.tenantId, table.id),
+    index('events_due_idx').on(table.delivery, table.nextAttemptAt),
+    // The dispatcher's per-session order check ("is an earlier event of this session still pending?")
+    // probes this; without it the probe walks the session's whole delivered history.
+    index('events_pending_session_idx').on(table.sessionId, table.seq).where(sql`delivery = 'pending'`),
+  ],
+)

@@ -1,0 +1,5 @@
+export * from './auth.js'
+export * from './events.js'
+export * from './messages.js'
+export * from './sessions.js'
+export * from './tenants.js'

@@ -1,0 +1,37 @@
+import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import { sessions } from './sessions.js'
+
+/**
+ * Outbound and inbound messages. An outbound row is stored (with its idempotency key and the
+ * WhatsApp id it will carry) before it is sent, so a retry never produces a second message.
+ */
+export const messages = pgTable(
+  'messages',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    /** `out` | `in` */
+    direction: text('direction').notNull(),
+    idempotencyKey: text('idempotency_key'),
+    /** Hash of the request body the idempotency key was first used with. */
+    requestHash: text('request_hash'),
+    chatId: text('chat_id').notNull(),
+    waMessageId: text('wa_message_id'),
+    type: text('type').notNull().default('text'),
+    text: text('text'),
+    status: text('status').notNull(),
+    statusHistory: jsonb('status_history').$type<{ status: string; at: string }[]>().notNull().default([]),
+    error: text('error'),
+    attempts: bigint('attempts', { mode: 'number' }).notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex('messages_idempotency_idx').on(table.sessionId, table.idempotencyKey),
+    index('messages_wa_id_idx').on(table.sessionId, table.waMessageId),
+    index('messages_queue_idx').on(table.status, table.sessionId),
+  ],
+)

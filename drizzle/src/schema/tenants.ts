@@ -1,0 +1,31 @@
+import { index, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+
+export const tenants = pgTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+})
+
+/** API keys are stored as SHA-256 hashes; the plain key is shown once, at creation. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name'),
+    keyHash: text('key_hash').notNull().unique(),
+    /** First characters of the key, so an operator can tell keys apart without the secret. */
+    prefix: text('prefix').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (table) => [index('api_keys_tenant_idx').on(table.tenantId)],
+)
+
+/** Settings the process itself needs to keep (embedded mode persists its generated admin key hash). */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+})
