@@ -1,0 +1,91 @@
+import type { SimStats } from './counters.js'
+import type { FaultSettings } from './faults.js'
+import type { FaultState, SimControl } from './sim-control.js'
+import type { AccountSummary, InboxMessage, LinkedDevice, ReceivedReceipt } from './simulator.js'
+
+/** Error body the control API returns for 4xx/5xx. */
+export class SimControlError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${status} ${code}: ${message}`)
+  }
+}
+
+/** Typed HTTP client of the control API, for a simulator running in another process. */
+export class SimControlClient implements SimControl {
+  /** @param controlUrl e.g. `http://127.0.0.1:4000` (the `control` field the CLI prints). */
+  constructor(private readonly controlUrl: string) {}
+
+  /** GET /root-key. */
+  rootKey(): Promise<{ rootPublicKey: string; url: string }> {
+    return this.request('GET', '/root-key')
+  }
+  scan(input: { qr: string; phone: string; pushName?: string }): Promise<LinkedDevice> {
+    return this.request('POST', '/scan', input)
+  }
+  enterPairingCode(input: { phone: string; code: string; pushName?: string }): Promise<LinkedDevice> {
+    return this.request('POST', '/pairing-code', input)
+  }
+  addContact(input: { pn: string; name?: string }): Promise<{ pn: string; lid: string }> {
+    return this.request('POST', '/contacts', input)
+  }
+  send(input: { from: string; to: string; text: string; addressing?: 'pn' | 'lid'; id?: string }): Promise<{
+    id: string
+    devices: number
+  }> {
+    return this.request('POST', '/send', input)
+  }
+  receipt(input: {
+    from: string
+    to: string
+    id: string
+    type?: 'delivery' | 'read'
+  }): Promise<{ delivered: number }> {
+    return this.request('POST', '/receipt', input)
+  }
+  inbox(pn?: string): Promise<InboxMessage[]> {
+    return this.request('GET', pn ? `/inbox?pn=${encodeURIComponent(pn)}` : '/inbox')
+  }
+  receipts(id?: string): Promise<ReceivedReceipt[]> {
+    return this.request('GET', id ? `/receipts?id=${encodeURIComponent(id)}` : '/receipts')
+  }
+  removeDevice(jid: string): Promise<{ removed: string }> {
+    return this.request('POST', '/remove-device', { jid })
+  }
+  kick(input: {
+    pn?: string
+    jid?: string
+    mode?: 'replaced' | 'close' | 'system-shutdown'
+  }): Promise<{ kicked: number }> {
+    return this.request('POST', '/kick', input)
+  }
+  setFaults(settings: FaultSettings): Promise<FaultState> {
+    return this.request('POST', '/faults', settings)
+  }
+  stats(): Promise<SimStats> {
+    return this.request('GET', '/stats')
+  }
+  accounts(): Promise<AccountSummary[]> {
+    return this.request('GET', '/accounts')
+  }
+
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.controlUrl}${path}`, {
+      method,
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const payload = (await response.json()) as { error?: { code: string; message: string } }
+    if (!response.ok) {
+      throw new SimControlError(
+        response.status,
+        payload.error?.code ?? 'unknown',
+        payload.error?.message ?? '',
+      )
+    }
+    return payload as T
+  }
+}

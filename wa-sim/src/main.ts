@@ -1,0 +1,32 @@
+import { parseSimConfig } from './config.js'
+import { listenSimulator } from './sim-server.js'
+
+// Standalone simulator: one JSON line with the addresses on stdout, JSON logs on stderr.
+const config = (() => {
+  try {
+    return parseSimConfig(process.argv.slice(2))
+  } catch (err) {
+    process.stderr.write(`wa-sim: ${(err as Error).message}\n`)
+    process.exit(2)
+  }
+})()
+
+const running = await listenSimulator({
+  port: config.port,
+  host: config.host,
+  stateFile: config.stateFile,
+  phoneBootstrap: config.phoneBootstrap,
+  logLevel: config.logLevel,
+})
+process.stdout.write(
+  `${JSON.stringify({ url: running.url, control: running.controlUrl, rootPublicKey: running.rootPublicKey })}\n`,
+)
+
+let stopping = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return
+    stopping = true
+    void running.stop().then(() => process.exit(0))
+  })
+}

@@ -1,0 +1,50 @@
+import type { SimStats } from './counters.js'
+import type { FaultSettings } from './faults.js'
+import type { AccountSummary, InboxMessage, LinkedDevice, ReceivedReceipt } from './simulator.js'
+
+/** Reply of setFaults: the faults in force and how many sockets a silence fault hit. */
+export interface FaultState {
+  frameDelayMs: number
+  refuseLogins?: { code: number; untilMs: number | null }
+  silenced: number
+}
+
+/** The control operations, identical in process (startSimulator) and over HTTP (SimControlClient). */
+export interface SimControl {
+  /** The phone `phone` scans a QR a session shows → the linked companion's jid and lid. */
+  scan(input: { qr: string; phone: string; pushName?: string }): Promise<LinkedDevice>
+  /** The phone `phone` enters a pairing code the session got from requestPairingCode(). */
+  enterPairingCode(input: { phone: string; code: string; pushName?: string }): Promise<LinkedDevice>
+  /** Adds a contact (a simulated phone with a real Signal identity) → its PN and LID jid. */
+  addContact(input: { pn: string; name?: string }): Promise<{ pn: string; lid: string }>
+  /** Contact (or any account's phone) → session text; `to` is a PN or device jid. */
+  send(input: { from: string; to: string; text: string; addressing?: 'pn' | 'lid'; id?: string }): Promise<{
+    id: string
+    devices: number
+  }>
+  /** A contact's delivery or read receipt for a message the session sent it. */
+  receipt(input: {
+    from: string
+    to: string
+    id: string
+    type?: 'delivery' | 'read'
+  }): Promise<{ delivered: number }>
+  /** Texts the simulated phones decrypted, optionally only those to `pn`. */
+  inbox(pn?: string): Promise<InboxMessage[]>
+  /** Receipts sessions sent, optionally for one message id. */
+  receipts(id?: string): Promise<ReceivedReceipt[]>
+  /** The phone unlinks a companion (`628…:1@s.whatsapp.net`). */
+  removeDevice(jid: string): Promise<{ removed: string }>
+  /** Closes live sockets of a device jid or of every device of a pn. */
+  kick(input: {
+    pn?: string
+    jid?: string
+    mode?: 'replaced' | 'close' | 'system-shutdown'
+  }): Promise<{ kicked: number }>
+  /** Injects or clears faults. */
+  setFaults(settings: FaultSettings): Promise<FaultState>
+  /** Counters, with per-device counters keyed by `pn:device@s.whatsapp.net`. */
+  stats(): Promise<SimStats>
+  /** Accounts, their companions and live socket counts. */
+  accounts(): Promise<AccountSummary[]>
+}

@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { SimHandle } from '../../src/index.js'
+import type { TestClient } from '../support/baileys-client.js'
+import { eventually, linkedClient, newPhone, startTestSimulator } from '../support/sim-fixture.js'
+
+function textOf(client: TestClient, text: string) {
+  return client.events['messages.upsert']
+    ?.flatMap((u) => u.messages)
+    .find((m) => m.message?.conversation === text)
+}
+
+describe('messages between wa-sim contacts and Baileys sessions', () => {
+  let sim: SimHandle
+  let session: { client: TestClient; phone: string; jid: string }
+  const contact = newPhone()
+  beforeAll(async () => {
+    sim = await startTestSimulator()
+    session = await linkedClient(sim)
+    await sim.addContact({ pn: contact, name: 'Alice' })
+  })
+  afterAll(async () => {
+    session.client.close()
+    await sim.stop()
+  })
+
+  it('delivers a PN-addressed text (pkmsg, then msg) and gets a receipt back', async () => {
+    const first = await sim.send({ from: contact, to: session.phone, text: 'hello 1' })
+    const second = await sim.send({ from: contact, to: session.phone, text: 'hello 2' })
+    expect(first.devices).toBe(1)
+    await session.client.waitFor(() => !!textOf(session.client, 'hello 2'), 'hello 2')
+    const message = textOf(session.client, 'hello 1')!
+    expect(message.key.remoteJid).toBe(`${contact}@s.whatsapp.net`)
+    expect(message.key.remoteJidAlt).toMatch(/@lid$/)
+    expect(message.pushName).toBe('Alice')
+    const receipts = await eventually(
+      () => sim.receipts(second.id),
+      (list) => list.length > 0,
+      'receipt from the session',
+    )
+    expect(receipts[0]).toMatchObject({ from: session.phone, to: `${contact}@s.whatsapp.net` })
+  })
+
+  it('delivers a LID-addressed text', async () => {
+    const { lid } = await sim.addContact({ pn: contact })
+    await sim.send({ from: contact, to: session.phone, text: 'via lid', addressing: 'lid' })
+    await session.client.waitFor(() => !!textOf(session.client, 'via lid'), 'lid text')
+    const message = textOf(session.client, 'via lid')!
+    expect(message.key.remoteJid).toBe(lid)
+    expect(message.key.remoteJidAlt).toBe(`${contact}@s.whatsapp.net`)
+  })
+
+  it('lets the contact decrypt an outbound text and answers with delivery and read receipts', async () => {
+    const sent = await session.client.sock!.sendMessage(`${contact}@s.whatsapp.net`, { text: 'outbound hi' })
+    const inbox = await eventually(
+      () => sim.inbox(contact),
+      (list) => list.some((m) => m.id === sent!.key.id),
+      'contact decrypts',
+    )
+    expect(inbox.find((m) => m.id === sent!.key.id)).toMatchObject({
+      from: session.phone,
+      fromDevice: session.jid,
+      text: 'outbound hi',
+    })
+    const statuses = () =>
+      session.client.events['messages.update']
+        ?.flat()
+        .filter((u) => u.key?.id === sent!.key.id)
+        .map((u) => u.update.status) ?? []
+    await sim.receipt({ from: contact, to: session.phone, id: sent!.key.id! })
+    await session.client.waitFor(() => statuses().includes(3), 'delivery status')
+    await sim.receipt({ from: contact, to: session.phone, id: sent!.key.id!, type: 'read' })
+    await session.client.waitFor(() => statuses().includes(4), 'read status')
+    await expect(sim.receipt({ from: contact, to: session.phone, id: 'nope' })).rejects.toMatchObject({
+      status: 404,
+    })
+  })
+
+  it('relays texts and receipts between two linked sessions', async () => {
+    const other = await linkedClient(sim)
+    try {
+      const sent = await session.client.sock!.sendMessage(`${other.phone}@s.whatsapp.net`, {
+        text: 'tenant to tenant',
+      })
+      await other.client.waitFor(
+        () =>
+          !!other.client.events['messages.upsert']
+            ?.flatMap((u) => u.messages)
+            .some((m) => m.message?.extendedTextMessage?.text === 'tenant to tenant'),
+        'relayed text',
+      )
+      // B's client answers with a receipt, which the simulator records and relays to A's devices.
+      const receiptsOutBefore = (await sim.stats()).receiptsOut
+      const receipts = await eventually(
+        () => sim.receipts(sent!.key.id!),
+        (list) => list.some((r) => r.from === other.phone),
+        'receipt from B',
+      )
+      expect(receipts[0]?.to).toContain(session.phone)
+      await eventually(
+        () => sim.stats(),
+        (s) => s.receiptsOut > receiptsOutBefore || receiptsOutBefore > 0,
+        'relay',
+      )
+      const inbox = await eventually(
+        () => sim.inbox(other.phone),
+        (list) => list.some((m) => m.id === sent!.key.id),
+        'phone of B decrypts',
+      )
+      expect(inbox.at(-1)?.text).toBe('tenant to tenant')
+    } finally {
+      other.client.close()
+    }
+  })
+
+  it('answers bad input with 400 and unknown senders with 404', async () => {
+    await expect(sim.send({ from: contact, to: session.phone, text: '' })).rejects.toThrow(/text/)
+    await expect(sim.send({ from: newPhone(), to: session.phone, text: 'x' })).rejects.toMatchObject({
+      status: 404,
+    })
+    expect((await sim.stats()).decryptFailures).toBe(0)
+  })
+})
