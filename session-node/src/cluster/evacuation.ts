@@ -1,0 +1,39 @@
+import type { DatabaseHandle } from '@wa-cluster/db'
+import { sql } from 'drizzle-orm'
+import type { Logger } from 'pino'
+import type { Coordinator } from '../coordination/coordinator.js'
+import { handOverSessions } from './hand-over.js'
+import { nudgeNode } from './placement.js'
+
+/**
+ * Hands every session assigned to `nodeId` over to other nodes (drain, graceful shutdown), a few at a
+ * time. A session no node can take is left unassigned for the leader. Returns how many moved and how
+ * many were left unassigned.
+ */
+export async function evacuateNode(input: {
+  database: DatabaseHandle
+  coordinator: Coordinator
+  nodeId: string
+  logger: Logger
+}): Promise<{ moved: number; unassigned: number }> {
+  const { database, coordinator, nodeId, logger } = input
+  const rows = await database.rows<{ id: string }>(
+    sql`SELECT id FROM sessions WHERE node_id = ${nodeId} ORDER BY id`,
+  )
+  const counts = await handOverSessions({
+    database,
+    coordinator,
+    logger,
+    moves: rows.map((row) => ({ sessionId: row.id, excludeNodeIds: [nodeId] })),
+    onOutcome: async (move, outcome) => {
+      if (outcome !== 'unplaced') return
+      await database.rows(
+        sql`UPDATE sessions SET node_id = NULL WHERE id = ${move.sessionId} AND node_id = ${nodeId}`,
+      )
+      await nudgeNode(coordinator, nodeId, { kind: 'reconcile', sessionId: move.sessionId })
+    },
+  })
+  const result = { moved: counts.moved + counts['timed-out'], unassigned: counts.unplaced }
+  logger.info({ nodeId, ...result }, 'node evacuated')
+  return result
+}

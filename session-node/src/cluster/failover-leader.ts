@@ -1,0 +1,103 @@
+import { type DatabaseHandle, textArray } from '@wa-cluster/db'
+import type { Config } from '@wa-cluster/shared'
+import { sql } from 'drizzle-orm'
+import type { Logger } from 'pino'
+import type { Coordinator, Lease } from '../coordination/coordinator.js'
+import { coordinationKeys } from '../coordination/keys.js'
+import { placeSession } from './placement.js'
+
+export type FailoverLeader = {
+  start(): Promise<void>
+  stop(): Promise<void>
+  isLeader(): boolean
+  /** One pass of dead-node detection and re-placement (exposed for tests and the timer). */
+  tick(): Promise<void>
+}
+
+const TICK_MS = 1_000
+
+/**
+ * One control-plane at a time (elected by a lease) finds dead nodes and re-places their sessions,
+ * plus sessions that want a node and have none. Paced to `FAILOVER_RATE_PER_SECOND` so that a thousand
+ * sessions never reconnect in the same second.
+ */
+export function createFailoverLeader(deps: {
+  database: DatabaseHandle
+  coordinator: Coordinator
+  logger: Logger
+  config: Pick<Config, 'NODE_TTL_MS' | 'HEARTBEAT_INTERVAL_MS' | 'FAILOVER_RATE_PER_SECOND'>
+}): FailoverLeader {
+  const { database, coordinator, config } = deps
+  const logger = deps.logger.child({ component: 'failover-leader' })
+  let lease: Lease | undefined
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> | undefined
+  /** When this leader first noticed each node missing; a Redis restart must not look like a dead fleet. */
+  const missingSince = new Map<string, number>()
+
+  async function tick(): Promise<void> {
+    if (!lease?.isHeld()) {
+      lease =
+        (await coordinator.acquireLease(coordinationKeys.leaderLease(), {
+          ttlMs: Math.max(3_000, config.NODE_TTL_MS),
+        })) ?? undefined
+      if (!lease) return
+      missingSince.clear()
+      logger.info('became failover leader')
+    }
+    const live = new Set((await coordinator.liveNodes()).map((node) => node.nodeId))
+    const registered = await database.rows<{ id: string }>(
+      sql`SELECT id FROM nodes WHERE status IN ('active', 'draining', 'stopping')`,
+    )
+    const now = Date.now()
+    const dead: string[] = []
+    for (const { id } of registered) {
+      if (live.has(id)) {
+        missingSince.delete(id)
+        continue
+      }
+      const since = missingSince.get(id) ?? now
+      missingSince.set(id, since)
+      // The heartbeat key already expired after NODE_TTL; a leader also watches for a full NODE_TTL itself,
+      // so a Redis restart (every heartbeat key gone at once) is not mistaken for a dead fleet.
+      if (now - since >= Math.max(config.NODE_TTL_MS, 2 * config.HEARTBEAT_INTERVAL_MS)) dead.push(id)
+    }
+    if (dead.length > 0) {
+      await database.rows(sql`UPDATE nodes SET status = 'dead' WHERE id = ANY(${textArray(dead)})`)
+      logger.warn({ deadNodes: dead }, 'nodes stopped heartbeating; re-placing their sessions')
+    }
+    const orphans = await database.rows<{ id: string }>(sql`
+      SELECT s.id FROM sessions s LEFT JOIN nodes n ON n.id = s.node_id
+      WHERE s.desired_state = 'connected' AND (s.node_id IS NULL OR n.id IS NULL OR n.status IN ('dead', 'stopped'))
+      ORDER BY s.id LIMIT ${config.FAILOVER_RATE_PER_SECOND}`)
+    let placed = 0
+    for (const { id } of orphans) {
+      if (await placeSession({ database, coordinator, sessionId: id }).catch(() => null)) placed++
+    }
+    if (orphans.length > 0) logger.info({ orphans: orphans.length, placed }, 're-placed sessions')
+  }
+
+  return {
+    isLeader: () => !!lease?.isHeld(),
+    tick,
+    async start() {
+      if (timer) return
+      timer = setInterval(() => {
+        if (running) return
+        running = tick()
+          .catch((error) => logger.warn({ err: (error as Error).message }, 'failover tick failed'))
+          .finally(() => {
+            running = undefined
+          })
+      }, TICK_MS)
+      timer.unref()
+    },
+    async stop() {
+      clearInterval(timer)
+      timer = undefined
+      await running
+      await lease?.release()
+      lease = undefined
+    },
+  }
+}

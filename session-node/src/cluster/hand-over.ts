@@ -1,0 +1,89 @@
+import type { DatabaseHandle } from '@wa-cluster/db'
+import { sql } from 'drizzle-orm'
+import type { Logger } from 'pino'
+import type { Coordinator } from '../coordination/coordinator.js'
+import { placeSession } from './placement.js'
+
+export type HandOver = {
+  sessionId: string
+  /** Move to this node; otherwise the least loaded node except `excludeNodeIds`. */
+  targetNodeId?: string
+  excludeNodeIds?: string[]
+}
+
+export type HandOverOutcome = 'moved' | 'unplaced' | 'timed-out'
+
+/**
+ * Hand-overs in flight at once. Each new owner logs in with CPU of its own (Noise handshake, post-login
+ * queries); moving hundreds at once would make every session wait for all of those logins, so sessions
+ * move in small waves and each is back before the next starts. Keeps the per-session gap short.
+ */
+export const HAND_OVER_CONCURRENCY = 8
+const HAND_OVER_TIMEOUT_MS = 30_000
+const POLL_MS = 50
+
+/**
+ * Places one session elsewhere and waits until its new owner has it CONNECTED (a newer epoch on the
+ * chosen node), so callers can pace moves by completed hand-overs rather than by placements.
+ */
+export async function handOverSession(
+  input: { database: DatabaseHandle; coordinator: Coordinator } & HandOver,
+): Promise<HandOverOutcome> {
+  const { database, sessionId } = input
+  const [before] = await database.rows<{ epoch: number; desired_state: string }>(
+    sql`SELECT epoch, desired_state FROM sessions WHERE id = ${sessionId}`,
+  )
+  if (!before) return 'unplaced'
+  const placed = await placeSession({
+    database,
+    coordinator: input.coordinator,
+    sessionId,
+    targetNodeId: input.targetNodeId,
+    excludeNodeIds: input.excludeNodeIds,
+  }).catch(() => null)
+  if (!placed) return 'unplaced'
+  // A session that does not want a socket has nothing to reconnect.
+  if (before.desired_state !== 'connected') return 'moved'
+  const deadline = Date.now() + HAND_OVER_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    const [now] = await database.rows<{
+      epoch: number
+      state: string
+      node_id: string | null
+      desired_state: string
+    }>(sql`SELECT epoch, state, node_id, desired_state FROM sessions WHERE id = ${sessionId}`)
+    if (now?.desired_state !== 'connected' || now.node_id !== placed) return 'moved'
+    if (now.state === 'CONNECTED' && Number(now.epoch) > Number(before.epoch)) return 'moved'
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+  return 'timed-out'
+}
+
+/** Runs hand-overs a few at a time; returns how each ended. */
+export async function handOverSessions(input: {
+  database: DatabaseHandle
+  coordinator: Coordinator
+  logger: Logger
+  moves: HandOver[]
+  onOutcome?: (move: HandOver, outcome: HandOverOutcome) => Promise<void>
+}): Promise<Record<HandOverOutcome, number>> {
+  const counts: Record<HandOverOutcome, number> = { moved: 0, unplaced: 0, 'timed-out': 0 }
+  let next = 0
+  const worker = async () => {
+    while (next < input.moves.length) {
+      const move = input.moves[next++]!
+      const outcome = await handOverSession({
+        database: input.database,
+        coordinator: input.coordinator,
+        ...move,
+      })
+      counts[outcome]++
+      await input.onOutcome?.(move, outcome)
+      const done = counts.moved + counts.unplaced + counts['timed-out']
+      if (done % 50 === 0 || done === input.moves.length)
+        input.logger.info({ ...counts, total: input.moves.length }, 'hand-over progress')
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(HAND_OVER_CONCURRENCY, input.moves.length) }, worker))
+  return counts
+}

@@ -1,0 +1,16 @@
+/**
+ * Every coordination key and channel name is built here, so the whole namespace can be read in one
+ * place. Names are logical; the Redis coordinator prefixes them with its namespace (REDIS_KEY_PREFIX).
+ */
+export const coordinationKeys = {
+  sessionLease: (sessionId: string) => `lease:session:${sessionId}`,
+  placementLock: (sessionId: string) => `lock:place:${sessionId}`,
+  leaderLease: () => 'lease:leader',
+  node: (nodeId: string) => `node:${nodeId}`,
+  nodeSet: () => 'nodes',
+  /** Nudges for one node: `{kind, sessionId}` JSON. */
+  nodeChannel: (nodeId: string) => `chan:node:${nodeId}`,
+  /** Every session state change, for control-planes waiting on a QR or a state. */
+  sessionChangesChannel: () => 'chan:sessions',
+  rateLimit: (name: string) => `rate:${name}`,
+}

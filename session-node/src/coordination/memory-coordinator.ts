@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import {
+  type Coordinator,
+  type Lease,
+  type LeaseOptions,
+  LockBusy,
+  type NodeHeartbeat,
+} from './coordinator.js'
+
+type Held = { token: string; expiresAt: number }
+
+/** In-process coordination for the embedded single-process mode; same semantics as the Redis one. */
+export function createMemoryCoordinator(): Coordinator {
+  const locks = new Map<string, Held>()
+  const nodes = new Map<string, { heartbeat: NodeHeartbeat; expiresAt: number }>()
+  const windows = new Map<string, { count: number; resetAt: number }>()
+  const bus = new EventEmitter()
+  bus.setMaxListeners(0)
+
+  function tryTake(resource: string, ttlMs: number): string | null {
+    const held = locks.get(resource)
+    if (held && held.expiresAt > Date.now()) return null
+    const token = randomUUID()
+    locks.set(resource, { token, expiresAt: Date.now() + ttlMs })
+    return token
+  }
+  function drop(resource: string, token: string): void {
+    if (locks.get(resource)?.token === token) locks.delete(resource)
+  }
+
+  return {
+    kind: 'memory',
+    async acquireLease(resource: string, options: LeaseOptions): Promise<Lease | null> {
+      const token = tryTake(resource, options.ttlMs)
+      if (!token) return null
+      const controller = new AbortController()
+      const timer = setInterval(
+        () => {
+          const held = locks.get(resource)
+          if (held?.token !== token) {
+            clearInterval(timer)
+            controller.abort(new Error('lease lost'))
+            return
+          }
+          held.expiresAt = Date.now() + options.ttlMs
+        },
+        Math.max(10, Math.floor(options.ttlMs / 3)),
+      )
+      timer.unref()
+      return {
+        resource,
+        signal: controller.signal,
+        isHeld: () => !controller.signal.aborted && locks.get(resource)?.token === token,
+        async release() {
+          clearInterval(timer)
+          drop(resource, token)
+          if (!controller.signal.aborted) controller.abort(new Error('lease released'))
+        },
+      }
+    },
+    async withLock(resource, options, work) {
+      const deadline = Date.now() + options.waitMs
+      let token = tryTake(resource, options.ttlMs)
+      while (!token) {
+        if (Date.now() >= deadline) throw new LockBusy(resource)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        token = tryTake(resource, options.ttlMs)
+      }
+      try {
+        return await work()
+      } finally {
+        drop(resource, token)
+      }
+    },
+    async publish(channel, message) {
+      // Asynchronous like a real broker, so publishers never run subscribers inside their own stack.
+      queueMicrotask(() => bus.emit(channel, message))
+    },
+    async subscribe(channel, onMessage) {
+      bus.on(channel, onMessage)
+      return async () => {
+        bus.off(channel, onMessage)
+      }
+    },
+    async heartbeat(node, ttlMs) {
+      nodes.set(node.nodeId, {
+        heartbeat: { ...node, at: new Date().toISOString() },
+        expiresAt: Date.now() + ttlMs,
+      })
+    },
+    async forgetNode(nodeId) {
+      nodes.delete(nodeId)
+    },
+    async liveNodes() {
+      const now = Date.now()
+      return [...nodes.values()].filter((entry) => entry.expiresAt > now).map((entry) => entry.heartbeat)
+    },
+    async rateLimit(key, limit, windowMs) {
+      const now = Date.now()
+      let window = windows.get(key)
+      if (!window || window.resetAt <= now) {
+        window = { count: 0, resetAt: now + windowMs }
+        windows.set(key, window)
+      }
+      window.count += 1
+      return {
+        allowed: window.count <= limit,
+        retryAfterMs: window.count <= limit ? 0 : window.resetAt - now,
+      }
+    },
+    async ping() {},
+    async close() {
+      bus.removeAllListeners()
+    },
+  }
+}

@@ -1,0 +1,274 @@
+import { type Database, resultRows } from '@wa-cluster/db'
+import {
+  type EventData,
+  type EventEnvelope,
+  type EventType,
+  NotFound,
+  newId,
+  StaleEpoch,
+} from '@wa-cluster/shared'
+import { type SQL, sql } from 'drizzle-orm'
+
+/**
+ * The outbox: every event a tenant should see is written here, in the caller's transaction, before
+ * anything acknowledges it. The webhook dispatcher delivers the `pending` rows.
+ */
+
+/** The database or a transaction: callers append inside their own transaction to stay atomic. */
+export type SqlExecutor = Pick<Database, 'execute'>
+
+/** `none` = the tenant had no webhook, or its filter left this type out, when the event was written. */
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'none'
+
+export type NewEvent<T extends EventType = EventType> = { type: T; data: EventData[T] }
+
+export type AppendTarget = {
+  sessionId: string
+  /** When given, the session must belong to this tenant (a guard, not a source of truth). */
+  tenantId?: string
+  /** Fencing: when given, the append succeeds only while `sessions.epoch` still equals it. */
+  epoch?: number
+}
+
+/** An event as `GET /v1/events` lists it: the envelope plus where its delivery stands. */
+export type ListedEvent = EventEnvelope & {
+  delivery: {
+    status: DeliveryStatus
+    attempts: number
+    /** Only while pending. */
+    nextAttemptAt: string | null
+    lastError: string | null
+    deliveredAt: string | null
+  }
+}
+
+export type EventPage = { data: ListedEvent[]; nextCursor: string | null }
+
+// Ids are `evt_` + 10 chars of time + 12 random, all base36. Within one process they are made strictly
+// increasing, so a session's events (one owner at a time) sort by id in seq order and the `after`
+// cursor never skips an event written in the same millisecond by this process.
+const ID_DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
+let lastEventId = ''
+
+function nextEventId(): string {
+  let id = newId('evt')
+  if (id <= lastEventId) id = incrementBase36(lastEventId)
+  lastEventId = id
+  return id
+}
+
+function incrementBase36(id: string): string {
+  const chars = id.split('')
+  for (let index = chars.length - 1; index > 'evt_'.length - 1; index--) {
+    const digit = ID_DIGITS.indexOf(chars[index]!)
+    if (digit < ID_DIGITS.length - 1) {
+      chars[index] = ID_DIGITS[digit + 1]!
+      return chars.join('')
+    }
+    chars[index] = '0'
+  }
+  // 36^22 ids in one millisecond cannot happen; fall back to a fresh id rather than wrap.
+  return newId('evt')
+}
+
+/** Postgres' JSON text of a timestamptz → the ISO string every envelope uses. */
+function isoTimestamp(value: unknown): string {
+  return new Date(value instanceof Date ? value : String(value)).toISOString()
+}
+
+function jsonValue<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T
+}
+
+/**
+ * Appends events of one session in ONE statement: takes the next `sessions.last_seq` values and inserts
+ * the rows, `pending` when the tenant's webhook wants the type, else `none`. The session row lock the
+ * UPDATE takes orders concurrent appends, so seq order is commit order within a session.
+ * Throws StaleEpoch when `epoch` is given and stale, NotFound when the session does not exist.
+ */
+export async function appendEvents(
+  db: SqlExecutor,
+  input: AppendTarget & { events: NewEvent[] },
+): Promise<EventEnvelope[]> {
+  const { sessionId, events } = input
+  if (events.length === 0) return []
+  const ids = events.map(() => nextEventId())
+  const fences: SQL[] = [sql`id = ${sessionId}`]
+  if (input.epoch !== undefined) fences.push(sql`epoch = ${input.epoch}`)
+  if (input.tenantId !== undefined) fences.push(sql`tenant_id = ${input.tenantId}`)
+  const values = sql.join(
+    events.map(
+      (event, index) =>
+        sql`(${index + 1}::int, ${ids[index]}::text, ${event.type}::text, ${JSON.stringify(event.data)}::jsonb)`,
+    ),
+    sql`, `,
+  )
+  const rows = resultRows<{ id: string; tenant_id: string; seq: number | string; occurred_at: string }>(
+    await db.execute(sql`
+      WITH session AS (
+        UPDATE sessions SET last_seq = last_seq + ${events.length}
+        WHERE ${sql.join(fences, sql` AND `)}
+        RETURNING tenant_id, last_seq
+      ), input (ordinal, id, type, data) AS (VALUES ${values})
+      INSERT INTO events (id, tenant_id, session_id, seq, type, data, delivery)
+      SELECT input.id, session.tenant_id, ${sessionId}, session.last_seq - ${events.length} + input.ordinal, input.type, input.data,
+        CASE WHEN EXISTS (
+          SELECT 1 FROM webhooks w WHERE w.tenant_id = session.tenant_id
+            AND (w.events IS NULL OR jsonb_typeof(w.events) = 'null' OR w.events @> jsonb_build_array(input.type))
+        ) THEN 'pending' ELSE 'none' END
+      FROM session CROSS JOIN input
+      RETURNING id, tenant_id, seq, to_json(occurred_at) #>> '{}' AS occurred_at`),
+  )
+  if (rows.length === 0) {
+    if (input.epoch !== undefined) throw new StaleEpoch(sessionId, input.epoch)
+    throw new NotFound('session')
+  }
+  const byId = new Map(rows.map((row) => [row.id, row]))
+  return events.map((event, index) => {
+    const row = byId.get(ids[index]!)!
+    return {
+      id: row.id,
+      type: event.type,
+      tenantId: row.tenant_id,
+      sessionId,
+      seq: Number(row.seq),
+      occurredAt: isoTimestamp(row.occurred_at),
+      data: event.data,
+    }
+  })
+}
+
+/** Appends one event; see appendEvents. */
+export async function appendEvent<T extends EventType>(
+  db: SqlExecutor,
+  input: AppendTarget & NewEvent<T>,
+): Promise<EventEnvelope<T>> {
+  const { type, data, ...target } = input
+  const [envelope] = await appendEvents(db, { ...target, events: [{ type, data } as NewEvent]! })
+  return envelope as EventEnvelope<T>
+}
+
+type EventRow = {
+  id: string
+  type: EventType
+  tenant_id: string
+  session_id: string
+  seq: number | string
+  occurred_at: string
+  data: unknown
+  delivery: DeliveryStatus
+  attempts: number | string
+  next_attempt_at: string | null
+  last_error: string | null
+  delivered_at: string | null
+}
+
+const LISTED_COLUMNS = sql`id, type, tenant_id, session_id, seq, data, delivery, attempts, last_error,
+  to_json(occurred_at) #>> '{}' AS occurred_at,
+  CASE WHEN delivery = 'pending' THEN to_json(next_attempt_at) #>> '{}' END AS next_attempt_at,
+  to_json(delivered_at) #>> '{}' AS delivered_at`
+
+/** The envelope of an outbox row, exactly as webhooks and `GET /v1/events` show it. */
+export function toEventEnvelope(row: {
+  id: string
+  type: string
+  tenant_id: string
+  session_id: string
+  seq: number | string
+  occurred_at: unknown
+  data: unknown
+}): EventEnvelope {
+  return {
+    id: row.id,
+    type: row.type as EventType,
+    tenantId: row.tenant_id,
+    sessionId: row.session_id,
+    seq: Number(row.seq),
+    occurredAt: isoTimestamp(row.occurred_at),
+    data: jsonValue(row.data),
+  }
+}
+
+function toListedEvent(row: EventRow): ListedEvent {
+  return {
+    ...toEventEnvelope(row),
+    delivery: {
+      status: row.delivery,
+      attempts: Number(row.attempts),
+      nextAttemptAt: row.next_attempt_at ? isoTimestamp(row.next_attempt_at) : null,
+      lastError: row.last_error,
+      deliveredAt: row.delivered_at ? isoTimestamp(row.delivered_at) : null,
+    },
+  }
+}
+
+/**
+ * A page of the tenant's events in id order (time order; per session also seq order), after the
+ * `after` cursor. `nextCursor` is null on the last page.
+ */
+export async function listEvents(
+  db: SqlExecutor,
+  input: {
+    tenantId: string
+    after?: string
+    limit: number
+    sessionId?: string
+    type?: EventType
+    delivery?: DeliveryStatus
+  },
+): Promise<EventPage> {
+  const filters: SQL[] = [sql`tenant_id = ${input.tenantId}`]
+  if (input.after !== undefined) filters.push(sql`id > ${input.after}`)
+  if (input.sessionId !== undefined) filters.push(sql`session_id = ${input.sessionId}`)
+  if (input.type !== undefined) filters.push(sql`type = ${input.type}`)
+  if (input.delivery !== undefined) filters.push(sql`delivery = ${input.delivery}`)
+  const limit = Math.max(1, Math.floor(input.limit))
+  // One extra row tells whether another page exists without a count.
+  const rows = resultRows<EventRow>(
+    await db.execute(sql`
+      SELECT ${LISTED_COLUMNS} FROM events WHERE ${sql.join(filters, sql` AND `)}
+      ORDER BY id LIMIT ${limit + 1}`),
+  )
+  const page = rows.slice(0, limit).map(toListedEvent)
+  return { data: page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null }
+}
+
+/** One of the tenant's events, or NotFound. */
+export async function getEvent(
+  db: SqlExecutor,
+  input: { tenantId: string; eventId: string },
+): Promise<ListedEvent> {
+  const [row] = resultRows<EventRow>(
+    await db.execute(
+      sql`SELECT ${LISTED_COLUMNS} FROM events WHERE tenant_id = ${input.tenantId} AND id = ${input.eventId}`,
+    ),
+  )
+  if (!row) throw new NotFound('event')
+  return toListedEvent(row)
+}
+
+/**
+ * Puts events back in the delivery queue with a fresh attempt budget: the listed ids, or every
+ * dead-lettered event of the tenant. Events still pending are left alone (one may be in flight right
+ * now; resetting it would let a second dispatcher send it alongside). Returns how many were reset.
+ * Call the dispatcher's notify() afterwards to send them at once.
+ */
+export async function redeliverEvents(
+  db: SqlExecutor,
+  input: { tenantId: string; eventIds: string[] } | { tenantId: string; status: 'dead' },
+): Promise<number> {
+  let selection: SQL
+  if ('eventIds' in input) {
+    if (input.eventIds.length === 0) return 0
+    selection = sql`id IN ${input.eventIds} AND delivery <> 'pending'`
+  } else {
+    selection = sql`delivery = ${input.status}`
+  }
+  const rows = resultRows<{ id: string }>(
+    await db.execute(sql`
+      UPDATE events SET delivery = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL, delivered_at = NULL
+      WHERE tenant_id = ${input.tenantId} AND ${selection}
+      RETURNING id`),
+  )
+  return rows.length
+}

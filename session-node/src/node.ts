@@ -1,0 +1,262 @@
+import { type DatabaseHandle, textArray } from '@wa-cluster/db'
+import type { Config, SecretBox, SessionState } from '@wa-cluster/shared'
+import { WA_CERT_DETAILS } from '@whiskeysockets/baileys'
+import { sql } from 'drizzle-orm'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import { evacuateNode } from './cluster/evacuation.js'
+import { type NodeNudge, nudgeNode } from './cluster/placement.js'
+import { publishSessionChange } from './cluster/session-watcher.js'
+import type { Coordinator, NodeHeartbeat, Unsubscribe } from './coordination/coordinator.js'
+import { coordinationKeys } from './coordination/keys.js'
+import { createSessionNodeMetrics } from './metrics.js'
+import { takeOwnership } from './ownership/ownership.js'
+import { SessionRunner, type StopMode } from './runner/session-runner.js'
+
+export type SessionNodeDeps = {
+  config: Config
+  nodeId: string
+  database: DatabaseHandle
+  secretBox: SecretBox
+  coordinator: Coordinator
+  logger: Logger
+  /** Called after each committed event (the local webhook dispatcher's fast path). */
+  onEventCommitted?: (sessionId: string) => void
+  metrics?: Registry
+}
+
+export type SessionNode = {
+  readonly nodeId: string
+  start(): Promise<void>
+  /** Graceful: hands every session over to other nodes (or leaves it unassigned) before returning. */
+  stop(): Promise<void>
+  reconcile(): Promise<void>
+  /** Session ids with a live runner here. */
+  sessionIds(): string[]
+}
+
+type AssignmentRow = {
+  id: string
+  tenant_id: string
+  desired_state: string
+  node_id: string | null
+  pairing_phone: string | null
+  state: SessionState
+}
+
+/** How soon a node retries a lease another node still holds (hand-over or failover in progress). */
+const LEASE_RETRY_MS = 250
+
+/**
+ * A session-node: registers with a heartbeat and capacity, owns the sessions assigned to it (lease +
+ * epoch), and reconciles its runners with Postgres on every nudge and on a timer.
+ */
+export function createSessionNode(deps: SessionNodeDeps): SessionNode {
+  const { config, nodeId, database, coordinator } = deps
+  const logger = deps.logger.child({ nodeId })
+  const keys = coordinationKeys
+  const runners = new Map<string, SessionRunner>()
+  const starting = new Set<string>()
+  const retryTimers = new Map<string, NodeJS.Timeout>()
+  let status: NodeHeartbeat['status'] = 'active'
+  let started = false
+  let heartbeatTimer: NodeJS.Timeout | undefined
+  let reconcileTimer: NodeJS.Timeout | undefined
+  let unsubscribe: Unsubscribe | undefined
+  let reconciling: Promise<void> | undefined
+  let reconcileAgain = false
+  const startedAt = new Date().toISOString()
+  const metrics = createSessionNodeMetrics(deps.metrics, () => runners.size)
+
+  if (config.WA_TRUSTED_ROOT_KEY) {
+    // Trust a simulator's certificate root. Mutates the one Baileys module instance this process uses.
+    ;(WA_CERT_DETAILS as { PUBLIC_KEY: Uint8Array }).PUBLIC_KEY = Buffer.from(
+      config.WA_TRUSTED_ROOT_KEY,
+      'base64',
+    )
+  }
+
+  const onCommitted = (sessionId: string) => {
+    deps.onEventCommitted?.(sessionId)
+    void publishSessionChange(coordinator, sessionId).catch(() => {})
+  }
+
+  async function heartbeat(): Promise<void> {
+    try {
+      await coordinator.heartbeat(
+        { nodeId, capacity: config.SESSION_NODE_CAPACITY, sessions: runners.size, status, startedAt },
+        config.NODE_TTL_MS,
+      )
+      // A node declared dead that heartbeats again (it was paused) may take new sessions again.
+      await database.rows(sql`
+        UPDATE nodes SET last_heartbeat_at = now(), status = CASE WHEN status = 'dead' THEN 'active' ELSE status END
+        WHERE id = ${nodeId}`)
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'heartbeat failed')
+    }
+  }
+
+  function scheduleRetry(sessionId: string): void {
+    if (retryTimers.has(sessionId) || !started) return
+    const timer = setTimeout(() => {
+      retryTimers.delete(sessionId)
+      void reconcile()
+    }, LEASE_RETRY_MS)
+    timer.unref()
+    retryTimers.set(sessionId, timer)
+  }
+
+  async function startSession(row: AssignmentRow): Promise<void> {
+    starting.add(row.id)
+    try {
+      const ownership = await takeOwnership({
+        database,
+        coordinator,
+        sessionId: row.id,
+        nodeId,
+        leaseTtlMs: config.LEASE_TTL_MS,
+      })
+      if (!ownership) {
+        scheduleRetry(row.id)
+        return
+      }
+      const runner = new SessionRunner(
+        { database, secretBox: deps.secretBox, config, logger, onCommitted, metrics },
+        {
+          sessionId: row.id,
+          tenantId: row.tenant_id,
+          epoch: ownership.epoch,
+          lease: ownership.lease,
+          pairingPhone: row.pairing_phone,
+          initialState: row.state,
+          nodeId,
+        },
+      )
+      runners.set(row.id, runner)
+      void runner.done.then(() => {
+        if (runners.get(row.id) === runner) runners.delete(row.id)
+        // Still assigned here and wanted (e.g. the lease was lost to a Redis restart): try again.
+        if (started) scheduleRetry(row.id)
+      })
+      await runner.start()
+    } catch (error) {
+      logger.error({ sessionId: row.id, err: (error as Error).message }, 'could not start session')
+      scheduleRetry(row.id)
+    } finally {
+      starting.delete(row.id)
+    }
+  }
+
+  async function stopRunner(runner: SessionRunner, mode: StopMode, nextNodeId: string | null): Promise<void> {
+    await runner.stop(mode)
+    // The successor may be waiting on our lease: tell it the moment it is free.
+    if (mode === 'handover' && nextNodeId && nextNodeId !== nodeId) {
+      await nudgeNode(coordinator, nextNodeId, { kind: 'reconcile', sessionId: runner.sessionId }).catch(
+        () => {},
+      )
+    }
+  }
+
+  async function reconcileOnce(): Promise<void> {
+    const running = [...runners.keys()]
+    const rows = await database.rows<AssignmentRow>(sql`
+      SELECT id, tenant_id, desired_state, node_id, pairing_phone, state FROM sessions
+      WHERE node_id = ${nodeId} OR id = ANY(${textArray(running)})`)
+    const seen = new Set<string>()
+    const stops: Promise<void>[] = []
+    for (const row of rows) {
+      seen.add(row.id)
+      const runner = runners.get(row.id)
+      const mine = row.node_id === nodeId && status !== 'stopping'
+      if (mine && row.desired_state === 'connected') {
+        if (!runner && !starting.has(row.id)) void startSession(row)
+        else runner?.flushOutbox()
+      } else if (runner) {
+        const mode: StopMode = !mine
+          ? 'handover'
+          : row.desired_state === 'logged_out'
+            ? 'logout'
+            : 'disconnect'
+        stops.push(stopRunner(runner, mode, row.node_id))
+      }
+    }
+    for (const [sessionId, runner] of runners) {
+      if (!seen.has(sessionId)) stops.push(runner.stop('lost'))
+    }
+    await Promise.all(stops)
+  }
+
+  /** Coalesces concurrent requests: at most one pass runs, and one more follows if asked meanwhile. */
+  async function reconcile(): Promise<void> {
+    if (reconciling) {
+      reconcileAgain = true
+      return reconciling
+    }
+    reconciling = (async () => {
+      do {
+        reconcileAgain = false
+        try {
+          await reconcileOnce()
+        } catch (error) {
+          logger.warn({ err: (error as Error).message }, 'reconcile failed')
+        }
+      } while (reconcileAgain)
+    })().finally(() => {
+      reconciling = undefined
+    })
+    return reconciling
+  }
+
+  function onNudge(message: string): void {
+    let nudge: NodeNudge
+    try {
+      nudge = JSON.parse(message) as NodeNudge
+    } catch {
+      return
+    }
+    if (nudge.kind === 'send') runners.get(nudge.sessionId)?.flushOutbox()
+    else void reconcile()
+  }
+
+  return {
+    nodeId,
+    sessionIds: () => [...runners.keys()],
+    reconcile,
+    async start() {
+      if (started) return
+      started = true
+      status = 'active'
+      await database.rows(sql`
+        INSERT INTO nodes (id, capacity, status, started_at, last_heartbeat_at)
+        VALUES (${nodeId}, ${config.SESSION_NODE_CAPACITY}, 'active', now(), now())
+        ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, status = 'active', started_at = now(), last_heartbeat_at = now()`)
+      unsubscribe = await coordinator.subscribe(keys.nodeChannel(nodeId), onNudge)
+      await heartbeat()
+      heartbeatTimer = setInterval(() => void heartbeat(), config.HEARTBEAT_INTERVAL_MS)
+      reconcileTimer = setInterval(() => void reconcile(), config.RECONCILE_INTERVAL_MS)
+      logger.info({ capacity: config.SESSION_NODE_CAPACITY }, 'session-node started')
+      await reconcile()
+    },
+    async stop() {
+      if (!started) return
+      logger.info({ sessions: runners.size }, 'session-node stopping: handing sessions over')
+      status = 'stopping'
+      await database.rows(sql`UPDATE nodes SET status = 'stopping' WHERE id = ${nodeId}`).catch(() => {})
+      await heartbeat()
+      await evacuateNode({ database, coordinator, nodeId, logger }).catch((error) =>
+        logger.warn({ err: (error as Error).message }, 'evacuation failed; sessions stay unassigned'),
+      )
+      started = false
+      await reconcile()
+      await Promise.all([...runners.values()].map((runner) => runner.stop('handover')))
+      clearInterval(heartbeatTimer)
+      clearInterval(reconcileTimer)
+      for (const timer of retryTimers.values()) clearTimeout(timer)
+      retryTimers.clear()
+      await unsubscribe?.()
+      await coordinator.forgetNode(nodeId).catch(() => {})
+      await database.rows(sql`UPDATE nodes SET status = 'stopped' WHERE id = ${nodeId}`).catch(() => {})
+      logger.info('session-node stopped')
+    },
+  }
+}

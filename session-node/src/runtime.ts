@@ -1,0 +1,127 @@
+import { hostname } from 'node:os'
+import { type DatabaseHandle, openDatabase } from '@wa-cluster/db'
+import {
+  type Config,
+  ConfigError,
+  createSecretBox,
+  parseSecretBoxKey,
+  type SecretBox,
+} from '@wa-cluster/shared'
+import pino, { type Logger } from 'pino'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import type { Coordinator } from './coordination/coordinator.js'
+import { createMemoryCoordinator } from './coordination/memory-coordinator.js'
+import { createRedisCoordinator } from './coordination/redis-coordinator.js'
+import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
+
+/** The pieces every wa-cluster process is built from. */
+export type RuntimeBase = {
+  config: Config
+  logger: Logger
+  database: DatabaseHandle
+  coordinator: Coordinator
+  secretBox: SecretBox
+  metrics: Registry
+}
+
+export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, base: Record<string, unknown>): Logger {
+  return pino({
+    level: config.LOG_LEVEL,
+    base: { ...base, pid: process.pid },
+    // Secrets never reach a log line, even by accident through a logged request or config object.
+    redact: {
+      paths: [
+        '*.authorization',
+        '*.apiKey',
+        '*.secret',
+        '*.AUTH_STATE_KEY',
+        '*.ADMIN_API_KEY',
+        'headers.authorization',
+      ],
+      censor: '[redacted]',
+    },
+  })
+}
+
+/**
+ * libsignal (under Baileys) prints whole session records — private keys included — with console.log
+ * ("Closing session: SessionEntry {…}"). Nothing of ours uses the console, so its chatter is kept to one
+ * line without arguments, at debug level.
+ */
+const LIBSIGNAL_CHATTER =
+  /^(Closing session|Closing open session|Removing old closed session|Session already|Decrypted message with closed session|Migrating session|V1 session storage|Failed to decrypt|Session error)/
+
+export function silenceLibsignalConsole(logger: Logger): void {
+  for (const level of ['log', 'info', 'warn', 'error'] as const) {
+    const original = console[level].bind(console)
+    console[level] = (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && LIBSIGNAL_CHATTER.test(args[0])) {
+        logger.debug({ component: 'libsignal' }, args[0].slice(0, 80))
+        return
+      }
+      original(...args)
+    }
+  }
+}
+
+export function generateNodeId(): string {
+  return `node-${hostname()
+    .replace(/[^a-zA-Z0-9_.-]/g, '')
+    .slice(0, 24)}-${Math.random().toString(36).slice(2, 8)}`
+}
+
+/**
+ * Opens the database (Postgres when DATABASE_URL is set, else PGlite under `pgliteDir`) and the
+ * coordinator (Redis when REDIS_URL is set, else in-process).
+ */
+export function createRuntimeBase(input: {
+  config: Config
+  logger: Logger
+  authStateKey: string
+  pgliteDir?: string
+}): RuntimeBase {
+  const { config, logger } = input
+  silenceLibsignalConsole(logger)
+  const database = config.DATABASE_URL
+    ? openDatabase({ url: config.DATABASE_URL })
+    : openDatabase({ dataDir: input.pgliteDir })
+  const coordinator = config.REDIS_URL
+    ? createRedisCoordinator({
+        url: config.REDIS_URL,
+        namespace: config.REDIS_KEY_PREFIX,
+        logger: logger.child({ component: 'coordinator' }),
+      })
+    : createMemoryCoordinator()
+  const metrics = new Registry()
+  collectDefaultMetrics({ register: metrics })
+  return {
+    config,
+    logger,
+    database,
+    coordinator,
+    secretBox: createSecretBox(parseSecretBoxKey(input.authStateKey)),
+    metrics,
+  }
+}
+
+/** Parses the configuration; a bad value ends the process with its one-line message, nothing else. */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load()
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(error.message)
+    process.exit(1)
+  }
+}
+
+/** The webhook dispatcher every process runs over the shared outbox. */
+export function createDispatcherFor(base: RuntimeBase): WebhookDispatcher {
+  return createWebhookDispatcher({
+    database: base.database,
+    secretBox: base.secretBox,
+    logger: base.logger.child({ component: 'webhooks' }),
+    metrics: base.metrics,
+    options: { maxAttempts: base.config.WEBHOOK_MAX_ATTEMPTS },
+  })
+}

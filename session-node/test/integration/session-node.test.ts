@@ -1,0 +1,196 @@
+import {
+  createSecretBox,
+  generateSecretBoxKey,
+  newId,
+  parseConfig,
+  parseSecretBoxKey,
+} from '@wa-cluster/shared'
+import { startSimulator } from '@wa-cluster/wa-sim'
+import { sql } from 'drizzle-orm'
+import pino from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
+import { eventually } from '../../../test-support/processes.js'
+import { placeSession } from '../../src/cluster/placement.js'
+import { createMemoryCoordinator } from '../../src/coordination/memory-coordinator.js'
+import { createSessionNode, type SessionNode } from '../../src/node.js'
+
+/**
+ * Two session-nodes in one process on one database and an in-process coordinator, Baileys against
+ * wa-sim: a session pairs on one node and is handed over to the other without a QR or a conflict.
+ */
+describe('session-node ownership and hand-over', () => {
+  let sim: Awaited<ReturnType<typeof startSimulator>>
+  let database: TestDatabase
+  const coordinator = createMemoryCoordinator()
+  const nodes: SessionNode[] = []
+  const tenantId = newId('ten')
+  const sessionId = newId('ses')
+  const phone = '6285800000077'
+  let jid: string
+
+  const row = async () =>
+    (
+      await database.handle.rows<{ state: string; node_id: string | null; epoch: number; qr: string | null }>(
+        sql`SELECT state, node_id, epoch, qr FROM sessions WHERE id = ${sessionId}`,
+      )
+    )[0]!
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0 })
+    database = await createTestDatabase('session_node')
+    const config = parseConfig(
+      {
+        WA_WS_URL: sim.url,
+        WA_TRUSTED_ROOT_KEY: sim.rootPublicKey,
+        LEASE_TTL_MS: '2000',
+        HEARTBEAT_INTERVAL_MS: '200',
+        RECONCILE_INTERVAL_MS: '500',
+        LOG_LEVEL: 'silent',
+      },
+      'all-in-one',
+    )
+    const secretBox = createSecretBox(parseSecretBoxKey(generateSecretBoxKey()))
+    for (const nodeId of ['alpha', 'beta']) {
+      const node = createSessionNode({
+        config,
+        nodeId,
+        database: database.handle,
+        secretBox,
+        coordinator,
+        logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      })
+      await node.start()
+      nodes.push(node)
+    }
+    await database.handle.rows(sql`INSERT INTO tenants (id, name) VALUES (${tenantId}, 'test')`)
+    await database.handle.rows(
+      sql`INSERT INTO sessions (id, tenant_id, name, desired_state, node_id) VALUES (${sessionId}, ${tenantId}, 'hand-over', 'connected', 'alpha')`,
+    )
+  })
+
+  afterAll(async () => {
+    for (const node of nodes) await node.stop()
+    await coordinator.close()
+    await sim?.stop()
+    await database?.drop()
+  })
+
+  it('pairs on the assigned node', async () => {
+    await nodes[0]!.reconcile()
+    const waiting = await eventually('QR', async () => {
+      const current = await row()
+      return current.state === 'QR_READY' && current.qr ? current : undefined
+    })
+    jid = (await sim.scan({ qr: waiting.qr!, phone })).jid
+    await eventually('CONNECTED on alpha', async () => (await row()).state === 'CONNECTED')
+    expect(nodes[0]!.sessionIds()).toEqual([sessionId])
+    expect(nodes[1]!.sessionIds()).toEqual([])
+  })
+
+  const contact = '6281400000001'
+  const inboundEvent = (text: string) =>
+    eventually(`inbound event "${text}"`, async () => {
+      const events = await database.handle.rows<{ data: { messages?: { text?: string }[] } }>(
+        sql`SELECT data FROM events WHERE session_id = ${sessionId} AND type = 'messages.upsert'`,
+      )
+      return events.some((event) => event.data.messages?.some((message) => message.text === text))
+    })
+
+  it('exchanges messages before any move', async () => {
+    await sim.addContact({ pn: contact, name: 'C' })
+    await sim.send({ from: contact, to: phone, text: 'before hand-over' })
+    await inboundEvent('before hand-over')
+    await database.handle.rows(sql`INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, wa_message_id, text, status)
+      VALUES (${newId('msg')}, ${tenantId}, ${sessionId}, 'out', ${`${contact}@s.whatsapp.net`}, ${`3EB0${Date.now()}`}, 'reply before', 'queued')`)
+    await coordinator.publish(`chan:node:alpha`, JSON.stringify({ kind: 'send', sessionId }))
+    await eventually('contact got the reply', async () =>
+      (await sim.inbox(contact)).some((entry) => entry.text === 'reply before'),
+    )
+  })
+
+  it('hands the session over to another node: the old socket closes before the new one logs in', async () => {
+    const before = await row()
+    const stats = { ...(await sim.stats()).perDevice![jid]! }
+    expect(
+      await placeSession({ database: database.handle, coordinator, sessionId, targetNodeId: 'beta' }),
+    ).toBe('beta')
+    await eventually(
+      'CONNECTED on beta',
+      async () =>
+        nodes[1]!.sessionIds().includes(sessionId) &&
+        (await row()).state === 'CONNECTED' &&
+        (await row()).epoch > before.epoch,
+      20_000,
+    )
+    expect(nodes[0]!.sessionIds()).toEqual([])
+    const after = (await sim.stats()).perDevice![jid]!
+    expect(after.logins).toBe(stats.logins + 1)
+    expect(after.replaced).toBe(stats.replaced)
+    expect(after.maxConcurrent).toBe(1)
+  })
+
+  it('still receives messages after the hand-over', async () => {
+    await sim.send({ from: contact, to: phone, text: 'after hand-over' })
+    await inboundEvent('after hand-over')
+  })
+
+  const states = async () =>
+    (
+      await database.handle.rows<{ data: { state: string; reason?: string; statusCode?: number } }>(
+        sql`SELECT data FROM events WHERE session_id = ${sessionId} AND type = 'connection.update' ORDER BY seq`,
+      )
+    ).map((event) => event.data)
+
+  it('reconnects by itself after a server-side close (428) and after refused logins (503)', async () => {
+    const before = (await states()).length
+    await sim.setFaults({ refuseLogins: { code: 503, forMs: 1500 } })
+    expect((await sim.kick({ jid, mode: 'close' })).kicked).toBe(1)
+    await eventually(
+      'CONNECTED again',
+      async () => (await states()).slice(before).some((update) => update.state === 'CONNECTED'),
+      30_000,
+    )
+    const after = (await states()).slice(before)
+    expect(after[0]).toMatchObject({ state: 'RECONNECTING', statusCode: 428 })
+    expect(after.some((update) => update.state === 'RECONNECTING' && update.statusCode === 503)).toBe(true)
+    expect((await sim.stats()).perDevice![jid]!.maxConcurrent).toBe(1)
+  })
+
+  it('steps down on 440 (replaced) and never reconnects by itself', async () => {
+    const before = (await states()).length
+    const logins = (await sim.stats()).perDevice![jid]!.logins
+    expect((await sim.kick({ jid, mode: 'replaced' })).kicked).toBe(1)
+    await eventually('DISCONNECTED', async () => (await row()).state === 'DISCONNECTED')
+    expect((await states()).slice(before)).toEqual([
+      expect.objectContaining({
+        state: 'DISCONNECTED',
+        statusCode: 440,
+        reason: expect.stringMatching(/replaced/),
+      }),
+    ])
+    const current = await database.handle.rows<{ desired_state: string; node_id: string | null }>(
+      sql`SELECT desired_state, node_id FROM sessions WHERE id = ${sessionId}`,
+    )
+    expect(current[0]).toEqual({ desired_state: 'disconnected', node_id: null })
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    for (const node of nodes) await node.reconcile()
+    expect((await sim.stats()).perDevice![jid]!.logins).toBe(logins)
+    expect(nodes.flatMap((node) => node.sessionIds())).toEqual([])
+  })
+
+  it('a later connect logs in from the stored credentials, and 401 from the phone logs out and wipes them', async () => {
+    await database.handle.rows(
+      sql`UPDATE sessions SET desired_state = 'connected', node_id = 'alpha' WHERE id = ${sessionId}`,
+    )
+    await nodes[0]!.reconcile()
+    await eventually('CONNECTED without a QR', async () => (await row()).state === 'CONNECTED')
+    expect((await row()).qr).toBeNull()
+    await sim.removeDevice(jid)
+    await eventually('LOGGED_OUT', async () => (await row()).state === 'LOGGED_OUT')
+    const left = await database.handle.rows<{ count: number }>(
+      sql`SELECT (SELECT count(*) FROM auth_creds WHERE session_id = ${sessionId}) + (SELECT count(*) FROM auth_keys WHERE session_id = ${sessionId}) AS count`,
+    )
+    expect(Number(left[0]!.count)).toBe(0)
+  })
+})
