@@ -1,0 +1,19 @@
+import type { DatabaseHandle } from '@wa-cluster/db'
+import type { Coordinator, SessionWatcher } from '@wa-cluster/session-node'
+import type { Config, SecretBox } from '@wa-cluster/shared'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+
+/** Everything a control-plane service needs, built once in main.ts and passed in. */
+export type ControlPlaneContext = {
+  config: Config
+  database: DatabaseHandle
+  secretBox: SecretBox
+  coordinator: Coordinator
+  /** Waits for session rows to change (pub/sub nudges plus a slow poll). */
+  sessionWatcher: SessionWatcher
+  /** SHA-256 hex of the operator key (ADMIN_API_KEY, or the generated one in embedded mode). */
+  adminKeyHash: string
+  logger: Logger
+  metrics: Registry
+}

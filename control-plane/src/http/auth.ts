@@ -1,0 +1,56 @@
+import { Forbidden, Unauthorized } from '@wa-cluster/shared'
+import type { Context, MiddlewareHandler } from 'hono'
+import { authenticateApiKey, isAdminKey } from '../services/api-keys.js'
+import type { AppEnv, Principal } from './env.js'
+
+function bearerToken(header: string | undefined): string | undefined {
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+  return match?.[1]
+}
+
+async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal> {
+  const token = bearerToken(c.req.header('authorization'))
+  if (!token) throw new Unauthorized('missing API key: send Authorization: Bearer <key>')
+  const ctx = c.get('ctx')
+  if (isAdminKey(ctx, token)) return { kind: 'admin' }
+  const tenantKey = await authenticateApiKey({ ctx, presentedKey: token })
+  if (!tenantKey) throw new Unauthorized('invalid or revoked API key')
+  return { kind: 'tenant', ...tenantKey }
+}
+
+/** Puts the path's session id on the request so the log line carries it. */
+function rememberSessionId(c: Context<AppEnv>): void {
+  const sessionId = c.req.param('sessionId')
+  if (sessionId) c.set('sessionId', sessionId)
+}
+
+/** Route middleware for operator endpoints (tenants, nodes, rebalance, move). */
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const principal = await resolvePrincipal(c)
+  if (principal.kind !== 'admin')
+    throw new Forbidden('this endpoint needs the operator (admin) key, not a tenant API key')
+  c.set('principal', principal)
+  rememberSessionId(c)
+  const tenantId = c.req.param('tenantId')
+  if (tenantId) c.set('tenantId', tenantId)
+  await next()
+}
+
+/** Route middleware for tenant endpoints: the tenant comes from the key, never from the request. */
+export const requireTenant: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const principal = await resolvePrincipal(c)
+  if (principal.kind !== 'tenant') {
+    throw new Forbidden('the admin key cannot act as a tenant; call this endpoint with the tenant’s API key')
+  }
+  c.set('principal', principal)
+  c.set('tenantId', principal.tenantId)
+  rememberSessionId(c)
+  await next()
+}
+
+/** The authenticated tenant of a request that passed `requireTenant`. */
+export function tenantIdOf(c: Context<AppEnv>): string {
+  const principal = c.get('principal')
+  if (principal?.kind !== 'tenant') throw new Forbidden('a tenant API key is required')
+  return principal.tenantId
+}

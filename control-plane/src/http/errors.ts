@@ -1,0 +1,122 @@
+import { AppError, NotFound, ValidationFailed } from '@wa-cluster/shared'
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { ZodError } from 'zod'
+import type { AppEnv } from './env.js'
+
+/** The one error body of the API (Unkey style). */
+export type ErrorBody = {
+  error: {
+    code: string
+    message: string
+    requestId: string
+    field?: string
+    details?: Record<string, unknown>
+  }
+}
+
+/** Where each validation target lives in a request, as clients name it in error messages. */
+const TARGET_PREFIX: Record<string, string> = {
+  json: 'body',
+  query: 'query',
+  param: 'path',
+  header: 'header',
+}
+
+/**
+ * The defaultHook of every route: the first failing zod issue becomes a ValidationFailed naming the
+ * field (`body.to`, `query.limit`). A malformed path id cannot name anything, so it is a 404 like any
+ * other unknown id.
+ */
+export function validationHook(result: { target: string; success: boolean; error?: ZodError }): void {
+  if (result.success || !result.error) return
+  const issue = result.error.issues[0]
+  const prefix = TARGET_PREFIX[result.target] ?? result.target
+  const path = issue?.path.map(String) ?? []
+  if (result.target === 'param') {
+    throw new NotFound(path[0]?.replace(/Id$/, '') ?? 'resource')
+  }
+  const field = [prefix, ...path].join('.')
+  throw new ValidationFailed(field, describeIssue(issue))
+}
+
+function describeIssue(issue: ZodError['issues'][number] | undefined): string {
+  if (!issue) return 'is invalid'
+  // zod's default messages read "Invalid input: expected string, received number"; the field name goes first.
+  if (issue.code === 'invalid_type') {
+    const received = /received (\w+)/.exec(issue.message)?.[1]
+    return received === 'undefined'
+      ? 'is required'
+      : `must be ${issue.expected}${received ? `, got ${received}` : ''}`
+  }
+  if (issue.code === 'unrecognized_keys') return `has unknown field(s): ${issue.keys.join(', ')}`
+  return issue.message.charAt(0).toLowerCase() === issue.message.charAt(0)
+    ? issue.message
+    : `is invalid: ${issue.message}`
+}
+
+/** Postgres "data exception" errors (SQLSTATE class 22) come from values a request supplied, never from us. */
+function isPostgresDataException(error: unknown): boolean {
+  let current: unknown = error
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
+function httpExceptionCode(exception: HTTPException): { code: string; message: string } {
+  if (exception.status === 400 && /json/i.test(exception.message)) {
+    return { code: 'invalid_json', message: 'request body is not valid JSON' }
+  }
+  if (exception.status === 413)
+    return { code: 'payload_too_large', message: 'request body is larger than 1 MiB' }
+  if (exception.status === 415) {
+    return { code: 'unsupported_media_type', message: 'request body must be application/json' }
+  }
+  return {
+    code: exception.status >= 500 ? 'internal_error' : 'bad_request',
+    message: exception.message || 'bad request',
+  }
+}
+
+/** The one place an error becomes an HTTP response. */
+export function handleError(error: unknown, c: Context<AppEnv>): Response {
+  const requestId = c.get('requestId') ?? 'unknown'
+  const respond = (status: number, error: Omit<ErrorBody['error'], 'requestId'>) =>
+    c.json({ error: { ...error, requestId } } satisfies ErrorBody, status as ContentfulStatusCode)
+
+  if (error instanceof AppError) {
+    if (error.status === 429) {
+      const retryAfterSeconds = Number(error.details?.retryAfterSeconds ?? 1)
+      c.header('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))))
+    }
+    if (error instanceof ValidationFailed) {
+      return respond(error.status, {
+        code: error.code,
+        message: error.message,
+        field: error.field,
+        details: error.details,
+      })
+    }
+    return respond(error.status, {
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+    })
+  }
+  if (error instanceof HTTPException) return respond(error.status, httpExceptionCode(error))
+  if (isPostgresDataException(error)) {
+    return respond(400, {
+      code: 'bad_request',
+      message: 'a value in the request cannot be stored (invalid characters?)',
+    })
+  }
+  c.get('logger')?.error({ err: error }, 'unhandled error')
+  return respond(500, {
+    code: 'internal_error',
+    message: 'internal error; quote the requestId when reporting it',
+  })
+}

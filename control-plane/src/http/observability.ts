@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto'
+import type { MiddlewareHandler } from 'hono'
+import { Counter, Histogram, type Registry } from 'prom-client'
+import type { ControlPlaneContext } from '../context.js'
+import type { AppEnv } from './env.js'
+
+/** A client-supplied request id is echoed only when it is safe to put in headers and log lines. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+type HttpMetrics = {
+  requests: Counter<'route' | 'method' | 'status'>
+  duration: Histogram<'route' | 'method' | 'status'>
+}
+
+/** Registers the HTTP metrics once per registry (several apps may share one in tests and all-in-one). */
+function httpMetrics(registry: Registry): HttpMetrics {
+  const requests =
+    (registry.getSingleMetric('http_requests_total') as HttpMetrics['requests'] | undefined) ??
+    new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by route template, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers: [registry],
+    })
+  const duration =
+    (registry.getSingleMetric('http_request_duration_seconds') as HttpMetrics['duration'] | undefined) ??
+    new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration, by route template, method and status',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    })
+  return { requests, duration }
+}
+
+/**
+ * First middleware: assigns the request id, a child logger, and on the way out one log line plus the
+ * metrics. Route labels are templates (`/v1/sessions/:sessionId`), never raw paths, so ids do not
+ * explode the metric cardinality.
+ */
+export function observeRequests(ctx: ControlPlaneContext): MiddlewareHandler<AppEnv> {
+  const metrics = httpMetrics(ctx.metrics)
+  return async (c, next) => {
+    const startedAt = performance.now()
+    const given = c.req.header('x-request-id')
+    const requestId = given && SAFE_REQUEST_ID.test(given) ? given : `req_${randomUUID().replaceAll('-', '')}`
+    c.set('ctx', ctx)
+    c.set('requestId', requestId)
+    c.set('logger', ctx.logger.child({ requestId }))
+    c.header('x-request-id', requestId)
+    await next()
+    // Errors were turned into responses by onError before this point; the status is final.
+    c.header('x-request-id', requestId)
+    const status = c.res.status
+    const route = routeLabel(c.req.routePath, status)
+    const labels = { route, method: c.req.method, status: String(status) }
+    const seconds = (performance.now() - startedAt) / 1000
+    metrics.requests.inc(labels)
+    metrics.duration.observe(labels, seconds)
+    const tenantId = c.get('tenantId')
+    const sessionId = c.get('sessionId')
+    const level = status >= 500 ? 'error' : 'info'
+    // Only these fields: the Authorization header and bodies (which may carry secrets) are never logged.
+    c.get('logger')[level](
+      {
+        method: c.req.method,
+        route,
+        path: c.req.path,
+        status,
+        durationMs: Math.round(seconds * 1000),
+        ...(tenantId ? { tenantId } : {}),
+        ...(sessionId ? { sessionId } : {}),
+      },
+      'request',
+    )
+  }
+}
+
+function routeLabel(routePath: string, status: number): string {
+  if (routePath === '/*' || routePath === '*') return status === 404 ? 'unmatched' : 'middleware'
+  return routePath
+}

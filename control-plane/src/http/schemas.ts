@@ -1,0 +1,321 @@
+import { z } from '@hono/zod-openapi'
+import { EVENT_TYPES, MESSAGE_STATUSES, SESSION_STATES } from '@wa-cluster/shared'
+
+// The request and response shapes of the public API. Every route declares its schemas from here, so
+// the OpenAPI document at /openapi.json is the complete contract.
+
+/** Ids we generate are `prefix_` + lowercase base36; anything else cannot name a resource. */
+export const idOf = (prefix: string, example: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^${prefix}_[0-9a-z]{1,64}$`))
+    .openapi({ example })
+
+/** Printable text without control characters (Postgres refuses NUL, and names are shown in UIs). */
+const displayName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'validation_failed' }),
+      message: z.string().openapi({ example: 'body.to is too short to be a phone number' }),
+      requestId: z.string().openapi({ example: 'req_4f0c2b9d8e6a4c1b9a7d3e5f6a8b0c2d' }),
+      field: z.string().optional().openapi({ example: 'body.to' }),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi('Error')
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid JSON or a field failed validation (`field` names it)',
+  401: 'Missing, unknown or revoked API key',
+  403: 'The key may not call this endpoint (admin vs tenant)',
+  404: 'Unknown id (or one that belongs to another tenant)',
+  409: 'The resource is not in a state that allows this',
+  413: 'Request body larger than 1 MiB',
+  415: 'Request body is not application/json',
+  429: 'Rate limited; see the Retry-After header',
+  503: 'A dependency (node capacity, database) is unavailable',
+}
+
+/** Error responses a route can give; each uses the one error body. */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+    ]),
+  )
+}
+
+export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
+  required,
+  content: { 'application/json': { schema } },
+})
+
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+})
+
+// --- tenants and keys (operator) ---
+
+export const TenantParams = z.object({
+  tenantId: idOf('ten', 'ten_0lq2x3y4z5abcdefghijkl').openapi({ param: { name: 'tenantId', in: 'path' } }),
+})
+export const ApiKeyParams = TenantParams.extend({
+  apiKeyId: idOf('key', 'key_0lq2x3y4z5abcdefghijkl').openapi({ param: { name: 'apiKeyId', in: 'path' } }),
+})
+
+export const CreateTenantBody = z
+  .strictObject({ name: displayName.openapi({ example: 'Klinik Sehat' }) })
+  .openapi('CreateTenant')
+export const TenantSchema = z
+  .object({ id: z.string(), name: z.string(), createdAt: z.string().openapi({ format: 'date-time' }) })
+  .openapi('Tenant')
+export const TenantCreatedSchema = TenantSchema.extend({
+  apiKey: z.string().openapi({ description: 'The tenant API key (`wak_…`). Shown once; store it now.' }),
+}).openapi('TenantCreated')
+export const TenantListSchema = z.object({ data: z.array(TenantSchema) }).openapi('TenantList')
+
+export const CreateApiKeyBody = z.strictObject({ name: displayName.optional() }).openapi('CreateApiKey')
+export const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    name: z.string().nullable(),
+    prefix: z
+      .string()
+      .openapi({ description: 'First characters of the key, to tell keys apart', example: 'wak_Xy3kP0aQ' }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    revokedAt: z.string().nullable().openapi({ format: 'date-time' }),
+  })
+  .openapi('ApiKey')
+export const ApiKeyCreatedSchema = ApiKeySchema.extend({
+  apiKey: z.string().openapi({ description: 'The key (`wak_…`). Shown once.' }),
+}).openapi('ApiKeyCreated')
+export const ApiKeyListSchema = z.object({ data: z.array(ApiKeySchema) }).openapi('ApiKeyList')
+
+// --- nodes (operator) ---
+
+export const NodeParams = z.object({
+  nodeId: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]{1,64}$/)
+    .openapi({ param: { name: 'nodeId', in: 'path' }, example: 'node-a' }),
+})
+export const NodeSchema = z
+  .object({
+    id: z.string(),
+    status: z.string().openapi({ description: '`active` | `draining` | `stopping` | `dead` | `stopped`' }),
+    capacity: z.number().int(),
+    sessions: z.number().int(),
+    lastHeartbeatAt: z.string().nullable(),
+    startedAt: z.string(),
+  })
+  .openapi('Node')
+export const NodeListSchema = z.object({ data: z.array(NodeSchema) }).openapi('NodeList')
+export const DrainResultSchema = NodeSchema.extend({
+  sessionsToMove: z.number().int().openapi({
+    description: 'Sessions being handed over to other nodes, a few at a time, in the background',
+  }),
+}).openapi('DrainResult')
+export const RebalanceBody = z.strictObject({ dryRun: z.boolean().optional() }).openapi('Rebalance')
+export const RebalancePlanSchema = z
+  .object({
+    dryRun: z.boolean(),
+    moves: z.array(z.object({ sessionId: z.string(), from: z.string(), to: z.string() })),
+    before: z.record(z.string(), z.number()),
+    after: z.record(z.string(), z.number()),
+  })
+  .openapi('RebalancePlan')
+export const MoveSessionBody = z
+  .strictObject({ nodeId: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'must be a node id') })
+  .openapi('MoveSession')
+
+// --- sessions ---
+
+export const SessionParams = z.object({
+  sessionId: idOf('ses', 'ses_0lq2x3y4z5abcdefghijkl').openapi({ param: { name: 'sessionId', in: 'path' } }),
+})
+export const MessageParams = SessionParams.extend({
+  messageId: idOf('msg', 'msg_0lq2x3y4z5abcdefghijkl').openapi({ param: { name: 'messageId', in: 'path' } }),
+})
+
+const sessionState = z.enum(SESSION_STATES)
+export const CreateSessionBody = z.strictObject({ name: displayName.optional() }).openapi('CreateSession')
+export const SessionSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    state: sessionState,
+    desiredState: z.enum(['connected', 'disconnected', 'logged_out']),
+    phone: z.string().nullable(),
+    nodeId: z.string().nullable(),
+    reason: z.string().nullable(),
+    qrExpiresAt: z.string().nullable(),
+    connectedAt: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Session')
+export const SessionListSchema = z.object({ data: z.array(SessionSchema) }).openapi('SessionList')
+
+export const ConnectBody = z
+  .strictObject({
+    pairingPhone: z.string().max(64).optional().openapi({
+      description: 'Link with an 8-character pairing code on this phone instead of a QR',
+      example: '0812 3456 7890',
+    }),
+  })
+  .openapi('Connect')
+export const ConnectResultSchema = z
+  .object({
+    state: sessionState,
+    qr: z.string().optional().openapi({ description: 'The QR payload; render it or use qrImage' }),
+    qrImage: z.string().optional().openapi({ description: 'PNG data URL of the QR' }),
+    expiresAt: z.string().optional(),
+    pairingCode: z.string().optional(),
+  })
+  .openapi('ConnectResult')
+
+// --- messages ---
+
+export const SendMessageBody = z
+  .strictObject({
+    to: z.string().max(128, 'must be at most 128 characters').openapi({
+      description: '`+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`',
+      example: '0812 3456 7890',
+    }),
+    text: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(4096, 'must be at most 4096 characters')
+      .regex(/^[^\0]*$/, 'must not contain NUL characters')
+      .openapi({ example: 'Your lab results are ready.' }),
+  })
+  .openapi('SendMessage')
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x20-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters')
+    .optional()
+    .openapi({
+      param: { name: 'idempotency-key', in: 'header' },
+      description: 'Retries with the same key return the same message',
+    }),
+})
+export const MessageSchema = z
+  .object({
+    id: z.string(),
+    sessionId: z.string(),
+    direction: z.enum(['in', 'out']),
+    to: z.string().openapi({ description: 'Normalised JID', example: '6281234567890@s.whatsapp.net' }),
+    status: z.enum(MESSAGE_STATUSES),
+    waMessageId: z.string().nullable(),
+    text: z.string().nullable(),
+    error: z.string().nullable(),
+    statusHistory: z.array(z.object({ status: z.string(), at: z.string() })),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Message')
+
+// --- webhook ---
+
+const webhookUrl = z
+  .string()
+  .max(2048, 'must be at most 2048 characters')
+  .refine((value) => {
+    try {
+      const url = new URL(value)
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0
+    } catch {
+      return false
+    }
+  }, 'must be an absolute http:// or https:// URL')
+export const PutWebhookBody = z
+  .strictObject({
+    url: webhookUrl.openapi({ example: 'https://example.com/wa-webhook' }),
+    events: z
+      .array(z.enum(EVENT_TYPES))
+      .min(1, 'must list at least one event type (omit it for all)')
+      .nullable()
+      .optional()
+      .openapi({ description: 'Event types to deliver; omitted or null = all' }),
+    rotateSecret: z.boolean().optional().openapi({ description: 'Generate a new signing secret' }),
+  })
+  .openapi('PutWebhook')
+export const WebhookSchema = z
+  .object({
+    url: z.string(),
+    events: z.array(z.enum(EVENT_TYPES)).nullable(),
+    secret: z.string().openapi({ description: 'Standard Webhooks signing secret (`whsec_…`)' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Webhook')
+
+// --- events ---
+
+export const EventParams = z.object({
+  eventId: idOf('evt', 'evt_0lq2x3y4z5abcdefghijkl').openapi({ param: { name: 'eventId', in: 'path' } }),
+})
+export const EventsQuery = z.object({
+  after: z
+    .string()
+    .regex(/^evt_[0-9a-z]{1,64}$/, 'must be an event id (the nextCursor of the previous page)')
+    .optional()
+    .openapi({ param: { name: 'after', in: 'query' } }),
+  limit: z.coerce
+    .number()
+    .int('must be an integer')
+    .min(1, 'must be between 1 and 200')
+    .max(200, 'must be between 1 and 200')
+    .default(50)
+    .openapi({ param: { name: 'limit', in: 'query' }, example: 50 }),
+  sessionId: z
+    .string()
+    .regex(/^ses_[0-9a-z]{1,64}$/, 'must be a session id')
+    .optional()
+    .openapi({ param: { name: 'sessionId', in: 'query' } }),
+  type: z
+    .enum(EVENT_TYPES)
+    .optional()
+    .openapi({ param: { name: 'type', in: 'query' } }),
+})
+export const EventSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(EVENT_TYPES),
+    tenantId: z.string(),
+    sessionId: z.string(),
+    seq: z.number().int(),
+    occurredAt: z.string(),
+    data: z.record(z.string(), z.unknown()),
+    delivery: z.object({
+      status: z
+        .string()
+        .openapi({ description: '`pending` | `delivered` | `dead` | `none` (no webhook, or filtered out)' }),
+      attempts: z.number().int(),
+      nextAttemptAt: z.string().nullable(),
+      lastError: z.string().nullable(),
+      deliveredAt: z.string().nullable(),
+    }),
+  })
+  .openapi('Event')
+export const EventPageSchema = z
+  .object({ data: z.array(EventSchema), nextCursor: z.string().nullable() })
+  .openapi('EventPage')
+export const BulkRedeliverBody = z
+  .strictObject({ status: z.literal('dead').openapi({ description: 'Redeliver every dead-lettered event' }) })
+  .openapi('BulkRedeliver')
+export const RedeliverResultSchema = z.object({ redelivered: z.number().int() }).openapi('RedeliverResult')

@@ -1,0 +1,58 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { requireTenant, tenantIdOf } from '../http/auth.js'
+import type { AppEnv } from '../http/env.js'
+import {
+  errorResponses,
+  IdempotencyHeaders,
+  jsonBody,
+  jsonResponse,
+  MessageParams,
+  MessageSchema,
+  SendMessageBody,
+  SessionParams,
+} from '../http/schemas.js'
+import { getMessage, sendMessage } from '../services/messages.js'
+
+const tenant = { tags: ['Messages'], security: [{ bearer: [] }], middleware: [requireTenant] }
+
+const sendMessageRoute = createRoute({
+  ...tenant,
+  method: 'post',
+  path: '/v1/sessions/{sessionId}/messages',
+  summary: 'Queue a text message (stored before it is sent; idempotent with Idempotency-Key)',
+  description:
+    'Answers 202 with the stored message. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
+  request: { params: SessionParams, headers: IdempotencyHeaders, body: jsonBody(SendMessageBody) },
+  responses: {
+    202: jsonResponse(MessageSchema, 'Accepted: queued for sending'),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
+  },
+})
+
+const getMessageRoute = createRoute({
+  ...tenant,
+  method: 'get',
+  path: '/v1/sessions/{sessionId}/messages/{messageId}',
+  summary: 'Get a message and its status history',
+  request: { params: MessageParams },
+  responses: { 200: jsonResponse(MessageSchema, 'The message'), ...errorResponses(401, 403, 404) },
+})
+
+export function registerMessageRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(sendMessageRoute, async (c) => {
+    const idempotencyKey = c.req.valid('header')['idempotency-key']
+    const { message } = await sendMessage({
+      ctx: c.get('ctx'),
+      tenantId: tenantIdOf(c),
+      sessionId: c.req.valid('param').sessionId,
+      input: c.req.valid('json'),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    })
+    // A replay answers exactly like the first request, so a client retrying after a timeout cannot tell.
+    return c.json(message, 202)
+  })
+  app.openapi(getMessageRoute, async (c) => {
+    const { sessionId, messageId } = c.req.valid('param')
+    return c.json(await getMessage({ ctx: c.get('ctx'), tenantId: tenantIdOf(c), sessionId, messageId }), 200)
+  })
+}

@@ -1,0 +1,83 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { requireAdmin } from '../http/auth.js'
+import { allowEmptyJsonBody } from '../http/empty-body.js'
+import type { AppEnv } from '../http/env.js'
+import {
+  DrainResultSchema,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  MoveSessionBody,
+  NodeListSchema,
+  NodeParams,
+  RebalanceBody,
+  RebalancePlanSchema,
+  SessionParams,
+  SessionSchema,
+} from '../http/schemas.js'
+import { drainNode, listNodes, rebalance } from '../services/nodes.js'
+import { moveSession } from '../services/sessions.js'
+
+const operator = { tags: ['Operator: cluster'], security: [{ bearer: [] }], middleware: [requireAdmin] }
+
+const listNodesRoute = createRoute({
+  ...operator,
+  method: 'get',
+  path: '/v1/nodes',
+  summary: 'List session-nodes with their status and load',
+  responses: { 200: jsonResponse(NodeListSchema, 'Nodes'), ...errorResponses(401, 403) },
+})
+
+const drainNodeRoute = createRoute({
+  ...operator,
+  method: 'post',
+  path: '/v1/nodes/{nodeId}/drain',
+  summary: 'Stop placing sessions on a node and hand its sessions to others (no QR re-scan)',
+  request: { params: NodeParams },
+  responses: {
+    200: jsonResponse(DrainResultSchema, 'The node, now draining; its sessions are being handed over'),
+    ...errorResponses(401, 403, 404),
+  },
+})
+
+const rebalanceRoute = createRoute({
+  ...operator,
+  middleware: [requireAdmin, allowEmptyJsonBody],
+  method: 'post',
+  path: '/v1/rebalance',
+  summary: 'Even load across nodes with the fewest moves (dryRun: plan only)',
+  request: { body: jsonBody(RebalanceBody, false) },
+  responses: {
+    200: jsonResponse(RebalancePlanSchema, 'The plan (executed unless dryRun)'),
+    ...errorResponses(400, 401, 403, 413, 415),
+  },
+})
+
+const moveSessionRoute = createRoute({
+  ...operator,
+  method: 'post',
+  path: '/v1/sessions/{sessionId}/move',
+  summary: 'Hand a session over to a given node',
+  request: { params: SessionParams, body: jsonBody(MoveSessionBody) },
+  responses: {
+    200: jsonResponse(SessionSchema, 'The session, now assigned to the node'),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+  },
+})
+
+export function registerNodeRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(listNodesRoute, async (c) => c.json({ data: await listNodes({ ctx: c.get('ctx') }) }, 200))
+  app.openapi(drainNodeRoute, async (c) =>
+    c.json(await drainNode({ ctx: c.get('ctx'), nodeId: c.req.valid('param').nodeId }), 200),
+  )
+  app.openapi(rebalanceRoute, async (c) =>
+    c.json(await rebalance({ ctx: c.get('ctx'), dryRun: c.req.valid('json').dryRun ?? false }), 200),
+  )
+  app.openapi(moveSessionRoute, async (c) => {
+    const { sessionId } = c.req.valid('param')
+    return c.json(
+      await moveSession({ ctx: c.get('ctx'), sessionId, nodeId: c.req.valid('json').nodeId }),
+      200,
+    )
+  })
+}

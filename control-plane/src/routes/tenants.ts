@@ -1,0 +1,126 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { requireAdmin } from '../http/auth.js'
+import { allowEmptyJsonBody } from '../http/empty-body.js'
+import type { AppEnv } from '../http/env.js'
+import {
+  ApiKeyCreatedSchema,
+  ApiKeyListSchema,
+  ApiKeyParams,
+  ApiKeySchema,
+  CreateApiKeyBody,
+  CreateTenantBody,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  TenantCreatedSchema,
+  TenantListSchema,
+  TenantParams,
+  TenantSchema,
+} from '../http/schemas.js'
+import { createApiKey, listApiKeys, revokeApiKey } from '../services/api-keys.js'
+import { createTenant, deleteTenant, getTenant, listTenants } from '../services/tenants.js'
+
+const operator = { tags: ['Operator: tenants'], security: [{ bearer: [] }], middleware: [requireAdmin] }
+
+const createTenantRoute = createRoute({
+  ...operator,
+  method: 'post',
+  path: '/v1/tenants',
+  summary: 'Create a tenant and its first API key',
+  request: { body: jsonBody(CreateTenantBody) },
+  responses: {
+    201: jsonResponse(TenantCreatedSchema, 'The tenant; `apiKey` is shown only here'),
+    ...errorResponses(400, 401, 403, 413, 415),
+  },
+})
+
+const listTenantsRoute = createRoute({
+  ...operator,
+  method: 'get',
+  path: '/v1/tenants',
+  summary: 'List tenants',
+  responses: {
+    200: jsonResponse(TenantListSchema, 'All tenants, newest first'),
+    ...errorResponses(401, 403),
+  },
+})
+
+const getTenantRoute = createRoute({
+  ...operator,
+  method: 'get',
+  path: '/v1/tenants/{tenantId}',
+  summary: 'Get a tenant',
+  request: { params: TenantParams },
+  responses: { 200: jsonResponse(TenantSchema, 'The tenant'), ...errorResponses(401, 403, 404) },
+})
+
+const deleteTenantRoute = createRoute({
+  ...operator,
+  method: 'delete',
+  path: '/v1/tenants/{tenantId}',
+  summary: 'Delete a tenant, logging out and deleting its sessions first',
+  request: { params: TenantParams },
+  responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },
+})
+
+const createApiKeyRoute = createRoute({
+  ...operator,
+  middleware: [requireAdmin, allowEmptyJsonBody],
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/api-keys',
+  summary: 'Create another API key for a tenant',
+  request: { params: TenantParams, body: jsonBody(CreateApiKeyBody, false) },
+  responses: {
+    201: jsonResponse(ApiKeyCreatedSchema, 'The key; `apiKey` is shown only here'),
+    ...errorResponses(400, 401, 403, 404, 413, 415),
+  },
+})
+
+const listApiKeysRoute = createRoute({
+  ...operator,
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/api-keys',
+  summary: "List a tenant's API keys (without secrets)",
+  request: { params: TenantParams },
+  responses: { 200: jsonResponse(ApiKeyListSchema, 'Keys, newest first'), ...errorResponses(401, 403, 404) },
+})
+
+const revokeApiKeyRoute = createRoute({
+  ...operator,
+  method: 'delete',
+  path: '/v1/tenants/{tenantId}/api-keys/{apiKeyId}',
+  summary: 'Revoke an API key (it answers 401 from then on)',
+  request: { params: ApiKeyParams },
+  responses: { 200: jsonResponse(ApiKeySchema, 'The revoked key'), ...errorResponses(401, 403, 404) },
+})
+
+export function registerTenantRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(createTenantRoute, async (c) => {
+    const tenant = await createTenant({ ctx: c.get('ctx'), input: c.req.valid('json') })
+    c.set('tenantId', tenant.id)
+    return c.json(tenant, 201)
+  })
+  app.openapi(listTenantsRoute, async (c) => c.json({ data: await listTenants({ ctx: c.get('ctx') }) }, 200))
+  app.openapi(getTenantRoute, async (c) =>
+    c.json(await getTenant({ ctx: c.get('ctx'), tenantId: c.req.valid('param').tenantId }), 200),
+  )
+  app.openapi(deleteTenantRoute, async (c) => {
+    await deleteTenant({ ctx: c.get('ctx'), tenantId: c.req.valid('param').tenantId })
+    return c.body(null, 204)
+  })
+  app.openapi(createApiKeyRoute, async (c) => {
+    const key = await createApiKey({
+      ctx: c.get('ctx'),
+      tenantId: c.req.valid('param').tenantId,
+      input: c.req.valid('json'),
+    })
+    return c.json(key, 201)
+  })
+  app.openapi(listApiKeysRoute, async (c) =>
+    c.json({ data: await listApiKeys({ ctx: c.get('ctx'), tenantId: c.req.valid('param').tenantId }) }, 200),
+  )
+  app.openapi(revokeApiKeyRoute, async (c) => {
+    const { tenantId, apiKeyId } = c.req.valid('param')
+    return c.json(await revokeApiKey({ ctx: c.get('ctx'), tenantId, apiKeyId }), 200)
+  })
+}

@@ -1,0 +1,143 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { apiKeys, tenants } from '@wa-cluster/db'
+import { NotFound, newId } from '@wa-cluster/shared'
+import { and, desc, eq, isNull } from 'drizzle-orm'
+import type { ControlPlaneContext } from '../context.js'
+
+/** The public shape of a key: never the secret, only the prefix an operator can recognise it by. */
+export type ApiKeyView = {
+  id: string
+  tenantId: string
+  name: string | null
+  prefix: string
+  createdAt: string
+  revokedAt: string | null
+}
+
+type ApiKeyRow = typeof apiKeys.$inferSelect
+
+/** `wak_` + 8 characters: enough to tell keys apart, far too little to guess the rest. */
+const KEY_PREFIX_LENGTH = 12
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex')
+}
+
+/** `wak_` followed by 32 random bytes in base64url (256 bits). */
+export function generateApiKey(): string {
+  return `wak_${randomBytes(32).toString('base64url')}`
+}
+
+export function toApiKeyView(row: ApiKeyRow): ApiKeyView {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    name: row.name,
+    prefix: row.prefix,
+    createdAt: row.createdAt.toISOString(),
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+  }
+}
+
+/** Compares in constant time so response timing does not reveal how much of the admin key matched. */
+export function isAdminKey(ctx: ControlPlaneContext, presentedKey: string): boolean {
+  const presented = Buffer.from(hashApiKey(presentedKey), 'hex')
+  const expected = Buffer.from(ctx.adminKeyHash, 'hex')
+  return presented.length === expected.length && timingSafeEqual(presented, expected)
+}
+
+/** The tenant a key belongs to, or undefined for an unknown or revoked key. Looked up by hash only. */
+export async function authenticateApiKey({
+  ctx,
+  presentedKey,
+}: {
+  ctx: ControlPlaneContext
+  presentedKey: string
+}): Promise<{ tenantId: string; apiKeyId: string } | undefined> {
+  const [row] = await ctx.database.db
+    .select({ id: apiKeys.id, tenantId: apiKeys.tenantId })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, hashApiKey(presentedKey)), isNull(apiKeys.revokedAt)))
+  return row ? { tenantId: row.tenantId, apiKeyId: row.id } : undefined
+}
+
+/** Values for a new key row plus the plain key, which is returned to the caller once and never stored. */
+export function newApiKeyRecord(
+  tenantId: string,
+  name: string | null,
+): { row: typeof apiKeys.$inferInsert; apiKey: string } {
+  const apiKey = generateApiKey()
+  return {
+    apiKey,
+    row: {
+      id: newId('key'),
+      tenantId,
+      name,
+      keyHash: hashApiKey(apiKey),
+      prefix: apiKey.slice(0, KEY_PREFIX_LENGTH),
+    },
+  }
+}
+
+async function requireTenantExists(ctx: ControlPlaneContext, tenantId: string): Promise<void> {
+  const [tenant] = await ctx.database.db
+    .select({ id: tenants.id })
+    .from(tenants)
+    .where(eq(tenants.id, tenantId))
+  if (!tenant) throw new NotFound('tenant')
+}
+
+export async function createApiKey({
+  ctx,
+  tenantId,
+  input,
+}: {
+  ctx: ControlPlaneContext
+  tenantId: string
+  input: { name?: string }
+}): Promise<ApiKeyView & { apiKey: string }> {
+  await requireTenantExists(ctx, tenantId)
+  const { row, apiKey } = newApiKeyRecord(tenantId, input.name ?? null)
+  const [inserted] = await ctx.database.db.insert(apiKeys).values(row).returning()
+  return { ...toApiKeyView(inserted!), apiKey }
+}
+
+export async function listApiKeys({
+  ctx,
+  tenantId,
+}: {
+  ctx: ControlPlaneContext
+  tenantId: string
+}): Promise<ApiKeyView[]> {
+  await requireTenantExists(ctx, tenantId)
+  const rows = await ctx.database.db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.tenantId, tenantId))
+    .orderBy(desc(apiKeys.id))
+  return rows.map(toApiKeyView)
+}
+
+/** Revokes a key; it answers 401 from the next request on. Revoking twice is harmless. */
+export async function revokeApiKey({
+  ctx,
+  tenantId,
+  apiKeyId,
+}: {
+  ctx: ControlPlaneContext
+  tenantId: string
+  apiKeyId: string
+}): Promise<ApiKeyView> {
+  const [existing] = await ctx.database.db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, apiKeyId), eq(apiKeys.tenantId, tenantId)))
+  if (!existing) throw new NotFound('API key')
+  if (existing.revokedAt) return toApiKeyView(existing)
+  const [revoked] = await ctx.database.db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(eq(apiKeys.id, apiKeyId))
+    .returning()
+  return toApiKeyView(revoked!)
+}

@@ -1,0 +1,321 @@
+import { type DatabaseHandle, sessions } from '@wa-cluster/db'
+import {
+  bumpEpoch,
+  nudgeNode,
+  placeSession,
+  recordSessionState,
+  wipeAuthState,
+} from '@wa-cluster/session-node'
+import {
+  ACTIVE_STATES,
+  Conflict,
+  type DesiredState,
+  NotFound,
+  newId,
+  normalizeRecipient,
+  RESTING_STATES,
+  type SessionState,
+  Unavailable,
+  ValidationFailed,
+} from '@wa-cluster/shared'
+import { and, desc, eq } from 'drizzle-orm'
+import QRCode from 'qrcode'
+import type { ControlPlaneContext } from '../context.js'
+
+export type SessionRow = typeof sessions.$inferSelect
+
+/** Every tenant service call is scoped by the authenticated tenant, never by the request body. */
+export type TenantScope = { ctx: ControlPlaneContext; tenantId: string }
+export type SessionScope = TenantScope & { sessionId: string }
+
+/** The public shape of a session (API responses). */
+export type SessionView = {
+  id: string
+  name: string
+  state: SessionState
+  desiredState: DesiredState
+  phone: string | null
+  nodeId: string | null
+  reason: string | null
+  qrExpiresAt: string | null
+  connectedAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+export type ConnectResult = {
+  state: SessionState
+  qr?: string
+  qrImage?: string
+  expiresAt?: string
+  pairingCode?: string
+}
+
+/** How long `connect` waits for the first QR (or pairing code, or CONNECTED). */
+const CONNECT_WAIT_MS = 10_000
+/** How long disconnect/logout wait for the owning node to act before answering. */
+const COMMAND_WAIT_MS = 10_000
+
+export function toSessionView(row: SessionRow): SessionView {
+  return {
+    id: row.id,
+    name: row.name,
+    state: row.state as SessionState,
+    desiredState: row.desiredState as DesiredState,
+    phone: row.phone,
+    nodeId: row.nodeId,
+    reason: row.reason,
+    qrExpiresAt: row.qrExpiresAt?.toISOString() ?? null,
+    connectedAt: row.connectedAt?.toISOString() ?? null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  }
+}
+
+async function readSession(
+  database: DatabaseHandle,
+  tenantId: string,
+  sessionId: string,
+): Promise<SessionRow | undefined> {
+  const [row] = await database.db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.id, sessionId), eq(sessions.tenantId, tenantId)))
+  return row
+}
+
+/** The tenant's session or NotFound (another tenant's session is indistinguishable from a missing one). */
+export async function requireSession(
+  ctx: ControlPlaneContext,
+  tenantId: string,
+  sessionId: string,
+): Promise<SessionRow> {
+  const row = await readSession(ctx.database, tenantId, sessionId)
+  if (!row) throw new NotFound('session')
+  return row
+}
+
+export async function createSession({
+  ctx,
+  tenantId,
+  input,
+}: TenantScope & { input: { name?: string } }): Promise<SessionView> {
+  const id = newId('ses')
+  const [row] = await ctx.database.db
+    .insert(sessions)
+    .values({ id, tenantId, name: input.name ?? id })
+    .returning()
+  return toSessionView(row!)
+}
+
+export async function listSessions({ ctx, tenantId }: TenantScope): Promise<SessionView[]> {
+  const rows = await ctx.database.db
+    .select()
+    .from(sessions)
+    .where(eq(sessions.tenantId, tenantId))
+    .orderBy(desc(sessions.id))
+  return rows.map(toSessionView)
+}
+
+export async function getSession({ ctx, tenantId, sessionId }: SessionScope): Promise<SessionView> {
+  return toSessionView(await requireSession(ctx, tenantId, sessionId))
+}
+
+async function qrImageOf(qr: string): Promise<string> {
+  return QRCode.toDataURL(qr, { errorCorrectionLevel: 'L', margin: 2, width: 264 })
+}
+
+async function connectResultOf(row: SessionRow): Promise<ConnectResult> {
+  const state = row.state as SessionState
+  if (state === 'QR_READY' && row.qr) {
+    return { state, qr: row.qr, qrImage: await qrImageOf(row.qr), expiresAt: row.qrExpiresAt?.toISOString() }
+  }
+  if (row.pairingCode)
+    return { state, pairingCode: row.pairingCode, expiresAt: row.qrExpiresAt?.toISOString() }
+  return { state }
+}
+
+/**
+ * Asks for the session to be connected: stores the desire, places it on a node, and waits up to 10 s
+ * for the first QR (or pairing code, or CONNECTED when credentials exist).
+ */
+export async function connectSession({
+  ctx,
+  tenantId,
+  sessionId,
+  input,
+}: SessionScope & { input: { pairingPhone?: string } }): Promise<ConnectResult> {
+  const row = await requireSession(ctx, tenantId, sessionId)
+  if (row.state === 'CONNECTED') return { state: 'CONNECTED' }
+  let pairingPhone: string | null = null
+  if (input.pairingPhone !== undefined) {
+    const normalized = normalizeRecipient(input.pairingPhone, ctx.config.DEFAULT_COUNTRY_CODE)
+    if (!normalized.ok || !normalized.jid.endsWith('@s.whatsapp.net')) {
+      throw new ValidationFailed(
+        'body.pairingPhone',
+        normalized.ok ? 'must be a phone number' : normalized.reason,
+      )
+    }
+    pairingPhone = normalized.jid.split('@')[0]!
+  }
+  const alreadyWanted = row.desiredState === 'connected' && ACTIVE_STATES.has(row.state as SessionState)
+  if (!alreadyWanted || pairingPhone !== row.pairingPhone) {
+    await ctx.database.db
+      .update(sessions)
+      .set({ desiredState: 'connected', pairingPhone, updatedAt: new Date() })
+      .where(eq(sessions.id, sessionId))
+  }
+  const nodeId = await placeSession({ database: ctx.database, coordinator: ctx.coordinator, sessionId })
+  if (!nodeId && !row.nodeId) throw new Unavailable('no session-node has capacity for this session right now')
+  const final = await ctx.sessionWatcher.waitFor(
+    sessionId,
+    () => readSession(ctx.database, tenantId, sessionId),
+    (current) =>
+      !current ||
+      current.state === 'CONNECTED' ||
+      (pairingPhone === null && current.state === 'QR_READY' && !!current.qr) ||
+      (pairingPhone !== null && !!current.pairingCode) ||
+      // The node gave up (e.g. logged out at once): it rests the session and clears the desire.
+      (RESTING_STATES.has(current.state as SessionState) && current.desiredState === 'disconnected'),
+    CONNECT_WAIT_MS,
+  )
+  if (!final) throw new NotFound('session')
+  return connectResultOf(final)
+}
+
+/** The current QR; Conflict when the session is not waiting for a scan. */
+export async function getSessionQr({
+  ctx,
+  tenantId,
+  sessionId,
+}: SessionScope): Promise<
+  Required<Pick<ConnectResult, 'state' | 'qr' | 'qrImage'>> & { expiresAt?: string }
+> {
+  const row = await requireSession(ctx, tenantId, sessionId)
+  if (row.state !== 'QR_READY' || !row.qr) {
+    throw new Conflict(`session is ${row.state}, not waiting for a QR scan`, 'not_waiting_for_scan')
+  }
+  return {
+    state: 'QR_READY',
+    qr: row.qr,
+    qrImage: await qrImageOf(row.qr),
+    expiresAt: row.qrExpiresAt?.toISOString(),
+  }
+}
+
+/** Renders a QR string as PNG bytes (for `Accept: image/png`). */
+export function renderQrPng(qr: string): Promise<Buffer> {
+  return QRCode.toBuffer(qr, { type: 'png', errorCorrectionLevel: 'L', margin: 2, width: 264 })
+}
+
+/**
+ * Moves a session that no node holds to a resting state directly: bumps the epoch (fencing any late
+ * owner), records the state, optionally wipes credentials.
+ */
+async function settleWithoutOwner(
+  ctx: ControlPlaneContext,
+  row: SessionRow,
+  state: SessionState,
+  wipe: boolean,
+): Promise<void> {
+  const epoch = await bumpEpoch(ctx.database, row.id, null)
+  if (epoch === null) return
+  if (wipe) await wipeAuthState(ctx.database, row.id, epoch)
+  await recordSessionState(ctx.database, {
+    sessionId: row.id,
+    epoch,
+    change: {
+      state,
+      reason: wipe ? 'logged out by API' : 'disconnected by API',
+      desiredState: 'disconnected',
+      unassign: true,
+    },
+  })
+  ctx.sessionWatcher.notifyLocal(row.id)
+}
+
+async function commandOwner(
+  ctx: ControlPlaneContext,
+  row: SessionRow,
+  desired: DesiredState,
+  done: (row: SessionRow) => boolean,
+): Promise<SessionRow> {
+  await ctx.database.db
+    .update(sessions)
+    .set({ desiredState: desired, updatedAt: new Date() })
+    .where(eq(sessions.id, row.id))
+  if (row.nodeId) await nudgeNode(ctx.coordinator, row.nodeId, { kind: 'reconcile', sessionId: row.id })
+  const final = await ctx.sessionWatcher.waitFor(
+    row.id,
+    () => readSession(ctx.database, row.tenantId, row.id),
+    (current) => !current || done(current),
+    COMMAND_WAIT_MS,
+  )
+  return final ?? row
+}
+
+function isOwned(row: SessionRow): boolean {
+  return !!row.nodeId && ACTIVE_STATES.has(row.state as SessionState)
+}
+
+/** Closes the socket and keeps the credentials; the next connect logs in without a QR. */
+export async function disconnectSession({ ctx, tenantId, sessionId }: SessionScope): Promise<SessionView> {
+  const row = await requireSession(ctx, tenantId, sessionId)
+  if (isOwned(row)) {
+    await commandOwner(
+      ctx,
+      row,
+      'disconnected',
+      (current) => !ACTIVE_STATES.has(current.state as SessionState),
+    )
+  } else if (row.desiredState !== 'disconnected' || row.nodeId) {
+    await settleWithoutOwner(ctx, row, row.state === 'LOGGED_OUT' ? 'LOGGED_OUT' : 'DISCONNECTED', false)
+  }
+  return toSessionView(await requireSession(ctx, tenantId, sessionId))
+}
+
+/** Unlinks the device on the phone (when a node holds the socket) and wipes the credentials. */
+export async function logoutSession({ ctx, tenantId, sessionId }: SessionScope): Promise<SessionView> {
+  const row = await requireSession(ctx, tenantId, sessionId)
+  if (isOwned(row)) {
+    const after = await commandOwner(ctx, row, 'logged_out', (current) => current.state === 'LOGGED_OUT')
+    if (after.state !== 'LOGGED_OUT') await settleWithoutOwner(ctx, after, 'LOGGED_OUT', true)
+  } else {
+    await settleWithoutOwner(ctx, row, 'LOGGED_OUT', true)
+  }
+  return toSessionView(await requireSession(ctx, tenantId, sessionId))
+}
+
+/** Logs out and deletes the session with its credentials and messages (its events stay readable). */
+export async function deleteSession({ ctx, tenantId, sessionId }: SessionScope): Promise<void> {
+  await logoutSession({ ctx, tenantId, sessionId })
+  await ctx.database.db
+    .delete(sessions)
+    .where(and(eq(sessions.id, sessionId), eq(sessions.tenantId, tenantId)))
+}
+
+/** Operator: hands the session over to `nodeId` (graceful: the old owner closes before the new one connects). */
+export async function moveSession({
+  ctx,
+  sessionId,
+  nodeId,
+}: {
+  ctx: ControlPlaneContext
+  sessionId: string
+  nodeId: string
+}): Promise<SessionView> {
+  const [row] = await ctx.database.db.select().from(sessions).where(eq(sessions.id, sessionId))
+  if (!row) throw new NotFound('session')
+  if (row.desiredState !== 'connected')
+    throw new Conflict('only a session that should be connected can be moved', 'session_not_connected')
+  const placed = await placeSession({
+    database: ctx.database,
+    coordinator: ctx.coordinator,
+    sessionId,
+    targetNodeId: nodeId,
+  })
+  if (placed !== nodeId)
+    throw new Conflict(`node ${nodeId} is not live, is draining or is full`, 'node_unavailable')
+  const [after] = await ctx.database.db.select().from(sessions).where(eq(sessions.id, sessionId))
+  return toSessionView(after!)
+}

@@ -1,0 +1,263 @@
+import { messages, sessions } from '@wa-cluster/db'
+import { eq } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  createTenantThroughApi,
+  createTestApi,
+  snapshotDatabase,
+  type TestApi,
+} from '../support/test-context.js'
+
+let api: TestApi
+let key: string
+let sessionId: string
+beforeAll(async () => {
+  api = await createTestApi('cp_messages')
+  key = (await createTenantThroughApi(api, 'Messages')).apiKey
+  sessionId = (await api.call('POST', '/v1/sessions', { key, body: { name: 'sender' } })).body.id
+  // No session-node runs here: mark the session as wanted-connected so sends are accepted and stay queued.
+  await api.ctx.database.db
+    .update(sessions)
+    .set({ desiredState: 'connected' })
+    .where(eq(sessions.id, sessionId))
+})
+afterAll(async () => {
+  await api?.close()
+})
+
+function send(body: unknown, headers?: Record<string, string>) {
+  return api.call('POST', `/v1/sessions/${sessionId}/messages`, { key, body, headers })
+}
+
+async function rowsWithKey(idempotencyKey: string) {
+  return api.ctx.database.db.select().from(messages).where(eq(messages.idempotencyKey, idempotencyKey))
+}
+
+describe('sending messages', () => {
+  it('queues a message, normalising a local number to 62…@s.whatsapp.net', async () => {
+    const response = await send({ to: '0812-3456-7890', text: 'Hasil lab Anda sudah siap.' })
+    expect(response.status).toBe(202)
+    expect(response.body).toMatchObject({
+      id: expect.stringMatching(/^msg_/),
+      sessionId,
+      direction: 'out',
+      to: '6281234567890@s.whatsapp.net',
+      status: 'queued',
+      text: 'Hasil lab Anda sudah siap.',
+    })
+    const fetched = await api.call('GET', `/v1/sessions/${sessionId}/messages/${response.body.id}`, { key })
+    expect(fetched.status).toBe(200)
+    expect(fetched.body).toEqual(response.body)
+  })
+
+  it('the same Idempotency-Key returns the same message and stores one row', async () => {
+    const body = { to: '+62 812 1111 2222', text: 'Tagihan baru' }
+    const first = await send(body, { 'idempotency-key': 'invoice-42' })
+    const second = await send(body, { 'idempotency-key': 'invoice-42' })
+    expect(first.status).toBe(202)
+    expect(second.status).toBe(202)
+    expect(second.body).toEqual(first.body)
+    expect(await rowsWithKey('invoice-42')).toHaveLength(1)
+  })
+
+  it('reusing an Idempotency-Key with a different body is 409 and stores nothing new', async () => {
+    await send({ to: '6281222223333', text: 'first' }, { 'idempotency-key': 'reuse-1' })
+    const before = await snapshotDatabase(api)
+    const conflict = await send({ to: '6281222223333', text: 'second' }, { 'idempotency-key': 'reuse-1' })
+    expect(conflict.status).toBe(409)
+    expect(conflict.body.error.code).toBe('idempotency_key_reused')
+    expect(await snapshotDatabase(api)).toEqual(before)
+  })
+
+  it('refuses to send on a session that is not wanted connected', async () => {
+    const other = (await api.call('POST', '/v1/sessions', { key, body: {} })).body.id
+    const response = await api.call('POST', `/v1/sessions/${other}/messages`, {
+      key,
+      body: { to: '6281234567890', text: 'hi' },
+    })
+    expect(response.status).toBe(409)
+    expect(response.body.error.code).toBe('session_not_connected')
+  })
+
+  it('answers 429 with Retry-After past the per-session rate limit', async () => {
+    const limited = await createTestApi('cp_ratelimit', { SEND_RATE_LIMIT_PER_MINUTE: 1 })
+    try {
+      const tenantKey = (await createTenantThroughApi(limited, 'Limited')).apiKey
+      const limitedSession = (await limited.call('POST', '/v1/sessions', { key: tenantKey, body: {} })).body
+        .id
+      await limited.ctx.database.db
+        .update(sessions)
+        .set({ desiredState: 'connected' })
+        .where(eq(sessions.id, limitedSession))
+      const path = `/v1/sessions/${limitedSession}/messages`
+      expect(
+        (await limited.call('POST', path, { key: tenantKey, body: { to: '6281234567890', text: 'one' } }))
+          .status,
+      ).toBe(202)
+      const refused = await limited.call('POST', path, {
+        key: tenantKey,
+        body: { to: '6281234567890', text: 'two' },
+      })
+      expect(refused.status).toBe(429)
+      expect(refused.body.error.code).toBe('rate_limited')
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    } finally {
+      await limited.close()
+    }
+  })
+
+  it('rejects bad input with the field and the reason, changing nothing', async () => {
+    const before = await snapshotDatabase(api)
+    const cases: {
+      body?: unknown
+      rawBody?: string
+      headers?: Record<string, string>
+      status: number
+      code: string
+      field?: string
+      reason?: RegExp
+    }[] = [
+      {
+        body: { to: 'abc', text: 'x' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.to',
+        reason: /characters that are not part of a phone number/,
+      },
+      {
+        body: { to: '+', text: 'x' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.to',
+        reason: /too short/,
+      },
+      {
+        body: { to: '0812', text: 'x' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.to',
+        reason: /too short/,
+      },
+      {
+        body: { to: '62 812+3456', text: 'x' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.to',
+        reason: /'\+'/,
+      },
+      {
+        body: { to: '1234567890123456789', text: 'x' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.to',
+        reason: /15 digits/,
+      },
+      {
+        body: { to: 'someone@example.com', text: 'x' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.to',
+        reason: /JID/,
+      },
+      {
+        body: { to: '', text: 'x' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.to',
+        reason: /empty/,
+      },
+      {
+        body: { to: 6281234567890, text: 'x' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.to',
+        reason: /string/,
+      },
+      { body: { text: 'x' }, status: 400, code: 'validation_failed', field: 'body.to', reason: /required/ },
+      {
+        body: { to: '6281234567890' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.text',
+        reason: /required/,
+      },
+      {
+        body: { to: '6281234567890', text: '' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.text',
+        reason: /empty/,
+      },
+      {
+        body: { to: '6281234567890', text: 'x'.repeat(4097) },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.text',
+        reason: /4096/,
+      },
+      {
+        body: { to: '6281234567890', text: 'a\u0000b' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.text',
+        reason: /NUL/,
+      },
+      {
+        body: { to: '6281234567890', text: ['x'] },
+        status: 400,
+        code: 'validation_failed',
+        field: 'body.text',
+      },
+      { body: 'just a string', status: 400, code: 'validation_failed', field: 'body' },
+      {
+        rawBody: '{"to":"6281234567890","text":"x"',
+        headers: { 'content-type': 'application/json' },
+        status: 400,
+        code: 'invalid_json',
+      },
+      {
+        body: { to: '6281234567890', text: 'x' },
+        headers: { 'idempotency-key': 'x'.repeat(256) },
+        status: 400,
+        code: 'validation_failed',
+        field: 'header.idempotency-key',
+      },
+      {
+        body: { to: '6281234567890', text: 'x' },
+        headers: { 'idempotency-key': 'tab\there' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'header.idempotency-key',
+      },
+      {
+        body: { to: '6281234567890', text: 'x' },
+        headers: { 'idempotency-key': 'ünïcode' },
+        status: 400,
+        code: 'validation_failed',
+        field: 'header.idempotency-key',
+      },
+    ]
+    for (const testCase of cases) {
+      const response = await api.call('POST', `/v1/sessions/${sessionId}/messages`, {
+        key,
+        body: testCase.body,
+        rawBody: testCase.rawBody,
+        headers: testCase.headers,
+      })
+      const label = JSON.stringify(testCase.body ?? testCase.rawBody)
+      expect(response.status, label).toBe(testCase.status)
+      expect(response.body.error.code, label).toBe(testCase.code)
+      if (testCase.field) expect(response.body.error.field, label).toBe(testCase.field)
+      if (testCase.reason) expect(response.body.error.message, label).toMatch(testCase.reason)
+    }
+    const unknownSession = await api.call('POST', '/v1/sessions/ses_unknown/messages', {
+      key,
+      body: { to: '6281234567890', text: 'x' },
+    })
+    expect(unknownSession.status).toBe(404)
+    const unknownMessage = await api.call('GET', `/v1/sessions/${sessionId}/messages/msg_unknown`, { key })
+    expect(unknownMessage.status).toBe(404)
+    expect(unknownMessage.body.error.message).toBe('message not found')
+    expect(await snapshotDatabase(api)).toEqual(before)
+  })
+})

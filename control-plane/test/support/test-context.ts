@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createMemoryCoordinator, createSessionWatcher } from '@wa-cluster/session-node'
+import { type Config, createSecretBox, parseConfig } from '@wa-cluster/shared'
+import { sql } from 'drizzle-orm'
+import pino from 'pino'
+import { Registry } from 'prom-client'
+import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
+import { createApp } from '../../src/app.js'
+import type { ControlPlaneContext } from '../../src/context.js'
+
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef'
+
+export type TestApi = {
+  ctx: ControlPlaneContext
+  database: TestDatabase
+  app: ReturnType<typeof createApp>
+  /** Calls the app in-process like an HTTP client would; JSON bodies are serialised for you. */
+  call(
+    method: string,
+    path: string,
+    options?: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers; text: string }>
+  close(): Promise<void>
+}
+
+/** A control-plane on a fresh Postgres database with in-process coordination and no session-node. */
+export async function createTestApi(label: string, overrides: Partial<Config> = {}): Promise<TestApi> {
+  const database = await createTestDatabase(label)
+  const coordinator = createMemoryCoordinator()
+  const sessionWatcher = createSessionWatcher(coordinator)
+  await sessionWatcher.start()
+  const config = { ...parseConfig({ DATABASE_URL: database.url }, 'all-in-one'), ...overrides }
+  const ctx: ControlPlaneContext = {
+    config,
+    database: database.handle,
+    secretBox: createSecretBox(randomBytes(32)),
+    coordinator,
+    sessionWatcher,
+    adminKeyHash: createHash('sha256').update(TEST_ADMIN_KEY).digest('hex'),
+    logger: pino({ level: 'silent' }),
+    metrics: new Registry(),
+  }
+  const app = createApp(ctx)
+  return {
+    ctx,
+    database,
+    app,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = {
+        ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+      }
+      let body: string | undefined
+      if (options.rawBody !== undefined) body = options.rawBody
+      else if (options.body !== undefined && method !== 'GET' && method !== 'HEAD') {
+        body = JSON.stringify(options.body)
+        headers['content-type'] = 'application/json'
+      }
+      const response = await app.request(path, { method, headers: { ...headers, ...options.headers }, body })
+      const text = await response.text()
+      const isJson = response.headers.get('content-type')?.includes('json') && text.length > 0
+      return {
+        status: response.status,
+        body: isJson ? JSON.parse(text) : undefined,
+        headers: response.headers,
+        text,
+      }
+    },
+    async close() {
+      await sessionWatcher.stop()
+      await coordinator.close()
+      await database.drop()
+    },
+  }
+}
+
+/** Creates a tenant through the API and returns its id and key. */
+export async function createTenantThroughApi(
+  api: TestApi,
+  name: string,
+): Promise<{ tenantId: string; apiKey: string }> {
+  const response = await api.call('POST', '/v1/tenants', { key: TEST_ADMIN_KEY, body: { name } })
+  if (response.status !== 201) throw new Error(`tenant creation failed: ${response.status} ${response.text}`)
+  return { tenantId: response.body.id, apiKey: response.body.apiKey }
+}
+
+const SNAPSHOT_TABLES = ['tenants', 'api_keys', 'sessions', 'messages', 'webhooks', 'events'] as const
+
+/**
+ * A fingerprint of every row of the tables the API writes. Equal before and after a rejected request
+ * means the request changed nothing.
+ */
+export async function snapshotDatabase(api: TestApi): Promise<Record<string, string>> {
+  const snapshot: Record<string, string> = {}
+  for (const table of SNAPSHOT_TABLES) {
+    const [row] = await api.database.handle.rows<{ count: number; digest: string }>(
+      sql.raw(
+        `SELECT count(*)::int AS count, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM ${table} t`,
+      ),
+    )
+    snapshot[table] = `${row?.count}:${row?.digest}`
+  }
+  return snapshot
+}
