@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process'
+import { generateSecretBoxKey } from '@wa-cluster/shared'
+import { createTestDatabase, type TestDatabase } from './postgres.js'
+import { eventually, freePort, type ManagedProcess, startProcess } from './processes.js'
+
+/** A Redis server of the test's own, so the test may restart it without touching anyone else's. */
+export async function startPrivateRedis() {
+  const port = await freePort()
+  const start = () => {
+    const child = spawn(
+      'redis-server',
+      ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    )
+    return child
+  }
+  let child = start()
+  const url = `redis://127.0.0.1:${port}`
+  const ready = async () => {
+    const { Redis } = await import('ioredis')
+    await eventually(
+      'private redis up',
+      async () => {
+        const client = new Redis(url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        })
+        client.on('error', () => {})
+        try {
+          await client.connect()
+          return (await client.ping()) === 'PONG'
+        } finally {
+          client.disconnect()
+        }
+      },
+      10_000,
+    )
+  }
+  await ready()
+  return {
+    url,
+    /** Kills Redis (all keys are lost: it keeps nothing on disk) and starts it again after `downMs`. */
+    async restart(downMs = 1000) {
+      child.kill('SIGKILL')
+      await new Promise((resolve) => child.once('exit', resolve))
+      await new Promise((resolve) => setTimeout(resolve, downMs))
+      child = start()
+      await ready()
+    },
+    async stop() {
+      child.kill('SIGKILL')
+    },
+  }
+}
+
+export type ClusterOptions = {
+  controlPlanes: number
+  sessionNodes: number
+  simUrl: string
+  simRootKey: string
+  /** Extra environment for every process (lease/heartbeat timings). */
+  env?: Record<string, string>
+}
+
+/**
+ * Real processes: N control-planes and M session-nodes on a fresh Postgres database and a private
+ * Redis, pointed at a wa-sim. Each process can be killed, paused, resumed or restarted by the test.
+ */
+export async function startCluster(options: ClusterOptions) {
+  const database: TestDatabase = await createTestDatabase('cluster')
+  const redis = await startPrivateRedis()
+  const adminKey = `admin-${generateSecretBoxKey()}`
+  const common: Record<string, string> = {
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
+    AUTH_STATE_KEY: generateSecretBoxKey(),
+    ADMIN_API_KEY: adminKey,
+    WA_WS_URL: options.simUrl,
+    WA_TRUSTED_ROOT_KEY: options.simRootKey,
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+    ...options.env,
+  }
+  const controlPlanes: { url: string; process: ManagedProcess; env: Record<string, string> }[] = []
+  const nodes = new Map<string, { process: ManagedProcess; env: Record<string, string> }>()
+
+  async function startControlPlane(index: number) {
+    const port = await freePort()
+    const env = { ...common, PORT: String(port) }
+    const process = startProcess(`cp${index}`, 'control-plane/src/main.ts', env, ['--role', 'control-plane'])
+    await process.waitForLine(/wa-cluster listening/)
+    const entry = { url: `http://127.0.0.1:${port}`, process, env }
+    controlPlanes[index] = entry
+    return entry
+  }
+  async function startNode(nodeId: string) {
+    const env = { ...common, PORT: String(await freePort()), NODE_ID: nodeId }
+    const process = startProcess(nodeId, 'session-node/src/main.ts', env)
+    await process.waitForLine(/session-node ready/)
+    nodes.set(nodeId, { process, env })
+    return process
+  }
+
+  await Promise.all(Array.from({ length: options.controlPlanes }, (_, index) => startControlPlane(index)))
+  await Promise.all(
+    Array.from({ length: options.sessionNodes }, (_, index) => startNode(`node-${index + 1}`)),
+  )
+
+  return {
+    database,
+    redis,
+    adminKey,
+    controlPlanes,
+    nodes,
+    startControlPlane,
+    startNode,
+    node(nodeId: string): ManagedProcess {
+      const entry = nodes.get(nodeId)
+      if (!entry) throw new Error(`no node ${nodeId}`)
+      return entry.process
+    },
+    async stop() {
+      await Promise.all([...nodes.values()].map((entry) => entry.process.stop('SIGKILL')))
+      await Promise.all(controlPlanes.map((entry) => entry?.process.stop('SIGKILL')))
+      await redis.stop()
+      await database.drop()
+    },
+  }
+}
+export type Cluster = Awaited<ReturnType<typeof startCluster>>

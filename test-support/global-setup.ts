@@ -1,0 +1,40 @@
+import net from 'node:net'
+
+// Integration tests run against real services. When one is down, say which and how to start it,
+// instead of letting every test time out or skip.
+const required = [
+  {
+    name: 'PostgreSQL',
+    url: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    start: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+  },
+  {
+    name: 'Redis',
+    url: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    start: 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+  },
+]
+
+function reachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port) }, () => {
+      socket.end()
+      resolve(true)
+    })
+    socket.setTimeout(2000, () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.on('error', () => resolve(false))
+  })
+}
+
+export default async function setup(): Promise<void> {
+  const missing: string[] = []
+  for (const service of required) {
+    if (!(await reachable(service.url)))
+      missing.push(`${service.name} is not reachable at ${service.url}; start it with: ${service.start}`)
+  }
+  if (missing.length > 0) throw new Error(`integration tests need real services:\n  ${missing.join('\n  ')}`)
+}
