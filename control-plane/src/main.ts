@@ -11,6 +11,7 @@ import {
   createRuntimeBase,
   createSessionNode,
   createSessionWatcher,
+  dispatcherHooks,
   loadConfigOrExit,
   type SessionNode,
 } from '@wa-cluster/session-node'
@@ -59,13 +60,15 @@ const ctx: ControlPlaneContext = {
   adminKeyHash: createHash('sha256').update(secrets.adminApiKey).digest('hex'),
 }
 const dispatcher = createDispatcherFor(base)
+const hooks = dispatcherHooks(dispatcher)
 const node: SessionNode | undefined = embedded
   ? createSessionNode({
       ...base,
       nodeId,
-      onEventCommitted: (sessionId) => {
-        dispatcher.notify()
-        sessionWatcher.notifyLocal(sessionId)
+      webhookClaimLeaseMs: hooks.webhookClaimLeaseMs,
+      onEventCommitted: (sessionId, notice) => {
+        hooks.deliverCommitted(notice)
+        if (notice.stateChanged) sessionWatcher.notifyLocal(sessionId)
       },
     })
   : undefined

@@ -7,6 +7,7 @@ import {
   createDispatcherFor,
   createLogger,
   createRuntimeBase,
+  dispatcherHooks,
   generateNodeId,
   loadConfigOrExit,
 } from './runtime.js'
@@ -16,7 +17,13 @@ const nodeId = config.NODE_ID ?? generateNodeId()
 const logger = createLogger(config, { role: 'session-node', nodeId })
 const base = createRuntimeBase({ config, logger, authStateKey: config.AUTH_STATE_KEY! })
 const dispatcher = createDispatcherFor(base)
-const node = createSessionNode({ ...base, nodeId, onEventCommitted: () => dispatcher.notify() })
+const hooks = dispatcherHooks(dispatcher)
+const node = createSessionNode({
+  ...base,
+  nodeId,
+  webhookClaimLeaseMs: hooks.webhookClaimLeaseMs,
+  onEventCommitted: (_sessionId, notice) => hooks.deliverCommitted(notice),
+})
 
 // Liveness, readiness (tied to a working heartbeat path) and metrics for orchestrators.
 const app = new Hono()

@@ -11,7 +11,7 @@ import type { Coordinator, NodeHeartbeat, Unsubscribe } from './coordination/coo
 import { coordinationKeys } from './coordination/keys.js'
 import { createSessionNodeMetrics } from './metrics.js'
 import { takeOwnership } from './ownership/ownership.js'
-import { SessionRunner, type StopMode } from './runner/session-runner.js'
+import { type CommitNotice, SessionRunner, type StopMode } from './runner/session-runner.js'
 
 export type SessionNodeDeps = {
   config: Config
@@ -20,8 +20,10 @@ export type SessionNodeDeps = {
   secretBox: SecretBox
   coordinator: Coordinator
   logger: Logger
-  /** Called after each committed event (the local webhook dispatcher's fast path). */
-  onEventCommitted?: (sessionId: string) => void
+  /** Called after each committed write (the local webhook dispatcher's fast path). */
+  onEventCommitted?: (sessionId: string, notice: CommitNotice) => void
+  /** The local dispatcher's claim lease, so inbound messages are appended already claimed for it. */
+  webhookClaimLeaseMs?: number
   metrics?: Registry
 }
 
@@ -76,9 +78,10 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     )
   }
 
-  const onCommitted = (sessionId: string) => {
-    deps.onEventCommitted?.(sessionId)
-    void publishSessionChange(coordinator, sessionId).catch(() => {})
+  const onCommitted = (sessionId: string, notice: CommitNotice) => {
+    deps.onEventCommitted?.(sessionId, notice)
+    // Only state changes concern the control-planes' watchers; messages would flood the channel.
+    if (notice.stateChanged) void publishSessionChange(coordinator, sessionId).catch(() => {})
   }
 
   async function heartbeat(): Promise<void> {
@@ -121,7 +124,15 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
         return
       }
       const runner = new SessionRunner(
-        { database, secretBox: deps.secretBox, config, logger, onCommitted, metrics },
+        {
+          database,
+          secretBox: deps.secretBox,
+          config,
+          logger,
+          onCommitted,
+          metrics,
+          claimLeaseMs: deps.webhookClaimLeaseMs,
+        },
         {
           sessionId: row.id,
           tenantId: row.tenant_id,

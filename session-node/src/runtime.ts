@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { Coordinator } from './coordination/coordinator.js'
 import { createMemoryCoordinator } from './coordination/memory-coordinator.js'
 import { createRedisCoordinator } from './coordination/redis-coordinator.js'
+import type { CommitNotice } from './runner/session-runner.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
 
 /** The pieces every wa-cluster process is built from. */
@@ -124,4 +125,18 @@ export function createDispatcherFor(base: RuntimeBase): WebhookDispatcher {
     metrics: base.metrics,
     options: { maxAttempts: base.config.WEBHOOK_MAX_ATTEMPTS },
   })
+}
+
+/**
+ * What a session-node hands its local dispatcher after each commit: events the append claimed go out
+ * at once; anything pending and unclaimed wakes a claim.
+ */
+export function dispatcherHooks(dispatcher: WebhookDispatcher) {
+  return {
+    webhookClaimLeaseMs: dispatcher.claimLeaseMs,
+    deliverCommitted(notice: CommitNotice): void {
+      dispatcher.deliverClaimed(notice.claimed)
+      if (notice.unclaimed) dispatcher.notify()
+    },
+  }
 }

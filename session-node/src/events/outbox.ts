@@ -81,6 +81,47 @@ function jsonValue<T>(value: unknown): T {
 }
 
 /**
+ * An event claimed for delivery, with what the dispatcher needs to send it: the claim query returns
+ * these, and so does an append that claims its own events (appendAndClaimEvents).
+ */
+export type ClaimedEventRow = {
+  id: string
+  type: string
+  tenant_id: string
+  session_id: string
+  seq: number | string
+  data: unknown
+  occurred_at: string
+  /** The attempt number this claim took (it fences every later write of the claim). */
+  attempts: number | string
+  /** Pending events of the session before this one, when claimed (all must be in the same claim). */
+  earlier_pending: number | string
+  url: string | null
+  webhook_events: unknown
+  secret_sealed: Uint8Array | null
+}
+
+export type AppendResult = {
+  envelopes: EventEnvelope[]
+  /** Events this append claimed for delivery (only with a claim lease): send them now. */
+  claimed: ClaimedEventRow[]
+  /** Some appended events are pending but not claimed: a dispatcher must look for them. */
+  unclaimed: boolean
+}
+
+type AppendedRow = {
+  id: string
+  tenant_id: string
+  seq: number | string
+  occurred_at: string
+  delivery: DeliveryStatus
+  attempts: number | string
+  url: string | null
+  webhook_events: unknown
+  secret_sealed: Uint8Array | null
+}
+
+/**
  * Appends events of one session in ONE statement: takes the next `sessions.last_seq` values and inserts
  * the rows, `pending` when the tenant's webhook wants the type, else `none`. The session row lock the
  * UPDATE takes orders concurrent appends, so seq order is commit order within a session.
@@ -90,8 +131,32 @@ export async function appendEvents(
   db: SqlExecutor,
   input: AppendTarget & { events: NewEvent[] },
 ): Promise<EventEnvelope[]> {
+  return (await appendRows(db, input, undefined)).envelopes
+}
+
+/**
+ * appendEvents, and the appender claims its pending events for delivery in the same statement (a lease
+ * of `claimLeaseMs`, attempt 1) when nothing of the session is pending before them: the webhook fast
+ * path, with no claim query between the commit and the POST. Use it only outside a transaction (the
+ * claimed events are sent once this returns) and only while no other append of the same session runs
+ * in this process: the "nothing pending before" check reads the statement's snapshot, so appends of one
+ * session must not overlap (an owner's appends are serialized; other writers hold no claim).
+ */
+export async function appendAndClaimEvents(
+  db: SqlExecutor,
+  input: AppendTarget & { events: NewEvent[] },
+  claimLeaseMs: number,
+): Promise<AppendResult> {
+  return appendRows(db, input, claimLeaseMs)
+}
+
+async function appendRows(
+  db: SqlExecutor,
+  input: AppendTarget & { events: NewEvent[] },
+  claimLeaseMs: number | undefined,
+): Promise<AppendResult> {
   const { sessionId, events } = input
-  if (events.length === 0) return []
+  if (events.length === 0) return { envelopes: [], claimed: [], unclaimed: false }
   const ids = events.map(() => nextEventId())
   const fences: SQL[] = [sql`id = ${sessionId}`]
   if (input.epoch !== undefined) fences.push(sql`epoch = ${input.epoch}`)
@@ -103,30 +168,49 @@ export async function appendEvents(
     ),
     sql`, `,
   )
-  const rows = resultRows<{ id: string; tenant_id: string; seq: number | string; occurred_at: string }>(
+  const claimNow =
+    claimLeaseMs === undefined
+      ? sql`false`
+      : sql`NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = ${sessionId} AND e.delivery = 'pending')`
+  const rows = resultRows<AppendedRow>(
     await db.execute(sql`
       WITH session AS (
         UPDATE sessions SET last_seq = last_seq + ${events.length}
         WHERE ${sql.join(fences, sql` AND `)}
         RETURNING tenant_id, last_seq
-      ), input (ordinal, id, type, data) AS (VALUES ${values})
-      INSERT INTO events (id, tenant_id, session_id, seq, type, data, delivery)
-      SELECT input.id, session.tenant_id, ${sessionId}, session.last_seq - ${events.length} + input.ordinal, input.type, input.data,
-        CASE WHEN EXISTS (
-          SELECT 1 FROM webhooks w WHERE w.tenant_id = session.tenant_id
-            AND (w.events IS NULL OR jsonb_typeof(w.events) = 'null' OR w.events @> jsonb_build_array(input.type))
-        ) THEN 'pending' ELSE 'none' END
-      FROM session CROSS JOIN input
-      RETURNING id, tenant_id, seq, to_json(occurred_at) #>> '{}' AS occurred_at`),
+      ), input (ordinal, id, type, data) AS (VALUES ${values}),
+      hook AS (
+        SELECT w.url, w.events, w.secret_sealed FROM webhooks w JOIN session ON w.tenant_id = session.tenant_id
+      ), claim AS (SELECT ${claimNow} AS now),
+      rows AS (
+        SELECT input.id, session.tenant_id, session.last_seq - ${events.length} + input.ordinal AS seq,
+          input.type, input.data,
+          EXISTS (SELECT 1 FROM hook WHERE hook.events IS NULL OR jsonb_typeof(hook.events) = 'null'
+            OR hook.events @> jsonb_build_array(input.type)) AS wanted
+        FROM session CROSS JOIN input
+      ), inserted AS (
+        INSERT INTO events (id, tenant_id, session_id, seq, type, data, delivery, attempts, next_attempt_at)
+        SELECT rows.id, rows.tenant_id, ${sessionId}, rows.seq, rows.type, rows.data,
+          CASE WHEN rows.wanted THEN 'pending' ELSE 'none' END,
+          CASE WHEN rows.wanted AND claim.now THEN 1 ELSE 0 END,
+          CASE WHEN rows.wanted AND claim.now
+            THEN now() + ${claimLeaseMs ?? 0} * interval '1 millisecond' ELSE now() END
+        FROM rows CROSS JOIN claim
+        RETURNING id, tenant_id, seq, occurred_at, delivery, attempts
+      )
+      SELECT inserted.id, inserted.tenant_id, inserted.seq, to_json(inserted.occurred_at) #>> '{}' AS occurred_at,
+        inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed
+      FROM inserted LEFT JOIN hook ON true`),
   )
   if (rows.length === 0) {
     if (input.epoch !== undefined) throw new StaleEpoch(sessionId, input.epoch)
     throw new NotFound('session')
   }
   const byId = new Map(rows.map((row) => [row.id, row]))
-  return events.map((event, index) => {
+  const result: AppendResult = { envelopes: [], claimed: [], unclaimed: false }
+  events.forEach((event, index) => {
     const row = byId.get(ids[index]!)!
-    return {
+    const envelope: EventEnvelope = {
       id: row.id,
       type: event.type,
       tenantId: row.tenant_id,
@@ -135,7 +219,28 @@ export async function appendEvents(
       occurredAt: isoTimestamp(row.occurred_at),
       data: event.data,
     }
+    result.envelopes.push(envelope)
+    if (row.delivery !== 'pending') return
+    if (Number(row.attempts) === 0) {
+      result.unclaimed = true
+      return
+    }
+    result.claimed.push({
+      id: row.id,
+      type: event.type,
+      tenant_id: row.tenant_id,
+      session_id: sessionId,
+      seq: row.seq,
+      data: event.data,
+      occurred_at: row.occurred_at,
+      attempts: row.attempts,
+      earlier_pending: result.claimed.length,
+      url: row.url,
+      webhook_events: row.webhook_events,
+      secret_sealed: row.secret_sealed,
+    })
   })
+  return result
 }
 
 /** Appends one event; see appendEvents. */

@@ -2,7 +2,7 @@ import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
 import type { InboundMessage, MessageStatus } from '@wa-cluster/shared'
 import { getContentType, normalizeMessageContent, proto, type WAMessage } from '@whiskeysockets/baileys'
 import { sql } from 'drizzle-orm'
-import { appendEvent } from '../events/outbox.js'
+import { type AppendResult, appendAndClaimEvents, appendEvent, appendEvents } from '../events/outbox.js'
 
 /** Content types that are protocol plumbing, not something a tenant reads. */
 const PLUMBING = new Set(['protocolMessage', 'senderKeyDistributionMessage', 'messageContextInfo'])
@@ -65,17 +65,22 @@ export function toMessageStatus(
   }
 }
 
-/** Appends one `messages.upsert` event (fenced by epoch). */
+/**
+ * Appends one `messages.upsert` event (fenced by epoch). With `claimLeaseMs` the append claims the event
+ * for the caller's dispatcher when nothing of the session is pending before it (see appendAndClaimEvents).
+ */
 export async function recordInboundMessages(
   database: DatabaseHandle,
-  input: { sessionId: string; epoch: number; messages: InboundMessage[] },
-) {
-  return appendEvent(database.db, {
+  input: { sessionId: string; epoch: number; messages: InboundMessage[]; claimLeaseMs?: number },
+): Promise<AppendResult> {
+  const target = {
     sessionId: input.sessionId,
-    type: 'messages.upsert',
-    data: { messages: input.messages },
     epoch: input.epoch,
-  })
+    events: [{ type: 'messages.upsert' as const, data: { messages: input.messages } }],
+  }
+  if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database.db, target, input.claimLeaseMs)
+  const envelopes = await appendEvents(database.db, target)
+  return { envelopes, claimed: [], unclaimed: true }
 }
 
 const STATUS_RANK = sql`CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'played' THEN 5 ELSE 6 END`

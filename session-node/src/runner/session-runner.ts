@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import QRCode from 'qrcode'
 import { openPostgresAuthState, wipeAuthState } from '../auth-state/index.js'
 import type { Lease } from '../coordination/coordinator.js'
+import type { ClaimedEventRow } from '../events/outbox.js'
 import {
   claimNextOutbound,
   recordInboundMessages,
@@ -35,13 +36,27 @@ export type StopMode =
   /** Ownership is gone: close at once and write nothing. */
   | 'lost'
 
+export type CommitNotice = {
+  /** A new session state (wakes whoever waits for one, in every control-plane). */
+  stateChanged: boolean
+  /** Events the write claimed for the local dispatcher: deliver them now. */
+  claimed: ClaimedEventRow[]
+  /** The write may have left pending events no one claimed: a dispatcher should look. */
+  unclaimed: boolean
+}
+
 export type SessionRunnerDeps = {
   database: DatabaseHandle
   secretBox: SecretBox
   config: Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
   logger: Logger
-  /** Called after every committed state change or event (wakes watchers and the webhook dispatcher). */
-  onCommitted: (sessionId: string) => void
+  /** Called after every committed write, to wake the webhook dispatcher and state watchers. */
+  onCommitted: (sessionId: string, notice: CommitNotice) => void
+  /**
+   * The local webhook dispatcher's claim lease: inbound messages are appended already claimed for it
+   * (the fast path). Without it every event waits for a dispatcher's claim query.
+   */
+  claimLeaseMs?: number
   metrics?: SessionNodeMetrics
 }
 
@@ -92,6 +107,8 @@ export class SessionRunner {
   private sendAgain = false
   /** Serialises event handling so events reach the outbox in the order Baileys emitted them. */
   private queue: Promise<void> = Promise.resolve()
+  /** The tail of this runner's writes (see commit). */
+  private writes: Promise<unknown> = Promise.resolve()
   private finished!: () => void
   /** Resolves when the runner has closed its socket for good and given up its lease. */
   readonly done: Promise<void>
@@ -288,12 +305,15 @@ export class SessionRunner {
       .map((message) => toInboundMessage(message, ownJid))
       .filter((item) => item !== undefined)
     if (items.length === 0) return
-    await this.commit(() =>
-      recordInboundMessages(this.deps.database, {
-        sessionId: this.sessionId,
-        epoch: this.epoch,
-        messages: items,
-      }),
+    await this.commit(
+      () =>
+        recordInboundMessages(this.deps.database, {
+          sessionId: this.sessionId,
+          epoch: this.epoch,
+          messages: items,
+          claimLeaseMs: this.deps.claimLeaseMs,
+        }),
+      (result) => ({ claimed: result.claimed, unclaimed: result.unclaimed }),
     )
   }
 
@@ -412,23 +432,45 @@ export class SessionRunner {
   private async write(change: StateChange): Promise<void> {
     const previous = this.state
     this.state = change.state
-    await this.commit(() =>
-      recordSessionState(this.deps.database, { sessionId: this.sessionId, epoch: this.epoch, change }),
+    await this.commit(
+      () => recordSessionState(this.deps.database, { sessionId: this.sessionId, epoch: this.epoch, change }),
+      () => ({ stateChanged: true }),
     )
     this.deps.metrics?.transitions.inc({ state: change.state })
     this.logger.info({ state: change.state, previousState: previous, reason: change.reason }, 'session state')
   }
 
   /**
-   * Runs a fenced write. A stale epoch means we lost the session: stop at once, write nothing more.
-   * Any other failure (Postgres restarting, a dropped connection) is retried while we still own the
-   * session: events are handled one at a time, so holding here keeps them in order and loses none.
+   * Runs a fenced write. Writes of one runner go one at a time, in call order: an append that claims
+   * its own events relies on no other append of the session running beside it.
    */
-  private async commit<T>(write: () => Promise<T>): Promise<T | undefined> {
+  private commit<T>(
+    write: () => Promise<T>,
+    notice?: (result: T) => Partial<CommitNotice>,
+  ): Promise<T | undefined> {
+    const run = this.writes.then(() => this.commitNow(write, notice))
+    this.writes = run.catch(() => {})
+    return run
+  }
+
+  /**
+   * A stale epoch means we lost the session: stop at once, write nothing more. Any other failure
+   * (Postgres restarting, a dropped connection) is retried while we still own the session: events are
+   * handled one at a time, so holding here keeps them in order and loses none.
+   */
+  private async commitNow<T>(
+    write: () => Promise<T>,
+    notice?: (result: T) => Partial<CommitNotice>,
+  ): Promise<T | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await write()
-        this.deps.onCommitted(this.sessionId)
+        this.deps.onCommitted(this.sessionId, {
+          stateChanged: false,
+          claimed: [],
+          unclaimed: true,
+          ...notice?.(result),
+        })
         return result
       } catch (error) {
         if (error instanceof StaleEpoch) {

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
-import { appendEvent, listEvents, redeliverEvents } from '../../src/events/outbox.js'
+import { appendAndClaimEvents, appendEvent, listEvents, redeliverEvents } from '../../src/events/outbox.js'
 import {
   createWebhookDispatcher,
   type WebhookDispatcher,
@@ -302,6 +302,100 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
       await waitUntil('the healthy tenant gets everything', () => fine.acknowledged().length === 10)
       expect(acknowledgedSeqs(fine).get(fineSession)).toEqual(oneToN(10))
       expect(stuck.received).toHaveLength(2)
+    })
+
+    it('fast path: an append claims its event only when nothing of the session is pending before it', async () => {
+      const receiver = await receiverFor((request) => (request.index === 0 ? 'hang' : 200))
+      const tenantId = await seedTenant(database)
+      const sessionId = await seedSession(database, tenantId)
+      await seedWebhook(database, secretBox, { tenantId, url: receiver.url, events: ['messages.upsert'] })
+      // No polling within the test: what goes out goes out through the claims the appends took.
+      const webhooks = await dispatcher({ pollIntervalMs: 600_000, requestTimeoutMs: 10_000 })
+      const append = (events: ReturnType<typeof message>[]) =>
+        appendAndClaimEvents(database.db, { sessionId, epoch: 1, events }, webhooks.claimLeaseMs)
+
+      const first = await append([message('first')])
+      expect(first.claimed.map((row) => row.id)).toEqual(first.envelopes.map((event) => event.id))
+      expect(first.unclaimed).toBe(false)
+      webhooks.deliverClaimed(first.claimed)
+      await waitUntil('the first request is in flight', () => receiver.received.length === 1)
+
+      // The first is still pending (its request hangs): the next append must not claim past it.
+      const second = await append([message('second')])
+      expect(second.claimed).toEqual([])
+      expect(second.unclaimed).toBe(true)
+      // A type the webhook does not want is never pending, so it neither claims nor waits.
+      const filtered = await append([{ type: 'messages.update', data: { updates: [] } } as never])
+      expect(filtered).toMatchObject({ claimed: [], unclaimed: false })
+
+      const rows = (await listEvents(database.db, { tenantId, limit: 10 })).data
+      expect(rows.map((event) => [event.seq, event.delivery.status, event.delivery.attempts])).toEqual([
+        [1, 'pending', 1],
+        [2, 'pending', 0],
+        [3, 'none', 0],
+      ])
+      await expect(
+        appendAndClaimEvents(
+          database.db,
+          { sessionId, epoch: 7, events: [message('fenced')] },
+          webhooks.claimLeaseMs,
+        ),
+      ).rejects.toThrow(/stale/i)
+    })
+
+    it('fast path: claimed events go out in seq order with no claim query, once, even beside a polling dispatcher', async () => {
+      const receiver = await receiverFor()
+      const tenantId = await seedTenant(database)
+      const sessionId = await seedSession(database, tenantId)
+      await seedWebhook(database, secretBox, { tenantId, url: receiver.url })
+      const fast = await dispatcher({ pollIntervalMs: 600_000, requestTimeoutMs: 10_000 })
+      const second = test ? openDatabase({ url: test.url }) : database
+      if (second !== database) cleanups.push(() => second.close())
+      // Polls all the time: it would send anything the fast path's claims did not cover.
+      const poller = await dispatcher({ pollIntervalMs: 5, requestTimeoutMs: 10_000 }, second)
+      let claimedAtAppend = 0
+      for (let n = 0; n < 12; n++) {
+        const result = await appendAndClaimEvents(
+          database.db,
+          { sessionId, epoch: 1, events: [message(`m${n}`), message(`m${n}b`)] },
+          fast.claimLeaseMs,
+        )
+        claimedAtAppend += result.claimed.length
+        fast.deliverClaimed(result.claimed)
+        if (result.unclaimed) poller.notify()
+      }
+      await waitUntil('all 24 arrive', () => receiver.acknowledged().length === 24)
+      await waitUntil(
+        'all rows are delivered',
+        async () => (await deliveryCounts(database, tenantId)).delivered === 24,
+      )
+      expect(claimedAtAppend).toBeGreaterThan(0)
+      const ids = receiver.received.map((request) => request.headers['webhook-id'])
+      expect(new Set(ids).size).toBe(24)
+      expect(acknowledgedSeqs(receiver).get(sessionId)).toEqual(oneToN(24))
+    })
+
+    it('fast path: a stopped dispatcher hands claimed events back and another one sends them', async () => {
+      const receiver = await receiverFor()
+      const tenantId = await seedTenant(database)
+      const sessionId = await seedSession(database, tenantId)
+      await seedWebhook(database, secretBox, { tenantId, url: receiver.url })
+      const stopped = createWebhookDispatcher({ database, secretBox, logger: silentLogger, options: FAST })
+      const result = await appendAndClaimEvents(
+        database.db,
+        { sessionId, epoch: 1, events: [message('handed back')] },
+        stopped.claimLeaseMs,
+      )
+      expect(result.claimed).toHaveLength(1)
+      stopped.deliverClaimed(result.claimed)
+      await waitUntil('the claim is handed back', async () => {
+        const [event] = (await listEvents(database.db, { tenantId, limit: 1 })).data
+        return event?.delivery.attempts === 0
+      })
+      const other = await dispatcher()
+      other.notify()
+      await waitUntil('the event arrives', () => receiver.acknowledged().length === 1)
+      expect(receiver.received).toHaveLength(1)
     })
 
     it('has idempotent start and stop, and sends what was committed while stopped', async () => {
