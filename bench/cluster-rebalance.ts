@@ -1,10 +1,13 @@
 // `npx tsx bench/cluster-rebalance.ts [--sessions 500] [--concurrency 12] [--control-planes 2]`
 //
-// A cluster of real processes (2 control-planes, 2 session-nodes, private Redis, fresh Postgres database;
-// wa-sim as its own process) with N linked sessions; then a third node starts and POST /v1/rebalance runs.
-// Per moved session, the hand-over gap = occurredAt of its CONNECTED connection.update minus occurredAt of
-// the RECONNECTING "moving to another node" one (both from the webhook envelopes). Target p99 ≤ 1 s,
-// 0 simulator `replaced` conflicts, and every moved session ends CONNECTED on its new node.
+// A cluster of real processes (2 control-planes, private Redis, fresh Postgres database; wa-sim as its
+// own process) with N sessions linked on ONE session-node; then two more nodes start and
+//   (1) POST /v1/rebalance moves two thirds of the sessions onto them, and
+//   (2) POST /v1/nodes/node-2/drain moves node-2's share again,
+// so about N hand-overs happen in all (500 sessions → ~500 moves). Per hand-over, the gap = occurredAt
+// of the session's next CONNECTED connection.update minus occurredAt of its RECONNECTING "moving to
+// another node" one (webhook envelopes). Targets: gap p99 ≤ 1 s, 0 simulator `replaced` conflicts, and
+// every session CONNECTED on a node that is not draining at the end.
 import { clusterWithSessions, nodeCpu } from './support/cluster-setup.js'
 import {
   flags,
@@ -18,104 +21,108 @@ import {
   verdict,
 } from './support/common.js'
 
-const opts = flags({ sessions: '500', concurrency: '12', 'control-planes': '2', 'timeout-s': '180' })
+const opts = flags({ sessions: '500', concurrency: '12', 'control-planes': '2', 'timeout-s': '300' })
 const n = Number(opts.sessions)
 const ms = (v: number) => `${v.toFixed(0)} ms`
+const capacity = String(Math.max(500, n))
 
-await runBench('cluster-rebalance', 10 * 60_000, async () => {
+await runBench('cluster-rebalance', 20 * 60_000, async () => {
   const { sim, receiver, cluster, clients, link } = await clusterWithSessions({
     controlPlanes: Number(opts['control-planes']),
-    sessionNodes: 2,
+    sessionNodes: 1,
     sessions: n,
     concurrency: Number(opts.concurrency),
-    env: { SESSION_NODE_CAPACITY: String(Math.max(500, n)) },
+    env: { SESSION_NODE_CAPACITY: capacity },
     label: 'rebalance',
   })
   const admin = cluster.admin()
   const linkedIds = new Set(link.linked.map((l) => l.id))
 
-  // Per session: when it said "moving" and when it next said CONNECTED (server-side occurredAt).
-  let watching = false
-  const movingAt = new Map<string, number>()
-  const connectedAfterMove = new Map<string, number>()
+  // Every hand-over: "moving" at → the next CONNECTED at (server-side occurredAt).
+  const movingSince = new Map<string, number>()
+  const gaps: number[] = []
   const otherStates: Record<string, number> = {}
+  let movesAnnounced = 0
   receiver.on((event) => {
-    if (!watching || event.type !== 'connection.update') return
+    if (event.type !== 'connection.update') return
     const at = Date.parse(event.occurredAt)
     const { state, reason } = event.data
     if (state === 'RECONNECTING' && reason === 'moving to another node') {
-      if (!movingAt.has(event.sessionId)) movingAt.set(event.sessionId, at)
-    } else if (state === 'CONNECTED' && movingAt.has(event.sessionId)) {
-      if (!connectedAfterMove.has(event.sessionId)) connectedAfterMove.set(event.sessionId, at)
+      movesAnnounced++
+      movingSince.set(event.sessionId, at)
+    } else if (state === 'CONNECTED' && movingSince.has(event.sessionId)) {
+      gaps.push(at - movingSince.get(event.sessionId)!)
+      movingSince.delete(event.sessionId)
     } else otherStates[state] = (otherStates[state] ?? 0) + 1
   })
 
-  await cluster.startNode('node-3', { SESSION_NODE_CAPACITY: String(Math.max(500, n)) })
-  log(`node-3 started; load before rebalance ${JSON.stringify(await nodeLoad(admin))}`)
+  /** Waits until `expected` hand-overs have completed (gaps recorded) and none is in progress. */
+  async function handOversDone(expected: number, label: string): Promise<number | undefined> {
+    const deadline = Date.now() + Number(opts['timeout-s']) * 1000
+    let lastLog = 0
+    while (Date.now() < deadline) {
+      await sleep(250)
+      if (gaps.length >= expected && movingSince.size === 0) return performance.now()
+      if (Date.now() - lastLog > 5000) {
+        lastLog = Date.now()
+        log(`  ${label}: ${gaps.length}/${expected} hand-overs done, ${movingSince.size} in progress`)
+      }
+    }
+    return undefined
+  }
+
+  await cluster.startNode('node-2', { SESSION_NODE_CAPACITY: capacity })
+  await cluster.startNode('node-3', { SESSION_NODE_CAPACITY: capacity })
+  log(`node-2 and node-3 started; load ${JSON.stringify(await nodeLoad(admin))}`)
   const statsBefore = await sim.control.stats()
   const cpuBefore = nodeCpu(cluster)
-  watching = true
+
+  // (1) rebalance
   const started = performance.now()
   const response = await admin.post('/v1/rebalance', {})
   const apiMs = performance.now() - started
   if (response.status !== 200) throw new Error(`rebalance: ${response.status} ${response.text.slice(0, 300)}`)
   const moves = response.body.moves as { sessionId: string; from: string; to: string }[]
-  log(
-    `POST /v1/rebalance answered in ${ms(apiMs)}: ${moves.length} moves, before ${JSON.stringify(response.body.before)} after ${JSON.stringify(response.body.after)}`,
-  )
+  log(`POST /v1/rebalance answered in ${ms(apiMs)}: ${moves.length} moves`)
+  const rebalancedAt = await handOversDone(moves.length, 'rebalance')
+  const rebalanceS = ((rebalancedAt ?? performance.now()) - started) / 1000
+  const afterRebalance = await nodeLoad(admin)
 
-  const moved = new Set(moves.map((m) => m.sessionId))
-  const deadline = Date.now() + Number(opts['timeout-s']) * 1000
-  let lastLog = 0
-  let doneAt: number | undefined
-  while (Date.now() < deadline) {
-    await sleep(500)
-    if ([...moved].every((id) => connectedAfterMove.has(id))) {
-      doneAt = performance.now()
-      break
-    }
-    if (Date.now() - lastLog > 5000) {
-      lastLog = Date.now()
-      log(
-        `  ${connectedAfterMove.size}/${moved.size} moved sessions CONNECTED again (${movingAt.size} said "moving"), load ${loadAverage()}`,
-      )
-    }
-  }
+  // (2) drain node-2
+  const drainStarted = performance.now()
+  const drain = await admin.post('/v1/nodes/node-2/drain', {})
+  if (drain.status !== 200) throw new Error(`drain: ${drain.status} ${drain.text.slice(0, 300)}`)
+  const toMove = Number(drain.body.sessionsToMove)
+  log(`POST /v1/nodes/node-2/drain: ${toMove} sessions to move`)
+  const drainedAt = await handOversDone(moves.length + toMove, 'drain')
+  const drainS = ((drainedAt ?? performance.now()) - drainStarted) / 1000
   const cpuDone = nodeCpu(cluster)
-  const moveWallS = ((doneAt ?? performance.now()) - started) / 1000
+  await sleep(2000) // let stragglers' late events land before counting
+  const statsAfter = await sim.control.stats()
+  const gap = summary(gaps)
+  const final = (await listSessions(clients[0]!)).filter((x) => linkedIds.has(x.id))
+  const finalStates: Record<string, number> = {}
+  for (const x of final) finalStates[x.state] = (finalStates[x.state] ?? 0) + 1
+  const misplaced = final.filter((x) => x.state !== 'CONNECTED' || x.nodeId === 'node-2' || !x.nodeId)
   const cpuDuring = Object.entries(cpuDone)
     .map(([id, cpu]) => `${id} ${(cpu - (cpuBefore[id] ?? 0)).toFixed(1)} s`)
     .join(', ')
-  await sleep(2000) // let stragglers' late events land before counting
-  const statsAfter = await sim.control.stats()
-  const gaps = [...moved]
-    .filter((id) => connectedAfterMove.has(id) && movingAt.has(id))
-    .map((id) => connectedAfterMove.get(id)! - movingAt.get(id)!)
-  const gap = summary(gaps)
-  const final = (await listSessions(clients[0]!)).filter((x) => linkedIds.has(x.id))
-  const wrongPlace = moves.filter((m) => {
-    const row = final.find((x) => x.id === m.sessionId)
-    return row?.state !== 'CONNECTED' || row.nodeId !== m.to
-  })
-  const finalStates: Record<string, number> = {}
-  for (const x of final) finalStates[x.state] = (finalStates[x.state] ?? 0) + 1
-  const firstMoving = movingAt.size ? Math.min(...movingAt.values()) : Number.NaN
-  const lastConnected = connectedAfterMove.size ? Math.max(...connectedAfterMove.values()) : Number.NaN
-  const noMoving = [...moved].filter((id) => !movingAt.has(id)).length
+  const replaced = statsAfter.replaced - statsBefore.replaced
 
   const lines = [
     '',
     '=== cluster-rebalance results ===',
     `command: npx tsx bench/cluster-rebalance.ts --sessions ${n} --concurrency ${opts.concurrency} --control-planes ${opts['control-planes']}`,
     `machine: load average (1/5/15 min) ${loadAverage()}`,
-    `linking: ${link.linked.length}/${n} sessions on 2 nodes in ${(link.elapsedMs / 1000).toFixed(1)} s (${((link.linked.length / link.elapsedMs) * 1000).toFixed(2)}/s), failures ${link.failures.length}`,
-    `rebalance: API answered in ${ms(apiMs)}; ${moves.length} moves planned; before ${JSON.stringify(response.body.before)} → after ${JSON.stringify(response.body.after)}`,
-    `all moved sessions CONNECTED again ${doneAt ? `${((doneAt - started) / 1000).toFixed(2)} s after POST` : `NOT within ${opts['timeout-s']} s`} (first "moving" → last CONNECTED: ${((lastConnected - firstMoving) / 1000).toFixed(2)} s)`,
-    `hand-over gap (RECONNECTING "moving to another node" → CONNECTED, occurredAt), n=${gap.n}: p50 ${ms(gap.p50)}  p99 ${ms(gap.p99)}  max ${ms(gap.max)}   target p99 ≤ 1 s: ${verdict(gap.p99 <= 1000)}`,
-    `node CPU from POST to the last CONNECTED (${moveWallS.toFixed(1)} s wall): ${cpuDuring}`,
-    `moved sessions without a "moving" event: ${noMoving}; other connection.update states seen during the move: ${JSON.stringify(otherStates)}`,
-    `sim replaced conflicts during rebalance: ${statsAfter.replaced - statsBefore.replaced} (target 0: ${verdict(statsAfter.replaced - statsBefore.replaced === 0)}); maxConcurrentPerDevice (whole run) ${statsAfter.maxConcurrentPerDevice}; QRs issued during rebalance ${statsAfter.qrsIssued - statsBefore.qrsIssued}`,
-    `moved sessions not CONNECTED on their target node at the end: ${wrongPlace.length}${wrongPlace[0] ? ` (e.g. ${JSON.stringify(final.find((x) => x.id === wrongPlace[0]!.sessionId))})` : ''}; final states ${JSON.stringify(finalStates)}; /v1/nodes ${JSON.stringify(await nodeLoad(admin))}`,
+    `linking: ${link.linked.length}/${n} sessions on node-1 in ${(link.elapsedMs / 1000).toFixed(1)} s (${((link.linked.length / link.elapsedMs) * 1000).toFixed(2)}/s), failures ${link.failures.length}`,
+    `(1) rebalance onto node-2 + node-3: API answered in ${ms(apiMs)}; ${moves.length} moves; all done ${rebalancedAt ? `in ${rebalanceS.toFixed(1)} s` : 'NOT within the timeout'}; load after ${JSON.stringify(afterRebalance)}`,
+    `(2) drain node-2: ${toMove} moves; all done ${drainedAt ? `in ${drainS.toFixed(1)} s` : 'NOT within the timeout'}`,
+    `hand-overs completed: ${gaps.length} of ${moves.length + toMove} planned ("moving" announced ${movesAnnounced})`,
+    `hand-over gap (RECONNECTING "moving to another node" → CONNECTED, occurredAt), n=${gap.n}: p50 ${ms(gap.p50)}  p95 ${ms(gap.p95)}  p99 ${ms(gap.p99)}  max ${ms(gap.max)}   target p99 ≤ 1 s: ${verdict(gap.p99 <= 1000)}`,
+    `node CPU during (1)+(2): ${cpuDuring}`,
+    `other connection.update states seen: ${JSON.stringify(otherStates)}`,
+    `sim replaced conflicts during the moves: ${replaced} (target 0: ${verdict(replaced === 0)}); maxConcurrentPerDevice (whole run) ${statsAfter.maxConcurrentPerDevice}; QRs issued during the moves ${statsAfter.qrsIssued - statsBefore.qrsIssued}`,
+    `sessions not CONNECTED on node-1/node-3 at the end: ${misplaced.length}${misplaced[0] ? ` (e.g. ${JSON.stringify(misplaced[0])})` : ''}; final states ${JSON.stringify(finalStates)}; /v1/nodes ${JSON.stringify(await nodeLoad(admin))}`,
   ]
   process.stdout.write(`${lines.join('\n')}\n`)
 })

@@ -39,7 +39,10 @@ export function startProcess(
   env: Record<string, string>,
   args: string[] = [],
 ): ManagedProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  // PROCESS_NODE_ARGS adds node flags to every child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
+  // profile a benchmark's processes (NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = (process.env.PROCESS_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry, ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

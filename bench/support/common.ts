@@ -1,7 +1,7 @@
 // Shared plumbing for the gateway-* and cluster-* benchmarks: flags, figures, process stats, cleanup,
 // the simulator as a separate process, an all-in-one gateway process, a cluster of real processes, an
 // indexing webhook receiver and linking sessions through the public API + the simulator's scan.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { loadavg } from 'node:os'
@@ -74,12 +74,35 @@ export const loadAverage = () =>
 export const verdict = (ok: boolean) => (ok ? 'MET' : 'MISSED')
 
 /** RSS (VmRSS) and CPU seconds (utime+stime) of a process from /proc. */
-export function procStats(pid: number): { rssMb: number; cpuSeconds: number } {
+export function procStats(pid: number): {
+  rssMb: number
+  cpuSeconds: number
+  userSeconds: number
+  systemSeconds: number
+} {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  const ticks = Number(stat[11]) + Number(stat[12])
-  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 }
+  const user = Number(stat[11]) / 100
+  const system = Number(stat[12]) / 100
+  return { rssMb: rssKb / 1024, cpuSeconds: user + system, userSeconds: user, systemSeconds: system }
+}
+
+/** CPU seconds used so far by every PostgreSQL server process on this machine (all backends). */
+export function postgresCpuSeconds(): number {
+  let total = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (!stat.includes('(postgres)')) continue
+      const fields = stat.split(') ')[1]!.split(' ')
+      total += (Number(fields[11]) + Number(fields[12])) / 100
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total
 }
 
 /** Reads a gauge/counter (first sample, any labels) from a Prometheus /metrics endpoint. */
