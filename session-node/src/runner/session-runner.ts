@@ -1,3 +1,4 @@
+import type { AsyncLocalStorage } from 'node:async_hooks'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { type Config, phoneFromJid, type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import makeWASocket, {
@@ -22,7 +23,11 @@ import {
 } from '../messages/message-events.js'
 import type { SessionNodeMetrics } from '../metrics.js'
 import { recordSessionState, type StateChange } from '../sessions/session-record.js'
+import { captureStorages, installLeanAsyncContext, releaseStorages } from './async-context.js'
 import { nextReconnectDelay } from './reconnect-policy.js'
+
+// Before any socket exists: Baileys' per-socket AsyncLocalStorage must not tax every promise.
+installLeanAsyncContext()
 
 export type StopMode =
   /** Close the socket, keep credentials, rest as DISCONNECTED. */
@@ -79,6 +84,8 @@ const NEXT_QR_TTL_MS = 20_000
 const FLUSH_TIMEOUT_MS = 5_000
 /** How long a stop waits for the websocket close handshake (a frozen server never answers). */
 const SOCKET_CLOSE_TIMEOUT_MS = 5_000
+/** A closed socket may still finish a key transaction for a moment; its storages go after this. */
+const SOCKET_RETIRE_DELAY_MS = 10_000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** Retries of a failed write (about a minute in all) before the error surfaces. */
 const COMMIT_RETRIES = 35
@@ -107,6 +114,8 @@ export class SessionRunner {
   private sendAgain = false
   /** Serialises event handling so events reach the outbox in the order Baileys emitted them. */
   private queue: Promise<void> = Promise.resolve()
+  /** Per socket not yet retired: the AsyncLocalStorages Baileys made for it (see async-context.ts). */
+  private readonly socketStorages = new Map<WASocket, AsyncLocalStorage<unknown>[]>()
   /** The tail of this runner's writes (see commit). */
   private writes: Promise<unknown> = Promise.resolve()
   private finished!: () => void
@@ -166,17 +175,25 @@ export class SessionRunner {
       return
     }
     const baileysLogger = this.logger.child({ component: 'baileys' })
-    baileysLogger.level = this.deps.config.BAILEYS_LOG_LEVEL
-    const socket = makeWASocket({
-      auth: this.auth.state,
-      waWebSocketUrl: this.deps.config.WA_WS_URL ?? 'wss://web.whatsapp.com/ws/chat',
-      logger: baileysLogger as never,
-      browser: Browsers.ubuntu('wa-cluster'),
-      markOnlineOnConnect: false,
-      syncFullHistory: false,
-      generateHighQualityLinkPreview: false,
-      getMessage: async () => undefined,
-    })
+    // Baileys is chatty: its own level, but never below the node's (a silent node stays silent).
+    const rank = (level: string) =>
+      level === 'silent' ? Number.POSITIVE_INFINITY : (this.logger.levels.values[level] ?? 0)
+    const baileysLevel = this.deps.config.BAILEYS_LOG_LEVEL
+    if (rank(baileysLevel) > rank(this.logger.level)) baileysLogger.level = baileysLevel
+    const auth = this.auth.state
+    const { result: socket, storages } = captureStorages(() =>
+      makeWASocket({
+        auth,
+        waWebSocketUrl: this.deps.config.WA_WS_URL ?? 'wss://web.whatsapp.com/ws/chat',
+        logger: baileysLogger as never,
+        browser: Browsers.ubuntu('wa-cluster'),
+        markOnlineOnConnect: false,
+        syncFullHistory: false,
+        generateHighQualityLinkPreview: false,
+        getMessage: async () => undefined,
+      }),
+    )
+    this.socketStorages.set(socket, storages)
     this.socket = socket
     this.qrCount = 0
     socket.ev.process((events) => {
@@ -251,6 +268,7 @@ export class SessionRunner {
       this.flushOutbox()
     }
     if (update.connection === 'close') {
+      this.retireSocket(socket, SOCKET_RETIRE_DELAY_MS)
       const error = update.lastDisconnect?.error as (Error & { output?: { statusCode?: number } }) | undefined
       await this.onClose(error?.output?.statusCode, error?.message ?? 'connection closed')
     }
@@ -392,6 +410,7 @@ export class SessionRunner {
         await Promise.race([this.queue, new Promise((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS))])
         await this.auth?.flush()
       }
+      for (const retired of [...this.socketStorages.keys()]) this.retireSocket(retired, 0)
       if (mode === 'disconnect') {
         await this.write({
           state: 'DISCONNECTED',
@@ -483,6 +502,15 @@ export class SessionRunner {
         await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)))
       }
     }
+  }
+
+  /** Releases a closed socket's storages, now or after `delayMs`. */
+  private retireSocket(socket: WASocket, delayMs: number): void {
+    const storages = this.socketStorages.get(socket)
+    if (!storages) return
+    this.socketStorages.delete(socket)
+    if (delayMs === 0) releaseStorages(storages)
+    else setTimeout(() => releaseStorages(storages), delayMs).unref()
   }
 
   private onError(error: unknown): void {
