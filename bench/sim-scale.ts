@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { installLeanAsyncContext } from '@wa-cluster/session-node'
 import {
   type AuthenticationCreds,
   BufferJSON,
@@ -65,6 +66,10 @@ type WorkerReport =
 
 // ---------------------------------------------------------------- worker: runs Baileys clients
 async function runWorker(): Promise<void> {
+  // Hundreds of Baileys sockets per worker: without this each socket's AsyncLocalStorage is copied onto
+  // every promise, the worker's event loop stalls past the keepalive and its sockets drop (408). The
+  // gateway runs the same measure (session-node/src/runner/async-context.ts).
+  installLeanAsyncContext()
   const init = await new Promise<WorkerInit>((resolve) =>
     process.once('message', (m) => resolve(m as WorkerInit)),
   )
