@@ -1,5 +1,5 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
-import { runStatement } from './prepared-statement.js'
+import { runStatement } from '@wa-cluster/db'
 
 /**
  * The SQL behind the Postgres auth state. Each function is one statement (one round trip), and every

@@ -1,4 +1,4 @@
-import { type Database, resultRows } from '@wa-cluster/db'
+import { type Database, type DatabaseHandle, resultRows, runStatement, statementSql } from '@wa-cluster/db'
 import {
   type EventData,
   type EventEnvelope,
@@ -122,6 +122,45 @@ type AppendedRow = {
 }
 
 /**
+ * The append, as one fixed statement (prepared once per connection): $1 session, $2 event ids,
+ * $3 types, $4 data (a JSON array, one element per event), $5 epoch or null, $6 tenant or null,
+ * $7 claim at insert, $8 claim lease (ms).
+ */
+const APPEND_EVENTS = `
+  WITH session AS (
+    UPDATE sessions SET last_seq = last_seq + cardinality($2::text[])
+    WHERE id = $1 AND ($5::bigint IS NULL OR epoch = $5::bigint) AND ($6::text IS NULL OR tenant_id = $6::text)
+    RETURNING tenant_id, last_seq
+  ), input AS (
+    SELECT ids.ordinal, ids.id, types.type, data.value AS data
+    FROM unnest($2::text[]) WITH ORDINALITY AS ids (id, ordinal)
+    JOIN unnest($3::text[]) WITH ORDINALITY AS types (type, ordinal) USING (ordinal)
+    JOIN jsonb_array_elements($4::text::jsonb) WITH ORDINALITY AS data (value, ordinal) USING (ordinal)
+  ), hook AS (
+    SELECT w.url, w.events, w.secret_sealed FROM webhooks w JOIN session ON w.tenant_id = session.tenant_id
+  ), claim AS (
+    SELECT $7::boolean AND NOT EXISTS (
+      SELECT 1 FROM events e WHERE e.session_id = $1 AND e.delivery = 'pending') AS now
+  ), rows AS (
+    SELECT input.id, session.tenant_id, session.last_seq - cardinality($2::text[]) + input.ordinal AS seq,
+      input.type, input.data,
+      EXISTS (SELECT 1 FROM hook WHERE hook.events IS NULL OR jsonb_typeof(hook.events) = 'null'
+        OR hook.events @> jsonb_build_array(input.type)) AS wanted
+    FROM session CROSS JOIN input
+  ), inserted AS (
+    INSERT INTO events (id, tenant_id, session_id, seq, type, data, delivery, attempts, next_attempt_at)
+    SELECT rows.id, rows.tenant_id, $1, rows.seq, rows.type, rows.data,
+      CASE WHEN rows.wanted THEN 'pending' ELSE 'none' END,
+      CASE WHEN rows.wanted AND claim.now THEN 1 ELSE 0 END,
+      CASE WHEN rows.wanted AND claim.now THEN now() + $8::int * interval '1 millisecond' ELSE now() END
+    FROM rows CROSS JOIN claim
+    RETURNING id, tenant_id, seq, occurred_at, delivery, attempts
+  )
+  SELECT inserted.id, inserted.tenant_id, inserted.seq, to_json(inserted.occurred_at) #>> '{}' AS occurred_at,
+    inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed
+  FROM inserted LEFT JOIN hook ON true`
+
+/**
  * Appends events of one session in ONE statement: takes the next `sessions.last_seq` values and inserts
  * the rows, `pending` when the tenant's webhook wants the type, else `none`. The session row lock the
  * UPDATE takes orders concurrent appends, so seq order is commit order within a session.
@@ -131,77 +170,51 @@ export async function appendEvents(
   db: SqlExecutor,
   input: AppendTarget & { events: NewEvent[] },
 ): Promise<EventEnvelope[]> {
-  return (await appendRows(db, input, undefined)).envelopes
+  if (input.events.length === 0) return []
+  const { text, params, ids } = appendStatement(input, undefined)
+  const rows = resultRows<AppendedRow>(await db.execute(statementSql(text, params)))
+  return appendResult(input, ids, rows).envelopes
 }
 
 /**
  * appendEvents, and the appender claims its pending events for delivery in the same statement (a lease
  * of `claimLeaseMs`, attempt 1) when nothing of the session is pending before them: the webhook fast
- * path, with no claim query between the commit and the POST. Use it only outside a transaction (the
- * claimed events are sent once this returns) and only while no other append of the same session runs
- * in this process: the "nothing pending before" check reads the statement's snapshot, so appends of one
- * session must not overlap (an owner's appends are serialized; other writers hold no claim).
+ * path, with no claim query between the commit and the POST. It runs on its own (a prepared statement,
+ * no transaction): the claimed events are sent once this returns. Appends of one session must not
+ * overlap while it runs: the "nothing pending before" check reads the statement's snapshot (an owner
+ * serializes its appends; other writers hold no claim).
  */
 export async function appendAndClaimEvents(
-  db: SqlExecutor,
+  database: DatabaseHandle,
   input: AppendTarget & { events: NewEvent[] },
   claimLeaseMs: number,
 ): Promise<AppendResult> {
-  return appendRows(db, input, claimLeaseMs)
+  if (input.events.length === 0) return { envelopes: [], claimed: [], unclaimed: false }
+  const { text, params, ids } = appendStatement(input, claimLeaseMs)
+  return appendResult(input, ids, await runStatement<AppendedRow>(database, text, params))
 }
 
-async function appendRows(
-  db: SqlExecutor,
+function appendStatement(input: AppendTarget & { events: NewEvent[] }, claimLeaseMs: number | undefined) {
+  const ids = input.events.map(() => nextEventId())
+  const params = [
+    input.sessionId,
+    ids,
+    input.events.map((event) => event.type),
+    JSON.stringify(input.events.map((event) => event.data)),
+    input.epoch ?? null,
+    input.tenantId ?? null,
+    claimLeaseMs !== undefined,
+    claimLeaseMs ?? 0,
+  ]
+  return { text: APPEND_EVENTS, params, ids }
+}
+
+function appendResult(
   input: AppendTarget & { events: NewEvent[] },
-  claimLeaseMs: number | undefined,
-): Promise<AppendResult> {
+  ids: string[],
+  rows: AppendedRow[],
+): AppendResult {
   const { sessionId, events } = input
-  if (events.length === 0) return { envelopes: [], claimed: [], unclaimed: false }
-  const ids = events.map(() => nextEventId())
-  const fences: SQL[] = [sql`id = ${sessionId}`]
-  if (input.epoch !== undefined) fences.push(sql`epoch = ${input.epoch}`)
-  if (input.tenantId !== undefined) fences.push(sql`tenant_id = ${input.tenantId}`)
-  const values = sql.join(
-    events.map(
-      (event, index) =>
-        sql`(${index + 1}::int, ${ids[index]}::text, ${event.type}::text, ${JSON.stringify(event.data)}::jsonb)`,
-    ),
-    sql`, `,
-  )
-  const claimNow =
-    claimLeaseMs === undefined
-      ? sql`false`
-      : sql`NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = ${sessionId} AND e.delivery = 'pending')`
-  const rows = resultRows<AppendedRow>(
-    await db.execute(sql`
-      WITH session AS (
-        UPDATE sessions SET last_seq = last_seq + ${events.length}
-        WHERE ${sql.join(fences, sql` AND `)}
-        RETURNING tenant_id, last_seq
-      ), input (ordinal, id, type, data) AS (VALUES ${values}),
-      hook AS (
-        SELECT w.url, w.events, w.secret_sealed FROM webhooks w JOIN session ON w.tenant_id = session.tenant_id
-      ), claim AS (SELECT ${claimNow} AS now),
-      rows AS (
-        SELECT input.id, session.tenant_id, session.last_seq - ${events.length} + input.ordinal AS seq,
-          input.type, input.data,
-          EXISTS (SELECT 1 FROM hook WHERE hook.events IS NULL OR jsonb_typeof(hook.events) = 'null'
-            OR hook.events @> jsonb_build_array(input.type)) AS wanted
-        FROM session CROSS JOIN input
-      ), inserted AS (
-        INSERT INTO events (id, tenant_id, session_id, seq, type, data, delivery, attempts, next_attempt_at)
-        SELECT rows.id, rows.tenant_id, ${sessionId}, rows.seq, rows.type, rows.data,
-          CASE WHEN rows.wanted THEN 'pending' ELSE 'none' END,
-          CASE WHEN rows.wanted AND claim.now THEN 1 ELSE 0 END,
-          CASE WHEN rows.wanted AND claim.now
-            THEN now() + ${claimLeaseMs ?? 0} * interval '1 millisecond' ELSE now() END
-        FROM rows CROSS JOIN claim
-        RETURNING id, tenant_id, seq, occurred_at, delivery, attempts
-      )
-      SELECT inserted.id, inserted.tenant_id, inserted.seq, to_json(inserted.occurred_at) #>> '{}' AS occurred_at,
-        inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed
-      FROM inserted LEFT JOIN hook ON true`),
-  )
   if (rows.length === 0) {
     if (input.epoch !== undefined) throw new StaleEpoch(sessionId, input.epoch)
     throw new NotFound('session')

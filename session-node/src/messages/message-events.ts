@@ -78,7 +78,7 @@ export async function recordInboundMessages(
     epoch: input.epoch,
     events: [{ type: 'messages.upsert' as const, data: { messages: input.messages } }],
   }
-  if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database.db, target, input.claimLeaseMs)
+  if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database, target, input.claimLeaseMs)
   const envelopes = await appendEvents(database.db, target)
   return { envelopes, claimed: [], unclaimed: true }
 }

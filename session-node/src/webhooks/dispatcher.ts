@@ -1,4 +1,4 @@
-import type { DatabaseHandle } from '@wa-cluster/db'
+import { type DatabaseHandle, runStatement } from '@wa-cluster/db'
 import type { SecretBox } from '@wa-cluster/shared'
 import { type SQL, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
@@ -74,6 +74,14 @@ const SEALING_CONTEXT_PREFIX = 'webhook:'
  */
 const SKIP_WAL_FLUSH = sql`(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`
 const MAX_ERROR_LENGTH = 500
+
+/** Every successful POST records this: a prepared statement ($1 id, $2 attempt, $3 outcome, $4 note). */
+const RECORD_SETTLED = `
+  UPDATE events SET delivery = $3::text,
+    delivered_at = CASE WHEN $3::text = 'delivered' THEN now() END,
+    last_error = $4::text
+  WHERE id = $1::text AND delivery = 'pending' AND attempts = $2::int
+    AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`
 
 function jsonValue(value: unknown): unknown {
   return typeof value === 'string' ? JSON.parse(value) : value
@@ -346,11 +354,12 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   async function recordSettled(event: ClaimedEvent, outcome: Outcome): Promise<void> {
     const delivered = outcome.kind === 'delivered'
     // Fenced by the attempt number: a dispatcher whose lease ran out cannot overwrite the new owner's result.
-    await database.rows(sql`
-      UPDATE events SET delivery = ${delivered ? 'delivered' : 'none'},
-        delivered_at = ${delivered ? sql`now()` : sql`NULL`},
-        last_error = ${outcome.kind === 'skipped' ? outcome.reason : null}
-      WHERE id = ${event.row.id} AND delivery = 'pending' AND attempts = ${event.attempt} AND ${SKIP_WAL_FLUSH}`)
+    await runStatement(database, RECORD_SETTLED, [
+      event.row.id,
+      event.attempt,
+      delivered ? 'delivered' : 'none',
+      outcome.kind === 'skipped' ? outcome.reason : null,
+    ])
     if (delivered) {
       metrics?.deliveries.inc({ outcome: 'delivered' })
       metrics?.latencySeconds.observe(Math.max(0, Date.now() - Date.parse(event.row.occurred_at)) / 1000)

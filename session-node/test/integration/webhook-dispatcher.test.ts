@@ -312,7 +312,7 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
       // No polling within the test: what goes out goes out through the claims the appends took.
       const webhooks = await dispatcher({ pollIntervalMs: 600_000, requestTimeoutMs: 10_000 })
       const append = (events: ReturnType<typeof message>[]) =>
-        appendAndClaimEvents(database.db, { sessionId, epoch: 1, events }, webhooks.claimLeaseMs)
+        appendAndClaimEvents(database, { sessionId, epoch: 1, events }, webhooks.claimLeaseMs)
 
       const first = await append([message('first')])
       expect(first.claimed.map((row) => row.id)).toEqual(first.envelopes.map((event) => event.id))
@@ -336,7 +336,7 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
       ])
       await expect(
         appendAndClaimEvents(
-          database.db,
+          database,
           { sessionId, epoch: 7, events: [message('fenced')] },
           webhooks.claimLeaseMs,
         ),
@@ -356,7 +356,7 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
       let claimedAtAppend = 0
       for (let n = 0; n < 12; n++) {
         const result = await appendAndClaimEvents(
-          database.db,
+          database,
           { sessionId, epoch: 1, events: [message(`m${n}`), message(`m${n}b`)] },
           fast.claimLeaseMs,
         )
@@ -382,7 +382,7 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
       await seedWebhook(database, secretBox, { tenantId, url: receiver.url })
       const stopped = createWebhookDispatcher({ database, secretBox, logger: silentLogger, options: FAST })
       const result = await appendAndClaimEvents(
-        database.db,
+        database,
         { sessionId, epoch: 1, events: [message('handed back')] },
         stopped.claimLeaseMs,
       )
