@@ -254,7 +254,13 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       status = 'stopping'
       await database.rows(sql`UPDATE nodes SET status = 'stopping' WHERE id = ${nodeId}`).catch(() => {})
       await heartbeat()
-      await evacuateNode({ database, coordinator, nodeId, logger }).catch((error) =>
+      await evacuateNode({
+        database,
+        coordinator,
+        nodeId,
+        logger,
+        concurrency: config.HAND_OVER_CONCURRENCY,
+      }).catch((error) =>
         logger.warn({ err: (error as Error).message }, 'evacuation failed; sessions stay unassigned'),
       )
       started = false

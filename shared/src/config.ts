@@ -75,6 +75,11 @@ export const configSchema = z.object({
   NODE_TTL_MS: positiveInt.min(500).default(10_000),
   /** How often a node re-reads its assignments (a lost nudge only delays). Default 5000 ms. */
   RECONCILE_INTERVAL_MS: positiveInt.min(100).default(5_000),
+  /**
+   * Hand-overs in flight at once during a drain, a rebalance or a graceful shutdown; each waits for its
+   * session to be CONNECTED on the new node. Fewer means a shorter gap per session. Default 4.
+   */
+  HAND_OVER_CONCURRENCY: positiveInt.max(64).default(4),
   /** Failover pacing: sessions re-placed per second by the leader. Default 50. */
   FAILOVER_RATE_PER_SECOND: positiveInt.default(50),
   /** Messages a tenant may send per session per minute (429 with Retry-After past it). Default 100. */

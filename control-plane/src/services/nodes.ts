@@ -84,6 +84,7 @@ export async function drainNode({
     coordinator: ctx.coordinator,
     nodeId,
     logger: ctx.logger,
+    concurrency: ctx.config.HAND_OVER_CONCURRENCY,
   }).catch((error) => ctx.logger.error({ nodeId, err: (error as Error).message }, 'drain failed'))
   return { ...view, sessionsToMove: view.sessions }
 }
@@ -118,6 +119,7 @@ export async function rebalance({
       database: ctx.database,
       coordinator: ctx.coordinator,
       logger: ctx.logger,
+      concurrency: ctx.config.HAND_OVER_CONCURRENCY,
       moves: moves.map((move) => ({ sessionId: move.sessionId, targetNodeId: move.to })),
     })
       .then((counts) => ctx.logger.info({ ...counts, moves: moves.length }, 'rebalance executed'))

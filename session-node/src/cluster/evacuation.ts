@@ -15,6 +15,8 @@ export async function evacuateNode(input: {
   coordinator: Coordinator
   nodeId: string
   logger: Logger
+  /** Hand-overs in flight at once (HAND_OVER_CONCURRENCY). */
+  concurrency: number
 }): Promise<{ moved: number; unassigned: number }> {
   const { database, coordinator, nodeId, logger } = input
   const rows = await database.rows<{ id: string }>(
@@ -24,6 +26,7 @@ export async function evacuateNode(input: {
     database,
     coordinator,
     logger,
+    concurrency: input.concurrency,
     moves: rows.map((row) => ({ sessionId: row.id, excludeNodeIds: [nodeId] })),
     onOutcome: async (move, outcome) => {
       if (outcome !== 'unplaced') return

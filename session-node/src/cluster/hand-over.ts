@@ -13,12 +13,6 @@ export type HandOver = {
 
 export type HandOverOutcome = 'moved' | 'unplaced' | 'timed-out'
 
-/**
- * Hand-overs in flight at once. Each new owner logs in with CPU of its own (Noise handshake, post-login
- * queries); moving hundreds at once would make every session wait for all of those logins, so sessions
- * move in small waves and each is back before the next starts. Keeps the per-session gap short.
- */
-export const HAND_OVER_CONCURRENCY = 8
 const HAND_OVER_TIMEOUT_MS = 30_000
 const POLL_MS = 50
 
@@ -59,11 +53,17 @@ export async function handOverSession(
   return 'timed-out'
 }
 
-/** Runs hand-overs a few at a time; returns how each ended. */
+/**
+ * Runs hand-overs a few at a time (`concurrency`, HAND_OVER_CONCURRENCY); returns how each ended. Each
+ * new owner logs in with CPU of its own (Noise handshake, post-login queries): moving hundreds at once
+ * would make every session wait for all of those logins, so sessions move in small waves and each is
+ * back before the next starts. That keeps the per-session gap short.
+ */
 export async function handOverSessions(input: {
   database: DatabaseHandle
   coordinator: Coordinator
   logger: Logger
+  concurrency: number
   moves: HandOver[]
   onOutcome?: (move: HandOver, outcome: HandOverOutcome) => Promise<void>
 }): Promise<Record<HandOverOutcome, number>> {
@@ -84,6 +84,8 @@ export async function handOverSessions(input: {
         input.logger.info({ ...counts, total: input.moves.length }, 'hand-over progress')
     }
   }
-  await Promise.all(Array.from({ length: Math.min(HAND_OVER_CONCURRENCY, input.moves.length) }, worker))
+  await Promise.all(
+    Array.from({ length: Math.min(Math.max(1, input.concurrency), input.moves.length) }, worker),
+  )
   return counts
 }
