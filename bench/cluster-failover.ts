@@ -1,4 +1,8 @@
-// `npx tsx bench/cluster-failover.ts [--sessions 500] [--concurrency 12] [--lease-ttl-ms 15000] [--control-planes 2] [--nodes 3]`
+// `npx tsx bench/cluster-failover.ts [--sessions 500] [--concurrency 12] [--lease-ttl-ms 15000] [--control-planes 2] [--nodes 3] [--spread]`
+//
+// By default the N sessions are linked while only node-1 runs, the other nodes start afterwards, and
+// node-1 (holding all N) is the one killed: "a node holding 500 sessions". `--spread` links onto all
+// nodes and kills the one holding the most.
 //
 // A cluster of real processes (2 control-planes, 3 session-nodes, private Redis, fresh Postgres database;
 // wa-sim as its own process). N sessions are linked through the API (bounded concurrency; the simulated
@@ -9,6 +13,7 @@
 // both stay 0.
 import { clusterWithSessions } from './support/cluster-setup.js'
 import {
+  flagBool,
   flags,
   listSessions,
   loadAverage,
@@ -27,21 +32,28 @@ const opts = flags({
   'control-planes': '2',
   nodes: '3',
   'timeout-s': '240',
+  spread: 'false',
 })
+const spread = flagBool(opts.spread)
 const n = Number(opts.sessions)
 const leaseTtlMs = Number(opts['lease-ttl-ms'])
 const s = (msValue: number) => `${(msValue / 1000).toFixed(2)} s`
 
 await runBench('cluster-failover', 10 * 60_000, async () => {
+  const nodeEnv = { LEASE_TTL_MS: String(leaseTtlMs), SESSION_NODE_CAPACITY: String(Math.max(500, n)) }
   const { sim, receiver, cluster, clients, link } = await clusterWithSessions({
     controlPlanes: Number(opts['control-planes']),
-    sessionNodes: Number(opts.nodes),
+    sessionNodes: spread ? Number(opts.nodes) : 1,
     sessions: n,
     concurrency: Number(opts.concurrency),
-    env: { LEASE_TTL_MS: String(leaseTtlMs), SESSION_NODE_CAPACITY: String(Math.max(500, n)) },
+    env: nodeEnv,
     label: 'failover',
   })
   const admin = cluster.admin()
+  if (!spread) {
+    for (let i = 2; i <= Number(opts.nodes); i++) await cluster.startNode(`node-${i}`, nodeEnv)
+    await sleep(3000) // heartbeats in, so the leader sees live nodes to re-place onto
+  }
   const linkedIds = new Set(link.linked.map((l) => l.id))
   const before = (await listSessions(clients[0]!)).filter((x) => linkedIds.has(x.id))
   const perNode: Record<string, string[]> = {}
@@ -114,7 +126,7 @@ await runBench('cluster-failover', 10 * 60_000, async () => {
   const lines = [
     '',
     '=== cluster-failover results ===',
-    `command: npx tsx bench/cluster-failover.ts --sessions ${n} --concurrency ${opts.concurrency} --lease-ttl-ms ${leaseTtlMs} --control-planes ${opts['control-planes']} --nodes ${opts.nodes}`,
+    `command: npx tsx bench/cluster-failover.ts --sessions ${n} --concurrency ${opts.concurrency} --lease-ttl-ms ${leaseTtlMs} --control-planes ${opts['control-planes']} --nodes ${opts.nodes}${spread ? ' --spread' : ''}`,
     `machine: load average (1/5/15 min) ${loadAverage()}`,
     `linking: ${link.linked.length}/${n} sessions in ${s(link.elapsedMs)} (${((link.linked.length / link.elapsedMs) * 1000).toFixed(2)}/s), failures ${link.failures.length}`,
     `killed ${victim} holding ${victims.size} sessions (placement before: ${JSON.stringify(Object.fromEntries(Object.entries(perNode).map(([k, v]) => [k, v.length])))})`,
