@@ -10,9 +10,9 @@
 //      Every contact↔session pair exchanges one warm-up message first (Signal session set-up).
 import { randomBytes } from 'node:crypto'
 import {
-  benchDatabase,
   createTenant,
   flags,
+  gatewayWithSim,
   loadAverage,
   log,
   ms,
@@ -21,11 +21,7 @@ import {
   runBench,
   scrapeMetric,
   sleep,
-  startGateway,
-  startHookReceiver,
-  startSimProcess,
   summary,
-  trackStates,
   verdict,
 } from './support/common.js'
 
@@ -45,17 +41,7 @@ const rate = Number(opts.rate)
 const seconds = Number(opts.seconds)
 
 await runBench('gateway-latency', 9 * 60_000, async () => {
-  log(`load average at start: ${loadAverage()}`)
-  const sim = await startSimProcess()
-  const database = await benchDatabase('latency')
-  const receiver = await startHookReceiver()
-  const tracker = trackStates(receiver)
-  const gateway = await startGateway({
-    simUrl: sim.url,
-    simRootKey: sim.rootPublicKey,
-    databaseUrl: database.url,
-  })
-  log(`gateway pid ${gateway.pid} at ${gateway.baseUrl}; sim ${sim.controlUrl}; db ${database.name}`)
+  const { sim, receiver, tracker, gateway } = await gatewayWithSim('latency')
   const { tenant } = await createTenant(gateway.baseUrl, gateway.adminKey, receiver.url)
 
   // ---------------------------------------------------------------- (a) connect → first QR

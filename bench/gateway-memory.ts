@@ -13,10 +13,10 @@
 // was stopped (so the two never compete for CPU).
 import { randomBytes } from 'node:crypto'
 import {
-  benchDatabase,
   createTenant,
   flagBool,
   flags,
+  gatewayWithSim,
   linkSessions,
   loadAverage,
   log,
@@ -26,11 +26,7 @@ import {
   runBench,
   scrapeMetric,
   sleep,
-  startGateway,
-  startHookReceiver,
   startProcess,
-  startSimProcess,
-  trackStates,
   verdict,
 } from './support/common.js'
 import { heapSnapshotEnv, snapshotSummary } from './support/heap-summary.js'
@@ -54,17 +50,10 @@ const settleMs = Number(opts['settle-ms'])
 const mb = (v: number) => `${v.toFixed(1)} MB`
 
 await runBench('gateway-memory', 9.5 * 60_000, async () => {
-  log(`load average at start: ${loadAverage()}`)
-  const sim = await startSimProcess()
-  const database = await benchDatabase('memory')
-  const receiver = await startHookReceiver()
-  const tracker = trackStates(receiver)
-  const gateway = await startGateway({
-    simUrl: sim.url,
-    simRootKey: sim.rootPublicKey,
-    databaseUrl: database.url,
-    env: snapshots ? heapSnapshotEnv() : inspectorEnv(),
-  })
+  const { sim, receiver, tracker, gateway } = await gatewayWithSim(
+    'memory',
+    snapshots ? heapSnapshotEnv() : inspectorEnv(),
+  )
   const metricsUrl = `${gateway.baseUrl}/metrics`
   const { tenant } = await createTenant(gateway.baseUrl, gateway.adminKey, receiver.url)
   await sleep(settleMs)

@@ -514,6 +514,26 @@ export async function startGateway(options: GatewayOptions) {
   return { baseUrl: `http://127.0.0.1:${port}`, adminKey, process: proc, pid: proc.child.pid! }
 }
 
+/**
+ * The single-gateway setup: wa-sim in its own process, a fresh database, a webhook receiver with a
+ * state tracker, and an all-in-one gateway pointed at the simulator.
+ */
+export async function gatewayWithSim(label: string, env: Record<string, string> = {}) {
+  log(`load average at start: ${loadAverage()}`)
+  const sim = await startSimProcess()
+  const database = await benchDatabase(label)
+  const receiver = await startHookReceiver()
+  const tracker = trackStates(receiver)
+  const gateway = await startGateway({
+    simUrl: sim.url,
+    simRootKey: sim.rootPublicKey,
+    databaseUrl: database.url,
+    env,
+  })
+  log(`gateway pid ${gateway.pid} at ${gateway.baseUrl}; sim ${sim.controlUrl}; db ${database.name}`)
+  return { sim, database, receiver, tracker, gateway }
+}
+
 /** Writes a child's captured output to bench/results/logs/<bench>-<name>.log (for timing forensics). */
 export function dumpLogs(proc: ManagedProcess): void {
   const dir = join(RESULTS_DIR, 'logs')
