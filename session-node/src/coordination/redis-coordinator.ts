@@ -33,7 +33,15 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
     retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
   }
   const client = new Redis(options.url, redisOptions)
-  const subscriber = new Redis(options.url, redisOptions)
+  // The subscriber sends no handshake commands (client info, the INFO ready check): a SUBSCRIBE issued
+  // while they are pending is written before them, the server then refuses them (subscriber mode),
+  // ioredis fails its ready check, and the subscription is silently gone. A node subscribes right after
+  // start-up, so without this every nudge to it could be lost and it would act only on its timer.
+  const subscriber = new Redis(options.url, {
+    ...redisOptions,
+    enableReadyCheck: false,
+    disableClientInfo: true,
+  })
   for (const connection of [client, subscriber]) {
     connection.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'))
   }

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -8,6 +11,7 @@ import { createMemoryCoordinator } from '../../src/coordination/memory-coordinat
 import { createRedisCoordinator } from '../../src/coordination/redis-coordinator.js'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const execFileAsync = promisify(execFile)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const logger = pino({ level: 'silent' })
 
@@ -157,5 +161,23 @@ describe('redis leases when the key disappears', () => {
     await sleep(500)
     expect(second!.signal.aborted).toBe(true)
     expect(await redis.exists(refused)).toBe(0)
+  })
+})
+
+describe('redis pub/sub from the first moment', () => {
+  it('delivers to a subscription made while a fresh process is still setting up its connection', async () => {
+    // A node subscribes to its nudge channel right after start-up. A SUBSCRIBE that overtakes the
+    // connection's handshake commands used to lose the subscription silently, and every nudge with it.
+    const fixture = fileURLToPath(new URL('./fixtures/fresh-subscriber.ts', import.meta.url))
+    const outcomes: string[] = []
+    for (const delayMs of [5, 20, 50]) {
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        ['--import', 'tsx', fixture, REDIS_URL, `fresh-${randomBytes(4).toString('hex')}`, String(delayMs)],
+        { timeout: 30_000 },
+      )
+      outcomes.push(`${delayMs} ms: ${stdout.trim()}`)
+    }
+    expect(outcomes).toEqual(['5 ms: received', '20 ms: received', '50 ms: received'])
   })
 })
