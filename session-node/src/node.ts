@@ -173,6 +173,17 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     const rows = await database.rows<AssignmentRow>(sql`
       SELECT id, tenant_id, desired_state, node_id, pairing_phone, state FROM sessions
       WHERE node_id = ${nodeId} OR id = ANY(${textArray(running)})`)
+    // Sends normally arrive by nudge; a lost nudge is caught here. One query for the whole node, so
+    // the pass costs the same whether it holds ten sessions or a thousand.
+    const queued = new Set(
+      running.length === 0
+        ? []
+        : (
+            await database.rows<{ session_id: string }>(sql`
+              SELECT DISTINCT session_id FROM messages
+              WHERE status = 'queued' AND direction = 'out' AND session_id = ANY(${textArray(running)})`)
+          ).map((row) => row.session_id),
+    )
     const seen = new Set<string>()
     const stops: Promise<void>[] = []
     for (const row of rows) {
@@ -181,7 +192,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       const mine = row.node_id === nodeId && status !== 'stopping'
       if (mine && row.desired_state === 'connected') {
         if (!runner && !starting.has(row.id)) void startSession(row)
-        else runner?.flushOutbox()
+        else if (queued.has(row.id)) runner?.flushOutbox()
       } else if (runner) {
         const mode: StopMode = !mine
           ? 'handover'
