@@ -1,5 +1,5 @@
 // `npx tsx bench/cluster-scale.ts [--sessions 2000] [--nodes 3] [--control-planes 1] [--concurrency 16]
-//                                 [--idle-ms 45000] [--link-budget-s 330] [--reuse] [--reset]`
+//                                 [--idle-ms 45000] [--link-budget-s 330] [--reuse] [--reset] [--max-minutes 10.5]`
 //
 // N sessions across 3 session-node processes (plus control-plane(s), private Redis, Postgres; wa-sim as its
 // own process). Reports RSS per node process and per session, time to link / to log in, and whether every
@@ -52,6 +52,7 @@ const opts = flags({
   'link-budget-s': '330',
   reuse: 'false',
   reset: 'false',
+  'max-minutes': '10.5',
 })
 const target = Number(opts.sessions)
 const nodeCount = Number(opts.nodes)
@@ -70,7 +71,7 @@ type Meta = {
 }
 const mb = (v: number) => `${v.toFixed(1)} MB`
 
-await runBench('cluster-scale', 10.5 * 60_000, async () => {
+await runBench('cluster-scale', Number(opts['max-minutes']) * 60_000, async () => {
   const runStarted = performance.now()
   log(`load average at start: ${loadAverage()}`)
   if (flagBool(opts.reset)) {
