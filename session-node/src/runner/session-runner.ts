@@ -175,11 +175,8 @@ export class SessionRunner {
       return
     }
     const baileysLogger = this.logger.child({ component: 'baileys' })
-    // Baileys is chatty: its own level, but never below the node's (a silent node stays silent).
-    const rank = (level: string) =>
-      level === 'silent' ? Number.POSITIVE_INFINITY : (this.logger.levels.values[level] ?? 0)
-    const baileysLevel = this.deps.config.BAILEYS_LOG_LEVEL
-    if (rank(baileysLevel) > rank(this.logger.level)) baileysLogger.level = baileysLevel
+    // Baileys is chatty: it has a level of its own (BAILEYS_LOG_LEVEL), but a silent node stays silent.
+    if (this.logger.level !== 'silent') baileysLogger.level = this.deps.config.BAILEYS_LOG_LEVEL
     const auth = this.auth.state
     const { result: socket, storages } = captureStorages(() =>
       makeWASocket({
