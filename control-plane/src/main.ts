@@ -13,6 +13,7 @@ import {
   createSessionWatcher,
   dispatcherHooks,
   loadConfigOrExit,
+  onShutdownSignal,
   type SessionNode,
 } from '@wa-cluster/session-node'
 import type { Config, Role } from '@wa-cluster/shared'
@@ -98,11 +99,7 @@ const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOS
   }
 })
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down')
+onShutdownSignal(logger, async () => {
   server.close()
   await node?.stop()
   await leader.stop()
@@ -111,7 +108,4 @@ async function shutdown(signal: string): Promise<void> {
   await base.coordinator.close()
   await base.database.close()
   await simulator?.stop()
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+})

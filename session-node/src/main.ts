@@ -10,6 +10,7 @@ import {
   dispatcherHooks,
   generateNodeId,
   loadConfigOrExit,
+  onShutdownSignal,
 } from './runtime.js'
 
 const config = loadConfigOrExit(() => loadConfig())
@@ -46,17 +47,10 @@ await node.start()
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST })
 logger.info({ port: config.PORT }, 'session-node ready')
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down')
+onShutdownSignal(logger, async () => {
   server.close()
   await node.stop()
   await dispatcher.stop()
   await base.coordinator.close()
   await base.database.close()
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+})

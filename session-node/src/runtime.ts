@@ -140,3 +140,20 @@ export function dispatcherHooks(dispatcher: WebhookDispatcher) {
     },
   }
 }
+
+/**
+ * Runs `steps` once on the first SIGTERM or SIGINT (logged), then exits. Steps go in order: stop taking
+ * work, hand sessions over, stop background loops, close the coordinator and the database last.
+ */
+export function onShutdownSignal(logger: Logger, steps: () => Promise<void>): void {
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down')
+    await steps()
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
