@@ -1,3 +1,4 @@
+import { request } from 'undici'
 import type { SimStats } from './counters.js'
 import type { FaultSettings } from './faults.js'
 import type { FaultState, SimControl } from './sim-control.js'
@@ -73,15 +74,17 @@ export class SimControlClient implements SimControl {
   }
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.controlUrl}${path}`, {
+    // undici's request() on its keep-alive pool: load generators call /send hundreds of times a second,
+    // and fetch() costs several times more CPU per call.
+    const response = await request(`${this.controlUrl}${path}`, {
       method,
       headers: body === undefined ? undefined : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     })
-    const payload = (await response.json()) as { error?: { code: string; message: string } }
-    if (!response.ok) {
+    const payload = (await response.body.json()) as { error?: { code: string; message: string } }
+    if (response.statusCode >= 400) {
       throw new SimControlError(
-        response.status,
+        response.statusCode,
         payload.error?.code ?? 'unknown',
         payload.error?.message ?? '',
       )
