@@ -448,10 +448,12 @@ export class SessionRunner {
   private async write(change: StateChange): Promise<void> {
     const previous = this.state
     this.state = change.state
-    await this.commit(
+    const written = await this.commit(
       () => recordSessionState(this.deps.database, { sessionId: this.sessionId, epoch: this.epoch, change }),
       () => ({ stateChanged: true }),
     )
+    // Refused as stale: another node owns the session now and this state was never recorded.
+    if (written === undefined) return
     this.deps.metrics?.transitions.inc({ state: change.state })
     this.logger.info({ state: change.state, previousState: previous, reason: change.reason }, 'session state')
   }
