@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { registeredMetric } from '@wa-cluster/session-node'
 import type { MiddlewareHandler } from 'hono'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { ControlPlaneContext } from '../context.js'
@@ -14,23 +15,29 @@ type HttpMetrics = {
 
 /** Registers the HTTP metrics once per registry (several apps may share one in tests and all-in-one). */
 function httpMetrics(registry: Registry): HttpMetrics {
-  const requests =
-    (registry.getSingleMetric('http_requests_total') as HttpMetrics['requests'] | undefined) ??
-    new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by route template, method and status',
-      labelNames: ['route', 'method', 'status'],
-      registers: [registry],
-    })
-  const duration =
-    (registry.getSingleMetric('http_request_duration_seconds') as HttpMetrics['duration'] | undefined) ??
-    new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'HTTP request duration, by route template, method and status',
-      labelNames: ['route', 'method', 'status'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    })
+  const requests = registeredMetric(
+    registry,
+    'http_requests_total',
+    () =>
+      new Counter({
+        name: 'http_requests_total',
+        help: 'HTTP requests answered, by route template, method and status',
+        labelNames: ['route', 'method', 'status'],
+        registers: [registry],
+      }),
+  )
+  const duration = registeredMetric(
+    registry,
+    'http_request_duration_seconds',
+    () =>
+      new Histogram({
+        name: 'http_request_duration_seconds',
+        help: 'HTTP request duration, by route template, method and status',
+        labelNames: ['route', 'method', 'status'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [registry],
+      }),
+  )
   return { requests, duration }
 }
 

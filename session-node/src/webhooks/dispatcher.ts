@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { Agent, request } from 'undici'
 import { type ClaimedEventRow, toEventEnvelope } from '../events/outbox.js'
+import { registeredMetric } from '../metrics.js'
 import { signWebhook } from './signature.js'
 
 export type WebhookDispatcherOptions = {
@@ -96,32 +97,39 @@ function describeRequestError(error: unknown): string {
 
 function createDispatcherMetrics(registry: Registry | undefined) {
   if (!registry) return undefined
-  // Reuse on a second dispatcher in the same registry: prom-client refuses duplicate names.
-  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined
-  const deliveries =
-    existing<Counter<'outcome'>>('wa_webhook_deliveries_total') ??
-    new Counter({
-      name: 'wa_webhook_deliveries_total',
-      help: 'Webhook delivery attempts by outcome (delivered, failed, dead, skipped)',
-      labelNames: ['outcome'],
-      registers: [registry],
-    })
-  const requestSeconds =
-    existing<Histogram>('wa_webhook_request_duration_seconds') ??
-    new Histogram({
-      name: 'wa_webhook_request_duration_seconds',
-      help: 'Duration of webhook POSTs, any outcome',
-      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    })
-  const latencySeconds =
-    existing<Histogram>('wa_webhook_delivery_latency_seconds') ??
-    new Histogram({
-      name: 'wa_webhook_delivery_latency_seconds',
-      help: 'From the event occurring to its successful delivery (includes retries)',
-      buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600, 3600],
-      registers: [registry],
-    })
+  const deliveries = registeredMetric(
+    registry,
+    'wa_webhook_deliveries_total',
+    () =>
+      new Counter({
+        name: 'wa_webhook_deliveries_total',
+        help: 'Webhook delivery attempts by outcome (delivered, failed, dead, skipped)',
+        labelNames: ['outcome'],
+        registers: [registry],
+      }),
+  )
+  const requestSeconds = registeredMetric(
+    registry,
+    'wa_webhook_request_duration_seconds',
+    () =>
+      new Histogram({
+        name: 'wa_webhook_request_duration_seconds',
+        help: 'Duration of webhook POSTs, any outcome',
+        buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [registry],
+      }),
+  )
+  const latencySeconds = registeredMetric(
+    registry,
+    'wa_webhook_delivery_latency_seconds',
+    () =>
+      new Histogram({
+        name: 'wa_webhook_delivery_latency_seconds',
+        help: 'From the event occurring to its successful delivery (includes retries)',
+        buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600, 3600],
+        registers: [registry],
+      }),
+  )
   return { deliveries, requestSeconds, latencySeconds }
 }
 
