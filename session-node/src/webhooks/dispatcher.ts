@@ -73,7 +73,8 @@ const SEALING_CONTEXT_PREFIX = 'webhook:'
  * one in a crash only means an event is sent again, which at-least-once delivery allows, and it takes
  * a disk flush off the fast path. Appends to the outbox stay fully durable.
  */
-const SKIP_WAL_FLUSH = sql`(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`
+const SKIP_WAL_FLUSH_TEXT = "(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
+const SKIP_WAL_FLUSH = sql.raw(SKIP_WAL_FLUSH_TEXT)
 const MAX_ERROR_LENGTH = 500
 
 /** Every successful POST records this: a prepared statement ($1 id, $2 attempt, $3 outcome, $4 note). */
@@ -81,8 +82,7 @@ const RECORD_SETTLED = `
   UPDATE events SET delivery = $3::text,
     delivered_at = CASE WHEN $3::text = 'delivered' THEN now() END,
     last_error = $4::text
-  WHERE id = $1::text AND delivery = 'pending' AND attempts = $2::int
-    AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`
+  WHERE id = $1::text AND delivery = 'pending' AND attempts = $2::int AND ${SKIP_WAL_FLUSH_TEXT}`
 
 function jsonValue(value: unknown): unknown {
   return typeof value === 'string' ? JSON.parse(value) : value
