@@ -146,8 +146,9 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       runners.set(row.id, runner)
       void runner.done.then(() => {
         if (runners.get(row.id) === runner) runners.delete(row.id)
-        // Still assigned here and wanted (e.g. the lease was lost to a Redis restart): try again.
-        if (started) scheduleRetry(row.id)
+        // Ownership lost (e.g. the lease went with a Redis restart) while perhaps still assigned here:
+        // look again soon. A hand-over, a disconnect or a rest needs no retry; the timer covers the rest.
+        if (started && runner.stopMode === 'lost') scheduleRetry(row.id)
       })
       await runner.start()
     } catch (error) {

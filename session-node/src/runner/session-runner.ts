@@ -144,6 +144,11 @@ export class SessionRunner {
     return this.state
   }
 
+  /** How the runner was stopped (the first mode asked for), or undefined while it runs. */
+  get stopMode(): StopMode | undefined {
+    return this.stopping
+  }
+
   async start(): Promise<void> {
     try {
       this.auth = await openPostgresAuthState({
