@@ -6,7 +6,8 @@
 // and again with `--second`, and the difference is divided by the sessions added. The simulator's own
 // per-account state is inside the figure (it is in the same process), so it errs on the high side.
 import { parseArgs } from 'node:util'
-import { createMemoryCoordinator, createSessionNode } from '@wa-cluster/session-node'
+import { createMemoryCoordinator } from '@wa-cluster/core'
+import { createSessionNode, prepareSessionProcess } from '@wa-cluster/session-node'
 import {
   createSecretBox,
   generateSecretBoxKey,
@@ -42,6 +43,7 @@ const config = parseConfig(
   },
   'all-in-one',
 )
+prepareSessionProcess(config, pino({ level: 'silent' }))
 const node = createSessionNode({
   config,
   nodeId: 'bench-memory',

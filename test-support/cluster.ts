@@ -90,7 +90,7 @@ export async function startCluster(options: ClusterOptions) {
   async function startControlPlane(index: number) {
     const port = await freePort()
     const env = { ...common, PORT: String(port) }
-    const process = startProcess(`cp${index}`, 'control-plane/src/main.ts', env, ['--role', 'control-plane'])
+    const process = startProcess(`cp${index}`, 'control-plane/src/main.ts', env)
     await process.waitForLine(/wa-cluster listening/)
     const entry = { url: `http://127.0.0.1:${port}`, process, env }
     controlPlanes[index] = entry

@@ -504,7 +504,7 @@ export async function startGateway(options: GatewayOptions) {
     NODE_ID: 'bench-gw',
     ...options.env,
   }
-  const proc = startProcess('gateway', 'control-plane/src/main.ts', env)
+  const proc = startProcess('gateway', 'all-in-one/src/main.ts', env)
   onCleanup(() => dumpLogs(proc))
   onCleanup(async () => {
     await proc.stop('SIGTERM', 15_000)
@@ -581,10 +581,7 @@ export async function startBenchCluster(options: BenchClusterOptions) {
   const nodes = new Map<string, { process: ManagedProcess; port: number }>()
   async function startControlPlane(index: number) {
     const port = await freePort()
-    const proc = startProcess(`cp${index}`, 'control-plane/src/main.ts', { ...common, PORT: String(port) }, [
-      '--role',
-      'control-plane',
-    ])
+    const proc = startProcess(`cp${index}`, 'control-plane/src/main.ts', { ...common, PORT: String(port) })
     onCleanup(() => proc.stop('SIGKILL'))
     onCleanup(() => dumpLogs(proc))
     await proc.waitForLine(/wa-cluster listening/, 90_000)

@@ -1,8 +1,9 @@
+import type { Coordinator } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
-import type { Coordinator, SessionWatcher } from '@wa-cluster/session-node'
 import type { Config, SecretBox } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { SessionWatcher } from './cluster/session-watcher.js'
 
 /** Everything a control-plane service needs, built once in main.ts and passed in. */
 export type ControlPlaneContext = {

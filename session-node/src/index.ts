@@ -1,20 +1,16 @@
-export * from './auth-state/index.js'
-export * from './cluster/evacuation.js'
-export * from './cluster/failover-leader.js'
-export * from './cluster/hand-over.js'
-export * from './cluster/placement.js'
-export * from './cluster/rebalance.js'
-export * from './cluster/session-watcher.js'
-export * from './coordination/index.js'
-export * from './events/outbox.js'
-export * from './messages/message-events.js'
-export * from './metrics.js'
-export * from './node.js'
-export * from './ownership/ownership.js'
-export * from './runner/async-context.js'
-export * from './runner/reconnect-policy.js'
-export * from './runner/session-runner.js'
-export * from './runtime.js'
-export * from './sessions/session-record.js'
-export * from './webhooks/dispatcher.js'
-export * from './webhooks/signature.js'
+// @wa-cluster/session-node: what the all-in-one entry, the tests and the benchmarks take from the
+// session-node package. Curated: nothing else here is public.
+export {
+  hasAuthCreds,
+  openPostgresAuthState,
+  type PostgresAuthState,
+  type PostgresAuthStateOptions,
+  type PostgresKeyStore,
+  SIGNAL_KEY_CATEGORIES,
+  wipeAuthState,
+} from './auth-state/index.js'
+export { loadConfig } from './config.js'
+export { createSessionNode, type SessionNode, type SessionNodeDeps } from './node.js'
+export { createDispatcherFor, dispatcherHooks, prepareSessionProcess } from './process.js'
+export { installLeanAsyncContext } from './runner/async-context.js'
+export { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'

@@ -1,21 +1,22 @@
 // `npm run start:session-node`: one session-node process of a cluster (Postgres + Redis).
 import { serve } from '@hono/node-server'
-import { Hono } from 'hono'
-import { loadConfig } from './config.js'
-import { createSessionNode } from './node.js'
 import {
-  createDispatcherFor,
   createLogger,
   createRuntimeBase,
-  dispatcherHooks,
   generateNodeId,
   loadConfigOrExit,
   onShutdownSignal,
-} from './runtime.js'
+} from '@wa-cluster/core'
+import { sql } from 'drizzle-orm'
+import { Hono } from 'hono'
+import { loadConfig } from './config.js'
+import { createSessionNode } from './node.js'
+import { createDispatcherFor, dispatcherHooks, prepareSessionProcess } from './process.js'
 
 const config = loadConfigOrExit(() => loadConfig())
 const nodeId = config.NODE_ID ?? generateNodeId()
 const logger = createLogger(config, { role: 'session-node', nodeId })
+prepareSessionProcess(config, logger)
 const base = createRuntimeBase({ config, logger, authStateKey: config.AUTH_STATE_KEY! })
 const dispatcher = createDispatcherFor(base)
 const hooks = dispatcherHooks(dispatcher)
@@ -32,7 +33,7 @@ app.get('/health', (c) => c.json({ status: 'ok', nodeId }))
 app.get('/ready', async (c) => {
   try {
     await base.coordinator.ping()
-    await base.database.rows((await import('drizzle-orm')).sql`SELECT 1`)
+    await base.database.rows(sql`SELECT 1`)
     return c.json({ status: 'ready', nodeId, sessions: node.sessionIds().length })
   } catch (error) {
     return c.json({ status: 'not ready', reason: (error as Error).message }, 503)

@@ -1,14 +1,23 @@
+import {
+  assignmentsFor,
+  type Coordinator,
+  coordinationKeys,
+  evacuateNode,
+  type NodeHeartbeat,
+  type NodeNudge,
+  nudgeNode,
+  publishSessionChange,
+  recordNodeHeartbeat,
+  registerNode,
+  type SessionPlacement,
+  setNodeStatus,
+  type Unsubscribe,
+} from '@wa-cluster/core'
 import { type DatabaseHandle, textArray } from '@wa-cluster/db'
-import type { Config, SecretBox, SessionState } from '@wa-cluster/shared'
-import { WA_CERT_DETAILS } from '@whiskeysockets/baileys'
+import type { Config, SecretBox } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { evacuateNode } from './cluster/evacuation.js'
-import { type NodeNudge, nudgeNode } from './cluster/placement.js'
-import { publishSessionChange } from './cluster/session-watcher.js'
-import type { Coordinator, NodeHeartbeat, Unsubscribe } from './coordination/coordinator.js'
-import { coordinationKeys } from './coordination/keys.js'
 import { createSessionNodeMetrics } from './metrics.js'
 import { takeOwnership } from './ownership/ownership.js'
 import { type CommitNotice, SessionRunner, type StopMode } from './runner/session-runner.js'
@@ -37,15 +46,6 @@ export type SessionNode = {
   sessionIds(): string[]
 }
 
-type AssignmentRow = {
-  id: string
-  tenant_id: string
-  desired_state: string
-  node_id: string | null
-  pairing_phone: string | null
-  state: SessionState
-}
-
 /** How soon a node retries a lease another node still holds (hand-over or failover in progress). */
 const LEASE_RETRY_MS = 250
 
@@ -70,14 +70,6 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
   const startedAt = new Date().toISOString()
   const metrics = createSessionNodeMetrics(deps.metrics, () => runners.size)
 
-  if (config.WA_TRUSTED_ROOT_KEY) {
-    // Trust a simulator's certificate root. Mutates the one Baileys module instance this process uses.
-    ;(WA_CERT_DETAILS as { PUBLIC_KEY: Uint8Array }).PUBLIC_KEY = Buffer.from(
-      config.WA_TRUSTED_ROOT_KEY,
-      'base64',
-    )
-  }
-
   const onCommitted = (sessionId: string, notice: CommitNotice) => {
     deps.onEventCommitted?.(sessionId, notice)
     // Only state changes concern the control-planes' watchers; messages would flood the channel.
@@ -90,10 +82,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
         { nodeId, capacity: config.SESSION_NODE_CAPACITY, sessions: runners.size, status, startedAt },
         config.NODE_TTL_MS,
       )
-      // A node declared dead that heartbeats again (it was paused) may take new sessions again.
-      await database.rows(sql`
-        UPDATE nodes SET last_heartbeat_at = now(), status = CASE WHEN status = 'dead' THEN 'active' ELSE status END
-        WHERE id = ${nodeId}`)
+      await recordNodeHeartbeat(database, nodeId)
     } catch (error) {
       logger.warn({ err: (error as Error).message }, 'heartbeat failed')
     }
@@ -109,7 +98,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     retryTimers.set(sessionId, timer)
   }
 
-  async function startSession(row: AssignmentRow): Promise<void> {
+  async function startSession(row: SessionPlacement): Promise<void> {
     starting.add(row.id)
     try {
       const ownership = await takeOwnership({
@@ -135,10 +124,10 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
         },
         {
           sessionId: row.id,
-          tenantId: row.tenant_id,
+          tenantId: row.tenantId,
           epoch: ownership.epoch,
           lease: ownership.lease,
-          pairingPhone: row.pairing_phone,
+          pairingPhone: row.pairingPhone,
           initialState: row.state,
           nodeId,
         },
@@ -171,9 +160,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
 
   async function reconcileOnce(): Promise<void> {
     const running = [...runners.keys()]
-    const rows = await database.rows<AssignmentRow>(sql`
-      SELECT id, tenant_id, desired_state, node_id, pairing_phone, state FROM sessions
-      WHERE node_id = ${nodeId} OR id = ANY(${textArray(running)})`)
+    const rows = await assignmentsFor(database, nodeId, running)
     // Sends normally arrive by nudge; a lost nudge is caught here. One query for the whole node, so
     // the pass costs the same whether it holds ten sessions or a thousand.
     const queued = new Set(
@@ -190,17 +177,17 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     for (const row of rows) {
       seen.add(row.id)
       const runner = runners.get(row.id)
-      const mine = row.node_id === nodeId && status !== 'stopping'
-      if (mine && row.desired_state === 'connected') {
+      const mine = row.nodeId === nodeId && status !== 'stopping'
+      if (mine && row.desiredState === 'connected') {
         if (!runner && !starting.has(row.id)) void startSession(row)
         else if (queued.has(row.id)) runner?.flushOutbox()
       } else if (runner) {
         const mode: StopMode = !mine
           ? 'handover'
-          : row.desired_state === 'logged_out'
+          : row.desiredState === 'logged_out'
             ? 'logout'
             : 'disconnect'
-        stops.push(stopRunner(runner, mode, row.node_id))
+        stops.push(stopRunner(runner, mode, row.nodeId))
       }
     }
     for (const [sessionId, runner] of runners) {
@@ -249,10 +236,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       if (started) return
       started = true
       status = 'active'
-      await database.rows(sql`
-        INSERT INTO nodes (id, capacity, status, started_at, last_heartbeat_at)
-        VALUES (${nodeId}, ${config.SESSION_NODE_CAPACITY}, 'active', now(), now())
-        ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, status = 'active', started_at = now(), last_heartbeat_at = now()`)
+      await registerNode(database, nodeId, config.SESSION_NODE_CAPACITY)
       unsubscribe = await coordinator.subscribe(keys.nodeChannel(nodeId), onNudge)
       await heartbeat()
       heartbeatTimer = setInterval(() => void heartbeat(), config.HEARTBEAT_INTERVAL_MS)
@@ -264,7 +248,9 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       if (!started) return
       logger.info({ sessions: runners.size }, 'session-node stopping: handing sessions over')
       status = 'stopping'
-      await database.rows(sql`UPDATE nodes SET status = 'stopping' WHERE id = ${nodeId}`).catch(() => {})
+      await setNodeStatus(database, nodeId, 'stopping').catch((error) =>
+        logger.warn({ err: (error as Error).message }, 'could not mark the node stopping'),
+      )
       await heartbeat()
       await evacuateNode({
         database,
@@ -284,7 +270,9 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       retryTimers.clear()
       await unsubscribe?.()
       await coordinator.forgetNode(nodeId).catch(() => {})
-      await database.rows(sql`UPDATE nodes SET status = 'stopped' WHERE id = ${nodeId}`).catch(() => {})
+      await setNodeStatus(database, nodeId, 'stopped').catch((error) =>
+        logger.warn({ err: (error as Error).message }, 'could not mark the node stopped'),
+      )
       logger.info('session-node stopped')
     },
   }

@@ -35,3 +35,10 @@ export const RESTING_STATES: ReadonlySet<SessionState> = new Set([
   'EXPIRED',
   'FAILED',
 ])
+
+/**
+ * A session-node's registered status. `dead`: no heartbeat (set by the failover leader);
+ * `stopped`: left gracefully.
+ */
+export const NODE_STATUSES = ['active', 'draining', 'stopping', 'stopped', 'dead'] as const
+export type NodeStatus = (typeof NODE_STATUSES)[number]

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { registeredMetric } from '@wa-cluster/session-node'
+import { registeredMetric } from '@wa-cluster/core'
 import type { MiddlewareHandler } from 'hono'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { ControlPlaneContext } from '../context.js'

@@ -1,10 +1,4 @@
-import {
-  type EventPage,
-  getEvent,
-  type ListedEvent,
-  listEvents,
-  redeliverEvents,
-} from '@wa-cluster/session-node'
+import { type EventPage, getEvent, type ListedEvent, listEvents, redeliverEvents } from '@wa-cluster/core'
 import type { EventType } from '@wa-cluster/shared'
 import type { ControlPlaneContext } from '../context.js'
 

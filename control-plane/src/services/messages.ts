@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
+import { coordinationKeys, nudgeNode } from '@wa-cluster/core'
 import { messages } from '@wa-cluster/db'
-import { coordinationKeys, nudgeNode } from '@wa-cluster/session-node'
 import {
   Conflict,
   type MessageStatus,

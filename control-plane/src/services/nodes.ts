@@ -1,19 +1,20 @@
-import { textArray } from '@wa-cluster/db'
 import {
+  connectedSessionsOn,
   evacuateNode,
   handOverSessions,
+  listRegisteredNodes,
   loadPlaceableNodes,
   type NodeAssignment,
   planRebalance,
-} from '@wa-cluster/session-node'
-import { NotFound } from '@wa-cluster/shared'
-import { sql } from 'drizzle-orm'
+  setNodeStatus,
+} from '@wa-cluster/core'
+import { type NodeStatus, NotFound } from '@wa-cluster/shared'
 import type { ControlPlaneContext } from '../context.js'
 
 export type NodeView = {
   id: string
-  /** `active` | `draining` | `stopping` | `dead` (no heartbeat) | `stopped` (left gracefully) */
-  status: string
+  /** `dead` also when the heartbeat expired before the leader marked it */
+  status: NodeStatus
   capacity: number
   sessions: number
   lastHeartbeatAt: string | null
@@ -29,24 +30,8 @@ export type RebalancePlan = {
   after: Record<string, number>
 }
 
-type NodeRow = {
-  id: string
-  status: string
-  capacity: number
-  started_at: string | Date
-  last_heartbeat_at: string | Date | null
-  sessions: number
-}
-
 export async function listNodes({ ctx }: { ctx: ControlPlaneContext }): Promise<NodeView[]> {
-  const [rows, live] = await Promise.all([
-    ctx.database.rows<NodeRow>(sql`
-      SELECT n.id, n.status, n.capacity, n.started_at, n.last_heartbeat_at, COALESCE(c.sessions, 0)::int AS sessions
-      FROM nodes n LEFT JOIN (SELECT node_id, count(*) AS sessions FROM sessions WHERE node_id IS NOT NULL GROUP BY node_id) c
-        ON c.node_id = n.id
-      ORDER BY n.id`),
-    ctx.coordinator.liveNodes(),
-  ])
+  const [rows, live] = await Promise.all([listRegisteredNodes(ctx.database), ctx.coordinator.liveNodes()])
   const liveById = new Map(live.map((node) => [node.nodeId, node]))
   return rows.map((row) => {
     const heartbeat = liveById.get(row.id)
@@ -55,10 +40,9 @@ export async function listNodes({ ctx }: { ctx: ControlPlaneContext }): Promise<
       id: row.id,
       status,
       capacity: row.capacity,
-      sessions: Number(row.sessions),
-      lastHeartbeatAt:
-        heartbeat?.at ?? (row.last_heartbeat_at ? new Date(row.last_heartbeat_at).toISOString() : null),
-      startedAt: new Date(row.started_at).toISOString(),
+      sessions: row.assigned,
+      lastHeartbeatAt: heartbeat?.at ?? row.lastHeartbeatAt?.toISOString() ?? null,
+      startedAt: row.startedAt.toISOString(),
     }
   })
 }
@@ -74,10 +58,7 @@ export async function drainNode({
   ctx: ControlPlaneContext
   nodeId: string
 }): Promise<NodeView & { sessionsToMove: number }> {
-  const updated = await ctx.database.rows<{ id: string }>(
-    sql`UPDATE nodes SET status = 'draining' WHERE id = ${nodeId} RETURNING id`,
-  )
-  if (updated.length === 0) throw new NotFound('node')
+  if (!(await setNodeStatus(ctx.database, nodeId, 'draining'))) throw new NotFound('node')
   const view = (await listNodes({ ctx })).find((node) => node.id === nodeId)!
   void evacuateNode({
     database: ctx.database,
@@ -98,12 +79,14 @@ export async function rebalance({
   dryRun: boolean
 }): Promise<RebalancePlan> {
   const nodes = await loadPlaceableNodes(ctx.database, ctx.coordinator)
-  const assigned = await ctx.database.rows<{ id: string; node_id: string }>(sql`
-    SELECT id, node_id FROM sessions WHERE node_id = ANY(${textArray(nodes.map((node) => node.nodeId))}) AND desired_state = 'connected' ORDER BY id`)
+  const assigned = await connectedSessionsOn(
+    ctx.database,
+    nodes.map((node) => node.nodeId),
+  )
   const assignments: NodeAssignment[] = nodes.map((node) => ({
     nodeId: node.nodeId,
     capacity: node.capacity,
-    sessionIds: assigned.filter((row) => row.node_id === node.nodeId).map((row) => row.id),
+    sessionIds: assigned.filter((row) => row.nodeId === node.nodeId).map((row) => row.id),
   }))
   const { moves } = planRebalance(assignments)
   const before = Object.fromEntries(assignments.map((node) => [node.nodeId, node.sessionIds.length]))

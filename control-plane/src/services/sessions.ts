@@ -1,11 +1,15 @@
-import { type DatabaseHandle, sessions } from '@wa-cluster/db'
 import {
-  bumpEpoch,
+  deleteTenantSession,
+  findSession,
+  findTenantSession,
+  insertSession,
+  listTenantSessions,
   nudgeNode,
   placeSession,
-  recordSessionState,
-  wipeAuthState,
-} from '@wa-cluster/session-node'
+  type SessionRow,
+  setDesiredState,
+  settleWithoutOwner as settleSessionWithoutOwner,
+} from '@wa-cluster/core'
 import {
   ACTIVE_STATES,
   Conflict,
@@ -18,11 +22,10 @@ import {
   Unavailable,
   ValidationFailed,
 } from '@wa-cluster/shared'
-import { and, desc, eq } from 'drizzle-orm'
 import QRCode from 'qrcode'
 import type { ControlPlaneContext } from '../context.js'
 
-export type SessionRow = typeof sessions.$inferSelect
+export type { SessionRow }
 
 /** Every tenant service call is scoped by the authenticated tenant, never by the request body. */
 export type TenantScope = { ctx: ControlPlaneContext; tenantId: string }
@@ -72,25 +75,13 @@ export function toSessionView(row: SessionRow): SessionView {
   }
 }
 
-async function readSession(
-  database: DatabaseHandle,
-  tenantId: string,
-  sessionId: string,
-): Promise<SessionRow | undefined> {
-  const [row] = await database.db
-    .select()
-    .from(sessions)
-    .where(and(eq(sessions.id, sessionId), eq(sessions.tenantId, tenantId)))
-  return row
-}
-
 /** The tenant's session or NotFound (another tenant's session is indistinguishable from a missing one). */
 export async function requireSession(
   ctx: ControlPlaneContext,
   tenantId: string,
   sessionId: string,
 ): Promise<SessionRow> {
-  const row = await readSession(ctx.database, tenantId, sessionId)
+  const row = await findTenantSession(ctx.database, tenantId, sessionId)
   if (!row) throw new NotFound('session')
   return row
 }
@@ -101,20 +92,11 @@ export async function createSession({
   input,
 }: TenantScope & { input: { name?: string } }): Promise<SessionView> {
   const id = newId('ses')
-  const [row] = await ctx.database.db
-    .insert(sessions)
-    .values({ id, tenantId, name: input.name ?? id })
-    .returning()
-  return toSessionView(row!)
+  return toSessionView(await insertSession(ctx.database, { id, tenantId, name: input.name ?? id }))
 }
 
 export async function listSessions({ ctx, tenantId }: TenantScope): Promise<SessionView[]> {
-  const rows = await ctx.database.db
-    .select()
-    .from(sessions)
-    .where(eq(sessions.tenantId, tenantId))
-    .orderBy(desc(sessions.id))
-  return rows.map(toSessionView)
+  return (await listTenantSessions(ctx.database, tenantId)).map(toSessionView)
 }
 
 export async function getSession({ ctx, tenantId, sessionId }: SessionScope): Promise<SessionView> {
@@ -160,16 +142,13 @@ export async function connectSession({
   }
   const alreadyWanted = row.desiredState === 'connected' && ACTIVE_STATES.has(row.state as SessionState)
   if (!alreadyWanted || pairingPhone !== row.pairingPhone) {
-    await ctx.database.db
-      .update(sessions)
-      .set({ desiredState: 'connected', pairingPhone, updatedAt: new Date() })
-      .where(eq(sessions.id, sessionId))
+    await setDesiredState(ctx.database, sessionId, { desiredState: 'connected', pairingPhone })
   }
   const nodeId = await placeSession({ database: ctx.database, coordinator: ctx.coordinator, sessionId })
   if (!nodeId && !row.nodeId) throw new Unavailable('no session-node has capacity for this session right now')
   const final = await ctx.sessionWatcher.waitFor(
     sessionId,
-    () => readSession(ctx.database, tenantId, sessionId),
+    () => findTenantSession(ctx.database, tenantId, sessionId),
     (current) =>
       !current ||
       current.state === 'CONNECTED' ||
@@ -208,28 +187,18 @@ export function renderQrPng(qr: string): Promise<Buffer> {
   return QRCode.toBuffer(qr, { type: 'png', errorCorrectionLevel: 'L', margin: 2, width: 264 })
 }
 
-/**
- * Moves a session that no node holds to a resting state directly: bumps the epoch (fencing any late
- * owner), records the state, optionally wipes credentials.
- */
+/** Settles a session that no node holds (disconnect or logout) and wakes local waiters. */
 async function settleWithoutOwner(
   ctx: ControlPlaneContext,
   row: SessionRow,
   state: SessionState,
   wipe: boolean,
 ): Promise<void> {
-  const epoch = await bumpEpoch(ctx.database, row.id, null)
-  if (epoch === null) return
-  if (wipe) await wipeAuthState(ctx.database, row.id, epoch)
-  await recordSessionState(ctx.database, {
+  await settleSessionWithoutOwner(ctx.database, {
     sessionId: row.id,
-    epoch,
-    change: {
-      state,
-      reason: wipe ? 'logged out by API' : 'disconnected by API',
-      desiredState: 'disconnected',
-      unassign: true,
-    },
+    state,
+    reason: wipe ? 'logged out by API' : 'disconnected by API',
+    wipeCredentials: wipe,
   })
   ctx.sessionWatcher.notifyLocal(row.id)
 }
@@ -240,14 +209,11 @@ async function commandOwner(
   desired: DesiredState,
   done: (row: SessionRow) => boolean,
 ): Promise<SessionRow> {
-  await ctx.database.db
-    .update(sessions)
-    .set({ desiredState: desired, updatedAt: new Date() })
-    .where(eq(sessions.id, row.id))
+  await setDesiredState(ctx.database, row.id, { desiredState: desired })
   if (row.nodeId) await nudgeNode(ctx.coordinator, row.nodeId, { kind: 'reconcile', sessionId: row.id })
   const final = await ctx.sessionWatcher.waitFor(
     row.id,
-    () => readSession(ctx.database, row.tenantId, row.id),
+    () => findTenantSession(ctx.database, row.tenantId, row.id),
     (current) => !current || done(current),
     COMMAND_WAIT_MS,
   )
@@ -289,9 +255,7 @@ export async function logoutSession({ ctx, tenantId, sessionId }: SessionScope):
 /** Logs out and deletes the session with its credentials and messages (its events stay readable). */
 export async function deleteSession({ ctx, tenantId, sessionId }: SessionScope): Promise<void> {
   await logoutSession({ ctx, tenantId, sessionId })
-  await ctx.database.db
-    .delete(sessions)
-    .where(and(eq(sessions.id, sessionId), eq(sessions.tenantId, tenantId)))
+  await deleteTenantSession(ctx.database, tenantId, sessionId)
 }
 
 /** Operator: hands the session over to `nodeId` (graceful: the old owner closes before the new one connects). */
@@ -304,7 +268,7 @@ export async function moveSession({
   sessionId: string
   nodeId: string
 }): Promise<SessionView> {
-  const [row] = await ctx.database.db.select().from(sessions).where(eq(sessions.id, sessionId))
+  const row = await findSession(ctx.database, sessionId)
   if (!row) throw new NotFound('session')
   if (row.desiredState !== 'connected')
     throw new Conflict('only a session that should be connected can be moved', 'session_not_connected')
@@ -316,6 +280,5 @@ export async function moveSession({
   })
   if (placed !== nodeId)
     throw new Conflict(`node ${nodeId} is not live, is draining or is full`, 'node_unavailable')
-  const [after] = await ctx.database.db.select().from(sessions).where(eq(sessions.id, sessionId))
-  return toSessionView(after!)
+  return toSessionView((await findSession(ctx.database, sessionId))!)
 }

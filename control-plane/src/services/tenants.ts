@@ -1,4 +1,5 @@
-import { apiKeys, sessions, tenants } from '@wa-cluster/db'
+import { listTenantSessions } from '@wa-cluster/core'
+import { apiKeys, tenants } from '@wa-cluster/db'
 import { NotFound, newId } from '@wa-cluster/shared'
 import { desc, eq } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
@@ -60,10 +61,7 @@ export async function deleteTenant({
   tenantId: string
 }): Promise<void> {
   await getTenant({ ctx, tenantId })
-  const owned = await ctx.database.db
-    .select({ id: sessions.id })
-    .from(sessions)
-    .where(eq(sessions.tenantId, tenantId))
+  const owned = await listTenantSessions(ctx.database, tenantId)
   for (const session of owned) {
     await deleteSession({ ctx, tenantId, sessionId: session.id }).catch((error: unknown) => {
       // A session already gone (deleted concurrently) must not stop the tenant's deletion.

@@ -1,5 +1,5 @@
+import { generateWebhookSecret } from '@wa-cluster/core'
 import { webhooks } from '@wa-cluster/db'
-import { generateWebhookSecret } from '@wa-cluster/session-node'
 import { type EventType, NotFound } from '@wa-cluster/shared'
 import { eq } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'

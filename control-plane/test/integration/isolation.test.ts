@@ -1,5 +1,5 @@
+import { appendEvent } from '@wa-cluster/core'
 import { sessions } from '@wa-cluster/db'
-import { appendEvent } from '@wa-cluster/session-node'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createMemoryCoordinator, createSessionWatcher } from '@wa-cluster/session-node'
+import { createMemoryCoordinator } from '@wa-cluster/core'
 import { type Config, createSecretBox, parseConfig } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
 import { createApp } from '../../src/app.js'
+import { createSessionWatcher } from '../../src/cluster/session-watcher.js'
 import type { ControlPlaneContext } from '../../src/context.js'
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef'

@@ -1,3 +1,4 @@
+import type { EventType } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 import { bytea } from './auth.js'
@@ -10,7 +11,7 @@ export const webhooks = pgTable('webhooks', {
     .references(() => tenants.id, { onDelete: 'cascade' }),
   url: text('url').notNull(),
   /** Event types to deliver; null = all. */
-  events: jsonb('events').$type<string[] | null>(),
+  events: jsonb('events').$type<EventType[] | null>(),
   secretSealed: bytea('secret_sealed').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
@@ -29,10 +30,13 @@ export const events = pgTable(
       .references(() => tenants.id, { onDelete: 'cascade' }),
     sessionId: text('session_id').notNull(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
-    type: text('type').notNull(),
+    type: text('type').$type<EventType>().notNull(),
     data: jsonb('data').notNull(),
     occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull().defaultNow(),
-    delivery: text('delivery').notNull().default('pending'),
+    delivery: text('delivery')
+      .$type<'pending' | 'delivered' | 'dead' | 'none'>()
+      .notNull()
+      .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
     lastError: text('last_error'),

@@ -1,3 +1,4 @@
+import type { MessageStatus } from '@wa-cluster/shared'
 import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 import { sessions } from './sessions.js'
 
@@ -13,8 +14,7 @@ export const messages = pgTable(
     sessionId: text('session_id')
       .notNull()
       .references(() => sessions.id, { onDelete: 'cascade' }),
-    /** `out` | `in` */
-    direction: text('direction').notNull(),
+    direction: text('direction').$type<'in' | 'out'>().notNull(),
     idempotencyKey: text('idempotency_key'),
     /** Hash of the request body the idempotency key was first used with. */
     requestHash: text('request_hash'),
@@ -22,8 +22,11 @@ export const messages = pgTable(
     waMessageId: text('wa_message_id'),
     type: text('type').notNull().default('text'),
     text: text('text'),
-    status: text('status').notNull(),
-    statusHistory: jsonb('status_history').$type<{ status: string; at: string }[]>().notNull().default([]),
+    status: text('status').$type<MessageStatus>().notNull(),
+    statusHistory: jsonb('status_history')
+      .$type<{ status: MessageStatus; at: string }[]>()
+      .notNull()
+      .default([]),
     error: text('error'),
     attempts: bigint('attempts', { mode: 'number' }).notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -1,3 +1,4 @@
+import type { DesiredState, NodeStatus, SessionState } from '@wa-cluster/shared'
 import { bigint, index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
 import { tenants } from './tenants.js'
 
@@ -10,9 +11,9 @@ export const sessions = pgTable(
       .references(() => tenants.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     /** Current state (SessionState), written by the owning node. */
-    state: text('state').notNull().default('DISCONNECTED'),
-    /** What the tenant asked for (`connected` | `disconnected`); nodes reconcile towards it. */
-    desiredState: text('desired_state').notNull().default('disconnected'),
+    state: text('state').$type<SessionState>().notNull().default('DISCONNECTED'),
+    /** What the tenant asked for; nodes reconcile towards it. */
+    desiredState: text('desired_state').$type<DesiredState>().notNull().default('disconnected'),
     /** Placement: the node this session is assigned to (source of truth; Redis only nudges). */
     nodeId: text('node_id'),
     /** The node that last held the session; placement prefers it (sticky). */
@@ -38,8 +39,7 @@ export const sessions = pgTable(
 /** Session-node processes. Liveness comes from the coordinator's heartbeat; this row keeps what must survive it. */
 export const nodes = pgTable('nodes', {
   id: text('id').primaryKey(),
-  /** `active` | `draining` | `stopped` */
-  status: text('status').notNull().default('active'),
+  status: text('status').$type<NodeStatus>().notNull().default('active'),
   capacity: integer('capacity').notNull(),
   startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
   lastHeartbeatAt: timestamp('last_heartbeat_at', { withTimezone: true }).notNull().defaultNow(),

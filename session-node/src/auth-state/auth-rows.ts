@@ -1,3 +1,4 @@
+import { SESSION_FENCE as FENCE } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { runStatement } from '@wa-cluster/db'
 
@@ -14,8 +15,6 @@ import { runStatement } from '@wa-cluster/db'
 export type KeyRowWrite = { category: string; keyId: string; value: Uint8Array | null }
 
 export type KeyRow = { keyId: string; value: Uint8Array }
-
-const FENCE = 'SELECT 1 FROM sessions WHERE id = $1 AND epoch = $2 FOR SHARE'
 
 // Arrays of values travel as base64 text: postgres.js cannot bind an array of Buffers as bytea[].
 const WRITE_KEYS = `
@@ -56,19 +55,6 @@ const WRITE_CREDS = `
   RETURNING 1 AS written`
 
 const SELECT_CREDS = 'SELECT value FROM auth_creds WHERE session_id = $1'
-
-/** `$3` false keeps the creds (clearing keys only); without an epoch the fence always passes. */
-const deleteAuth = (fence: string) => `
-  WITH fence AS (${fence}),
-  deleted_keys AS (
-    DELETE FROM auth_keys WHERE session_id = $1 AND EXISTS (SELECT 1 FROM fence) RETURNING 1
-  ),
-  deleted_creds AS (
-    DELETE FROM auth_creds WHERE session_id = $1 AND $3::boolean AND EXISTS (SELECT 1 FROM fence) RETURNING 1
-  )
-  SELECT (SELECT count(*) FROM fence)::int AS fenced`
-const DELETE_AUTH_FENCED = deleteAuth(FENCE)
-const DELETE_AUTH_UNFENCED = deleteAuth('SELECT 1 WHERE $2::bigint IS NULL')
 
 /** Drivers differ: postgres.js returns Buffer, PGlite Uint8Array. */
 function asBytes(value: unknown): Uint8Array {
@@ -154,25 +140,6 @@ export async function writeCredsRow(
 ): Promise<boolean> {
   const rows = await runStatement(database, WRITE_CREDS, [sessionId, epoch, toBuffer(value)])
   return rows.length > 0
-}
-
-/**
- * Deletes every key of a session, and its creds unless `only` is 'keys', in one statement. With an
- * epoch it is fenced and returns false (deleting nothing) when stale; without one it always applies.
- */
-export async function deleteAuthRows(
-  database: DatabaseHandle,
-  sessionId: string,
-  epoch: number | undefined,
-  only: 'all' | 'keys' = 'all',
-): Promise<boolean> {
-  const statement = epoch === undefined ? DELETE_AUTH_UNFENCED : DELETE_AUTH_FENCED
-  const rows = await runStatement<{ fenced: number }>(database, statement, [
-    sessionId,
-    epoch ?? null,
-    only === 'all',
-  ])
-  return Number(rows[0]?.fenced ?? 0) > 0
 }
 
 export async function credsRowExists(database: DatabaseHandle, sessionId: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { deleteCredentials } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { type SecretBox, StaleEpoch } from '@wa-cluster/shared'
 import {
@@ -9,7 +10,6 @@ import {
 import type pino from 'pino'
 import {
   credsRowExists,
-  deleteAuthRows,
   type KeyRowWrite,
   selectCredsRow,
   selectKeyRows,
@@ -200,7 +200,7 @@ export async function openPostgresAuthState(options: PostgresAuthStateOptions): 
 
     async clear() {
       if (staleError) refuseStale()
-      const applied = await inOrder(() => deleteAuthRows(database, sessionId, epoch, 'keys'))
+      const applied = await inOrder(() => deleteCredentials(database, sessionId, epoch, 'keys'))
       cache.clear()
       if (!applied) refuseStale()
     },
@@ -227,7 +227,7 @@ export async function wipeAuthState(
   sessionId: string,
   epoch?: number,
 ): Promise<void> {
-  const applied = await deleteAuthRows(database, sessionId, epoch)
+  const applied = await deleteCredentials(database, sessionId, epoch)
   if (!applied) throw new StaleEpoch(sessionId, epoch ?? -1)
 }
 

@@ -1,8 +1,8 @@
+import { type AppendResult, appendAndClaimEvents, appendEvent, appendEvents } from '@wa-cluster/core'
 import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
 import type { InboundMessage, MessageStatus } from '@wa-cluster/shared'
 import { getContentType, normalizeMessageContent, proto, type WAMessage } from '@whiskeysockets/baileys'
 import { sql } from 'drizzle-orm'
-import { type AppendResult, appendAndClaimEvents, appendEvent, appendEvents } from '../events/outbox.js'
 
 /** Content types that are protocol plumbing, not something a tenant reads. */
 const PLUMBING = new Set(['protocolMessage', 'senderKeyDistributionMessage', 'messageContextInfo'])

@@ -1,7 +1,5 @@
+import { bumpEpoch, type Coordinator, coordinationKeys, type Lease, readEpoch } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
-import { sql } from 'drizzle-orm'
-import type { Coordinator, Lease } from '../coordination/coordinator.js'
-import { coordinationKeys } from '../coordination/keys.js'
 
 export type Ownership = { lease: Lease; epoch: number }
 
@@ -28,25 +26,15 @@ export async function takeOwnership(input: TakeOwnershipInput): Promise<Ownershi
   })
   if (!lease) return null
   try {
-    const [row] = await database.rows<{ epoch: number }>(sql`
-      UPDATE sessions SET epoch = epoch + 1, last_node_id = ${nodeId}, updated_at = now()
-      WHERE id = ${sessionId} AND node_id = ${nodeId} AND desired_state <> 'disconnected'
-      RETURNING epoch`)
-    if (!row) {
+    const bumped = await bumpEpoch(database, sessionId, { assignedTo: nodeId })
+    if (bumped === null) {
       await lease.release()
       return null
     }
-    epoch = Number(row.epoch)
+    epoch = bumped
     return { lease, epoch }
   } catch (error) {
     await lease.release()
     throw error
   }
-}
-
-export async function readEpoch(database: DatabaseHandle, sessionId: string): Promise<number | null> {
-  const [row] = await database.rows<{ epoch: number }>(
-    sql`SELECT epoch FROM sessions WHERE id = ${sessionId}`,
-  )
-  return row ? Number(row.epoch) : null
 }

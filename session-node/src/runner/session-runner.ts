@@ -1,4 +1,5 @@
 import type { AsyncLocalStorage } from 'node:async_hooks'
+import { type ClaimedEventRow, type Lease, recordSessionState, type StateChange } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { type Config, phoneFromJid, type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import makeWASocket, {
@@ -10,8 +11,6 @@ import makeWASocket, {
 import type { Logger } from 'pino'
 import QRCode from 'qrcode'
 import { openPostgresAuthState, wipeAuthState } from '../auth-state/index.js'
-import type { Lease } from '../coordination/coordinator.js'
-import type { ClaimedEventRow } from '../events/outbox.js'
 import {
   claimNextOutbound,
   recordInboundMessages,
@@ -22,12 +21,8 @@ import {
   toMessageStatus,
 } from '../messages/message-events.js'
 import type { SessionNodeMetrics } from '../metrics.js'
-import { recordSessionState, type StateChange } from '../sessions/session-record.js'
-import { captureStorages, installLeanAsyncContext, releaseStorages } from './async-context.js'
+import { captureStorages, releaseStorages } from './async-context.js'
 import { nextReconnectDelay } from './reconnect-policy.js'
-
-// Before any socket exists: Baileys' per-socket AsyncLocalStorage must not tax every promise.
-installLeanAsyncContext()
 
 export type StopMode =
   /** Close the socket, keep credentials, rest as DISCONNECTED. */

@@ -1,12 +1,10 @@
+import { type ClaimedEventRow, registeredMetric, signWebhook, toEventEnvelope } from '@wa-cluster/core'
 import { type DatabaseHandle, runStatement } from '@wa-cluster/db'
 import type { SecretBox } from '@wa-cluster/shared'
 import { type SQL, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { Agent, request } from 'undici'
-import { type ClaimedEventRow, toEventEnvelope } from '../events/outbox.js'
-import { registeredMetric } from '../metrics.js'
-import { signWebhook } from './signature.js'
 
 export type WebhookDispatcherOptions = {
   /** Attempts before an event is dead-lettered. Default 12. */

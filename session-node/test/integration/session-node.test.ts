@@ -1,3 +1,4 @@
+import { createMemoryCoordinator, placeSession } from '@wa-cluster/core'
 import {
   createSecretBox,
   generateSecretBoxKey,
@@ -11,9 +12,8 @@ import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
 import { eventually } from '../../../test-support/processes.js'
-import { placeSession } from '../../src/cluster/placement.js'
-import { createMemoryCoordinator } from '../../src/coordination/memory-coordinator.js'
 import { createSessionNode, type SessionNode } from '../../src/node.js'
+import { prepareSessionProcess } from '../../src/process.js'
 import { liveSocketStorages } from '../../src/runner/async-context.js'
 
 /**
@@ -51,6 +51,7 @@ describe('session-node ownership and hand-over', () => {
       },
       'all-in-one',
     )
+    prepareSessionProcess(config, pino({ level: 'silent' }))
     const secretBox = createSecretBox(parseSecretBoxKey(generateSecretBoxKey()))
     for (const nodeId of ['alpha', 'beta']) {
       const node = createSessionNode({

@@ -1,15 +1,10 @@
+import { appendAndClaimEvents, appendEvent, listEvents, redeliverEvents } from '@wa-cluster/core'
 import { type DatabaseHandle, openDatabase } from '@wa-cluster/db'
 import type { EventEnvelope } from '@wa-cluster/shared'
 import { Registry } from 'prom-client'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
-import { appendAndClaimEvents, appendEvent, listEvents, redeliverEvents } from '../../src/events/outbox.js'
-import {
-  createWebhookDispatcher,
-  type WebhookDispatcher,
-  type WebhookDispatcherOptions,
-} from '../../src/webhooks/dispatcher.js'
 import {
   createTestSecretBox,
   deliveryCounts,
@@ -20,7 +15,12 @@ import {
   silentLogger,
   startReceiver,
   waitUntil,
-} from './webhook-fixtures.js'
+} from '../../../test-support/seed.js'
+import {
+  createWebhookDispatcher,
+  type WebhookDispatcher,
+  type WebhookDispatcherOptions,
+} from '../../src/webhooks/dispatcher.js'
 
 // Short timings so retries happen within a test; nothing here asserts how long anything took.
 const FAST: WebhookDispatcherOptions = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { chooseNode } from '../../src/cluster/placement.js'
-import { type NodeAssignment, planRebalance } from '../../src/cluster/rebalance.js'
+import { chooseNode } from '../../src/placement/placement.js'
+import { type NodeAssignment, planRebalance } from '../../src/placement/rebalance.js'
 
 const sessions = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, index) => `${prefix}${index}`)

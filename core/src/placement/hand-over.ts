@@ -1,7 +1,7 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
-import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Coordinator } from '../coordination/coordinator.js'
+import { readPlacement } from '../sessions/session-store.js'
 import { placeSession } from './placement.js'
 
 export type HandOver = {
@@ -24,9 +24,7 @@ export async function handOverSession(
   input: { database: DatabaseHandle; coordinator: Coordinator } & HandOver,
 ): Promise<HandOverOutcome> {
   const { database, sessionId } = input
-  const [before] = await database.rows<{ epoch: number; desired_state: string }>(
-    sql`SELECT epoch, desired_state FROM sessions WHERE id = ${sessionId}`,
-  )
+  const before = await readPlacement(database, sessionId)
   if (!before) return 'unplaced'
   const placed = await placeSession({
     database,
@@ -37,17 +35,12 @@ export async function handOverSession(
   }).catch(() => null)
   if (!placed) return 'unplaced'
   // A session that does not want a socket has nothing to reconnect.
-  if (before.desired_state !== 'connected') return 'moved'
+  if (before.desiredState !== 'connected') return 'moved'
   const deadline = Date.now() + HAND_OVER_TIMEOUT_MS
   while (Date.now() < deadline) {
-    const [now] = await database.rows<{
-      epoch: number
-      state: string
-      node_id: string | null
-      desired_state: string
-    }>(sql`SELECT epoch, state, node_id, desired_state FROM sessions WHERE id = ${sessionId}`)
-    if (now?.desired_state !== 'connected' || now.node_id !== placed) return 'moved'
-    if (now.state === 'CONNECTED' && Number(now.epoch) > Number(before.epoch)) return 'moved'
+    const now = await readPlacement(database, sessionId)
+    if (now?.desiredState !== 'connected' || now.nodeId !== placed) return 'moved'
+    if (now.state === 'CONNECTED' && now.epoch > before.epoch) return 'moved'
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
   return 'timed-out'

@@ -9,11 +9,9 @@ import {
 } from '@wa-cluster/shared'
 import pino, { type Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import type { Coordinator } from './coordination/coordinator.js'
-import { createMemoryCoordinator } from './coordination/memory-coordinator.js'
-import { createRedisCoordinator } from './coordination/redis-coordinator.js'
-import type { CommitNotice } from './runner/session-runner.js'
-import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
+import type { Coordinator } from '../coordination/coordinator.js'
+import { createMemoryCoordinator } from '../coordination/memory-coordinator.js'
+import { createRedisCoordinator } from '../coordination/redis-coordinator.js'
 
 /** The pieces every wa-cluster process is built from. */
 export type RuntimeBase = {
@@ -44,27 +42,6 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, base: Record<str
   })
 }
 
-/**
- * libsignal (under Baileys) prints whole session records — private keys included — with console.log
- * ("Closing session: SessionEntry {…}"). Nothing of ours uses the console, so its chatter is kept to one
- * line without arguments, at debug level.
- */
-const LIBSIGNAL_CHATTER =
-  /^(Closing session|Closing open session|Removing old closed session|Session already|Decrypted message with closed session|Migrating session|V1 session storage|Failed to decrypt|Session error)/
-
-export function silenceLibsignalConsole(logger: Logger): void {
-  for (const level of ['log', 'info', 'warn', 'error'] as const) {
-    const original = console[level].bind(console)
-    console[level] = (...args: unknown[]) => {
-      if (typeof args[0] === 'string' && LIBSIGNAL_CHATTER.test(args[0])) {
-        logger.debug({ component: 'libsignal' }, args[0].slice(0, 80))
-        return
-      }
-      original(...args)
-    }
-  }
-}
-
 export function generateNodeId(): string {
   return `node-${hostname()
     .replace(/[^a-zA-Z0-9_.-]/g, '')
@@ -82,7 +59,6 @@ export function createRuntimeBase(input: {
   pgliteDir?: string
 }): RuntimeBase {
   const { config, logger } = input
-  silenceLibsignalConsole(logger)
   const database = config.DATABASE_URL
     ? openDatabase({ url: config.DATABASE_URL })
     : openDatabase({ dataDir: input.pgliteDir })
@@ -113,31 +89,6 @@ export function loadConfigOrExit<T>(load: () => T): T {
     if (!(error instanceof ConfigError)) throw error
     console.error(error.message)
     process.exit(1)
-  }
-}
-
-/** The webhook dispatcher every process runs over the shared outbox. */
-export function createDispatcherFor(base: RuntimeBase): WebhookDispatcher {
-  return createWebhookDispatcher({
-    database: base.database,
-    secretBox: base.secretBox,
-    logger: base.logger.child({ component: 'webhooks' }),
-    metrics: base.metrics,
-    options: { maxAttempts: base.config.WEBHOOK_MAX_ATTEMPTS },
-  })
-}
-
-/**
- * What a session-node hands its local dispatcher after each commit: events the append claimed go out
- * at once; anything pending and unclaimed wakes a claim.
- */
-export function dispatcherHooks(dispatcher: WebhookDispatcher) {
-  return {
-    webhookClaimLeaseMs: dispatcher.claimLeaseMs,
-    deliverCommitted(notice: CommitNotice): void {
-      dispatcher.deliverClaimed(notice.claimed)
-      if (notice.unclaimed) dispatcher.notify()
-    },
   }
 }
 

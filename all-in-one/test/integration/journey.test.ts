@@ -37,7 +37,7 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
   let env: Record<string, string>
 
   async function startGateway(): Promise<ManagedProcess> {
-    const process = startProcess('gateway', 'control-plane/src/main.ts', env)
+    const process = startProcess('gateway', 'all-in-one/src/main.ts', env)
     await process.waitForLine(/wa-cluster listening/)
     return process
   }

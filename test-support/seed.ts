@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { generateWebhookSecret } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { createSecretBox, newId, type SecretBox } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import pino from 'pino'
-import { generateWebhookSecret } from '../../src/webhooks/signature.js'
 
 // Shared by the outbox and webhook integration tests: tenants, sessions and webhooks written straight
 // to the tables, and a real HTTP receiver on loopback.

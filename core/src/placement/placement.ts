@@ -1,7 +1,8 @@
-import { type DatabaseHandle, textArray } from '@wa-cluster/db'
-import { sql } from 'drizzle-orm'
+import type { DatabaseHandle } from '@wa-cluster/db'
 import type { Coordinator, NodeHeartbeat } from '../coordination/coordinator.js'
 import { coordinationKeys } from '../coordination/keys.js'
+import { listRegisteredNodes } from '../nodes/node-registry.js'
+import { assignSession, readPlacement } from '../sessions/session-store.js'
 
 export type NodeNudge = { kind: 'reconcile' | 'send'; sessionId: string }
 
@@ -14,19 +15,17 @@ export async function loadPlaceableNodes(
 ): Promise<NodeLoad[]> {
   const live = await coordinator.liveNodes()
   if (live.length === 0) return []
-  const rows = await database.rows<{ node_id: string; assigned: number; status: string | null }>(sql`
-    SELECT n.id AS node_id, n.status, COALESCE(c.assigned, 0)::int AS assigned
-    FROM nodes n
-    LEFT JOIN (SELECT node_id, count(*) AS assigned FROM sessions WHERE node_id IS NOT NULL GROUP BY node_id) c
-      ON c.node_id = n.id
-    WHERE n.id = ANY(${textArray(live.map((node) => node.nodeId))})`)
-  const byId = new Map(rows.map((row) => [row.node_id, row]))
+  const registered = await listRegisteredNodes(
+    database,
+    live.map((node) => node.nodeId),
+  )
+  const byId = new Map(registered.map((node) => [node.id, node]))
   return live
     .filter((node) => node.status === 'active' && byId.get(node.nodeId)?.status === 'active')
     .map((node) => ({
       nodeId: node.nodeId,
       capacity: node.capacity,
-      assigned: Number(byId.get(node.nodeId)?.assigned ?? 0),
+      assigned: byId.get(node.nodeId)?.assigned ?? 0,
       status: node.status,
     }))
 }
@@ -59,9 +58,7 @@ export async function placeSession(input: PlaceSessionInput): Promise<string | n
   const { database, coordinator, sessionId } = input
   const keys = coordinationKeys
   return coordinator.withLock(keys.placementLock(sessionId), { ttlMs: 5_000, waitMs: 3_000 }, async () => {
-    const [row] = await database.rows<{ node_id: string | null; last_node_id: string | null }>(
-      sql`SELECT node_id, last_node_id FROM sessions WHERE id = ${sessionId}`,
-    )
+    const row = await readPlacement(database, sessionId)
     if (!row) return null
     const excluded = new Set(input.excludeNodeIds ?? [])
     const candidates = (await loadPlaceableNodes(database, coordinator)).filter(
@@ -71,17 +68,15 @@ export async function placeSession(input: PlaceSessionInput): Promise<string | n
     if (input.targetNodeId) {
       chosen = candidates.find((node) => node.nodeId === input.targetNodeId)?.nodeId
       if (!chosen) return null
-    } else if (row.node_id && candidates.some((node) => node.nodeId === row.node_id)) {
-      chosen = row.node_id
+    } else if (row.nodeId && candidates.some((node) => node.nodeId === row.nodeId)) {
+      chosen = row.nodeId
     } else {
-      chosen = chooseNode(candidates, row.last_node_id ?? row.node_id)?.nodeId
+      chosen = chooseNode(candidates, row.lastNodeId ?? row.nodeId)?.nodeId
     }
     if (!chosen) return null
-    if (chosen !== row.node_id) {
-      await database.rows(
-        sql`UPDATE sessions SET node_id = ${chosen}, updated_at = now() WHERE id = ${sessionId}`,
-      )
-      if (row.node_id) await nudgeNode(coordinator, row.node_id, { kind: 'reconcile', sessionId })
+    if (chosen !== row.nodeId) {
+      await assignSession(database, sessionId, chosen)
+      if (row.nodeId) await nudgeNode(coordinator, row.nodeId, { kind: 'reconcile', sessionId })
     }
     await nudgeNode(coordinator, chosen, { kind: 'reconcile', sessionId })
     return chosen

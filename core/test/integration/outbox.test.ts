@@ -2,8 +2,8 @@ import { StaleEpoch } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
-import { appendEvent, appendEvents, getEvent, listEvents, redeliverEvents } from '../../src/events/outbox.js'
-import { createTestSecretBox, seedSession, seedTenant, seedWebhook } from './webhook-fixtures.js'
+import { createTestSecretBox, seedSession, seedTenant, seedWebhook } from '../../../test-support/seed.js'
+import { appendEvent, appendEvents, getEvent, listEvents, redeliverEvents } from '../../src/index.js'
 
 const connectionUpdate = (n: number) => ({
   type: 'connection.update' as const,

@@ -5,10 +5,12 @@ import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { Coordinator } from '../../src/coordination/coordinator.js'
-import { LockBusy } from '../../src/coordination/coordinator.js'
-import { createMemoryCoordinator } from '../../src/coordination/memory-coordinator.js'
-import { createRedisCoordinator } from '../../src/coordination/redis-coordinator.js'
+import {
+  type Coordinator,
+  createMemoryCoordinator,
+  createRedisCoordinator,
+  LockBusy,
+} from '../../src/index.js'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const execFileAsync = promisify(execFile)

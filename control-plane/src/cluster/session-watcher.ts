@@ -1,5 +1,4 @@
-import type { Coordinator, Unsubscribe } from '../coordination/coordinator.js'
-import { coordinationKeys } from '../coordination/keys.js'
+import { type Coordinator, subscribeSessionChanges, type Unsubscribe } from '@wa-cluster/core'
 
 /**
  * Lets a control-plane wait for a session row to reach a condition (a QR, CONNECTED, LOGGED_OUT…).
@@ -22,7 +21,6 @@ export type SessionWatcher = {
 const FALLBACK_POLL_MS = 500
 
 export function createSessionWatcher(coordinator: Coordinator): SessionWatcher {
-  const keys = coordinationKeys
   const waiters = new Map<string, Set<() => void>>()
   let unsubscribe: Unsubscribe | undefined
 
@@ -33,7 +31,7 @@ export function createSessionWatcher(coordinator: Coordinator): SessionWatcher {
   return {
     async start() {
       if (unsubscribe) return
-      unsubscribe = await coordinator.subscribe(keys.sessionChangesChannel(), wake)
+      unsubscribe = await subscribeSessionChanges(coordinator, wake)
     },
     async stop() {
       await unsubscribe?.()
@@ -65,9 +63,4 @@ export function createSessionWatcher(coordinator: Coordinator): SessionWatcher {
       }
     },
   }
-}
-
-/** Tells every watcher (in every control-plane) that a session changed. */
-export async function publishSessionChange(coordinator: Coordinator, sessionId: string): Promise<void> {
-  await coordinator.publish(coordinationKeys.sessionChangesChannel(), sessionId)
 }

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, it } from 'vitest'
-import { generateWebhookSecret, signWebhook } from '../../src/webhooks/signature.js'
+import { generateWebhookSecret, signWebhook } from '../../src/index.js'
 
 const body = JSON.stringify({ id: 'evt_1', type: 'messages.upsert', data: { messages: [{ text: 'hé ✓' }] } })
 

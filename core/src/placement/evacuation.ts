@@ -1,7 +1,7 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
-import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Coordinator } from '../coordination/coordinator.js'
+import { assignSession, sessionIdsOnNode } from '../sessions/session-store.js'
 import { handOverSessions } from './hand-over.js'
 import { nudgeNode } from './placement.js'
 
@@ -19,20 +19,16 @@ export async function evacuateNode(input: {
   concurrency: number
 }): Promise<{ moved: number; unassigned: number }> {
   const { database, coordinator, nodeId, logger } = input
-  const rows = await database.rows<{ id: string }>(
-    sql`SELECT id FROM sessions WHERE node_id = ${nodeId} ORDER BY id`,
-  )
+  const sessionIds = await sessionIdsOnNode(database, nodeId)
   const counts = await handOverSessions({
     database,
     coordinator,
     logger,
     concurrency: input.concurrency,
-    moves: rows.map((row) => ({ sessionId: row.id, excludeNodeIds: [nodeId] })),
+    moves: sessionIds.map((sessionId) => ({ sessionId, excludeNodeIds: [nodeId] })),
     onOutcome: async (move, outcome) => {
       if (outcome !== 'unplaced') return
-      await database.rows(
-        sql`UPDATE sessions SET node_id = NULL WHERE id = ${move.sessionId} AND node_id = ${nodeId}`,
-      )
+      await assignSession(database, move.sessionId, null, nodeId)
       await nudgeNode(coordinator, nodeId, { kind: 'reconcile', sessionId: move.sessionId })
     },
   })

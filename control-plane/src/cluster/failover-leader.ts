@@ -1,10 +1,15 @@
-import { type DatabaseHandle, textArray } from '@wa-cluster/db'
+import {
+  type Coordinator,
+  coordinationKeys,
+  type Lease,
+  markNodesDead,
+  orphanedSessionIds,
+  placeSession,
+  runningNodeIds,
+} from '@wa-cluster/core'
+import type { DatabaseHandle } from '@wa-cluster/db'
 import type { Config } from '@wa-cluster/shared'
-import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
-import type { Coordinator, Lease } from '../coordination/coordinator.js'
-import { coordinationKeys } from '../coordination/keys.js'
-import { placeSession } from './placement.js'
 
 export type FailoverLeader = {
   start(): Promise<void>
@@ -46,12 +51,10 @@ export function createFailoverLeader(deps: {
       logger.info('became failover leader')
     }
     const live = new Set((await coordinator.liveNodes()).map((node) => node.nodeId))
-    const registered = await database.rows<{ id: string }>(
-      sql`SELECT id FROM nodes WHERE status IN ('active', 'draining', 'stopping')`,
-    )
+    const registered = await runningNodeIds(database)
     const now = Date.now()
     const dead: string[] = []
-    for (const { id } of registered) {
+    for (const id of registered) {
       if (live.has(id)) {
         missingSince.delete(id)
         continue
@@ -63,15 +66,12 @@ export function createFailoverLeader(deps: {
       if (now - since >= Math.max(config.NODE_TTL_MS, 2 * config.HEARTBEAT_INTERVAL_MS)) dead.push(id)
     }
     if (dead.length > 0) {
-      await database.rows(sql`UPDATE nodes SET status = 'dead' WHERE id = ANY(${textArray(dead)})`)
+      await markNodesDead(database, dead)
       logger.warn({ deadNodes: dead }, 'nodes stopped heartbeating; re-placing their sessions')
     }
-    const orphans = await database.rows<{ id: string }>(sql`
-      SELECT s.id FROM sessions s LEFT JOIN nodes n ON n.id = s.node_id
-      WHERE s.desired_state = 'connected' AND (s.node_id IS NULL OR n.id IS NULL OR n.status IN ('dead', 'stopped'))
-      ORDER BY s.id LIMIT ${config.FAILOVER_RATE_PER_SECOND}`)
+    const orphans = await orphanedSessionIds(database, config.FAILOVER_RATE_PER_SECOND)
     let placed = 0
-    for (const { id } of orphans) {
+    for (const id of orphans) {
       if (await placeSession({ database, coordinator, sessionId: id }).catch(() => null)) placed++
     }
     if (orphans.length > 0) logger.info({ orphans: orphans.length, placed }, 're-placed sessions')

@@ -1,0 +1,107 @@
+// @wa-cluster/core: what the control-plane and the session-node share. Curated: a name is exported
+// here only when a process package uses it.
+
+// Coordination (Redis or in-process): leases, locks, nudges, node heartbeats, rate limits.
+export {
+  type Coordinator,
+  type Lease,
+  type LeaseOptions,
+  LockBusy,
+  type NodeHeartbeat,
+  type Unsubscribe,
+} from './coordination/coordinator.js'
+export { coordinationKeys } from './coordination/keys.js'
+export { createMemoryCoordinator } from './coordination/memory-coordinator.js'
+export { createRedisCoordinator, type RedisCoordinatorOptions } from './coordination/redis-coordinator.js'
+export { publishSessionChange, subscribeSessionChanges } from './coordination/session-changes.js'
+
+// The outbox: append (owners), read model and redelivery (API), envelopes (dispatcher).
+export {
+  type AppendResult,
+  type AppendTarget,
+  appendAndClaimEvents,
+  appendEvent,
+  appendEvents,
+  type ClaimedEventRow,
+  type DeliveryStatus,
+  type EventPage,
+  getEvent,
+  type ListedEvent,
+  listEvents,
+  type NewEvent,
+  redeliverEvents,
+  type SqlExecutor,
+  toEventEnvelope,
+} from './events/outbox.js'
+
+// The `nodes` table.
+export {
+  listRegisteredNodes,
+  markNodesDead,
+  type RegisteredNode,
+  recordNodeHeartbeat,
+  registerNode,
+  runningNodeIds,
+  setNodeStatus,
+} from './nodes/node-registry.js'
+
+// Placement: choosing nodes, assigning, handing over, evacuating; rebalance planning.
+export { evacuateNode } from './placement/evacuation.js'
+export {
+  type HandOver,
+  type HandOverOutcome,
+  handOverSession,
+  handOverSessions,
+} from './placement/hand-over.js'
+export {
+  chooseNode,
+  loadPlaceableNodes,
+  type NodeLoad,
+  type NodeNudge,
+  nudgeNode,
+  type PlaceSessionInput,
+  placeSession,
+} from './placement/placement.js'
+export { type NodeAssignment, type PlannedMove, planRebalance } from './placement/rebalance.js'
+
+// Runtime kit every entry point is built from.
+export { registeredMetric } from './runtime/metrics.js'
+export {
+  createLogger,
+  createRuntimeBase,
+  generateNodeId,
+  loadConfigOrExit,
+  onShutdownSignal,
+  type RuntimeBase,
+} from './runtime/runtime.js'
+
+// The `sessions` row and the credentials fence.
+export { deleteCredentials, SESSION_FENCE } from './sessions/credentials.js'
+export {
+  assignmentsFor,
+  assignSession,
+  bumpEpoch,
+  connectedSessionsOn,
+  deleteTenantSession,
+  findSession,
+  findTenantSession,
+  insertSession,
+  listTenantSessions,
+  orphanedSessionIds,
+  readEpoch,
+  readPlacement,
+  recordSessionState,
+  type SessionPlacement,
+  type SessionRow,
+  type StateChange,
+  sessionIdsOnNode,
+  setDesiredState,
+  settleWithoutOwner,
+} from './sessions/session-store.js'
+
+// Standard Webhooks signing.
+export {
+  generateWebhookSecret,
+  signWebhook,
+  type WebhookSignatureHeaders,
+} from './webhooks/signature.js'

@@ -1,0 +1,91 @@
+import { type DatabaseHandle, textArray } from '@wa-cluster/db'
+import type { NodeStatus } from '@wa-cluster/shared'
+import { sql } from 'drizzle-orm'
+
+/**
+ * The `nodes` table, and only this module writes or reads it. Postgres keeps every node that ever
+ * registered with its last known status; Redis heartbeats say which are alive right now.
+ */
+export type RegisteredNode = {
+  id: string
+  status: NodeStatus
+  capacity: number
+  startedAt: Date
+  lastHeartbeatAt: Date | null
+  /** Sessions assigned to the node in Postgres (the source of truth for placement). */
+  assigned: number
+}
+
+/** A starting node announces itself (again): active, with its capacity. */
+export async function registerNode(
+  database: DatabaseHandle,
+  nodeId: string,
+  capacity: number,
+): Promise<void> {
+  await database.rows(sql`
+    INSERT INTO nodes (id, capacity, status, started_at, last_heartbeat_at)
+    VALUES (${nodeId}, ${capacity}, 'active', now(), now())
+    ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, status = 'active', started_at = now(), last_heartbeat_at = now()`)
+}
+
+/** A heartbeat; a node declared dead that beats again (it was paused) may take new sessions again. */
+export async function recordNodeHeartbeat(database: DatabaseHandle, nodeId: string): Promise<void> {
+  await database.rows(sql`
+    UPDATE nodes SET last_heartbeat_at = now(), status = CASE WHEN status = 'dead' THEN 'active' ELSE status END
+    WHERE id = ${nodeId}`)
+}
+
+/** Sets one node's status; false when no such node is registered. */
+export async function setNodeStatus(
+  database: DatabaseHandle,
+  nodeId: string,
+  status: NodeStatus,
+): Promise<boolean> {
+  const rows = await database.rows<{ id: string }>(
+    sql`UPDATE nodes SET status = ${status} WHERE id = ${nodeId} RETURNING id`,
+  )
+  return rows.length > 0
+}
+
+export async function markNodesDead(database: DatabaseHandle, nodeIds: string[]): Promise<void> {
+  if (nodeIds.length === 0) return
+  await database.rows(sql`UPDATE nodes SET status = 'dead' WHERE id = ANY(${textArray(nodeIds)})`)
+}
+
+/** Ids of nodes that are supposed to be running (so a missing heartbeat means something). */
+export async function runningNodeIds(database: DatabaseHandle): Promise<string[]> {
+  const rows = await database.rows<{ id: string }>(
+    sql`SELECT id FROM nodes WHERE status IN ('active', 'draining', 'stopping')`,
+  )
+  return rows.map((row) => row.id)
+}
+
+/** Registered nodes with their assigned-session counts; `onlyIds` narrows to those ids. */
+export async function listRegisteredNodes(
+  database: DatabaseHandle,
+  onlyIds?: string[],
+): Promise<RegisteredNode[]> {
+  const filter = onlyIds ? sql`WHERE n.id = ANY(${textArray(onlyIds)})` : sql``
+  const rows = await database.rows<{
+    id: string
+    status: NodeStatus
+    capacity: number
+    started_at: string | Date
+    last_heartbeat_at: string | Date | null
+    assigned: number
+  }>(sql`
+    SELECT n.id, n.status, n.capacity, n.started_at, n.last_heartbeat_at, COALESCE(c.assigned, 0)::int AS assigned
+    FROM nodes n
+    LEFT JOIN (SELECT node_id, count(*) AS assigned FROM sessions WHERE node_id IS NOT NULL GROUP BY node_id) c
+      ON c.node_id = n.id
+    ${filter}
+    ORDER BY n.id`)
+  return rows.map((row) => ({
+    id: row.id,
+    status: row.status,
+    capacity: Number(row.capacity),
+    startedAt: new Date(row.started_at),
+    lastHeartbeatAt: row.last_heartbeat_at ? new Date(row.last_heartbeat_at) : null,
+    assigned: Number(row.assigned),
+  }))
+}
