@@ -37,7 +37,7 @@ import { type FaultSettings, Faults } from './faults.js'
 import type { SimLogger } from './logger.js'
 import type { ClientHello } from './noise-session.js'
 import { NoiseSession } from './noise-session.js'
-import { answerIq } from './queries.js'
+import { answerIq, type QueryContext } from './queries.js'
 import { encodeCertChain, type ServerIdentity } from './server-identity.js'
 import { isValidSignature } from './signature.js'
 import type { PersistedState } from './state-file.js'
@@ -117,7 +117,7 @@ export interface SimulatorOptions {
  * The simulated WhatsApp server: accounts, connections and the protocol between them. The HTTP
  * control API and the library API both call its public methods.
  */
-export class Simulator implements ConnectionHandler {
+export class Simulator implements ConnectionHandler, QueryContext {
   readonly registry: AccountRegistry
   readonly counters = new Counters()
   readonly faults = new Faults()
