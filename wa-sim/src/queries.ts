@@ -13,9 +13,9 @@ import {
   pnJid,
 } from './account-registry.js'
 import type { ClientConnection } from './client-connection.js'
+import { SERVER } from './node-attrs.js'
 import type { PreKeyBundle } from './sim-device.js'
 
-const SERVER = 's.whatsapp.net'
 const SIGNAL_KEY_TYPE = Buffer.from([5])
 
 function result(node: BinaryNode, content?: BinaryNode[]): BinaryNode {

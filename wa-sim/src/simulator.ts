@@ -19,6 +19,7 @@ import {
   assertPn,
   type CompanionDevice,
   lidJid,
+  optionalName,
   parseJid,
   pnJid,
 } from './account-registry.js'
@@ -35,14 +36,21 @@ import {
 import { BadInput, Conflict, NotFound } from './errors.js'
 import { type FaultSettings, Faults } from './faults.js'
 import type { SimLogger } from './logger.js'
+import { messageTag, SERVER, unixNow } from './node-attrs.js'
 import type { ClientHello } from './noise-session.js'
 import { NoiseSession } from './noise-session.js'
 import { answerIq, type QueryContext } from './queries.js'
 import { encodeCertChain, type ServerIdentity } from './server-identity.js'
 import { isValidSignature } from './signature.js'
 import type { PersistedState } from './state-file.js'
+import {
+  conflictReplaced,
+  deviceRemoved,
+  loginFailure,
+  restartRequired,
+  systemShutdown,
+} from './stream-errors.js'
 
-const SERVER = 's.whatsapp.net'
 const QR_REFS_PER_REGISTRATION = 6
 const PAIRING_CODE_TIMEOUT_MS = 15_000
 const PAIRING_HELLO_WAIT_MS = 5_000
@@ -189,7 +197,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
       this.register(connection, clientStaticKey, payload.devicePairingData)
     } else {
       this.logger.warn({ connection: connection.id }, 'client payload is neither login nor registration')
-      connection.end({ tag: 'failure', attrs: { reason: '400', location: 'sim' } })
+      connection.end(loginFailure('400'))
     }
   }
 
@@ -245,7 +253,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     const refusal = this.faults.loginRefusalCode()
     if (refusal !== undefined) {
       this.counters.loginFailed(deviceJid)
-      connection.end({ tag: 'failure', attrs: { reason: String(refusal), location: 'sim' } })
+      connection.end(loginFailure(String(refusal)))
       return
     }
     const account = this.registry.get(pn)
@@ -253,7 +261,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     if (!account || !device || device.removed || !device.noisePublicKey.equals(clientStaticKey)) {
       this.logger.info({ deviceJid, known: !!device, removed: device?.removed }, 'login refused (401)')
       this.counters.loginFailed(deviceJid)
-      connection.end({ tag: 'failure', attrs: { reason: '401', location: 'sim' } })
+      connection.end(loginFailure('401'))
       return
     }
     connection.role = { kind: 'device', pn, deviceId, deviceJid }
@@ -273,11 +281,10 @@ export class Simulator implements ConnectionHandler, QueryContext {
       older.end(conflictReplaced())
     }
     live.add(connection)
-    const now = String(Math.floor(Date.now() / 1000))
     connection.send({
       tag: 'success',
       attrs: {
-        t: now,
+        t: unixNow(),
         props: '1',
         abprops: '1',
         location: 'sim',
@@ -299,7 +306,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
   ): void {
     const { eRegid, eIdent, eSkeyId, eSkeyVal, eSkeySig, deviceProps } = pairing
     if (!eRegid || !eIdent || !eSkeyId || !eSkeyVal || !eSkeySig) {
-      connection.end({ tag: 'failure', attrs: { reason: '400', location: 'sim' } })
+      connection.end(loginFailure('400'))
       return
     }
     const registration: RegistrationData = {
@@ -315,7 +322,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     const signedMessage = Buffer.concat([Buffer.from([5]), registration.signedPreKey.publicKey])
     if (!isValidSignature(registration.identityKey, signedMessage, registration.signedPreKey.signature)) {
       this.logger.warn({ connection: connection.id }, 'registration with a bad signed prekey signature')
-      connection.end({ tag: 'failure', attrs: { reason: '400', location: 'sim' } })
+      connection.end(loginFailure('400'))
       return
     }
     connection.role = { kind: 'registration', clientStaticKey, registration }
@@ -546,10 +553,10 @@ export class Simulator implements ConnectionHandler, QueryContext {
       )
       pending.device.removed = true
       this.markDirty()
-      connection.end({ tag: 'failure', attrs: { reason: '401', location: 'sim' } })
+      connection.end(loginFailure('401'))
       return
     }
-    connection.end({ tag: 'stream:error', attrs: { code: '515' } })
+    connection.end(restartRequired())
   }
 
   onUnknownIq(connection: ClientConnection, node: BinaryNode): void {
@@ -915,11 +922,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     this.markDirty()
     const deviceJid = pnJid(found.account.pn, device.id)
     for (const connection of this.liveByDevice.get(deviceJid) ?? []) {
-      connection.end({
-        tag: 'stream:error',
-        attrs: { code: '401' },
-        content: [{ tag: 'conflict', attrs: { type: 'device_removed' } }],
-      })
+      connection.end(deviceRemoved())
     }
     return { removed: deviceJid }
   }
@@ -934,8 +937,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     for (const connection of connections) {
       if (mode === 'close') connection.end()
       else if (mode === 'replaced') connection.end(conflictReplaced())
-      else
-        connection.end({ tag: 'stream:error', attrs: {}, content: [{ tag: 'system-shutdown', attrs: {} }] })
+      else connection.end(systemShutdown())
     }
     return { kicked: connections.length }
   }
@@ -1033,29 +1035,8 @@ export interface AccountSummary {
   devices: { jid: string; lid: string; keyIndex: number; platform: string; removed: boolean; live: number }[]
 }
 
-function conflictReplaced(): BinaryNode {
-  return { tag: 'stream:error', attrs: {}, content: [{ tag: 'conflict', attrs: { type: 'replaced' } }] }
-}
-
-let tagCounter = 0
-function messageTag(): string {
-  tagCounter = (tagCounter + 1) % 1_000_000
-  return `sim-${Date.now().toString(36)}-${tagCounter}`
-}
-
-function unixNow(): string {
-  return String(Math.floor(Date.now() / 1000))
-}
-
 function firstChildTag(node: BinaryNode): string | undefined {
   return Array.isArray(node.content) ? node.content[0]?.tag : undefined
-}
-
-function optionalName(field: string, value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined
-  if (typeof value !== 'string' || value.length > 100)
-    throw new BadInput(field, 'must be a string of at most 100 chars')
-  return value
 }
 
 function platformName(deviceProps: Uint8Array | null | undefined): string {
