@@ -35,7 +35,9 @@ import {
 } from './device-identity.js'
 import { BadInput, Conflict, NotFound } from './errors.js'
 import { type FaultSettings, Faults } from './faults.js'
+import { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
+import { type LoginContext, logIn } from './login.js'
 import { messageTag, SERVER, unixNow } from './node-attrs.js'
 import type { ClientHello } from './noise-session.js'
 import { NoiseSession } from './noise-session.js'
@@ -137,8 +139,8 @@ export class Simulator implements ConnectionHandler, QueryContext {
   private readonly logger: SimLogger
   private readonly onStateChange: () => void
   private nextConnectionId = 1
-  private readonly connections = new Set<ClientConnection>()
-  private readonly liveByDevice = new Map<string, Set<ClientConnection>>()
+  private readonly sockets = new LiveSockets(this.counters)
+  private readonly login: LoginContext
   private readonly connectionsByRef = new Map<string, ClientConnection>()
   private readonly pendingPairSuccess = new Map<string, PendingPairSuccess>()
   private readonly pendingPairingCodes = new Map<string, PendingPairingCode>()
@@ -156,6 +158,8 @@ export class Simulator implements ConnectionHandler, QueryContext {
     if (options.logger.level !== 'silent') signalLogger.level = 'error'
     this.registry = new AccountRegistry(signalLogger, options.onStateChange)
     this.registry.load(options.accounts)
+    const { registry, counters, faults, sockets, logger } = this
+    this.login = { registry, counters, faults, sockets, logger }
   }
 
   get rootPublicKey(): string {
@@ -184,7 +188,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
       () => this.faults.frameDelayMs,
       (err) => this.logger.warn({ connection: id, err }, 'connection error'),
     )
-    this.connections.add(connection)
+    this.sockets.add(connection)
     this.counters.totals.connections++
     return connection
   }
@@ -192,7 +196,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
   onHandshake(connection: ClientConnection, { clientStaticKey, payload }: ClientHello): void {
     this.counters.totals.handshakes++
     if (payload.username !== null && payload.username !== undefined && payload.passive) {
-      this.login(connection, String(payload.username), payload.device ?? 0, clientStaticKey)
+      logIn(this.login, connection, String(payload.username), payload.device ?? 0, clientStaticKey)
     } else if (payload.devicePairingData) {
       this.register(connection, clientStaticKey, payload.devicePairingData)
     } else {
@@ -221,15 +225,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
   }
 
   onClose(connection: ClientConnection): void {
-    this.connections.delete(connection)
-    const role = connection.role
-    if (role.kind === 'device') {
-      const live = this.liveByDevice.get(role.deviceJid)
-      if (live?.delete(connection)) {
-        this.counters.socketClosed(role.deviceJid)
-        if (live.size === 0) this.liveByDevice.delete(role.deviceJid)
-      }
-    }
+    this.sockets.remove(connection)
     for (const [ref, owner] of this.connectionsByRef)
       if (owner === connection) this.connectionsByRef.delete(ref)
     for (const [phone, pending] of this.pendingPairingCodes) {
@@ -246,57 +242,6 @@ export class Simulator implements ConnectionHandler, QueryContext {
     if (role.kind !== 'device') return undefined
     const account = this.registry.get(role.pn)
     return account && this.registry.companion(account, role.deviceId)
-  }
-
-  private login(connection: ClientConnection, pn: string, deviceId: number, clientStaticKey: Buffer): void {
-    const deviceJid = pnJid(pn, deviceId)
-    const refusal = this.faults.loginRefusalCode()
-    if (refusal !== undefined) {
-      this.counters.loginFailed(deviceJid)
-      connection.end(loginFailure(String(refusal)))
-      return
-    }
-    const account = this.registry.get(pn)
-    const device = account && this.registry.companion(account, deviceId)
-    if (!account || !device || device.removed || !device.noisePublicKey.equals(clientStaticKey)) {
-      this.logger.info({ deviceJid, known: !!device, removed: device?.removed }, 'login refused (401)')
-      this.counters.loginFailed(deviceJid)
-      connection.end(loginFailure('401'))
-      return
-    }
-    connection.role = { kind: 'device', pn, deviceId, deviceJid }
-    let live = this.liveByDevice.get(deviceJid)
-    if (!live) {
-      live = new Set()
-      this.liveByDevice.set(deviceJid, live)
-    }
-    // Count the new socket before kicking older ones: two logged-in sockets did coexist for a moment.
-    this.counters.socketLoggedIn(deviceJid)
-    for (const older of live) {
-      this.counters.replacedSocket(deviceJid)
-      this.logger.info(
-        { deviceJid, connection: older.id },
-        'second login for device: replacing the older socket',
-      )
-      older.end(conflictReplaced())
-    }
-    live.add(connection)
-    connection.send({
-      tag: 'success',
-      attrs: {
-        t: unixNow(),
-        props: '1',
-        abprops: '1',
-        location: 'sim',
-        creation: String(Math.floor(device.pairedAt / 1000)),
-        lid: lidJid(account.lid, deviceId),
-      },
-    })
-    connection.send({
-      tag: 'ib',
-      attrs: { from: SERVER },
-      content: [{ tag: 'offline', attrs: { count: '0' } }],
-    })
   }
 
   private register(
@@ -707,8 +652,8 @@ export class Simulator implements ConnectionHandler, QueryContext {
         : { from: pnJid(sender.pn), sender_lid: lidJid(sender.lid) }
     let delivered = 0
     for (const device of devices) {
-      const live = this.liveByDevice.get(pnJid(target.account.pn, device.id))
-      if (!live || live.size === 0) continue
+      const live = this.sockets.of(pnJid(target.account.pn, device.id))
+      if (live.size === 0) continue
       const enc = await this.registry
         .phoneOf(sender)
         .encrypt(pnJid(target.account.pn, device.id), plaintext, () => this.registry.companionBundle(device))
@@ -749,7 +694,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     for (const device of this.registry.activeCompanions(account)) {
       const deviceJid = pnJid(account.pn, device.id)
       if (deviceJid === exceptDeviceJid) continue
-      for (const connection of this.liveByDevice.get(deviceJid) ?? []) {
+      for (const connection of this.sockets.of(deviceJid)) {
         connection.send(node)
         delivered++
         if (node.tag === 'receipt') this.counters.totals.receiptsOut++
@@ -811,7 +756,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
           attrs,
           content: [enc, ...(deviceIdentity ? [deviceIdentity] : [])],
         }
-        for (const target of this.liveByDevice.get(pnJid(found.account.pn, found.device)) ?? []) {
+        for (const target of this.sockets.of(pnJid(found.account.pn, found.device))) {
           if (target === connection) continue
           target.send(relay)
           this.counters.totals.messagesOut++
@@ -921,7 +866,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     device.removed = true
     this.markDirty()
     const deviceJid = pnJid(found.account.pn, device.id)
-    for (const connection of this.liveByDevice.get(deviceJid) ?? []) {
+    for (const connection of this.sockets.of(deviceJid)) {
       connection.end(deviceRemoved())
     }
     return { removed: deviceJid }
@@ -947,7 +892,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
       this.faults.clear()
       for (const timer of this.silenceTimers) clearTimeout(timer)
       this.silenceTimers.clear()
-      for (const connection of this.connections) connection.silenced = false
+      for (const connection of this.sockets.all()) connection.silenced = false
     }
     if (settings.refuseLogins)
       this.faults.refuseLogins(settings.refuseLogins.code, settings.refuseLogins.forMs)
@@ -984,7 +929,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     } else {
       throw new BadInput('jid', 'give a device jid or a pn')
     }
-    return deviceJids.flatMap((deviceJid) => [...(this.liveByDevice.get(deviceJid) ?? [])])
+    return deviceJids.flatMap((deviceJid) => [...this.sockets.of(deviceJid)])
   }
 
   // ---- read models ----------------------------------------------------------------------------
@@ -1006,7 +951,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
           keyIndex: device.keyIndex,
           platform: device.platform,
           removed: device.removed,
-          live: this.liveByDevice.get(jid)?.size ?? 0,
+          live: this.sockets.of(jid).size,
         }
       }),
     }))
@@ -1023,7 +968,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
   /** Closes every socket (used by stop()). */
   closeAll(): void {
     for (const timer of this.silenceTimers) clearTimeout(timer)
-    for (const connection of [...this.connections]) connection.terminate()
+    this.sockets.terminateAll()
   }
 }
 
