@@ -1,8 +1,9 @@
 import { request } from 'undici'
 import type { SimStats } from './counters.js'
 import type { FaultSettings } from './faults.js'
+import type { LinkedDevice } from './pairing.js'
 import type { FaultState, SimControl } from './sim-control.js'
-import type { AccountSummary, InboxMessage, LinkedDevice, ReceivedReceipt } from './simulator.js'
+import type { AccountSummary, InboxMessage, ReceivedReceipt } from './simulator.js'
 
 /** Error body the control API returns for 4xx/5xx. */
 export class SimControlError extends Error {

@@ -6,9 +6,10 @@ import { listenSimulator, type RunningSimulator, type StartSimulatorOptions } fr
 export { SimControlClient, SimControlError } from './control-client.js'
 export type { DeviceCounters, SimStats } from './counters.js'
 export type { FaultSettings } from './faults.js'
+export type { LinkedDevice } from './pairing.js'
 export type { FaultState, SimControl } from './sim-control.js'
 export type { RunningSimulator, StartSimulatorOptions } from './sim-server.js'
-export type { AccountSummary, InboxMessage, LinkedDevice, ReceivedReceipt } from './simulator.js'
+export type { AccountSummary, InboxMessage, ReceivedReceipt } from './simulator.js'
 
 /** An in-process simulator: addresses, `stop()`, and the control operations as typed methods. */
 export type SimHandle = Omit<RunningSimulator, 'simulator'> &

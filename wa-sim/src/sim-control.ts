@@ -1,6 +1,7 @@
 import type { SimStats } from './counters.js'
 import type { FaultSettings } from './faults.js'
-import type { AccountSummary, InboxMessage, LinkedDevice, ReceivedReceipt } from './simulator.js'
+import type { LinkedDevice } from './pairing.js'
+import type { AccountSummary, InboxMessage, ReceivedReceipt } from './simulator.js'
 
 /** Reply of setFaults: the faults in force and how many sockets a silence fault hit. */
 export interface FaultState {

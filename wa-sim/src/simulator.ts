@@ -3,13 +3,10 @@ import { promisify } from 'node:util'
 import { deflate } from 'node:zlib'
 import {
   type BinaryNode,
-  Curve,
   encodeWAMessage,
   generateMessageID,
   getBinaryNodeChild,
-  getBinaryNodeChildBuffer,
   getBinaryNodeChildren,
-  type KeyPair,
   proto,
   unpadRandomMax16,
 } from '@whiskeysockets/baileys'
@@ -23,39 +20,23 @@ import {
   parseJid,
   pnJid,
 } from './account-registry.js'
-import { ClientConnection, type ConnectionHandler, type RegistrationData } from './client-connection.js'
+import { ClientConnection, type ConnectionHandler } from './client-connection.js'
 import { Counters, type SimStats } from './counters.js'
-import {
-  isValidDeviceSignature,
-  openCompanionKeyBundle,
-  parsePairingQr,
-  signCompanionIdentity,
-  unwrapWithPairingCode,
-  wrapWithPairingCode,
-} from './device-identity.js'
-import { BadInput, Conflict, NotFound } from './errors.js'
+import { BadInput, NotFound } from './errors.js'
 import { type FaultSettings, Faults } from './faults.js'
 import { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
 import { type LoginContext, logIn } from './login.js'
-import { messageTag, SERVER, unixNow } from './node-attrs.js'
+import { unixNow } from './node-attrs.js'
 import type { ClientHello } from './noise-session.js'
 import { NoiseSession } from './noise-session.js'
+import { type LinkedDevice, Pairing } from './pairing.js'
+import { PairingCodes } from './pairing-code.js'
 import { answerIq, type QueryContext } from './queries.js'
 import { encodeCertChain, type ServerIdentity } from './server-identity.js'
-import { isValidSignature } from './signature.js'
 import type { PersistedState } from './state-file.js'
-import {
-  conflictReplaced,
-  deviceRemoved,
-  loginFailure,
-  restartRequired,
-  systemShutdown,
-} from './stream-errors.js'
+import { conflictReplaced, deviceRemoved, loginFailure, systemShutdown } from './stream-errors.js'
 
-const QR_REFS_PER_REGISTRATION = 6
-const PAIRING_CODE_TIMEOUT_MS = 15_000
-const PAIRING_HELLO_WAIT_MS = 5_000
 const deflateAsync = promisify(deflate)
 
 /** A text a simulated phone decrypted (GET /inbox). */
@@ -91,28 +72,6 @@ interface SentMessage {
   text: string
 }
 
-interface PendingPairSuccess {
-  account: Account
-  device: CompanionDevice
-}
-
-interface PendingPairingCode {
-  connection: ClientConnection
-  phone: string
-  ref: Buffer
-  wrappedCompanionEphemeral: Buffer
-  primaryEphemeral?: KeyPair
-  companionEphemeralPublicKey?: Buffer
-  pushName?: string
-  settle?: { resolve: (linked: LinkedDevice) => void; reject: (err: Error) => void }
-}
-
-/** The companion a scan or pairing code linked. */
-export interface LinkedDevice {
-  jid: string
-  lid: string
-}
-
 export interface SimulatorOptions {
   identity: ServerIdentity
   accounts: Account[]
@@ -141,9 +100,8 @@ export class Simulator implements ConnectionHandler, QueryContext {
   private nextConnectionId = 1
   private readonly sockets = new LiveSockets(this.counters)
   private readonly login: LoginContext
-  private readonly connectionsByRef = new Map<string, ClientConnection>()
-  private readonly pendingPairSuccess = new Map<string, PendingPairSuccess>()
-  private readonly pendingPairingCodes = new Map<string, PendingPairingCode>()
+  private readonly pairing: Pairing
+  private readonly pairingCodes: PairingCodes
   private readonly sentMessages = new Map<string, SentMessage>()
   private readonly silenceTimers = new Set<NodeJS.Timeout>()
 
@@ -160,6 +118,9 @@ export class Simulator implements ConnectionHandler, QueryContext {
     this.registry.load(options.accounts)
     const { registry, counters, faults, sockets, logger } = this
     this.login = { registry, counters, faults, sockets, logger }
+    const markDirty = () => this.markDirty()
+    this.pairing = new Pairing({ registry, counters, logger, markDirty })
+    this.pairingCodes = new PairingCodes({ registry, counters, logger, pairing: this.pairing })
   }
 
   get rootPublicKey(): string {
@@ -198,7 +159,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     if (payload.username !== null && payload.username !== undefined && payload.passive) {
       logIn(this.login, connection, String(payload.username), payload.device ?? 0, clientStaticKey)
     } else if (payload.devicePairingData) {
-      this.register(connection, clientStaticKey, payload.devicePairingData)
+      this.pairing.register(connection, clientStaticKey, payload.devicePairingData)
     } else {
       this.logger.warn({ connection: connection.id }, 'client payload is neither login nor registration')
       connection.end(loginFailure('400'))
@@ -226,14 +187,8 @@ export class Simulator implements ConnectionHandler, QueryContext {
 
   onClose(connection: ClientConnection): void {
     this.sockets.remove(connection)
-    for (const [ref, owner] of this.connectionsByRef)
-      if (owner === connection) this.connectionsByRef.delete(ref)
-    for (const [phone, pending] of this.pendingPairingCodes) {
-      if (pending.connection === connection) {
-        pending.settle?.reject(new Conflict('the session closed before linking finished'))
-        this.pendingPairingCodes.delete(phone)
-      }
-    }
+    this.pairing.forget(connection)
+    this.pairingCodes.forget(connection)
   }
 
   /** The companion a logged-in connection belongs to. */
@@ -244,264 +199,26 @@ export class Simulator implements ConnectionHandler, QueryContext {
     return account && this.registry.companion(account, role.deviceId)
   }
 
-  private register(
-    connection: ClientConnection,
-    clientStaticKey: Buffer,
-    pairing: proto.ClientPayload.IDevicePairingRegistrationData,
-  ): void {
-    const { eRegid, eIdent, eSkeyId, eSkeyVal, eSkeySig, deviceProps } = pairing
-    if (!eRegid || !eIdent || !eSkeyId || !eSkeyVal || !eSkeySig) {
-      connection.end(loginFailure('400'))
-      return
-    }
-    const registration: RegistrationData = {
-      registrationId: Buffer.from(eRegid).readUInt32BE(0),
-      identityKey: Buffer.from(eIdent),
-      signedPreKey: {
-        keyId: Buffer.from(eSkeyId).readUIntBE(0, eSkeyId.length),
-        publicKey: Buffer.from(eSkeyVal),
-        signature: Buffer.from(eSkeySig),
-      },
-      platform: platformName(deviceProps),
-    }
-    const signedMessage = Buffer.concat([Buffer.from([5]), registration.signedPreKey.publicKey])
-    if (!isValidSignature(registration.identityKey, signedMessage, registration.signedPreKey.signature)) {
-      this.logger.warn({ connection: connection.id }, 'registration with a bad signed prekey signature')
-      connection.end(loginFailure('400'))
-      return
-    }
-    connection.role = { kind: 'registration', clientStaticKey, registration }
-    const refs: BinaryNode[] = []
-    for (let i = 0; i < QR_REFS_PER_REGISTRATION; i++) {
-      const ref = `2@${randomBytes(30).toString('base64')}`
-      this.connectionsByRef.set(ref, connection)
-      refs.push({ tag: 'ref', attrs: {}, content: Buffer.from(ref) })
-    }
-    this.counters.totals.qrsIssued += refs.length
-    connection.send({
-      tag: 'iq',
-      attrs: { from: SERVER, type: 'set', xmlns: 'md', id: messageTag() },
-      content: [{ tag: 'pair-device', attrs: {}, content: refs }],
-    })
-  }
-
   // ---- pairing --------------------------------------------------------------------------------
 
   /** The phone `phone` scans the QR a session shows; links it and returns the companion's jid. */
   scan(input: { qr: unknown; phone: unknown; pushName?: unknown }): LinkedDevice {
-    const phone = assertPn('phone', input.phone)
-    const pushName = optionalName('pushName', input.pushName)
-    const qr = parsePairingQr(input.qr)
-    const connection = this.connectionsByRef.get(qr.ref)
-    if (!connection || connection.closed)
-      throw new NotFound('no session is showing this QR (expired or closed)')
-    const role = connection.role
-    if (role.kind !== 'registration')
-      throw new NotFound('the session showing this QR is no longer registering')
-    if (
-      !role.clientStaticKey.equals(qr.noisePublicKey) ||
-      !role.registration.identityKey.equals(qr.identityKey)
-    ) {
-      throw new BadInput('qr', 'keys do not match the session that received this ref')
-    }
-    const account = this.registry.getOrCreate(phone, pushName)
-    return this.completePairing(connection, account, qr.advSecret)
+    return this.pairing.scan(input)
   }
 
   /** The phone `phone` enters the pairing code a session obtained with requestPairingCode(). */
-  async enterPairingCode(input: {
-    phone: unknown
-    code: unknown
-    pushName?: unknown
-  }): Promise<LinkedDevice> {
-    const phone = assertPn('phone', input.phone)
-    const pushName = optionalName('pushName', input.pushName)
-    if (typeof input.code !== 'string' || !/^[0-9A-Z]{8}$/i.test(input.code.replace('-', ''))) {
-      throw new BadInput('code', 'must be the 8-character pairing code')
-    }
-    const code = input.code.replace('-', '').toUpperCase()
-    // requestPairingCode() does not wait for the server, so the companion_hello may still be in flight.
-    let pending = this.pendingPairingCodes.get(phone)
-    for (
-      let waited = 0;
-      (!pending || pending.connection.closed) && waited < PAIRING_HELLO_WAIT_MS;
-      waited += 50
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-      pending = this.pendingPairingCodes.get(phone)
-    }
-    if (!pending || pending.connection.closed)
-      throw new NotFound(`no session is waiting for a pairing code for ${phone}`)
-    if (pending.settle) throw new Conflict('a code is already being entered for this phone')
-    const account = this.registry.getOrCreate(phone, pushName)
-    pending.pushName = pushName
-    pending.companionEphemeralPublicKey = await unwrapWithPairingCode(code, pending.wrappedCompanionEphemeral)
-    pending.primaryEphemeral = Curve.generateKeyPair()
-    const wrappedPrimary = await wrapWithPairingCode(code, pending.primaryEphemeral.public)
-    const linked = new Promise<LinkedDevice>((resolve, reject) => {
-      pending.settle = { resolve, reject }
-    })
-    const timeout = setTimeout(
-      () => pending.settle?.reject(new Conflict('the session did not finish linking in time')),
-      PAIRING_CODE_TIMEOUT_MS,
-    )
-    pending.connection.send({
-      tag: 'notification',
-      attrs: { from: SERVER, type: 'link_code_companion_reg', id: messageTag(), t: unixNow() },
-      content: [
-        {
-          tag: 'link_code_companion_reg',
-          attrs: {},
-          content: [
-            { tag: 'link_code_pairing_ref', attrs: {}, content: pending.ref },
-            { tag: 'primary_identity_pub', attrs: {}, content: Buffer.from(account.accountKey.public) },
-            { tag: 'link_code_pairing_wrapped_primary_ephemeral_pub', attrs: {}, content: wrappedPrimary },
-          ],
-        },
-      ],
-    })
-    try {
-      return await linked
-    } finally {
-      clearTimeout(timeout)
-      pending.settle = undefined
-    }
+  enterPairingCode(input: { phone: unknown; code: unknown; pushName?: unknown }): Promise<LinkedDevice> {
+    return this.pairingCodes.enter(input)
   }
 
   /** companion_hello (code requested) and companion_finish (key bundle after the phone entered it). */
   onLinkCodeStage(connection: ClientConnection, iq: BinaryNode, stage: BinaryNode): void {
-    const reply = (content?: BinaryNode[]) =>
-      connection.send({ tag: 'iq', attrs: { from: SERVER, type: 'result', id: iq.attrs.id ?? '' }, content })
-    const role = connection.role
-    if (role.kind !== 'registration') {
-      reply()
-      return
-    }
-    const phone = parseJid(stage.attrs.jid ?? '')?.user
-    if (stage.attrs.stage === 'companion_hello' && phone) {
-      const wrapped = getBinaryNodeChildBuffer(stage, 'link_code_pairing_wrapped_companion_ephemeral_pub')
-      if (!wrapped) {
-        reply()
-        return
-      }
-      const ref = Buffer.from(`2@${randomBytes(20).toString('base64')}`)
-      this.pendingPairingCodes.set(phone, {
-        connection,
-        phone,
-        ref,
-        wrappedCompanionEphemeral: Buffer.from(wrapped),
-      })
-      reply([
-        {
-          tag: 'link_code_companion_reg',
-          attrs: {},
-          content: [{ tag: 'link_code_pairing_ref', attrs: {}, content: ref }],
-        },
-      ])
-      return
-    }
-    if (stage.attrs.stage === 'companion_finish' && phone) {
-      reply()
-      const pending = this.pendingPairingCodes.get(phone)
-      const bundle = getBinaryNodeChildBuffer(stage, 'link_code_pairing_wrapped_key_bundle')
-      if (!pending?.settle || !pending.primaryEphemeral || !pending.companionEphemeralPublicKey || !bundle)
-        return
-      const account = this.registry.getOrCreate(phone)
-      try {
-        const { companionIdentityKey, advSecret } = openCompanionKeyBundle({
-          wrappedKeyBundle: bundle,
-          primaryEphemeralKey: pending.primaryEphemeral,
-          companionEphemeralPublicKey: pending.companionEphemeralPublicKey,
-          accountKey: account.accountKey,
-        })
-        if (!companionIdentityKey.equals(role.registration.identityKey)) throw new Error('identity mismatch')
-        this.pendingPairingCodes.delete(phone)
-        const linked = this.completePairing(connection, account, advSecret)
-        this.counters.totals.pairingCodeLinks++
-        pending.settle.resolve(linked)
-      } catch (err) {
-        this.logger.info({ phone, err }, 'pairing code did not match')
-        // The companion keeps waiting; a new code can be requested.
-        pending.primaryEphemeral = undefined
-        pending.settle.reject(new BadInput('code', 'does not match the code the session shows'))
-      }
-    }
-  }
-
-  private completePairing(connection: ClientConnection, account: Account, advSecret: Buffer): LinkedDevice {
-    const role = connection.role
-    if (role.kind !== 'registration') throw new Conflict('connection is not registering')
-    const device = this.registry.addCompanion(account, {
-      noisePublicKey: role.clientStaticKey,
-      identityKey: role.registration.identityKey,
-      registrationId: role.registration.registrationId,
-      signedPreKey: role.registration.signedPreKey,
-      platform: role.registration.platform,
-    })
-    for (const [ref, owner] of this.connectionsByRef)
-      if (owner === connection) this.connectionsByRef.delete(ref)
-    const id = messageTag()
-    this.pendingPairSuccess.set(id, { account, device })
-    connection.send({
-      tag: 'iq',
-      attrs: { from: SERVER, type: 'set', xmlns: 'md', id, t: unixNow() },
-      content: [
-        {
-          tag: 'pair-success',
-          attrs: {},
-          content: [
-            {
-              tag: 'device-identity',
-              attrs: {},
-              content: signCompanionIdentity({
-                accountKey: account.accountKey,
-                companionIdentityKey: device.identityKey,
-                keyIndex: device.keyIndex,
-                advSecret,
-              }),
-            },
-            { tag: 'platform', attrs: { name: 'smba' } },
-            {
-              tag: 'device',
-              attrs: { jid: pnJid(account.pn, device.id), lid: lidJid(account.lid, device.id) },
-            },
-            { tag: 'biz', attrs: { name: account.name } },
-          ],
-        },
-      ],
-    })
-    this.counters.totals.pairings++
-    this.logger.info({ jid: pnJid(account.pn, device.id) }, 'companion linked')
-    return { jid: pnJid(account.pn, device.id), lid: lidJid(account.lid, device.id) }
+    this.pairingCodes.onLinkCodeStage(connection, iq, stage)
   }
 
   /** Replies to iqs the simulator sent; the pair-device-sign reply ends pairing with 515. */
   onIqReply(connection: ClientConnection, node: BinaryNode): void {
-    const pending = this.pendingPairSuccess.get(node.attrs.id ?? '')
-    if (!pending) return
-    this.pendingPairSuccess.delete(node.attrs.id ?? '')
-    const signedIdentity = getBinaryNodeChildBuffer(
-      getBinaryNodeChild(node, 'pair-device-sign'),
-      'device-identity',
-    )
-    const valid =
-      signedIdentity &&
-      isValidDeviceSignature({
-        signedIdentity,
-        accountPublicKey: Buffer.from(pending.account.accountKey.public),
-        companionIdentityKey: pending.device.identityKey,
-      })
-    if (!valid) {
-      this.logger.warn(
-        { jid: pnJid(pending.account.pn, pending.device.id) },
-        'bad pair-device-sign; unlinking',
-      )
-      pending.device.removed = true
-      this.markDirty()
-      connection.end(loginFailure('401'))
-      return
-    }
-    connection.end(restartRequired())
+    this.pairing.onIqReply(connection, node)
   }
 
   onUnknownIq(connection: ClientConnection, node: BinaryNode): void {
@@ -982,14 +699,4 @@ export interface AccountSummary {
 
 function firstChildTag(node: BinaryNode): string | undefined {
   return Array.isArray(node.content) ? node.content[0]?.tag : undefined
-}
-
-function platformName(deviceProps: Uint8Array | null | undefined): string {
-  if (!deviceProps) return 'unknown'
-  try {
-    const props = proto.DeviceProps.decode(deviceProps)
-    return proto.DeviceProps.PlatformType[props.platformType ?? 0] ?? 'unknown'
-  } catch {
-    return 'unknown'
-  }
 }
