@@ -6,10 +6,12 @@ import { listenSimulator, type RunningSimulator, type StartSimulatorOptions } fr
 export { SimControlClient, SimControlError } from './control-client.js'
 export type { DeviceCounters, SimStats } from './counters.js'
 export type { FaultSettings } from './faults.js'
+export type { InboxMessage } from './message-relay.js'
 export type { LinkedDevice } from './pairing.js'
+export type { ReceivedReceipt } from './receipt-relay.js'
 export type { FaultState, SimControl } from './sim-control.js'
 export type { RunningSimulator, StartSimulatorOptions } from './sim-server.js'
-export type { AccountSummary, InboxMessage, ReceivedReceipt } from './simulator.js'
+export type { AccountSummary } from './simulator.js'
 
 /** An in-process simulator: addresses, `stop()`, and the control operations as typed methods. */
 export type SimHandle = Omit<RunningSimulator, 'simulator'> &

@@ -1,15 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { promisify } from 'node:util'
-import { deflate } from 'node:zlib'
-import {
-  type BinaryNode,
-  encodeWAMessage,
-  generateMessageID,
-  getBinaryNodeChild,
-  getBinaryNodeChildren,
-  proto,
-  unpadRandomMax16,
-} from '@whiskeysockets/baileys'
+import type { BinaryNode } from '@whiskeysockets/baileys'
 import {
   type Account,
   AccountRegistry,
@@ -27,50 +16,17 @@ import { type FaultSettings, Faults } from './faults.js'
 import { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
 import { type LoginContext, logIn } from './login.js'
-import { unixNow } from './node-attrs.js'
+import { type InboxMessage, MessageRelay } from './message-relay.js'
 import type { ClientHello } from './noise-session.js'
 import { NoiseSession } from './noise-session.js'
 import { type LinkedDevice, Pairing } from './pairing.js'
 import { PairingCodes } from './pairing-code.js'
+import { sendPhoneBootstrap } from './phone-bootstrap.js'
 import { answerIq, type QueryContext } from './queries.js'
+import { ReceiptRelay, type ReceivedReceipt } from './receipt-relay.js'
 import { encodeCertChain, type ServerIdentity } from './server-identity.js'
 import type { PersistedState } from './state-file.js'
 import { conflictReplaced, deviceRemoved, loginFailure, systemShutdown } from './stream-errors.js'
-
-const deflateAsync = promisify(deflate)
-
-/** A text a simulated phone decrypted (GET /inbox). */
-export interface InboxMessage {
-  id: string
-  /** Sender PN (the session's account). */
-  from: string
-  /** Sender device jid, e.g. `628…:1@s.whatsapp.net`. */
-  fromDevice: string
-  /** Recipient PN (the contact or other account whose phone decrypted it). */
-  to: string
-  text: string
-  timestamp: number
-}
-
-/** A receipt a session sent for a message the simulator delivered (GET /receipts). */
-export interface ReceivedReceipt {
-  id: string
-  /** PN of the session's account that sent the receipt. */
-  from: string
-  fromDevice: string
-  /** Who the receipt is for (the original sender), as the client addressed it. */
-  to: string
-  type: string
-  timestamp: number
-}
-
-/** A text the simulator delivered to sessions (POST /send). */
-interface SentMessage {
-  id: string
-  from: string
-  to: string
-  text: string
-}
 
 export interface SimulatorOptions {
   identity: ServerIdentity
@@ -90,8 +46,8 @@ export class Simulator implements ConnectionHandler, QueryContext {
   readonly registry: AccountRegistry
   readonly counters = new Counters()
   readonly faults = new Faults()
-  readonly inbox: InboxMessage[] = []
-  readonly receipts: ReceivedReceipt[] = []
+  readonly inbox: InboxMessage[]
+  readonly receipts: ReceivedReceipt[]
   phoneBootstrap: boolean
   private readonly identity: ServerIdentity
   private readonly certChain: Buffer
@@ -102,7 +58,8 @@ export class Simulator implements ConnectionHandler, QueryContext {
   private readonly login: LoginContext
   private readonly pairing: Pairing
   private readonly pairingCodes: PairingCodes
-  private readonly sentMessages = new Map<string, SentMessage>()
+  private readonly messages: MessageRelay
+  private readonly receiptRelay: ReceiptRelay
   private readonly silenceTimers = new Set<NodeJS.Timeout>()
 
   constructor(options: SimulatorOptions) {
@@ -121,6 +78,10 @@ export class Simulator implements ConnectionHandler, QueryContext {
     const markDirty = () => this.markDirty()
     this.pairing = new Pairing({ registry, counters, logger, markDirty })
     this.pairingCodes = new PairingCodes({ registry, counters, logger, pairing: this.pairing })
+    this.messages = new MessageRelay({ registry, counters, sockets, logger })
+    this.inbox = this.messages.inbox
+    this.receiptRelay = new ReceiptRelay({ registry, counters, sockets, inbox: this.inbox })
+    this.receipts = this.receiptRelay.receipts
   }
 
   get rootPublicKey(): string {
@@ -172,12 +133,12 @@ export class Simulator implements ConnectionHandler, QueryContext {
         answerIq(this, connection, node)
         return
       case 'message':
-        void this.onClientMessage(connection, node).catch((err) =>
-          this.logger.error({ err, id: node.attrs.id }, 'failed to route a client message'),
-        )
+        void this.messages
+          .onClientMessage(connection, node)
+          .catch((err) => this.logger.error({ err, id: node.attrs.id }, 'failed to route a client message'))
         return
       case 'receipt':
-        this.onClientReceipt(connection, node)
+        this.receiptRelay.onClientReceipt(connection, node)
         return
       default:
         // ack, presence, chatstate, ib, call: nothing to answer.
@@ -244,322 +205,31 @@ export class Simulator implements ConnectionHandler, QueryContext {
     }
   }
 
-  // ---- phone bootstrap ------------------------------------------------------------------------
-
+  /** The phone bootstraps a companion once, after its first login's digest query. */
   onDigestAnswered(connection: ClientConnection): void {
     const device = this.deviceOf(connection)
     const role = connection.role
     if (!this.phoneBootstrap || !device || device.bootstrapped || role.kind !== 'device') return
     device.bootstrapped = true
     this.markDirty()
-    void this.sendBootstrap(connection, role.pn, device).catch((err) =>
+    void sendPhoneBootstrap(this, connection, role.pn, device).catch((err) =>
       this.logger.error({ err, deviceJid: role.deviceJid }, 'phone bootstrap failed'),
     )
-  }
-
-  private async sendBootstrap(
-    connection: ClientConnection,
-    pn: string,
-    device: CompanionDevice,
-  ): Promise<void> {
-    const account = this.registry.get(pn)!
-    const keyShare: proto.IMessage = {
-      protocolMessage: {
-        type: proto.Message.ProtocolMessage.Type.APP_STATE_SYNC_KEY_SHARE,
-        appStateSyncKeyShare: {
-          keys: [
-            {
-              keyId: { keyId: randomBytes(6) },
-              keyData: {
-                keyData: randomBytes(32),
-                fingerprint: {
-                  rawId: randomBytes(4).readUInt32BE(0),
-                  currentIndex: 0,
-                  deviceIndexes: [0, device.keyIndex],
-                },
-                timestamp: Date.now(),
-              },
-            },
-          ],
-        },
-      },
-    }
-    const contacts = this.registry
-      .all()
-      .filter((other) => other.pn !== pn)
-      .slice(0, 50)
-    const history = proto.HistorySync.encode({
-      syncType: proto.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP,
-      conversations: [],
-      pushnames: contacts.map((contact) => ({ id: pnJid(contact.pn), pushname: contact.name })),
-      phoneNumberToLidMappings: contacts.map((contact) => ({
-        pnJid: pnJid(contact.pn),
-        lidJid: lidJid(contact.lid),
-      })),
-    }).finish()
-    const historyNotification: proto.IMessage = {
-      protocolMessage: {
-        type: proto.Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION,
-        historySyncNotification: {
-          syncType: proto.Message.HistorySyncType.INITIAL_BOOTSTRAP,
-          progress: 100,
-          chunkOrder: 0,
-          initialHistBootstrapInlinePayload: await deflateAsync(history),
-        },
-      },
-    }
-    for (const message of [keyShare, historyNotification]) {
-      const enc = await this.registry
-        .phoneOf(account)
-        .encrypt(pnJid(pn, device.id), encodeWAMessage(message), () => this.registry.companionBundle(device))
-      connection.send({
-        tag: 'message',
-        attrs: {
-          from: pnJid(pn),
-          id: generateMessageID(),
-          t: unixNow(),
-          type: 'text',
-          category: 'peer',
-          push_priority: 'high_force',
-        },
-        content: [{ tag: 'enc', attrs: { v: '2', type: enc.type }, content: enc.ciphertext }],
-      })
-      this.counters.totals.messagesOut++
-    }
   }
 
   // ---- messaging ------------------------------------------------------------------------------
 
   /** A contact (or any account's phone) sends a text to every linked device of `to`. */
-  async send(input: {
-    from: unknown
-    to: unknown
-    text: unknown
-    addressing?: unknown
-    id?: unknown
-  }): Promise<{
+  send(input: { from: unknown; to: unknown; text: unknown; addressing?: unknown; id?: unknown }): Promise<{
     id: string
     devices: number
   }> {
-    const fromPn = assertPn('from', input.from)
-    const target = this.registry.resolve(
-      typeof input.to === 'string' ? (input.to.includes('@') ? input.to : pnJid(input.to)) : '',
-    )
-    if (typeof input.to !== 'string') throw new BadInput('to', 'must be a PN or jid')
-    if (typeof input.text !== 'string' || input.text === '')
-      throw new BadInput('text', 'must be a non-empty string')
-    const addressing = input.addressing ?? 'pn'
-    if (addressing !== 'pn' && addressing !== 'lid') throw new BadInput('addressing', "must be 'pn' or 'lid'")
-    if (input.id !== undefined && (typeof input.id !== 'string' || input.id === ''))
-      throw new BadInput('id', 'must be a string')
-    const sender = this.registry.get(fromPn)
-    if (!sender) throw new NotFound(`no account or contact ${fromPn}; add it with POST /contacts`)
-    if (!target) throw new NotFound(`no account for ${input.to}`)
-    const id = (input.id as string | undefined) ?? generateMessageID()
-    const devices =
-      target.device === 0
-        ? this.registry.activeCompanions(target.account)
-        : [this.registry.companion(target.account, target.device)].filter(
-            (d): d is CompanionDevice => !!d && !d.removed,
-          )
-    const plaintext = encodeWAMessage({ conversation: input.text })
-    const attrs: Record<string, string> =
-      addressing === 'lid'
-        ? { from: lidJid(sender.lid), sender_pn: pnJid(sender.pn), addressing_mode: 'lid' }
-        : { from: pnJid(sender.pn), sender_lid: lidJid(sender.lid) }
-    let delivered = 0
-    for (const device of devices) {
-      const live = this.sockets.of(pnJid(target.account.pn, device.id))
-      if (live.size === 0) continue
-      const enc = await this.registry
-        .phoneOf(sender)
-        .encrypt(pnJid(target.account.pn, device.id), plaintext, () => this.registry.companionBundle(device))
-      for (const connection of live) {
-        connection.send({
-          tag: 'message',
-          attrs: { ...attrs, id, t: unixNow(), type: 'text', notify: sender.name },
-          content: [{ tag: 'enc', attrs: { v: '2', type: enc.type }, content: enc.ciphertext }],
-        })
-        this.counters.totals.messagesOut++
-        delivered++
-      }
-    }
-    this.sentMessages.set(id, { id, from: sender.pn, to: target.account.pn, text: input.text })
-    return { id, devices: delivered }
+    return this.messages.send(input)
   }
 
   /** A contact sends a delivery (or read) receipt for a message a session sent it. */
   receipt(input: { from: unknown; to: unknown; id: unknown; type?: unknown }): { delivered: number } {
-    const fromPn = assertPn('from', input.from)
-    if (typeof input.to !== 'string' || input.to === '')
-      throw new BadInput('to', 'must be the session PN or jid')
-    if (typeof input.id !== 'string' || input.id === '') throw new BadInput('id', 'must be a message id')
-    const type = input.type ?? 'delivery'
-    if (type !== 'delivery' && type !== 'read') throw new BadInput('type', "must be 'delivery' or 'read'")
-    const target = this.registry.require(input.to.includes('@') ? input.to : pnJid(input.to))
-    const message = this.inbox.find(
-      (m) => m.id === input.id && m.to === fromPn && m.from === target.account.pn,
-    )
-    if (!message) throw new NotFound(`no message ${input.id} from ${target.account.pn} to ${fromPn}`)
-    const attrs: Record<string, string> = { from: pnJid(fromPn), id: input.id, t: unixNow() }
-    if (type === 'read') attrs.type = 'read'
-    return { delivered: this.deliverToAccount(target.account, { tag: 'receipt', attrs }) }
-  }
-
-  private deliverToAccount(account: Account, node: BinaryNode, exceptDeviceJid?: string): number {
-    let delivered = 0
-    for (const device of this.registry.activeCompanions(account)) {
-      const deviceJid = pnJid(account.pn, device.id)
-      if (deviceJid === exceptDeviceJid) continue
-      for (const connection of this.sockets.of(deviceJid)) {
-        connection.send(node)
-        delivered++
-        if (node.tag === 'receipt') this.counters.totals.receiptsOut++
-      }
-    }
-    return delivered
-  }
-
-  private async onClientMessage(connection: ClientConnection, node: BinaryNode): Promise<void> {
-    const role = connection.role
-    if (role.kind !== 'device') return
-    const sender = this.registry.get(role.pn)!
-    const chatJid = node.attrs.to ?? ''
-    const id = node.attrs.id ?? ''
-    this.counters.totals.messagesIn++
-    const participants = getBinaryNodeChildren(getBinaryNodeChild(node, 'participants'), 'to')
-    const targets: { jid: string; enc: BinaryNode }[] = participants.flatMap((to) => {
-      const enc = getBinaryNodeChild(to, 'enc')
-      return enc && to.attrs.jid ? [{ jid: to.attrs.jid, enc }] : []
-    })
-    const directEnc = getBinaryNodeChild(node, 'enc')
-    if (directEnc) targets.push({ jid: chatJid, enc: directEnc })
-    const deviceIdentity = getBinaryNodeChild(node, 'device-identity')
-    const chat = this.registry.resolve(chatJid)
-    this.logger.debug(
-      { id, chatJid, targets: targets.map((t) => `${t.jid}/${t.enc.attrs.type}`) },
-      'client message',
-    )
-    for (const { jid, enc } of targets) {
-      const found = this.registry.resolve(jid)
-      if (!found) continue
-      const type = enc.attrs.type
-      if (!(enc.content instanceof Uint8Array) || (type !== 'pkmsg' && type !== 'msg')) continue
-      if (found.device === 0) {
-        await this.decryptOnPhone(
-          found.account,
-          role.deviceJid,
-          sender.pn,
-          type,
-          enc.content,
-          id,
-          chat?.account,
-        )
-      } else {
-        // Another Baileys companion: relay the ciphertext as WhatsApp's server does.
-        const isOwnDevice = found.account.pn === sender.pn
-        const attrs: Record<string, string> = {
-          from: role.deviceJid,
-          id,
-          t: unixNow(),
-          type: node.attrs.type ?? 'text',
-          notify: sender.name,
-          sender_lid: lidJid(sender.lid),
-        }
-        if (isOwnDevice) attrs.recipient = chat ? pnJid(chat.account.pn) : chatJid
-        if (node.attrs.category) attrs.category = node.attrs.category
-        const relay: BinaryNode = {
-          tag: 'message',
-          attrs,
-          content: [enc, ...(deviceIdentity ? [deviceIdentity] : [])],
-        }
-        for (const target of this.sockets.of(pnJid(found.account.pn, found.device))) {
-          if (target === connection) continue
-          target.send(relay)
-          this.counters.totals.messagesOut++
-        }
-      }
-    }
-    connection.send({ tag: 'ack', attrs: { class: 'message', id, from: chatJid, t: unixNow() } })
-  }
-
-  private async decryptOnPhone(
-    phoneAccount: Account,
-    senderDeviceJid: string,
-    senderPn: string,
-    type: 'pkmsg' | 'msg',
-    ciphertext: Uint8Array,
-    id: string,
-    chatAccount: Account | undefined,
-  ): Promise<void> {
-    let message: proto.Message
-    try {
-      const plaintext = await this.registry.phoneOf(phoneAccount).decrypt(senderDeviceJid, type, ciphertext)
-      message = proto.Message.decode(unpadRandomMax16(plaintext))
-    } catch (err) {
-      this.counters.totals.decryptFailures++
-      this.logger.warn(
-        { err, id, senderDeviceJid, phone: phoneAccount.pn },
-        'simulated phone could not decrypt',
-      )
-      return
-    }
-    this.logger.debug(
-      { id, phone: phoneAccount.pn, message: proto.Message.toObject(message) },
-      'phone decrypted',
-    )
-    // The sender's own phone gets a DeviceSentMessage copy; only the recipient's phone goes in the inbox.
-    if (message.deviceSentMessage || phoneAccount.pn === senderPn) return
-    const text = message.conversation || message.extendedTextMessage?.text
-    if (!text || chatAccount?.pn !== phoneAccount.pn) return
-    this.inbox.push({
-      id,
-      from: senderPn,
-      fromDevice: senderDeviceJid,
-      to: phoneAccount.pn,
-      text,
-      timestamp: Date.now(),
-    })
-  }
-
-  private onClientReceipt(connection: ClientConnection, node: BinaryNode): void {
-    const role = connection.role
-    if (role.kind !== 'device') return
-    const id = node.attrs.id ?? ''
-    const to = node.attrs.to ?? ''
-    const type = node.attrs.type ?? 'delivery'
-    this.counters.totals.receiptsIn++
-    const ack: BinaryNode = { tag: 'ack', attrs: { class: 'receipt', id, from: to } }
-    if (node.attrs.type) ack.attrs.type = node.attrs.type
-    connection.send(ack)
-    const ids = [
-      id,
-      ...getBinaryNodeChildren(getBinaryNodeChild(node, 'list'), 'item').map((item) => item.attrs.id ?? ''),
-    ]
-    for (const messageId of ids) {
-      this.receipts.push({
-        id: messageId,
-        from: role.pn,
-        fromDevice: role.deviceJid,
-        to,
-        type,
-        timestamp: Date.now(),
-      })
-    }
-    // Session-to-session: pass delivery/read receipts on to the original sender's devices.
-    const target = this.registry.resolve(to)
-    // 'inactive' is a delivery receipt from a client that is not marked online.
-    if (
-      target &&
-      target.account.pn !== role.pn &&
-      (type === 'delivery' || type === 'inactive' || type === 'read')
-    ) {
-      for (const messageId of ids) {
-        const attrs: Record<string, string> = { from: pnJid(role.pn), id: messageId, t: unixNow() }
-        if (type === 'read') attrs.type = 'read'
-        this.deliverToAccount(target.account, { tag: 'receipt', attrs })
-      }
-    }
+    return this.receiptRelay.fromContact(input)
   }
 
   // ---- contacts, faults, kicks ----------------------------------------------------------------
