@@ -1,17 +1,9 @@
 import type { BinaryNode } from '@whiskeysockets/baileys'
-import {
-  type Account,
-  AccountRegistry,
-  assertPn,
-  type CompanionDevice,
-  lidJid,
-  optionalName,
-  parseJid,
-  pnJid,
-} from './account-registry.js'
+import { type Account, AccountRegistry, type CompanionDevice } from './account-registry.js'
+import { type AccountSummary, summarizeAccounts } from './account-summary.js'
 import { ClientConnection, type ConnectionHandler } from './client-connection.js'
 import { Counters, type SimStats } from './counters.js'
-import { BadInput, NotFound } from './errors.js'
+import { FaultInjector } from './fault-injector.js'
 import { type FaultSettings, Faults } from './faults.js'
 import { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
@@ -22,11 +14,12 @@ import { NoiseSession } from './noise-session.js'
 import { type LinkedDevice, Pairing } from './pairing.js'
 import { PairingCodes } from './pairing-code.js'
 import { sendPhoneBootstrap } from './phone-bootstrap.js'
+import { addContact, type PhoneContext, removeDevice } from './phones.js'
 import { answerIq, type QueryContext } from './queries.js'
 import { ReceiptRelay, type ReceivedReceipt } from './receipt-relay.js'
 import { encodeCertChain, type ServerIdentity } from './server-identity.js'
 import type { PersistedState } from './state-file.js'
-import { conflictReplaced, deviceRemoved, loginFailure, systemShutdown } from './stream-errors.js'
+import { loginFailure } from './stream-errors.js'
 
 export interface SimulatorOptions {
   identity: ServerIdentity
@@ -40,7 +33,8 @@ export interface SimulatorOptions {
 
 /**
  * The simulated WhatsApp server: accounts, connections and the protocol between them. The HTTP
- * control API and the library API both call its public methods.
+ * control API and the library API both call its public methods. It wires the parts (login,
+ * pairing, message and receipt relay, faults) and hands each connection event to the right one.
  */
 export class Simulator implements ConnectionHandler, QueryContext {
   readonly registry: AccountRegistry
@@ -56,11 +50,12 @@ export class Simulator implements ConnectionHandler, QueryContext {
   private nextConnectionId = 1
   private readonly sockets = new LiveSockets(this.counters)
   private readonly login: LoginContext
+  private readonly phones: PhoneContext
   private readonly pairing: Pairing
   private readonly pairingCodes: PairingCodes
   private readonly messages: MessageRelay
   private readonly receiptRelay: ReceiptRelay
-  private readonly silenceTimers = new Set<NodeJS.Timeout>()
+  private readonly faultInjector: FaultInjector
 
   constructor(options: SimulatorOptions) {
     this.identity = options.identity
@@ -74,14 +69,16 @@ export class Simulator implements ConnectionHandler, QueryContext {
     this.registry = new AccountRegistry(signalLogger, options.onStateChange)
     this.registry.load(options.accounts)
     const { registry, counters, faults, sockets, logger } = this
-    this.login = { registry, counters, faults, sockets, logger }
     const markDirty = () => this.markDirty()
+    this.login = { registry, counters, faults, sockets, logger }
+    this.phones = { registry, sockets, markDirty }
     this.pairing = new Pairing({ registry, counters, logger, markDirty })
     this.pairingCodes = new PairingCodes({ registry, counters, logger, pairing: this.pairing })
     this.messages = new MessageRelay({ registry, counters, sockets, logger })
     this.inbox = this.messages.inbox
     this.receiptRelay = new ReceiptRelay({ registry, counters, sockets, inbox: this.inbox })
     this.receipts = this.receiptRelay.receipts
+    this.faultInjector = new FaultInjector({ registry, sockets, faults })
   }
 
   get rootPublicKey(): string {
@@ -160,26 +157,16 @@ export class Simulator implements ConnectionHandler, QueryContext {
     return account && this.registry.companion(account, role.deviceId)
   }
 
-  // ---- pairing --------------------------------------------------------------------------------
+  // ---- iqs that change server state (QueryContext) -------------------------------------------
 
-  /** The phone `phone` scans the QR a session shows; links it and returns the companion's jid. */
-  scan(input: { qr: unknown; phone: unknown; pushName?: unknown }): LinkedDevice {
-    return this.pairing.scan(input)
-  }
-
-  /** The phone `phone` enters the pairing code a session obtained with requestPairingCode(). */
-  enterPairingCode(input: { phone: unknown; code: unknown; pushName?: unknown }): Promise<LinkedDevice> {
-    return this.pairingCodes.enter(input)
+  /** Replies to iqs the simulator sent; the pair-device-sign reply ends pairing with 515. */
+  onIqReply(connection: ClientConnection, node: BinaryNode): void {
+    this.pairing.onIqReply(connection, node)
   }
 
   /** companion_hello (code requested) and companion_finish (key bundle after the phone entered it). */
   onLinkCodeStage(connection: ClientConnection, iq: BinaryNode, stage: BinaryNode): void {
     this.pairingCodes.onLinkCodeStage(connection, iq, stage)
-  }
-
-  /** Replies to iqs the simulator sent; the pair-device-sign reply ends pairing with 515. */
-  onIqReply(connection: ClientConnection, node: BinaryNode): void {
-    this.pairing.onIqReply(connection, node)
   }
 
   onUnknownIq(connection: ClientConnection, node: BinaryNode): void {
@@ -217,7 +204,17 @@ export class Simulator implements ConnectionHandler, QueryContext {
     )
   }
 
-  // ---- messaging ------------------------------------------------------------------------------
+  // ---- control operations ---------------------------------------------------------------------
+
+  /** The phone `phone` scans the QR a session shows; links it and returns the companion's jid. */
+  scan(input: { qr: unknown; phone: unknown; pushName?: unknown }): LinkedDevice {
+    return this.pairing.scan(input)
+  }
+
+  /** The phone `phone` enters the pairing code a session obtained with requestPairingCode(). */
+  enterPairingCode(input: { phone: unknown; code: unknown; pushName?: unknown }): Promise<LinkedDevice> {
+    return this.pairingCodes.enter(input)
+  }
 
   /** A contact (or any account's phone) sends a text to every linked device of `to`. */
   send(input: { from: unknown; to: unknown; text: unknown; addressing?: unknown; id?: unknown }): Promise<{
@@ -232,91 +229,23 @@ export class Simulator implements ConnectionHandler, QueryContext {
     return this.receiptRelay.fromContact(input)
   }
 
-  // ---- contacts, faults, kicks ----------------------------------------------------------------
-
   /** Adds (or renames) a contact: an account whose only device is its simulated phone. */
   addContact(input: { pn: unknown; name?: unknown }): { pn: string; lid: string } {
-    const pn = assertPn('pn', input.pn)
-    const account = this.registry.getOrCreate(pn, optionalName('name', input.name))
-    return { pn: account.pn, lid: lidJid(account.lid) }
+    return addContact(this.registry, input)
   }
 
   /** The phone unlinks a companion: its live socket gets 401 device_removed, later logins fail 401. */
   removeDevice(input: { jid: unknown }): { removed: string } {
-    if (typeof input.jid !== 'string')
-      throw new BadInput('jid', 'must be a companion jid like 628…:1@s.whatsapp.net')
-    const found = this.registry.require(input.jid)
-    if (found.device === 0)
-      throw new BadInput('jid', 'must name a companion device (…:N@s.whatsapp.net), not the phone')
-    const device = this.registry.companion(found.account, found.device)
-    if (!device) throw new NotFound(`no device ${input.jid}`)
-    device.removed = true
-    this.markDirty()
-    const deviceJid = pnJid(found.account.pn, device.id)
-    for (const connection of this.sockets.of(deviceJid)) {
-      connection.end(deviceRemoved())
-    }
-    return { removed: deviceJid }
+    return removeDevice(this.phones, input)
   }
 
   /** Closes the live sockets of a device (jid) or of every device of an account (pn). */
   kick(input: { pn?: unknown; jid?: unknown; mode?: unknown }): { kicked: number } {
-    const mode = input.mode ?? 'replaced'
-    if (mode !== 'replaced' && mode !== 'close' && mode !== 'system-shutdown') {
-      throw new BadInput('mode', "must be 'replaced', 'close' or 'system-shutdown'")
-    }
-    const connections = this.liveConnectionsFor(input)
-    for (const connection of connections) {
-      if (mode === 'close') connection.end()
-      else if (mode === 'replaced') connection.end(conflictReplaced())
-      else connection.end(systemShutdown())
-    }
-    return { kicked: connections.length }
+    return this.faultInjector.kick(input)
   }
 
   setFaults(settings: FaultSettings): ReturnType<Faults['describe']> & { silenced: number } {
-    if (settings.clear) {
-      this.faults.clear()
-      for (const timer of this.silenceTimers) clearTimeout(timer)
-      this.silenceTimers.clear()
-      for (const connection of this.sockets.all()) connection.silenced = false
-    }
-    if (settings.refuseLogins)
-      this.faults.refuseLogins(settings.refuseLogins.code, settings.refuseLogins.forMs)
-    if (settings.frameDelayMs !== undefined) this.faults.frameDelayMs = settings.frameDelayMs
-    let silenced = 0
-    if (settings.silence) {
-      const targets = this.liveConnectionsFor({ jid: settings.silence.jid })
-      for (const connection of targets) connection.silenced = true
-      silenced = targets.length
-      if (settings.silence.forMs !== undefined) {
-        const timer = setTimeout(() => {
-          this.silenceTimers.delete(timer)
-          for (const connection of targets) connection.silenced = false
-        }, settings.silence.forMs)
-        this.silenceTimers.add(timer)
-      }
-    }
-    return { ...this.faults.describe(), silenced }
-  }
-
-  private liveConnectionsFor(input: { pn?: unknown; jid?: unknown }): ClientConnection[] {
-    let deviceJids: string[]
-    if (typeof input.jid === 'string') {
-      const found = this.registry.require(input.jid)
-      deviceJids =
-        parseJid(input.jid)?.device === 0 && !input.jid.includes(':')
-          ? found.account.companions.map((device) => pnJid(found.account.pn, device.id))
-          : [pnJid(found.account.pn, found.device)]
-    } else if (input.pn !== undefined) {
-      const pn = assertPn('pn', input.pn)
-      const account = this.registry.get(pn)
-      if (!account) throw new NotFound(`no account ${pn}`)
-      deviceJids = account.companions.map((device) => pnJid(pn, device.id))
-    } else {
-      throw new BadInput('jid', 'give a device jid or a pn')
-    }
-    return deviceJids.flatMap((deviceJid) => [...this.sockets.of(deviceJid)])
+    return this.faultInjector.setFaults(settings)
   }
 
   // ---- read models ----------------------------------------------------------------------------
@@ -326,22 +255,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
   }
 
   accounts(): AccountSummary[] {
-    return this.registry.all().map((account) => ({
-      pn: account.pn,
-      lid: lidJid(account.lid),
-      name: account.name,
-      devices: account.companions.map((device) => {
-        const jid = pnJid(account.pn, device.id)
-        return {
-          jid,
-          lid: lidJid(account.lid, device.id),
-          keyIndex: device.keyIndex,
-          platform: device.platform,
-          removed: device.removed,
-          live: this.sockets.of(jid).size,
-        }
-      }),
-    }))
+    return summarizeAccounts(this.registry, this.sockets)
   }
 
   inboxFor(pn: string | undefined): InboxMessage[] {
@@ -354,17 +268,9 @@ export class Simulator implements ConnectionHandler, QueryContext {
 
   /** Closes every socket (used by stop()). */
   closeAll(): void {
-    for (const timer of this.silenceTimers) clearTimeout(timer)
+    this.faultInjector.stop()
     this.sockets.terminateAll()
   }
-}
-
-/** One account as GET /accounts shows it. */
-export interface AccountSummary {
-  pn: string
-  lid: string
-  name: string
-  devices: { jid: string; lid: string; keyIndex: number; platform: string; removed: boolean; live: number }[]
 }
 
 function firstChildTag(node: BinaryNode): string | undefined {
