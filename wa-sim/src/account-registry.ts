@@ -67,6 +67,14 @@ export function assertPn(field: string, value: unknown): string {
   return value
 }
 
+/** Validates an optional display name field (push name, contact name): at most 100 chars. */
+export function optionalName(field: string, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'string' || value.length > 100)
+    throw new BadInput(field, 'must be a string of at most 100 chars')
+  return value
+}
+
 /** All accounts, indexed by PN and LID, plus the lazily built Signal devices of their phones. */
 export class AccountRegistry {
   private readonly byPn = new Map<string, Account>()

@@ -1,8 +1,11 @@
 import { request } from 'undici'
+import type { AccountSummary } from './account-summary.js'
 import type { SimStats } from './counters.js'
 import type { FaultSettings } from './faults.js'
+import type { InboxMessage } from './message-relay.js'
+import type { LinkedDevice } from './pairing.js'
+import type { ReceivedReceipt } from './receipt-relay.js'
 import type { FaultState, SimControl } from './sim-control.js'
-import type { AccountSummary, InboxMessage, LinkedDevice, ReceivedReceipt } from './simulator.js'
 
 /** Error body the control API returns for 4xx/5xx. */
 export class SimControlError extends Error {

@@ -3,12 +3,15 @@ import type { FaultSettings } from './faults.js'
 import type { FaultState, SimControl } from './sim-control.js'
 import { listenSimulator, type RunningSimulator, type StartSimulatorOptions } from './sim-server.js'
 
+export type { AccountSummary } from './account-summary.js'
 export { SimControlClient, SimControlError } from './control-client.js'
 export type { DeviceCounters, SimStats } from './counters.js'
 export type { FaultSettings } from './faults.js'
+export type { InboxMessage } from './message-relay.js'
+export type { LinkedDevice } from './pairing.js'
+export type { ReceivedReceipt } from './receipt-relay.js'
 export type { FaultState, SimControl } from './sim-control.js'
 export type { RunningSimulator, StartSimulatorOptions } from './sim-server.js'
-export type { AccountSummary, InboxMessage, LinkedDevice, ReceivedReceipt } from './simulator.js'
 
 /** An in-process simulator: addresses, `stop()`, and the control operations as typed methods. */
 export type SimHandle = Omit<RunningSimulator, 'simulator'> &

@@ -5,12 +5,17 @@ import {
   getBinaryNodeChildBuffer,
   getBinaryNodeChildren,
 } from '@whiskeysockets/baileys'
-import { type Account, lidJid, pnJid } from './account-registry.js'
+import {
+  type Account,
+  type AccountRegistry,
+  type CompanionDevice,
+  lidJid,
+  pnJid,
+} from './account-registry.js'
 import type { ClientConnection } from './client-connection.js'
+import { SERVER } from './node-attrs.js'
 import type { PreKeyBundle } from './sim-device.js'
-import type { Simulator } from './simulator.js'
 
-const SERVER = 's.whatsapp.net'
 const SIGNAL_KEY_TYPE = Buffer.from([5])
 
 function result(node: BinaryNode, content?: BinaryNode[]): BinaryNode {
@@ -22,10 +27,32 @@ function bytes(node: BinaryNode | undefined): Buffer | undefined {
 }
 
 /**
+ * What answering an iq needs beyond the registry: the hooks for iqs that change server state. Kept
+ * narrow so this module does not depend on the Simulator that calls it.
+ */
+export interface QueryContext {
+  readonly registry: AccountRegistry
+  /** The companion a logged-in connection belongs to. */
+  deviceOf(connection: ClientConnection): CompanionDevice | undefined
+  /** Persisted state changed (a rotated signed prekey). */
+  markDirty(): void
+  /** A reply (type=result/error) to an iq the simulator sent. */
+  onIqReply(connection: ClientConnection, node: BinaryNode): void
+  /** The client fetched its key digest: the point after login where the phone may bootstrap it. */
+  onDigestAnswered(connection: ClientConnection): void
+  /** sock.logout(): the companion unlinks itself. */
+  onClientLogout(connection: ClientConnection, jid: string | undefined): void
+  /** A stage of linking with a pairing code; the handler sends the reply itself. */
+  onLinkCodeStage(connection: ClientConnection, iq: BinaryNode, stage: BinaryNode): void
+  /** A query the simulator does not recognise (answered with an empty result afterwards). */
+  onUnknownIq(connection: ClientConnection, node: BinaryNode): void
+}
+
+/**
  * Answers every iq a Baileys client sends (wa-protocol.md §3 and §4). Unknown queries still get an
  * empty result, so no client ever waits out its 60 s query timeout.
  */
-export function answerIq(sim: Simulator, connection: ClientConnection, node: BinaryNode): void {
+export function answerIq(sim: QueryContext, connection: ClientConnection, node: BinaryNode): void {
   const xmlns = node.attrs.xmlns
   const type = node.attrs.type
   const child = Array.isArray(node.content) ? node.content[0] : undefined
@@ -117,11 +144,7 @@ function parseSignedPreKey(skey: BinaryNode): PreKeyBundle['signedPreKey'] | und
   return { keyId: id.readUIntBE(0, id.length), publicKey: value, signature }
 }
 
-function storeUpload(
-  sim: Simulator,
-  device: NonNullable<ReturnType<Simulator['deviceOf']>>,
-  node: BinaryNode,
-): void {
+function storeUpload(sim: QueryContext, device: CompanionDevice, node: BinaryNode): void {
   const registration = getBinaryNodeChildBuffer(node, 'registration')
   const identity = getBinaryNodeChildBuffer(node, 'identity')
   if (registration) device.registrationId = Buffer.from(registration).readUInt32BE(0)
@@ -137,7 +160,7 @@ function storeUpload(
   sim.registry.storePreKeys(device, keys)
 }
 
-function digestOf(sim: Simulator, connection: ClientConnection): BinaryNode {
+function digestOf(sim: QueryContext, connection: ClientConnection): BinaryNode {
   const device = sim.deviceOf(connection)
   if (!device) return { tag: 'digest', attrs: {} }
   return {
@@ -184,7 +207,7 @@ function bundleNodes(bundle: PreKeyBundle): BinaryNode[] {
   return nodes
 }
 
-function bundleList(sim: Simulator, keyNode: BinaryNode): BinaryNode {
+function bundleList(sim: QueryContext, keyNode: BinaryNode): BinaryNode {
   const users = getBinaryNodeChildren(keyNode, 'user').map((user): BinaryNode => {
     const jid = user.attrs.jid ?? ''
     const found = sim.registry.resolve(jid)
@@ -201,7 +224,7 @@ function bundleList(sim: Simulator, keyNode: BinaryNode): BinaryNode {
   return { tag: 'list', attrs: {}, content: users }
 }
 
-function deviceList(sim: Simulator, account: Account): BinaryNode {
+function deviceList(sim: QueryContext, account: Account): BinaryNode {
   const devices: BinaryNode[] = [{ tag: 'device', attrs: { id: '0' } }]
   for (const companion of sim.registry.activeCompanions(account)) {
     devices.push({
@@ -212,7 +235,7 @@ function deviceList(sim: Simulator, account: Account): BinaryNode {
   return { tag: 'devices', attrs: {}, content: [{ tag: 'device-list', attrs: {}, content: devices }] }
 }
 
-function usyncResult(sim: Simulator, usync: BinaryNode): BinaryNode {
+function usyncResult(sim: QueryContext, usync: BinaryNode): BinaryNode {
   const query = getBinaryNodeChild(usync, 'query')
   const protocols = Array.isArray(query?.content) ? query.content.map((protocol) => protocol.tag) : []
   const users = getBinaryNodeChildren(getBinaryNodeChild(usync, 'list'), 'user').map((user): BinaryNode => {

@@ -1,6 +1,9 @@
+import type { AccountSummary } from './account-summary.js'
 import type { SimStats } from './counters.js'
 import type { FaultSettings } from './faults.js'
-import type { AccountSummary, InboxMessage, LinkedDevice, ReceivedReceipt } from './simulator.js'
+import type { InboxMessage } from './message-relay.js'
+import type { LinkedDevice } from './pairing.js'
+import type { ReceivedReceipt } from './receipt-relay.js'
 
 /** Reply of setFaults: the faults in force and how many sockets a silence fault hit. */
 export interface FaultState {
