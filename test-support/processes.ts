@@ -2,6 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 
+// Callers still importing it from here; new code imports test-support/wait.ts.
+export { eventually } from './wait.js'
+
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 export async function freePort(): Promise<number> {
@@ -107,27 +110,5 @@ export function startProcess(
       clearTimeout(timer)
       return code
     },
-  }
-}
-
-/** Polls `check` until it returns a truthy value; throws with `what` after the timeout. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let lastError: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value) return value
-    } catch (error) {
-      lastError = error
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }

@@ -20,8 +20,18 @@ import {
   REPO_ROOT,
   startProcess,
 } from '../../test-support/processes.js'
+import { sleep } from '../../test-support/wait.js'
 
-export { type ApiClient, apiClient, eventually, freePort, type ManagedProcess, REPO_ROOT, startProcess }
+export {
+  type ApiClient,
+  apiClient,
+  eventually,
+  freePort,
+  type ManagedProcess,
+  REPO_ROOT,
+  sleep,
+  startProcess,
+}
 
 export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results')
 mkdirSync(RESULTS_DIR, { recursive: true })
@@ -126,8 +136,6 @@ export async function scrapeMetric(
   } catch {}
   return undefined
 }
-
-export const sleep = (msDelay: number) => new Promise((resolve) => setTimeout(resolve, msDelay))
 
 // ------------------------------------------------------------------ cleanup (also on SIGINT)
 

@@ -20,12 +20,12 @@ import pino from 'pino'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
+import { eventually, sleep } from '../../../test-support/wait.js'
 import { hasAuthCreds, openPostgresAuthState, wipeAuthState } from '../../src/auth-state/index.js'
 import { type AuthStoreUnderTest, authStateContract, sampleKeyValues } from './auth-state-contract.js'
 
 const logger = pino({ level: 'silent' })
 const secretBox = createSecretBox(randomBytes(32))
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A tenant and a session row at `epoch`, which the fenced writes check against. */
 async function createSessionRow(database: DatabaseHandle, epoch = 1): Promise<string> {
@@ -387,8 +387,13 @@ describe('fencing against a concurrent epoch bump on PostgreSQL', () => {
             settled = 'rejected'
           },
         )
-        await sleep(300)
-        // The fence waits on the bump's row lock instead of writing under the old epoch.
+        // The fence waits on the bump's row lock instead of writing under the old epoch: seen as a
+        // backend of this database waiting on a lock, while the write has not settled.
+        await eventually('the fenced write to wait on the row lock', async () => {
+          const waiting = await transaction`
+            SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+          return waiting.length > 0
+        })
         expect(settled).toBe('pending')
       })
       await expect(write).rejects.toBeInstanceOf(StaleEpoch)

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually, satisfying } from '../../../test-support/wait.js'
 import type { SimHandle } from '../../src/index.js'
 import type { TestClient } from '../support/baileys-client.js'
-import { eventually, linkedClient, newPhone, startTestSimulator } from '../support/sim-fixture.js'
+import { linkedClient, newPhone, startTestSimulator } from '../support/sim-fixture.js'
 
 function textOf(client: TestClient, text: string) {
   return client.events['messages.upsert']
@@ -33,9 +34,11 @@ describe('messages between wa-sim contacts and Baileys sessions', () => {
     expect(message.key.remoteJidAlt).toMatch(/@lid$/)
     expect(message.pushName).toBe('Alice')
     const receipts = await eventually(
-      () => sim.receipts(second.id),
-      (list) => list.length > 0,
       'receipt from the session',
+      satisfying(
+        () => sim.receipts(second.id),
+        (list) => list.length > 0,
+      ),
     )
     expect(receipts[0]).toMatchObject({ from: session.phone, to: `${contact}@s.whatsapp.net` })
   })
@@ -52,9 +55,11 @@ describe('messages between wa-sim contacts and Baileys sessions', () => {
   it('lets the contact decrypt an outbound text and answers with delivery and read receipts', async () => {
     const sent = await session.client.sock!.sendMessage(`${contact}@s.whatsapp.net`, { text: 'outbound hi' })
     const inbox = await eventually(
-      () => sim.inbox(contact),
-      (list) => list.some((m) => m.id === sent!.key.id),
       'contact decrypts',
+      satisfying(
+        () => sim.inbox(contact),
+        (list) => list.some((m) => m.id === sent!.key.id),
+      ),
     )
     expect(inbox.find((m) => m.id === sent!.key.id)).toMatchObject({
       from: session.phone,
@@ -91,20 +96,26 @@ describe('messages between wa-sim contacts and Baileys sessions', () => {
       // B's client answers with a receipt, which the simulator records and relays to A's devices.
       const receiptsOutBefore = (await sim.stats()).receiptsOut
       const receipts = await eventually(
-        () => sim.receipts(sent!.key.id!),
-        (list) => list.some((r) => r.from === other.phone),
         'receipt from B',
+        satisfying(
+          () => sim.receipts(sent!.key.id!),
+          (list) => list.some((r) => r.from === other.phone),
+        ),
       )
       expect(receipts[0]?.to).toContain(session.phone)
       await eventually(
-        () => sim.stats(),
-        (s) => s.receiptsOut > receiptsOutBefore || receiptsOutBefore > 0,
         'relay',
+        satisfying(
+          () => sim.stats(),
+          (s) => s.receiptsOut > receiptsOutBefore || receiptsOutBefore > 0,
+        ),
       )
       const inbox = await eventually(
-        () => sim.inbox(other.phone),
-        (list) => list.some((m) => m.id === sent!.key.id),
         'phone of B decrypts',
+        satisfying(
+          () => sim.inbox(other.phone),
+          (list) => list.some((m) => m.id === sent!.key.id),
+        ),
       )
       expect(inbox.at(-1)?.text).toBe('tenant to tenant')
     } finally {

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { eventually, satisfying } from '../../../test-support/wait.js'
 import { TestClient } from '../support/baileys-client.js'
-import { eventually, linkedClient, newPhone, startTestSimulator } from '../support/sim-fixture.js'
+import { linkedClient, newPhone, startTestSimulator } from '../support/sim-fixture.js'
 
 describe('simulator restart with a state file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wa-sim-state-'))
@@ -46,9 +47,11 @@ describe('simulator restart with a state file', () => {
         text: 'reply after restart',
       })
       await eventually(
-        () => second.inbox(contact),
-        (list) => list.some((m) => m.id === sent!.key.id && m.text === 'reply after restart'),
         'contact decrypts after restart',
+        satisfying(
+          () => second.inbox(contact),
+          (list) => list.some((m) => m.id === sent!.key.id && m.text === 'reply after restart'),
+        ),
       )
     } finally {
       client.close()

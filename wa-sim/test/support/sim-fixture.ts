@@ -25,17 +25,3 @@ export async function linkedClient(
   })
   return { client, phone, jid }
 }
-
-/** Polls `read` until `check` holds (the simulator decrypts asynchronously). */
-export async function eventually<T>(
-  read: () => Promise<T> | T,
-  check: (value: T) => boolean,
-  what: string,
-): Promise<T> {
-  for (let attempt = 0; attempt < 150; attempt++) {
-    const value = await read()
-    if (check(value)) return value
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
