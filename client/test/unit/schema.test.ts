@@ -18,6 +18,9 @@ describe('generated schema', () => {
     const committed = readFileSync(SCHEMA_FILE, 'utf8')
     const generated = await schemaSource()
     const line = firstDifferentLine(committed, generated)
-    expect(line, `src/schema.d.ts is stale from line ${line}: run \`npm run client:generate\``).toBeUndefined()
+    expect(
+      line,
+      `src/schema.d.ts is stale from line ${line}: run \`npm run client:generate\``,
+    ).toBeUndefined()
   }, 120_000)
 })
