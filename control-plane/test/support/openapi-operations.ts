@@ -113,3 +113,59 @@ export function fillPath(path: string, ids: Record<string, string>): string {
     return encodeURIComponent(id)
   })
 }
+
+function typesOf(schema: JsonSchema): string[] {
+  if (Array.isArray(schema.type)) return schema.type
+  if (schema.type) return [schema.type]
+  if (schema.enum) return [...new Set(schema.enum.map((value) => (value === null ? 'null' : typeof value)))]
+  return []
+}
+
+/**
+ * A value the schema accepts, built from the document alone: its example when it has one, else the
+ * smallest value of its type. Objects get their required properties only.
+ */
+export function validValue(document: OpenApiDocument, given: JsonSchema): unknown {
+  const schema = resolveSchema(document, given)
+  if (schema.example !== undefined) return schema.example
+  if (schema.examples?.length) return schema.examples[0]
+  if (schema.enum?.length) return schema.enum[0]
+  const type = typesOf(schema).find((each) => each !== 'null')
+  switch (type) {
+    case 'object':
+      return Object.fromEntries(
+        (schema.required ?? []).map((name) => [name, validValue(document, schema.properties![name]!)]),
+      )
+    case 'array':
+      return Array.from({ length: schema.minItems ?? 0 }, () => validValue(document, schema.items ?? {}))
+    case 'boolean':
+      return false
+    case 'integer':
+    case 'number':
+      return schema.minimum ?? 1
+    case 'string':
+      return 'x'.repeat(Math.max(1, schema.minLength ?? 1))
+    default:
+      throw new Error(`no valid value for schema ${JSON.stringify(schema)}`)
+  }
+}
+
+/** Values of a property that its schema refuses, each with what makes it bad. */
+export function invalidValues(
+  document: OpenApiDocument,
+  given: JsonSchema,
+): { value: unknown; why: string }[] {
+  const schema = resolveSchema(document, given)
+  const types = typesOf(schema)
+  const bad: { value: unknown; why: string }[] = []
+  // A value of another JSON type is refused whatever the constraints are.
+  if (!types.includes('string')) bad.push({ value: 'not-this-type', why: `a string for ${types.join('|')}` })
+  else bad.push({ value: 12345, why: 'a number for a string' })
+  if (!types.includes('object') && !types.includes('array')) bad.push({ value: {}, why: 'an object' })
+  if (schema.enum && types.includes('string'))
+    bad.push({ value: 'not-in-the-enum', why: 'a value outside enum' })
+  if (schema.maxLength !== undefined) {
+    bad.push({ value: 'x'.repeat(schema.maxLength + 1), why: `longer than ${schema.maxLength}` })
+  }
+  return bad
+}
