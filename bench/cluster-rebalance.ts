@@ -10,6 +10,7 @@
 // every session CONNECTED on a node that is not draining at the end.
 import { clusterWithSessions, nodeCpu } from './support/cluster-setup.js'
 import {
+  apiFailure,
   flags,
   listSessions,
   loadAverage,
@@ -79,10 +80,10 @@ await runBench('cluster-rebalance', 20 * 60_000, async () => {
 
   // (1) rebalance
   const started = performance.now()
-  const response = await admin.post('/v1/rebalance', {})
+  const response = await admin.POST('/v1/rebalance', { body: {} })
   const apiMs = performance.now() - started
-  if (response.status !== 200) throw new Error(`rebalance: ${response.status} ${response.text.slice(0, 300)}`)
-  const moves = response.body.moves as { sessionId: string; from: string; to: string }[]
+  if (!response.data) throw apiFailure('rebalance', response)
+  const moves = response.data.moves
   log(`POST /v1/rebalance answered in ${ms(apiMs)}: ${moves.length} moves`)
   const rebalancedAt = await handOversDone(moves.length, 'rebalance')
   const rebalanceS = ((rebalancedAt ?? performance.now()) - started) / 1000
@@ -90,9 +91,9 @@ await runBench('cluster-rebalance', 20 * 60_000, async () => {
 
   // (2) drain node-2
   const drainStarted = performance.now()
-  const drain = await admin.post('/v1/nodes/node-2/drain', {})
-  if (drain.status !== 200) throw new Error(`drain: ${drain.status} ${drain.text.slice(0, 300)}`)
-  const toMove = Number(drain.body.sessionsToMove)
+  const drain = await admin.POST('/v1/nodes/{nodeId}/drain', { params: { path: { nodeId: 'node-2' } } })
+  if (!drain.data) throw apiFailure('drain', drain)
+  const toMove = drain.data.sessionsToMove
   log(`POST /v1/nodes/node-2/drain: ${toMove} sessions to move`)
   const drainedAt = await handOversDone(moves.length + toMove, 'drain')
   const drainS = ((drainedAt ?? performance.now()) - drainStarted) / 1000

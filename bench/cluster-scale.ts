@@ -18,8 +18,9 @@ import { join } from 'node:path'
 import { generateSecretBoxKey } from '@wa-cluster/shared'
 import { nodeCpu } from './support/cluster-setup.js'
 import {
-  apiClient,
+  apiFailure,
   benchDatabase,
+  createClient,
   createTenant,
   dropDatabase,
   flagBool,
@@ -138,13 +139,16 @@ await runBench('cluster-scale', Number(opts['max-minutes']) * 60_000, async () =
       sessions: [],
     }
   } else {
-    const webhook = await apiClient(cpUrl, meta.tenantKey).put('/v1/webhook', { url: receiver.url })
-    if (webhook.status !== 200) throw new Error(`put webhook: ${webhook.status} ${webhook.text}`)
+    const tenant = createClient({ baseUrl: cpUrl, apiKey: meta.tenantKey })
+    const webhook = await tenant.PUT('/v1/webhook', { body: { url: receiver.url } })
+    if (!webhook.data) throw apiFailure('put webhook', webhook)
   }
   const saveMeta = () => reuse && meta && writeFileSync(metaFile, JSON.stringify(meta))
   saveMeta()
   onCleanup(saveMeta)
-  const clients = cluster.controlPlanes.map((cp) => apiClient(cp.url, meta!.tenantKey))
+  const clients = cluster.controlPlanes.map((cp) =>
+    createClient({ baseUrl: cp.url, apiKey: meta!.tenantKey }),
+  )
   if (reuse) {
     // Runs before the nodes stop: every kept session is disconnected through the API (credentials kept),
     // so the next run's nodes start empty (honest baseline) and POST /connect logs each one in again.
@@ -155,7 +159,9 @@ await runBench('cluster-scale', Number(opts['max-minutes']) * 60_000, async () =
       await Promise.all(
         Array.from({ length: 32 }, async (_, w) => {
           while (next < list.length)
-            await clients[w % clients.length]!.post(`/v1/sessions/${list[next++]!.id}/disconnect`)
+            await clients[w % clients.length]!.POST('/v1/sessions/{sessionId}/disconnect', {
+              params: { path: { sessionId: list[next++]!.id } },
+            })
         }),
       )
     })
@@ -185,8 +191,10 @@ await runBench('cluster-scale', Number(opts['max-minutes']) * 60_000, async () =
       Array.from({ length: 32 }, async (_, worker) => {
         while (next < stored.length) {
           const session = stored[next++]!
-          const response = await clients[worker % clients.length]!.post(`/v1/sessions/${session.id}/connect`)
-          const state = response.body?.state ?? `http ${response.status}`
+          const response = await clients[worker % clients.length]!.POST('/v1/sessions/{sessionId}/connect', {
+            params: { path: { sessionId: session.id } },
+          })
+          const state = response.data?.state ?? `http ${response.response.status}`
           if (state === 'QR_READY') qr++
           if (state !== 'CONNECTED') other[state] = (other[state] ?? 0) + 1
           if (Date.now() - lastLog > 5000) {
@@ -206,7 +214,8 @@ await runBench('cluster-scale', Number(opts['max-minutes']) * 60_000, async () =
     const bad = new Set(rows.filter((r) => r.state !== 'CONNECTED').map((r) => r.id))
     if (bad.size) {
       meta.sessions = meta.sessions.filter((x) => !bad.has(x.id))
-      for (const id of bad) await clients[0]!.delete(`/v1/sessions/${id}`)
+      for (const sessionId of bad)
+        await clients[0]!.DELETE('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })
       log(`removed ${bad.size} stored sessions that did not come back`)
     }
   }

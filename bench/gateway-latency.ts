@@ -10,6 +10,7 @@
 //      Every contact↔session pair exchanges one warm-up message first (Signal session set-up).
 import { randomBytes } from 'node:crypto'
 import {
+  apiFailure,
   createTenant,
   flags,
   gatewayWithSim,
@@ -50,16 +51,18 @@ await runBench('gateway-latency', 9 * 60_000, async () => {
   const warmupMs: number[] = []
   const sessions: { id: string; qr: string }[] = []
   for (let i = 0; i < total; i++) {
-    const created = await tenant.post('/v1/sessions', { name: `lat-${i}` })
-    if (created.status !== 201) throw new Error(`create session: ${created.status} ${created.text}`)
-    const id = created.body.id as string
+    const created = await tenant.POST('/v1/sessions', { body: { name: `lat-${i}` } })
+    if (!created.data) throw apiFailure('create session', created)
+    const id = created.data.id
     const started = performance.now()
-    const connect = await tenant.post(`/v1/sessions/${id}/connect`)
+    const connect = await tenant.POST('/v1/sessions/{sessionId}/connect', {
+      params: { path: { sessionId: id } },
+    })
     const elapsed = performance.now() - started
-    if (connect.status !== 200 || connect.body.state !== 'QR_READY' || !connect.body.qr)
-      throw new Error(`connect ${id}: ${connect.status} ${connect.text.slice(0, 200)}`)
+    if (connect.data?.state !== 'QR_READY' || !connect.data.qr)
+      throw apiFailure(`connect ${id} (state ${connect.data?.state})`, connect)
     ;(i < warmupCount ? warmupMs : connectMs).push(elapsed)
-    sessions.push({ id, qr: connect.body.qr })
+    sessions.push({ id, qr: connect.data.qr })
     if ((i + 1) % 10 === 0) log(`connect → QR: ${i + 1}/${total} (last ${ms(elapsed)})`)
   }
   const qr = summary(connectMs)
@@ -78,7 +81,7 @@ await runBench('gateway-latency', 9 * 60_000, async () => {
   }
   // The others stop showing QRs.
   for (const session of sessions.slice(linkedCount))
-    await tenant.post(`/v1/sessions/${session.id}/disconnect`)
+    await tenant.POST('/v1/sessions/{sessionId}/disconnect', { params: { path: { sessionId: session.id } } })
   log(`linked ${linked.length} sessions`)
 
   const contacts = Array.from(

@@ -1,10 +1,11 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { EventEnvelope } from '@wa-cluster/shared'
+import type { SessionState, WebhookEvent } from '@wa-cluster/client'
 import { Webhook } from 'standardwebhooks'
 import { eventually } from './processes.js'
 
-export type ReceivedEvent = EventEnvelope & { receivedAt: number; verified: boolean }
+/** A delivery as the receiver recorded it: the documented body, narrowed by `type`. */
+export type ReceivedEvent = WebhookEvent & { receivedAt: number; verified: boolean }
 
 /**
  * A tenant's webhook endpoint for tests: verifies every delivery with the stock Standard Webhooks
@@ -39,7 +40,7 @@ export async function startWebhookReceiver() {
         response.writeHead(400).end('bad signature')
         return
       }
-      const event = JSON.parse(body) as EventEnvelope
+      const event = JSON.parse(body) as WebhookEvent
       if (!seen.has(event.id)) {
         seen.add(event.id)
         events.push({ ...event, receivedAt: Date.now(), verified })
@@ -85,7 +86,9 @@ export async function startWebhookReceiver() {
 export type WebhookReceiver = Awaited<ReturnType<typeof startWebhookReceiver>>
 
 /** Shorthand: a `connection.update` event of `sessionId` reaching `state`. */
-export const connectionState = (sessionId: string, state: string) => (event: ReceivedEvent) =>
-  event.type === 'connection.update' &&
-  event.sessionId === sessionId &&
-  (event.data as { state: string }).state === state
+export const connectionState = (sessionId: string, state: SessionState) => (event: ReceivedEvent) =>
+  event.type === 'connection.update' && event.sessionId === sessionId && event.data.state === state
+
+/** Shorthand: a `messages.upsert` event carrying an inbound message with this text. */
+export const inboundText = (text: string) => (event: ReceivedEvent) =>
+  event.type === 'messages.upsert' && event.data.messages.some((message) => message.text === text)

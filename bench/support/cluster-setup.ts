@@ -2,7 +2,7 @@
 // wa-sim as its own process, a webhook receiver and one tenant — then N sessions linked through the API.
 import { randomBytes } from 'node:crypto'
 import {
-  apiClient,
+  createClient,
   createTenant,
   type HookReceiver,
   linkSessions,
@@ -38,7 +38,7 @@ export async function clusterWithSessions(options: {
     `cluster up: ${cluster.controlPlanes.length} control-planes, nodes ${[...cluster.nodes.keys()].join(', ')}; sim pid ${sim.process.child.pid}`,
   )
   const { tenantKey } = await createTenant(cluster.controlPlanes[0]!.url, cluster.adminKey, receiver.url)
-  const clients = cluster.controlPlanes.map((cp) => apiClient(cp.url, tenantKey))
+  const clients = cluster.controlPlanes.map((cp) => createClient({ baseUrl: cp.url, apiKey: tenantKey }))
   const cpuBefore = nodeCpu(cluster)
   const result = await linkSessions({
     clients,

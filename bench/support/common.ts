@@ -7,10 +7,10 @@ import type { AddressInfo } from 'node:net'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { generateSecretBoxKey } from '@wa-cluster/shared'
 import { SimControlClient } from '@wa-cluster/wa-sim'
 import postgres from 'postgres'
-import { type ApiClient, apiClient } from '../../test-support/api-client.js'
 import { startPrivateRedis } from '../../test-support/cluster.js'
 import { createTestDatabase, TEST_POSTGRES_URL } from '../../test-support/postgres.js'
 import {
@@ -23,14 +23,14 @@ import {
 import { sleep } from '../../test-support/wait.js'
 
 export {
-  type ApiClient,
-  apiClient,
+  createClient,
   eventually,
   freePort,
   type ManagedProcess,
   REPO_ROOT,
   sleep,
   startProcess,
+  type WaClusterClient,
 }
 
 export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results')
@@ -362,14 +362,20 @@ export function trackStates(receiver: HookReceiver) {
 
 // ------------------------------------------------------------------ tenants and linking
 
+/** The error to throw for an API call that did not answer as expected: its status and error body. */
+export function apiFailure(what: string, result: { response: Response; error?: unknown }): Error {
+  return new Error(`${what}: ${result.response.status} ${JSON.stringify(result.error ?? null).slice(0, 300)}`)
+}
+
 export async function createTenant(baseUrl: string, adminKey: string, receiverUrl: string, name = 'bench') {
-  const admin = apiClient(baseUrl, adminKey)
-  const created = await admin.post('/v1/tenants', { name })
-  if (created.status !== 201) throw new Error(`create tenant: ${created.status} ${created.text}`)
-  const tenant = apiClient(baseUrl, created.body.apiKey)
-  const webhook = await tenant.put('/v1/webhook', { url: receiverUrl })
-  if (webhook.status !== 200) throw new Error(`put webhook: ${webhook.status} ${webhook.text}`)
-  return { admin, tenant, tenantKey: created.body.apiKey as string, tenantId: created.body.id as string }
+  const admin = createClient({ baseUrl, apiKey: adminKey })
+  const created = await admin.POST('/v1/tenants', { body: { name } })
+  if (!created.data) throw apiFailure('create tenant', created)
+  const tenantKey = created.data.apiKey
+  const tenant = createClient({ baseUrl, apiKey: tenantKey })
+  const webhook = await tenant.PUT('/v1/webhook', { body: { url: receiverUrl } })
+  if (!webhook.data) throw apiFailure('put webhook', webhook)
+  return { admin, tenant, tenantKey, tenantId: created.data.id }
 }
 
 export type Linked = { id: string; phone: string; jid: string }
@@ -382,7 +388,7 @@ export const sessionPhone = (prefix: string, index: number) => `${prefix}${Strin
  * phone scans → wait for the CONNECTED webhook. `clients` are tried round-robin (one per control-plane).
  */
 export async function linkSessions(options: {
-  clients: ApiClient[]
+  clients: WaClusterClient[]
   sim: { scan(input: { qr: string; phone: string; pushName?: string }): Promise<{ jid: string }> }
   tracker: ReturnType<typeof trackStates>
   count: number
@@ -413,34 +419,35 @@ export async function linkSessions(options: {
     const client = options.clients[index % options.clients.length]!
     const phone = sessionPhone(options.phonePrefix, first + index)
     const t0 = performance.now()
-    const created = await client.post('/v1/sessions', { name: `bench-${first + index}` })
-    if (created.status !== 201) throw new Error(`create session: ${created.status} ${created.text}`)
-    const id = created.body.id as string
+    const created = await client.POST('/v1/sessions', { body: { name: `bench-${first + index}` } })
+    if (!created.data) throw apiFailure('create session', created)
+    const id = created.data.id
+    const path = { path: { sessionId: id } }
     const t1 = performance.now()
-    let connect = await client.post(`/v1/sessions/${id}/connect`)
-    for (let attempt = 0; connect.status !== 200 && attempt < 5; attempt++) {
+    let connect = await client.POST('/v1/sessions/{sessionId}/connect', { params: path })
+    for (let attempt = 0; !connect.data && attempt < 5; attempt++) {
       await sleep(1000)
-      connect = await client.post(`/v1/sessions/${id}/connect`)
+      connect = await client.POST('/v1/sessions/{sessionId}/connect', { params: path })
     }
-    if (connect.status === 200 && connect.body.state !== 'QR_READY' && connect.body.state !== 'CONNECTED') {
+    let qr = connect.data?.state === 'QR_READY' ? connect.data.qr : undefined
+    if (connect.data && connect.data.state !== 'QR_READY' && connect.data.state !== 'CONNECTED') {
       // The control-plane answers with the current state when no QR came within its wait (10 s): a
       // client then polls GET /qr. Counted, since it means the node was slow to start the socket.
       slowConnects++
       const deadline = performance.now() + 60_000
       while (performance.now() < deadline) {
         await sleep(250)
-        const qr = await client.get(`/v1/sessions/${id}/qr`)
-        if (qr.status === 200) {
-          connect = { ...qr, body: { ...qr.body, state: 'QR_READY' } }
+        const current = await client.GET('/v1/sessions/{sessionId}/qr', { params: path })
+        if (typeof current.data === 'object' && current.data.qr) {
+          qr = current.data.qr
           break
         }
       }
     }
-    if (connect.status !== 200 || connect.body.state !== 'QR_READY')
-      throw new Error(`connect ${id}: ${connect.status} ${connect.text.slice(0, 200)}`)
+    if (!qr) throw apiFailure(`connect ${id} (state ${connect.data?.state})`, connect)
     const connected = options.tracker.waitFor(id, 'CONNECTED', options.timeoutPerSessionMs ?? 120_000)
     const t2 = performance.now()
-    const { jid } = await options.sim.scan({ qr: connect.body.qr, phone, pushName: `Bench ${first + index}` })
+    const { jid } = await options.sim.scan({ qr, phone, pushName: `Bench ${first + index}` })
     const t3 = performance.now()
     await connected
     const t4 = performance.now()
@@ -619,25 +626,23 @@ export async function startBenchCluster(options: BenchClusterOptions) {
     controlPlanes,
     nodes,
     startNode,
-    admin: () => apiClient(controlPlanes[0]!.url, adminKey),
+    admin: () => createClient({ baseUrl: controlPlanes[0]!.url, apiKey: adminKey }),
   }
 }
 export type BenchCluster = Awaited<ReturnType<typeof startBenchCluster>>
 
 /** Sessions per node from GET /v1/nodes. */
-export async function nodeLoad(admin: ApiClient): Promise<Record<string, number>> {
-  const nodes = await admin.get('/v1/nodes')
-  return Object.fromEntries(
-    (nodes.body.data as { id: string; sessions: number }[]).map((n) => [n.id, n.sessions]),
-  )
+export async function nodeLoad(admin: WaClusterClient): Promise<Record<string, number>> {
+  const nodes = await admin.GET('/v1/nodes')
+  if (!nodes.data) throw apiFailure('list nodes', nodes)
+  return Object.fromEntries(nodes.data.data.map((n) => [n.id, n.sessions]))
 }
 
 /** All sessions of a tenant (GET /v1/sessions). */
 export async function listSessions(
-  tenant: ApiClient,
+  tenant: WaClusterClient,
 ): Promise<{ id: string; state: string; nodeId: string | null }[]> {
-  const response = await tenant.get('/v1/sessions')
-  if (response.status !== 200)
-    throw new Error(`list sessions: ${response.status} ${response.text.slice(0, 200)}`)
-  return response.body.data
+  const response = await tenant.GET('/v1/sessions')
+  if (!response.data) throw apiFailure('list sessions', response)
+  return response.data.data
 }

@@ -7,6 +7,7 @@ import type { ControlPlaneContext } from './context.js'
 import type { AppEnv } from './http/env.js'
 import { handleError, validationHook } from './http/errors.js'
 import { observeRequests } from './http/observability.js'
+import { describeApi, OPENAPI_DOCUMENT_CONFIG, OPENAPI_DOCUMENT_PATH } from './http/openapi.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
@@ -17,6 +18,28 @@ import { registerWebhookRoutes } from './routes/webhook.js'
 
 /** Request bodies above this are refused with 413 before they are read into memory. */
 const MAX_BODY_BYTES = 1024 * 1024
+
+/** Every route of the API, and what the OpenAPI document says besides them. */
+function registerApi(app: OpenAPIHono<AppEnv>): void {
+  describeApi(app)
+  registerHealthRoutes(app)
+  registerTenantRoutes(app)
+  registerNodeRoutes(app)
+  registerSessionRoutes(app)
+  registerMessageRoutes(app)
+  registerWebhookRoutes(app)
+  registerEventRoutes(app)
+}
+
+/**
+ * The OpenAPI document that `GET /openapi.json` serves, built from the same routes without a context:
+ * no handler runs, so nothing opens a database or a socket (the client generator and the lint use it).
+ */
+export function openApiDocument(): ReturnType<OpenAPIHono['getOpenAPI31Document']> {
+  const app = new OpenAPIHono<AppEnv>()
+  registerApi(app)
+  return app.getOpenAPI31Document(OPENAPI_DOCUMENT_CONFIG)
+}
 
 /** The public HTTP API. Stateless: everything it knows comes from `ctx`. */
 export function createApp(ctx: ControlPlaneContext): OpenAPIHono<AppEnv> {
@@ -33,31 +56,9 @@ export function createApp(ctx: ControlPlaneContext): OpenAPIHono<AppEnv> {
     }),
   )
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
-    type: 'http',
-    scheme: 'bearer',
-    description:
-      'A tenant API key (`wak_…`) for tenant endpoints, or the operator (admin) key for operator endpoints',
-  })
-
-  registerHealthRoutes(app)
-  registerTenantRoutes(app)
-  registerNodeRoutes(app)
-  registerSessionRoutes(app)
-  registerMessageRoutes(app)
-  registerWebhookRoutes(app)
-  registerEventRoutes(app)
-
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'wa-cluster API',
-      version: '1.0.0',
-      description:
-        'Multi-tenant WhatsApp sessions: connect a number with a QR or pairing code, send messages, receive events on a signed webhook. Errors are `{ error: { code, message, requestId } }`.',
-    },
-  })
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }))
+  registerApi(app)
+  app.doc31(OPENAPI_DOCUMENT_PATH, OPENAPI_DOCUMENT_CONFIG)
+  app.get('/docs', swaggerUI({ url: OPENAPI_DOCUMENT_PATH }))
 
   app.notFound((c) => handleError(new NotFound(`route ${c.req.method} ${c.req.path}`), c))
   app.onError(handleError)

@@ -1,15 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { generateSecretBoxKey } from '@wa-cluster/shared'
 import { startSimulator } from '@wa-cluster/wa-sim'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ApiClient, apiClient } from '../../../test-support/api-client.js'
+import { WebhookEventSchema } from '../../../control-plane/src/http/schemas.js'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
 import { eventually, freePort, type ManagedProcess, startProcess } from '../../../test-support/processes.js'
 import {
   connectionState,
+  inboundText,
+  type ReceivedEvent,
   startWebhookReceiver,
   type WebhookReceiver,
 } from '../../../test-support/webhook-receiver.js'
@@ -28,8 +31,8 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
   let receiver: WebhookReceiver
   let gateway: ManagedProcess
   let baseUrl: string
-  let admin: ApiClient
-  let tenant: ApiClient
+  let admin: WaClusterClient
+  let tenant: WaClusterClient
   let tenantKey: string
   let dataDir: string
   let sessionId: string
@@ -65,7 +68,7 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
       BAILEYS_LOG_LEVEL: process.env.TEST_BAILEYS_LOG_LEVEL ?? 'warn',
     }
     gateway = await startGateway()
-    admin = apiClient(baseUrl, adminKey)
+    admin = createClient({ baseUrl, apiKey: adminKey })
   })
 
   afterAll(async () => {
@@ -77,53 +80,55 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
   })
 
   it('creates a tenant with a webhook and a session', async () => {
-    const created = await admin.post('/v1/tenants', { name: 'Klinik Sehat' })
-    expect(created.status).toBe(201)
-    expect(created.body.apiKey).toMatch(/^wak_/)
-    tenantKey = created.body.apiKey
-    tenant = apiClient(baseUrl, tenantKey)
+    const created = await admin.POST('/v1/tenants', { body: { name: 'Klinik Sehat' } })
+    expect(created.response.status).toBe(201)
+    expect(created.data?.apiKey).toMatch(/^wak_/)
+    tenantKey = created.data!.apiKey
+    tenant = createClient({ baseUrl, apiKey: tenantKey })
 
-    const webhook = await tenant.put('/v1/webhook', { url: receiver.url })
-    expect(webhook.status).toBe(200)
-    expect(webhook.body.secret).toMatch(/^whsec_/)
-    receiver.setSecret(webhook.body.secret)
+    const webhook = await tenant.PUT('/v1/webhook', { body: { url: receiver.url } })
+    expect(webhook.response.status).toBe(200)
+    expect(webhook.data?.secret).toMatch(/^whsec_/)
+    receiver.setSecret(webhook.data!.secret)
 
-    const session = await tenant.post('/v1/sessions', { name: 'front desk' })
-    expect(session.status).toBe(201)
-    expect(session.body.state).toBe('DISCONNECTED')
-    sessionId = session.body.id
+    const session = await tenant.POST('/v1/sessions', { body: { name: 'front desk' } })
+    expect(session.response.status).toBe(201)
+    expect(session.data?.state).toBe('DISCONNECTED')
+    sessionId = session.data!.id
   })
 
   it('connects: answers with the QR Baileys emitted, and the phone scan leads to CONNECTED', async () => {
-    const connect = await tenant.post(`/v1/sessions/${sessionId}/connect`)
-    expect(connect.status).toBe(200)
-    expect(connect.body.state).toBe('QR_READY')
-    expect(connect.body.qr).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#2@/)
-    expect(connect.body.qrImage).toMatch(/^data:image\/png;base64,/)
-
-    const qrJson = await tenant.get(`/v1/sessions/${sessionId}/qr`)
-    expect(qrJson.body.qr).toBe(connect.body.qr)
-    const png = await fetch(`${baseUrl}/v1/sessions/${sessionId}/qr`, {
-      headers: { authorization: `Bearer ${tenantKey}`, accept: 'image/png' },
+    const connect = await tenant.POST('/v1/sessions/{sessionId}/connect', {
+      params: { path: { sessionId } },
     })
-    expect(png.status).toBe(200)
-    expect(png.headers.get('content-type')).toBe('image/png')
-    expect(
-      Buffer.from(await png.arrayBuffer())
-        .subarray(1, 4)
-        .toString(),
-    ).toBe('PNG')
+    expect(connect.response.status).toBe(200)
+    expect(connect.data?.state).toBe('QR_READY')
+    expect(connect.data?.qr).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#2@/)
+    expect(connect.data?.qrImage).toMatch(/^data:image\/png;base64,/)
+    const qr = connect.data!.qr!
+
+    const qrJson = await tenant.GET('/v1/sessions/{sessionId}/qr', { params: { path: { sessionId } } })
+    // JSON unless Accept asks for PNG; the document lists both bodies.
+    expect(typeof qrJson.data === 'object' && qrJson.data.qr).toBe(qr)
+    const png = await tenant.GET('/v1/sessions/{sessionId}/qr', {
+      params: { path: { sessionId } },
+      headers: { accept: 'image/png' },
+      parseAs: 'arrayBuffer',
+    })
+    expect(png.response.status).toBe(200)
+    expect(png.response.headers.get('content-type')).toBe('image/png')
+    expect(Buffer.from(png.data!).subarray(1, 4).toString()).toBe('PNG')
 
     await receiver.waitFor('QR_READY webhook', connectionState(sessionId, 'QR_READY'))
-    linkedJid = (await sim.scan({ qr: connect.body.qr, phone: sessionPhone, pushName: 'Klinik Sehat' })).jid
+    linkedJid = (await sim.scan({ qr, phone: sessionPhone, pushName: 'Klinik Sehat' })).jid
     const connected = await receiver.waitFor('CONNECTED webhook', connectionState(sessionId, 'CONNECTED'))
-    expect((connected.data as any).phone).toBe(sessionPhone)
+    expect(connected.type === 'connection.update' && connected.data.phone).toBe(sessionPhone)
     expect(connected.verified).toBe(true)
 
-    const session = await tenant.get(`/v1/sessions/${sessionId}`)
-    expect(session.body).toMatchObject({ state: 'CONNECTED', phone: sessionPhone, nodeId: 'journey-node' })
-    const again = await tenant.post(`/v1/sessions/${sessionId}/connect`)
-    expect(again.body).toEqual({ state: 'CONNECTED' })
+    const session = await tenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })
+    expect(session.data).toMatchObject({ state: 'CONNECTED', phone: sessionPhone, nodeId: 'journey-node' })
+    const again = await tenant.POST('/v1/sessions/{sessionId}/connect', { params: { path: { sessionId } } })
+    expect(again.data).toEqual({ state: 'CONNECTED' })
   })
 
   it('delivers an inbound message to the webhook', async () => {
@@ -131,11 +136,11 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
     await sim.send({ from: contactPhone, to: sessionPhone, text: 'halo, jadwal dokter besok?' })
     const upsert = await receiver.waitFor(
       'inbound message webhook',
-      (event) =>
-        event.type === 'messages.upsert' &&
-        (event.data as any).messages.some((m: any) => m.text === 'halo, jadwal dokter besok?'),
+      inboundText('halo, jadwal dokter besok?'),
     )
-    const message = (upsert.data as any).messages.find((m: any) => m.text === 'halo, jadwal dokter besok?')
+    const message =
+      upsert.type === 'messages.upsert' &&
+      upsert.data.messages.find((inbound) => inbound.text === 'halo, jadwal dokter besok?')
     expect(message).toMatchObject({
       fromMe: false,
       from: `${contactPhone}@s.whatsapp.net`,
@@ -146,22 +151,24 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
 
   it('sends idempotently to a local-format number; delivered and read arrive as webhooks', async () => {
     const localNumber = `0${contactPhone.slice(2)}`
-    const first = await tenant.post(
-      `/v1/sessions/${sessionId}/messages`,
-      { to: localNumber, text: 'Besok jam 9 pagi.' },
-      { 'idempotency-key': 'reply-1' },
-    )
-    expect(first.status).toBe(202)
-    const second = await tenant.post(
-      `/v1/sessions/${sessionId}/messages`,
-      { to: localNumber, text: 'Besok jam 9 pagi.' },
-      { 'idempotency-key': 'reply-1' },
-    )
-    expect(second.body.id).toBe(first.body.id)
+    const send = () =>
+      tenant.POST('/v1/sessions/{sessionId}/messages', {
+        params: { path: { sessionId }, header: { 'idempotency-key': 'reply-1' } },
+        body: { to: localNumber, text: 'Besok jam 9 pagi.' },
+      })
+    const first = await send()
+    expect(first.response.status).toBe(202)
+    const messageId = first.data!.id
+    const second = await send()
+    expect(second.data?.id).toBe(messageId)
+    const getMessage = () =>
+      tenant.GET('/v1/sessions/{sessionId}/messages/{messageId}', {
+        params: { path: { sessionId, messageId } },
+      })
 
     const sent = await eventually('message sent', async () => {
-      const message = await tenant.get(`/v1/sessions/${sessionId}/messages/${first.body.id}`)
-      return message.body.status === 'sent' || message.body.status === 'delivered' ? message.body : undefined
+      const { data } = await getMessage()
+      return data?.status === 'sent' || data?.status === 'delivered' ? data : undefined
     })
     expect(sent.to).toBe(`${contactPhone}@s.whatsapp.net`)
     const inbox = await eventually('contact decrypted the text', async () => {
@@ -171,27 +178,27 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
     expect(inbox.filter((entry: any) => entry.text === 'Besok jam 9 pagi.')).toHaveLength(1)
 
     expect(
-      (await sim.receipt({ from: contactPhone, to: sessionPhone, id: sent.waMessageId })).delivered,
+      (await sim.receipt({ from: contactPhone, to: sessionPhone, id: sent.waMessageId! })).delivered,
     ).toBe(1)
-    await receiver.waitFor(
-      'delivered webhook',
-      (event) =>
-        event.type === 'messages.update' &&
-        (event.data as any).updates.some((u: any) => u.id === first.body.id && u.status === 'delivered'),
-    )
+    const statusUpdate = (status: string) => (event: ReceivedEvent) =>
+      event.type === 'messages.update' &&
+      event.data.updates.some((update) => update.id === messageId && update.status === status)
+    const delivered = await receiver.waitFor('delivered webhook', statusUpdate('delivered'))
     expect(
-      (await sim.receipt({ from: contactPhone, to: sessionPhone, id: sent.waMessageId, type: 'read' }))
+      delivered.type === 'messages.update' &&
+        delivered.data.updates.find((update) => update.id === messageId),
+    ).toMatchObject({
+      waMessageId: sent.waMessageId,
+      chatId: `${contactPhone}@s.whatsapp.net`,
+    })
+    expect(
+      (await sim.receipt({ from: contactPhone, to: sessionPhone, id: sent.waMessageId!, type: 'read' }))
         .delivered,
     ).toBe(1)
-    await receiver.waitFor(
-      'read webhook',
-      (event) =>
-        event.type === 'messages.update' &&
-        (event.data as any).updates.some((u: any) => u.id === first.body.id && u.status === 'read'),
-    )
-    const final = await tenant.get(`/v1/sessions/${sessionId}/messages/${first.body.id}`)
-    expect(final.body.status).toBe('read')
-    expect(final.body.statusHistory.map((entry: any) => entry.status)).toEqual([
+    await receiver.waitFor('read webhook', statusUpdate('read'))
+    const final = await getMessage()
+    expect(final.data?.status).toBe('read')
+    expect(final.data?.statusHistory.map((entry) => entry.status)).toEqual([
       'queued',
       'sending',
       'sent',
@@ -201,22 +208,24 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
   })
 
   it('links a second number with a pairing code instead of a QR', async () => {
-    const second = await tenant.post('/v1/sessions', { name: 'pairing code' })
-    const connect = await tenant.post(`/v1/sessions/${second.body.id}/connect`, {
-      pairingPhone: '0857-0000-0003',
+    const secondId = (await tenant.POST('/v1/sessions', { body: { name: 'pairing code' } })).data!.id
+    const path = { sessionId: secondId }
+    const connect = await tenant.POST('/v1/sessions/{sessionId}/connect', {
+      params: { path },
+      body: { pairingPhone: '0857-0000-0003' },
     })
-    expect(connect.status).toBe(200)
-    expect(connect.body.state).toBe('PAIRING')
-    expect(connect.body.pairingCode).toMatch(/^[A-Z0-9]{8}$/)
-    expect(connect.body.qr).toBeUndefined()
-    const linked = await sim.enterPairingCode({ phone: '6285700000003', code: connect.body.pairingCode })
+    expect(connect.response.status).toBe(200)
+    expect(connect.data?.state).toBe('PAIRING')
+    expect(connect.data?.pairingCode).toMatch(/^[A-Z0-9]{8}$/)
+    expect(connect.data?.qr).toBeUndefined()
+    const linked = await sim.enterPairingCode({ phone: '6285700000003', code: connect.data!.pairingCode! })
     expect(linked.jid).toMatch(/^6285700000003:\d+@s\.whatsapp\.net$/)
     const connected = await receiver.waitFor(
       'CONNECTED by pairing code',
-      connectionState(second.body.id, 'CONNECTED'),
+      connectionState(secondId, 'CONNECTED'),
     )
-    expect((connected.data as any).phone).toBe('6285700000003')
-    await tenant.post(`/v1/sessions/${second.body.id}/disconnect`)
+    expect(connected.type === 'connection.update' && connected.data.phone).toBe('6285700000003')
+    await tenant.POST('/v1/sessions/{sessionId}/disconnect', { params: { path } })
   })
 
   it('a webhook receiver that fails for a while gets every event afterwards, none lost', async () => {
@@ -229,11 +238,7 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
     expect(receiver.events.length).toBe(delivered)
     receiver.recover()
     for (const text of texts) {
-      await receiver.waitFor(
-        `"${text}" after the outage`,
-        (event) =>
-          event.type === 'messages.upsert' && (event.data as any).messages.some((m: any) => m.text === text),
-      )
+      await receiver.waitFor(`"${text}" after the outage`, inboundText(text))
     }
   })
 
@@ -250,12 +255,7 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
     expect((await sim.stats()).logins).toBeGreaterThan(loginsBefore)
 
     await sim.send({ from: contactPhone, to: sessionPhone, text: 'masih tersambung?' })
-    await receiver.waitFor(
-      'message after restart',
-      (event) =>
-        event.type === 'messages.upsert' &&
-        (event.data as any).messages.some((m: any) => m.text === 'masih tersambung?'),
-    )
+    await receiver.waitFor('message after restart', inboundText('masih tersambung?'))
   })
 
   it('the phone unlinks the device: LOGGED_OUT and credentials wiped', async () => {
@@ -269,18 +269,24 @@ describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Bai
     await sim.removeDevice(linkedJid)
     await receiver.waitFor('LOGGED_OUT webhook', connectionState(sessionId, 'LOGGED_OUT'))
     await eventually('credentials wiped', async () => Number(await creds()) === 0)
-    const session = await tenant.get(`/v1/sessions/${sessionId}`)
-    expect(session.body.state).toBe('LOGGED_OUT')
+    const session = await tenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })
+    expect(session.data?.state).toBe('LOGGED_OUT')
 
     // Every event arrived once, signed, in per-session order.
     const mine = receiver.events.filter((event) => event.sessionId === sessionId)
     expect(mine.every((event) => event.verified)).toBe(true)
     const seqs = mine.map((event) => event.seq).sort((a, b) => a - b)
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, index) => index + 1))
+    // ...and each is exactly what the OpenAPI document promises: parsing keeps every field.
+    for (const event of receiver.events) {
+      const { receivedAt: _receivedAt, verified: _verified, ...body } = event
+      expect(WebhookEventSchema.parse(body), `${event.type} ${event.id}`).toEqual(body)
+    }
 
     // The next connect shows a QR again.
-    const reconnect = await tenant.post(`/v1/sessions/${sessionId}/connect`)
-    expect(reconnect.body.state).toBe('QR_READY')
-    await tenant.post(`/v1/sessions/${sessionId}/disconnect`)
+    const path = { path: { sessionId } }
+    const reconnect = await tenant.POST('/v1/sessions/{sessionId}/connect', { params: path })
+    expect(reconnect.data?.state).toBe('QR_READY')
+    await tenant.POST('/v1/sessions/{sessionId}/disconnect', { params: path })
   })
 })

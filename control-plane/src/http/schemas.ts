@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { EVENT_TYPES, MESSAGE_STATUSES, SESSION_STATES } from '@wa-cluster/shared'
+import { EVENT_TYPES, type EventType, MESSAGE_STATUSES, SESSION_STATES } from '@wa-cluster/shared'
 
 // The request and response shapes of the public API. Every route declares its schemas from here, so
 // the OpenAPI document at /openapi.json is the complete contract.
@@ -17,7 +17,10 @@ const displayName = z
   .trim()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
-  .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+  // The control characters (\p{Cc}) spelled as ranges: a regex flag cannot travel into the OpenAPI
+  // `pattern`, and this one must hold in any client that validates against the document.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  .regex(/^[^\x00-\x1f\x7f-\x9f]*$/, 'must not contain control characters')
 
 export const ErrorSchema = z
   .object({
@@ -292,25 +295,117 @@ export const EventsQuery = z.object({
     .optional()
     .openapi({ param: { name: 'type', in: 'query' } }),
 })
-export const EventSchema = z
+// The envelope every webhook delivery and every listed event has, discriminated by `type`. `data` is what
+// session-node writes: connection.update from sessions/session-record.ts, messages.* from
+// messages/message-events.ts.
+
+const timestamp = z.string().openapi({ format: 'date-time', example: '2025-01-01T00:00:00.000Z' })
+
+export const ConnectionUpdateDataSchema = z
   .object({
-    id: z.string(),
-    type: z.enum(EVENT_TYPES),
+    state: sessionState,
+    previousState: sessionState,
+    reason: z.string().optional().openapi({ example: 'disconnected by API' }),
+    statusCode: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "WhatsApp's close code when the change came from a closed socket" }),
+    qr: z.string().optional().openapi({ description: 'The QR payload while QR_READY' }),
+    qrImage: z.string().optional().openapi({ description: 'PNG data URL of the QR' }),
+    qrExpiresAt: timestamp.optional(),
+    pairingCode: z.string().optional().openapi({ description: 'The 8-character code while PAIRING' }),
+    phone: z.string().optional().openapi({ description: 'The linked number, once known' }),
+  })
+  .openapi('ConnectionUpdateData')
+
+export const InboundMessageSchema = z
+  .object({
+    id: z.string().openapi({ description: "WhatsApp's message id" }),
+    chatId: z.string().openapi({ example: '6281234567890@s.whatsapp.net' }),
+    from: z.string().openapi({ description: 'JID of the sender (the session itself when fromMe)' }),
+    fromMe: z.boolean(),
+    timestamp: z.number().int().openapi({ description: 'Unix seconds' }),
+    pushName: z.string().optional(),
+    type: z.string().openapi({ description: '`text`, `image`, `video`, `document`, `audio`, `sticker`…' }),
+    text: z.string().optional().openapi({ description: 'The text, or the caption of a media message' }),
+  })
+  .openapi('InboundMessage')
+export const MessagesUpsertDataSchema = z
+  .object({ messages: z.array(InboundMessageSchema) })
+  .openapi('MessagesUpsertData')
+
+export const MessageStatusUpdateSchema = z
+  .object({
+    id: z
+      .string()
+      .openapi({ description: 'Our message id (`msg_…`)', example: 'msg_0lq2x3y4z5abcdefghijkl' }),
+    waMessageId: z.string().openapi({ description: "WhatsApp's message id" }),
+    chatId: z.string(),
+    status: z.enum(MESSAGE_STATUSES),
+  })
+  .openapi('MessageStatusUpdate')
+export const MessagesUpdateDataSchema = z
+  .object({ updates: z.array(MessageStatusUpdateSchema) })
+  .openapi('MessagesUpdateData')
+
+const envelopeOf = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
+  z.object({
+    id: z.string().openapi({
+      description: 'The event id, also sent as `webhook-id`',
+      example: 'evt_0lq2x3y4z5abcdefghijkl',
+    }),
+    type: z.literal(type),
     tenantId: z.string(),
     sessionId: z.string(),
-    seq: z.number().int(),
-    occurredAt: z.string(),
-    data: z.record(z.string(), z.unknown()),
-    delivery: z.object({
-      status: z
-        .string()
-        .openapi({ description: '`pending` | `delivered` | `dead` | `none` (no webhook, or filtered out)' }),
-      attempts: z.number().int(),
-      nextAttemptAt: z.string().nullable(),
-      lastError: z.string().nullable(),
-      deliveredAt: z.string().nullable(),
-    }),
+    seq: z.number().int().openapi({ description: "Order of the session's events" }),
+    occurredAt: timestamp,
+    data,
   })
+export const ConnectionUpdateEventSchema = envelopeOf(
+  'connection.update',
+  ConnectionUpdateDataSchema,
+).openapi('ConnectionUpdateEvent')
+export const MessagesUpsertEventSchema = envelopeOf('messages.upsert', MessagesUpsertDataSchema).openapi(
+  'MessagesUpsertEvent',
+)
+export const MessagesUpdateEventSchema = envelopeOf('messages.update', MessagesUpdateDataSchema).openapi(
+  'MessagesUpdateEvent',
+)
+/** The body of every webhook delivery, by event type. */
+export const WEBHOOK_EVENT_SCHEMAS = {
+  'connection.update': ConnectionUpdateEventSchema,
+  'messages.upsert': MessagesUpsertEventSchema,
+  'messages.update': MessagesUpdateEventSchema,
+} as const satisfies Record<EventType, z.ZodType>
+export const WebhookEventSchema = z
+  .discriminatedUnion('type', [
+    ConnectionUpdateEventSchema,
+    MessagesUpsertEventSchema,
+    MessagesUpdateEventSchema,
+  ])
+  .openapi('WebhookEvent')
+
+export const EventDeliverySchema = z
+  .object({
+    status: z.enum(['pending', 'delivered', 'dead', 'none']).openapi({
+      description:
+        '`none`: there was no webhook, or its filter left this type out, when the event was written',
+    }),
+    attempts: z.number().int(),
+    nextAttemptAt: z.string().nullable().openapi({ description: 'Only while pending' }),
+    lastError: z.string().nullable(),
+    deliveredAt: z.string().nullable(),
+  })
+  .openapi('EventDelivery')
+const withDelivery = <T extends z.ZodObject>(event: T) => event.extend({ delivery: EventDeliverySchema })
+/** An event as `GET /v1/events` lists it: the webhook body plus where its delivery stands. */
+export const EventSchema = z
+  .discriminatedUnion('type', [
+    withDelivery(ConnectionUpdateEventSchema).openapi('ListedConnectionUpdateEvent'),
+    withDelivery(MessagesUpsertEventSchema).openapi('ListedMessagesUpsertEvent'),
+    withDelivery(MessagesUpdateEventSchema).openapi('ListedMessagesUpdateEvent'),
+  ])
   .openapi('Event')
 export const EventPageSchema = z
   .object({ data: z.array(EventSchema), nextCursor: z.string().nullable() })

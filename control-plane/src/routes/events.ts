@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi'
 import { requireTenant, tenantIdOf } from '../http/auth.js'
 import type { AppEnv } from '../http/env.js'
 import {
@@ -18,6 +18,7 @@ const tenant = { tags: ['Events'], security: [{ bearer: [] }], middleware: [requ
 const listEventsRoute = createRoute({
   ...tenant,
   method: 'get',
+  operationId: 'listEvents',
   path: '/v1/events',
   summary: 'Page through the event outbox (the same envelopes the webhook receives) with delivery status',
   description: 'Pass `nextCursor` as `after` to read the next page; it is null on the last page.',
@@ -31,6 +32,7 @@ const listEventsRoute = createRoute({
 const redeliverEventRoute = createRoute({
   ...tenant,
   method: 'post',
+  operationId: 'redeliverEvent',
   path: '/v1/events/{eventId}/redeliver',
   summary: 'Deliver one event again (delivered or dead; a pending event is left alone)',
   request: { params: EventParams },
@@ -43,6 +45,7 @@ const redeliverEventRoute = createRoute({
 const redeliverDeadRoute = createRoute({
   ...tenant,
   method: 'post',
+  operationId: 'redeliverDeadEvents',
   path: '/v1/events/redeliver',
   summary: 'Deliver every dead-lettered event again',
   request: { body: jsonBody(BulkRedeliverBody) },
@@ -65,7 +68,9 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>): void {
         ...(type ? { type } : {}),
       },
     })
-    return c.json(page, 200)
+    // The outbox pairs each type with its data when events are appended; the listed envelope type
+    // does not carry that pairing, the document does.
+    return c.json(page as z.infer<typeof EventPageSchema>, 200)
   })
   app.openapi(redeliverEventRoute, async (c) =>
     c.json(

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { sql } from 'drizzle-orm'
 import type { AppEnv } from '../http/env.js'
+import { PUBLIC } from '../http/openapi.js'
 
 /** A readiness check that hangs is a failed check: probes must answer quickly. */
 const READY_CHECK_TIMEOUT_MS = 2_000
@@ -16,6 +17,8 @@ const ReadySchema = z
 const healthRoute = createRoute({
   tags: ['Operations'],
   method: 'get',
+  operationId: 'getHealth',
+  ...PUBLIC,
   path: '/health',
   summary: 'Liveness: the process answers',
   responses: {
@@ -29,6 +32,8 @@ const healthRoute = createRoute({
 const readyRoute = createRoute({
   tags: ['Operations'],
   method: 'get',
+  operationId: 'getReadiness',
+  ...PUBLIC,
   path: '/ready',
   summary: 'Readiness: Postgres and the coordinator (Redis) are reachable',
   responses: {
@@ -43,6 +48,8 @@ const readyRoute = createRoute({
 const metricsRoute = createRoute({
   tags: ['Operations'],
   method: 'get',
+  operationId: 'getMetrics',
+  ...PUBLIC,
   path: '/metrics',
   summary: 'Prometheus metrics',
   responses: {

@@ -18,6 +18,7 @@ const tenant = { tags: ['Messages'], security: [{ bearer: [] }], middleware: [re
 const sendMessageRoute = createRoute({
   ...tenant,
   method: 'post',
+  operationId: 'sendMessage',
   path: '/v1/sessions/{sessionId}/messages',
   summary: 'Queue a text message (stored before it is sent; idempotent with Idempotency-Key)',
   description:
@@ -32,6 +33,7 @@ const sendMessageRoute = createRoute({
 const getMessageRoute = createRoute({
   ...tenant,
   method: 'get',
+  operationId: 'getMessage',
   path: '/v1/sessions/{sessionId}/messages/{messageId}',
   summary: 'Get a message and its status history',
   request: { params: MessageParams },

@@ -23,6 +23,7 @@ const operator = { tags: ['Operator: cluster'], security: [{ bearer: [] }], midd
 const listNodesRoute = createRoute({
   ...operator,
   method: 'get',
+  operationId: 'listNodes',
   path: '/v1/nodes',
   summary: 'List session-nodes with their status and load',
   responses: { 200: jsonResponse(NodeListSchema, 'Nodes'), ...errorResponses(401, 403) },
@@ -31,6 +32,7 @@ const listNodesRoute = createRoute({
 const drainNodeRoute = createRoute({
   ...operator,
   method: 'post',
+  operationId: 'drainNode',
   path: '/v1/nodes/{nodeId}/drain',
   summary: 'Stop placing sessions on a node and hand its sessions to others (no QR re-scan)',
   request: { params: NodeParams },
@@ -44,6 +46,7 @@ const rebalanceRoute = createRoute({
   ...operator,
   middleware: [requireAdmin, allowEmptyJsonBody],
   method: 'post',
+  operationId: 'rebalanceSessions',
   path: '/v1/rebalance',
   summary: 'Even load across nodes with the fewest moves (dryRun: plan only)',
   request: { body: jsonBody(RebalanceBody, false) },
@@ -56,6 +59,7 @@ const rebalanceRoute = createRoute({
 const moveSessionRoute = createRoute({
   ...operator,
   method: 'post',
+  operationId: 'moveSession',
   path: '/v1/sessions/{sessionId}/move',
   summary: 'Hand a session over to a given node',
   request: { params: SessionParams, body: jsonBody(MoveSessionBody) },

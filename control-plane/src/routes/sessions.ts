@@ -31,6 +31,7 @@ const tenantWithOptionalBody = { ...tenant, middleware: [requireTenant, allowEmp
 const createSessionRoute = createRoute({
   ...tenantWithOptionalBody,
   method: 'post',
+  operationId: 'createSession',
   path: '/v1/sessions',
   summary: 'Create a session (one WhatsApp number)',
   request: { body: jsonBody(CreateSessionBody, false) },
@@ -43,6 +44,7 @@ const createSessionRoute = createRoute({
 const listSessionsRoute = createRoute({
   ...tenant,
   method: 'get',
+  operationId: 'listSessions',
   path: '/v1/sessions',
   summary: "List the tenant's sessions",
   responses: { 200: jsonResponse(SessionListSchema, 'Sessions, newest first'), ...errorResponses(401, 403) },
@@ -51,6 +53,7 @@ const listSessionsRoute = createRoute({
 const getSessionRoute = createRoute({
   ...tenant,
   method: 'get',
+  operationId: 'getSession',
   path: '/v1/sessions/{sessionId}',
   summary: 'Get a session (poll this for state changes, or use the webhook)',
   request: { params: SessionParams },
@@ -60,6 +63,7 @@ const getSessionRoute = createRoute({
 const deleteSessionRoute = createRoute({
   ...tenant,
   method: 'delete',
+  operationId: 'deleteSession',
   path: '/v1/sessions/{sessionId}',
   summary: 'Log out and delete a session with its credentials and messages',
   request: { params: SessionParams },
@@ -69,6 +73,7 @@ const deleteSessionRoute = createRoute({
 const connectSessionRoute = createRoute({
   ...tenantWithOptionalBody,
   method: 'post',
+  operationId: 'connectSession',
   path: '/v1/sessions/{sessionId}/connect',
   summary: 'Connect: answers with a QR (or a pairing code, or CONNECTED when already linked)',
   description:
@@ -83,6 +88,7 @@ const connectSessionRoute = createRoute({
 const qrRoute = createRoute({
   ...tenant,
   method: 'get',
+  operationId: 'getSessionQr',
   path: '/v1/sessions/{sessionId}/qr',
   summary: 'The current QR as JSON, or as PNG with `Accept: image/png`',
   request: { params: SessionParams },
@@ -101,6 +107,7 @@ const qrRoute = createRoute({
 const disconnectRoute = createRoute({
   ...tenant,
   method: 'post',
+  operationId: 'disconnectSession',
   path: '/v1/sessions/{sessionId}/disconnect',
   summary: 'Close the socket and keep the credentials (the next connect needs no QR)',
   request: { params: SessionParams },
@@ -110,6 +117,7 @@ const disconnectRoute = createRoute({
 const logoutRoute = createRoute({
   ...tenant,
   method: 'post',
+  operationId: 'logoutSession',
   path: '/v1/sessions/{sessionId}/logout',
   summary: 'Unlink the device and wipe the credentials (the next connect shows a QR)',
   request: { params: SessionParams },

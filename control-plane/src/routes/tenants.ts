@@ -25,6 +25,7 @@ const operator = { tags: ['Operator: tenants'], security: [{ bearer: [] }], midd
 const createTenantRoute = createRoute({
   ...operator,
   method: 'post',
+  operationId: 'createTenant',
   path: '/v1/tenants',
   summary: 'Create a tenant and its first API key',
   request: { body: jsonBody(CreateTenantBody) },
@@ -37,6 +38,7 @@ const createTenantRoute = createRoute({
 const listTenantsRoute = createRoute({
   ...operator,
   method: 'get',
+  operationId: 'listTenants',
   path: '/v1/tenants',
   summary: 'List tenants',
   responses: {
@@ -48,6 +50,7 @@ const listTenantsRoute = createRoute({
 const getTenantRoute = createRoute({
   ...operator,
   method: 'get',
+  operationId: 'getTenant',
   path: '/v1/tenants/{tenantId}',
   summary: 'Get a tenant',
   request: { params: TenantParams },
@@ -57,6 +60,7 @@ const getTenantRoute = createRoute({
 const deleteTenantRoute = createRoute({
   ...operator,
   method: 'delete',
+  operationId: 'deleteTenant',
   path: '/v1/tenants/{tenantId}',
   summary: 'Delete a tenant, logging out and deleting its sessions first',
   request: { params: TenantParams },
@@ -67,6 +71,7 @@ const createApiKeyRoute = createRoute({
   ...operator,
   middleware: [requireAdmin, allowEmptyJsonBody],
   method: 'post',
+  operationId: 'createApiKey',
   path: '/v1/tenants/{tenantId}/api-keys',
   summary: 'Create another API key for a tenant',
   request: { params: TenantParams, body: jsonBody(CreateApiKeyBody, false) },
@@ -79,6 +84,7 @@ const createApiKeyRoute = createRoute({
 const listApiKeysRoute = createRoute({
   ...operator,
   method: 'get',
+  operationId: 'listApiKeys',
   path: '/v1/tenants/{tenantId}/api-keys',
   summary: "List a tenant's API keys (without secrets)",
   request: { params: TenantParams },
@@ -88,6 +94,7 @@ const listApiKeysRoute = createRoute({
 const revokeApiKeyRoute = createRoute({
   ...operator,
   method: 'delete',
+  operationId: 'revokeApiKey',
   path: '/v1/tenants/{tenantId}/api-keys/{apiKeyId}',
   summary: 'Revoke an API key (it answers 401 from then on)',
   request: { params: ApiKeyParams },

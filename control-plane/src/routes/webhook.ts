@@ -9,6 +9,7 @@ const tenant = { tags: ['Webhook'], security: [{ bearer: [] }], middleware: [req
 const putWebhookRoute = createRoute({
   ...tenant,
   method: 'put',
+  operationId: 'setWebhook',
   path: '/v1/webhook',
   summary: 'Set the webhook endpoint (the signing secret is kept unless rotateSecret is true)',
   request: { body: jsonBody(PutWebhookBody) },
@@ -21,6 +22,7 @@ const putWebhookRoute = createRoute({
 const getWebhookRoute = createRoute({
   ...tenant,
   method: 'get',
+  operationId: 'getWebhook',
   path: '/v1/webhook',
   summary: 'Get the webhook endpoint and its signing secret',
   responses: { 200: jsonResponse(WebhookSchema, 'The webhook'), ...errorResponses(401, 403, 404) },
@@ -29,6 +31,7 @@ const getWebhookRoute = createRoute({
 const deleteWebhookRoute = createRoute({
   ...tenant,
   method: 'delete',
+  operationId: 'deleteWebhook',
   path: '/v1/webhook',
   summary: 'Remove the webhook endpoint (events stay listable at /v1/events)',
   responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },

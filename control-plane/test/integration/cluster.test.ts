@@ -1,11 +1,12 @@
+import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { startSimulator } from '@wa-cluster/wa-sim'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ApiClient, apiClient } from '../../../test-support/api-client.js'
 import { type Cluster, startCluster } from '../../../test-support/cluster.js'
 import { eventually } from '../../../test-support/processes.js'
 import {
   connectionState,
+  inboundText,
   startWebhookReceiver,
   type WebhookReceiver,
 } from '../../../test-support/webhook-receiver.js'
@@ -28,8 +29,8 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
   let sim: Awaited<ReturnType<typeof startSimulator>>
   let cluster: Cluster
   let receiver: WebhookReceiver
-  let tenants: ApiClient[] = []
-  let admin: ApiClient
+  let tenants: WaClusterClient[] = []
+  let admin: WaClusterClient
   type Linked = { id: string; phone: string; jid: string }
   const linked: Linked[] = []
   /** Sessions that were on the paused node: their frozen socket could not close, the one allowed overlap. */
@@ -37,7 +38,24 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
   let textCounter = 0
 
   const cp = (index: number) => tenants[index % tenants.length]!
-  const sessionOf = async (id: string) => (await cp(0).get(`/v1/sessions/${id}`)).body
+  const sessionOf = async (sessionId: string) => {
+    const { data, error } = await cp(0).GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })
+    if (!data) throw new Error(`GET session ${sessionId}: ${JSON.stringify(error)}`)
+    return data
+  }
+  const listNodes = async () => (await admin.GET('/v1/nodes')).data!.data
+  /** Queues a text; the same key retried is the same message. */
+  const sendText = (
+    via: WaClusterClient,
+    sessionId: string,
+    to: string,
+    text: string,
+    idempotencyKey: string,
+  ) =>
+    via.POST('/v1/sessions/{sessionId}/messages', {
+      params: { path: { sessionId }, header: { 'idempotency-key': idempotencyKey } },
+      body: { to, text },
+    })
   const deviceStats = async () => (await sim.stats()).perDevice ?? {}
 
   async function expectInboundDelivered(session: Linked): Promise<void> {
@@ -46,10 +64,7 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
     try {
       await receiver.waitFor(
         `inbound "${text}"`,
-        (event) =>
-          event.type === 'messages.upsert' &&
-          event.sessionId === session.id &&
-          (event.data as any).messages.some((m: any) => m.text === text),
+        (event) => event.sessionId === session.id && inboundText(text)(event),
       )
     } catch (error) {
       const outbox = await cluster.database.handle.rows(
@@ -62,14 +77,10 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
     }
   }
 
-  async function expectOutboundDelivered(session: Linked, via: ApiClient): Promise<void> {
+  async function expectOutboundDelivered(session: Linked, via: WaClusterClient): Promise<void> {
     const text = `outbound ${++textCounter} from ${session.id}`
-    const sent = await via.post(
-      `/v1/sessions/${session.id}/messages`,
-      { to: `+${contact}`, text },
-      { 'idempotency-key': `k-${textCounter}` },
-    )
-    expect(sent.status).toBe(202)
+    const sent = await sendText(via, session.id, `+${contact}`, text, `k-${textCounter}`)
+    expect(sent.response.status).toBe(202)
     await eventually(
       `contact decrypts "${text}"`,
       async () => (await sim.inbox(contact)).some((entry) => entry.text === text),
@@ -93,7 +104,7 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
 
   function qrEvents(): number {
     return receiver.events.filter(
-      (event) => event.type === 'connection.update' && (event.data as any).state === 'QR_READY',
+      (event) => event.type === 'connection.update' && event.data.state === 'QR_READY',
     ).length
   }
 
@@ -108,11 +119,12 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
       simRootKey: sim.rootPublicKey,
       env: timings,
     })
-    admin = apiClient(cluster.controlPlanes[0]!.url, cluster.adminKey)
-    const created = await admin.post('/v1/tenants', { name: 'Cluster tenant' })
-    tenants = cluster.controlPlanes.map((entry) => apiClient(entry.url, created.body.apiKey))
-    const webhook = await cp(1).put('/v1/webhook', { url: receiver.url })
-    receiver.setSecret(webhook.body.secret)
+    admin = createClient({ baseUrl: cluster.controlPlanes[0]!.url, apiKey: cluster.adminKey })
+    const created = await admin.POST('/v1/tenants', { body: { name: 'Cluster tenant' } })
+    const apiKey = created.data!.apiKey
+    tenants = cluster.controlPlanes.map((entry) => createClient({ baseUrl: entry.url, apiKey }))
+    const webhook = await cp(1).PUT('/v1/webhook', { body: { url: receiver.url } })
+    receiver.setSecret(webhook.data!.secret)
   })
 
   afterAll(async () => {
@@ -124,23 +136,26 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
   it('pairs sessions through either control-plane and spreads them over the nodes', async () => {
     for (let index = 0; index < 6; index++) {
       const api = cp(index)
-      const session = (await api.post('/v1/sessions', { name: `s${index}` })).body
-      const connect = await api.post(`/v1/sessions/${session.id}/connect`)
-      expect(connect.body.state).toBe('QR_READY')
+      const session = (await api.POST('/v1/sessions', { body: { name: `s${index}` } })).data!
+      const path = { sessionId: session.id }
+      const connect = await api.POST('/v1/sessions/{sessionId}/connect', { params: { path } })
+      expect(connect.data?.state).toBe('QR_READY')
       const phone = `62857100000${10 + index}`
-      const { jid } = await sim.scan({ qr: connect.body.qr, phone, pushName: `S${index}` })
+      const { jid } = await sim.scan({ qr: connect.data!.qr!, phone, pushName: `S${index}` })
       // Ask the other control-plane for the state: any instance serves any session.
       await eventually(
         `session ${index} CONNECTED`,
-        async () => (await cp(index + 1).get(`/v1/sessions/${session.id}`)).body.state === 'CONNECTED',
+        async () =>
+          (await cp(index + 1).GET('/v1/sessions/{sessionId}', { params: { path } })).data?.state ===
+          'CONNECTED',
       )
       linked.push({ id: session.id, phone, jid })
     }
     const placement = await Promise.all(linked.map(async (session) => (await sessionOf(session.id)).nodeId))
     expect(new Set(placement).size).toBe(3)
-    const nodes = (await admin.get('/v1/nodes')).body.data
-    expect(nodes.map((node: any) => node.id).sort()).toEqual(['node-1', 'node-2', 'node-3'])
-    expect(nodes.every((node: any) => node.status === 'active' && node.sessions === 2)).toBe(true)
+    const nodes = await listNodes()
+    expect(nodes.map((node) => node.id).sort()).toEqual(['node-1', 'node-2', 'node-3'])
+    expect(nodes.every((node) => node.status === 'active' && node.sessions === 2)).toBe(true)
   })
 
   it('moves inbound and outbound messages whichever control-plane is asked', async () => {
@@ -162,8 +177,8 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
       .map((entry) => entry.session.id)
     expect(onNode1).toHaveLength(2)
     const since = receiver.events.length
-    const drained = await admin.post('/v1/nodes/node-1/drain')
-    expect(drained.status).toBe(200)
+    const drained = await admin.POST('/v1/nodes/{nodeId}/drain', { params: { path: { nodeId: 'node-1' } } })
+    expect(drained.response.status).toBe(200)
     await reconnectedSince(onNode1, since, 'drained sessions CONNECTED elsewhere')
     const sessions = await Promise.all(linked.map((session) => sessionOf(session.id)))
     expect(sessions.every((session) => session.state === 'CONNECTED' && session.nodeId !== 'node-1')).toBe(
@@ -177,14 +192,14 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
   it('rebalances onto a new node with the fewest moves, without conflicts', async () => {
     await cluster.startNode('node-4')
     const replacedBefore = (await sim.stats()).replaced
-    const plan = (await admin.post('/v1/rebalance', { dryRun: true })).body
+    const plan = (await admin.POST('/v1/rebalance', { body: { dryRun: true } })).data!
     expect(plan.moves).toHaveLength(2)
     expect(plan.after['node-4']).toBe(2)
     const since = receiver.events.length
-    const executed = (await admin.post('/v1/rebalance', {})).body
+    const executed = (await admin.POST('/v1/rebalance', { body: {} })).data!
     expect(executed.moves).toHaveLength(2)
     await reconnectedSince(
-      executed.moves.map((move: any) => move.sessionId),
+      executed.moves.map((move) => move.sessionId),
       since,
       'rebalanced sessions CONNECTED',
     )
@@ -205,9 +220,12 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
     const current = (await sessionOf(session.id)).nodeId
     const target = ['node-2', 'node-3', 'node-4'].find((node) => node !== current)!
     const since = receiver.events.length
-    const moved = await admin.post(`/v1/sessions/${session.id}/move`, { nodeId: target })
-    expect(moved.status).toBe(200)
-    expect(moved.body.nodeId).toBe(target)
+    const moved = await admin.POST('/v1/sessions/{sessionId}/move', {
+      params: { path: { sessionId: session.id } },
+      body: { nodeId: target },
+    })
+    expect(moved.response.status).toBe(200)
+    expect(moved.data?.nodeId).toBe(target)
     await reconnectedSince([session.id], since, 'moved session CONNECTED')
     expect(await sessionOf(session.id)).toMatchObject({ nodeId: target, state: 'CONNECTED' })
     await expectInboundDelivered(session)
@@ -303,12 +321,7 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
     await new Promise((resolve) => setTimeout(resolve, 2000))
     await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)
     await admin.end()
-    await receiver.waitFor(
-      'message received during the outage',
-      (event) =>
-        event.type === 'messages.upsert' && (event.data as any).messages.some((m: any) => m.text === text),
-      60_000,
-    )
+    await receiver.waitFor('message received during the outage', inboundText(text), 60_000)
     await eventually(
       'every session CONNECTED',
       async () => {
@@ -324,7 +337,7 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
       linked.map(async (session) => ({ session, node: (await sessionOf(session.id)).nodeId })),
     )
     const counts = new Map<string, number>()
-    for (const { node } of placements) counts.set(node, (counts.get(node) ?? 0) + 1)
+    for (const { node } of placements) if (node) counts.set(node, (counts.get(node) ?? 0) + 1)
     const [leaving] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!
     const moving = placements.filter((entry) => entry.node === leaving).map((entry) => entry.session)
     const replacedBefore = (await sim.stats()).replaced
@@ -339,8 +352,8 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
     for (const session of moving) expect((await sessionOf(session.id)).nodeId).not.toBe(leaving)
     expect((await sim.stats()).replaced).toBe(replacedBefore)
     expect(qrEvents()).toBe(qrBefore)
-    const nodes = (await admin.get('/v1/nodes')).body.data
-    expect(nodes.find((node: any) => node.id === leaving)).toMatchObject({ status: 'stopped', sessions: 0 })
+    const nodes = await listNodes()
+    expect(nodes.find((node) => node.id === leaving)).toMatchObject({ status: 'stopped', sessions: 0 })
     for (const session of moving) await expectInboundDelivered(session)
   })
 
@@ -348,24 +361,14 @@ describe('cluster: placement, failover, fencing, drain, rebalance', () => {
     const session = linked[4]!
     const texts = Array.from({ length: 12 }, (_, index) => `burst ${index}`)
     const first = Promise.allSettled(
-      texts.map((text, index) =>
-        cp(0).post(
-          `/v1/sessions/${session.id}/messages`,
-          { to: contact, text },
-          { 'idempotency-key': `burst-${index}` },
-        ),
-      ),
+      texts.map((text, index) => sendText(cp(0), session.id, contact, text, `burst-${index}`)),
     )
     setTimeout(() => cluster.controlPlanes[0]!.process.signal('SIGKILL'), 5)
     await first
     // The client retries everything it did not see acknowledged, with the same keys, on the survivor.
     for (const [index, text] of texts.entries()) {
-      const retry = await cp(1).post(
-        `/v1/sessions/${session.id}/messages`,
-        { to: contact, text },
-        { 'idempotency-key': `burst-${index}` },
-      )
-      expect(retry.status).toBe(202)
+      const retry = await sendText(cp(1), session.id, contact, text, `burst-${index}`)
+      expect(retry.response.status).toBe(202)
     }
     await eventually('every burst text decrypted by the contact', async () => {
       const inbox = await sim.inbox(contact)

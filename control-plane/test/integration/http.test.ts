@@ -1,5 +1,6 @@
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openApiDocument } from '../../src/app.js'
 import {
   createTenantThroughApi,
   createTestApi,
@@ -50,6 +51,8 @@ const EXPECTED_OPERATIONS = [
   'get /health',
   'get /ready',
   'get /metrics',
+  'get /openapi.json',
+  'get /docs',
 ]
 
 describe('documentation and operations endpoints', () => {
@@ -67,6 +70,8 @@ describe('documentation and operations endpoints', () => {
     expect(send.responses['202']).toBeDefined()
     expect(send.parameters.map((parameter: { name: string }) => parameter.name)).toContain('idempotency-key')
     expect(document.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' })
+    // The document the client is generated from and the lint reads is the one served.
+    expect(document).toEqual(openApiDocument())
   })
 
   it('serves interactive docs at /docs', async () => {

@@ -3,36 +3,78 @@ import { sessions } from '@wa-cluster/db'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  apiDocument,
+  fillPath,
+  isOperatorOperation,
+  isPublicOperation,
+  listOperations,
+  validValue,
+} from '../support/openapi-operations.js'
+import {
   createTenantThroughApi,
   createTestApi,
   snapshotDatabase,
+  TEST_ADMIN_KEY,
   type TestApi,
 } from '../support/test-context.js'
 
 let api: TestApi
+let tenantA: { tenantId: string; apiKey: string }
 let keyA: string
 let keyB: string
 let sessionA: string
 let messageA: string
 let eventA: string
 let webhookSecretA: string
+let apiKeyIdA: string
+
+const document = apiDocument()
+const operations = listOperations(document)
+
+/**
+ * Operations the path-id sweep below does not call, each with the reason. An operation that is neither
+ * swept nor listed here fails the first test, so a new endpoint is covered the day it is added.
+ */
+const NOT_SWEPT: Record<string, string> = {
+  getHealth: 'public: no key, no tenant data',
+  getReadiness: 'public: no key, no tenant data',
+  getMetrics: 'public: no key, no tenant data',
+  getOpenApiDocument: 'public: no key, no tenant data',
+  getApiDocs: 'public: no key, no tenant data',
+  createSession: 'no path id: the tenant comes from the key; creates in the caller’s own tenant',
+  listSessions: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+  listEvents: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+  redeliverDeadEvents: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+  getWebhook: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+  setWebhook: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+  deleteWebhook: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+}
+
+/** Tenant-scoped operations with a path id: tenant B on tenant A's ids must get 404. */
+const tenantOperationsWithIds = operations.filter(
+  (operation) =>
+    !isPublicOperation(operation) && !isOperatorOperation(operation) && operation.pathParameters.length > 0,
+)
+/** Operator operations: any tenant key must get 403, whatever the ids. */
+const operatorOperations = operations.filter(isOperatorOperation)
 
 beforeAll(async () => {
   api = await createTestApi('cp_isolation')
-  keyA = (await createTenantThroughApi(api, 'Tenant A')).apiKey
+  tenantA = await createTenantThroughApi(api, 'Tenant A')
+  keyA = tenantA.apiKey
   keyB = (await createTenantThroughApi(api, 'Tenant B')).apiKey
-  sessionA = (await api.call('POST', '/v1/sessions', { key: keyA, body: { name: 'A only' } })).body.id
+  const clientA = api.client(keyA)
+  sessionA = (await clientA.POST('/v1/sessions', { body: { name: 'A only' } })).data!.id
   await api.ctx.database.db
     .update(sessions)
     .set({ desiredState: 'connected', state: 'QR_READY', qr: '2@secret-qr' })
     .where(eq(sessions.id, sessionA))
   messageA = (
-    await api.call('POST', `/v1/sessions/${sessionA}/messages`, {
-      key: keyA,
+    await clientA.POST('/v1/sessions/{sessionId}/messages', {
+      params: { path: { sessionId: sessionA }, header: { 'idempotency-key': 'shared-key' } },
       body: { to: '6281234567890', text: 'private' },
-      headers: { 'idempotency-key': 'shared-key' },
     })
-  ).body.id
+  ).data!.id
   eventA = (
     await appendEvent(api.ctx.database.db, {
       sessionId: sessionA,
@@ -40,83 +82,124 @@ beforeAll(async () => {
       data: { state: 'QR_READY', previousState: 'CONNECTING' },
     })
   ).id
-  webhookSecretA = (
-    await api.call('PUT', '/v1/webhook', { key: keyA, body: { url: 'https://a.example.com/hook' } })
-  ).body.secret
+  webhookSecretA = (await clientA.PUT('/v1/webhook', { body: { url: 'https://a.example.com/hook' } })).data!
+    .secret
+  const keys = await api.client(TEST_ADMIN_KEY).GET('/v1/tenants/{tenantId}/api-keys', {
+    params: { path: { tenantId: tenantA.tenantId } },
+  })
+  apiKeyIdA = keys.data!.data[0]!.id
 })
 afterAll(async () => {
   await api?.close()
 })
 
+/** Tenant A's resources, by the name of the path parameter that takes them. */
+const idsOfTenantA = (): Record<string, string> => ({
+  sessionId: sessionA,
+  messageId: messageA,
+  eventId: eventA,
+  tenantId: tenantA.tenantId,
+  apiKeyId: apiKeyIdA,
+  nodeId: 'node-a',
+})
+
 describe('tenant isolation', () => {
-  it("tenant B gets 404 for every one of tenant A's ids and changes nothing", async () => {
-    const before = await snapshotDatabase(api)
-    const calls: [string, string, unknown?][] = [
-      ['GET', `/v1/sessions/${sessionA}`],
-      ['DELETE', `/v1/sessions/${sessionA}`],
-      ['POST', `/v1/sessions/${sessionA}/connect`, {}],
-      ['GET', `/v1/sessions/${sessionA}/qr`],
-      ['POST', `/v1/sessions/${sessionA}/disconnect`],
-      ['POST', `/v1/sessions/${sessionA}/logout`],
-      ['POST', `/v1/sessions/${sessionA}/messages`, { to: '6281234567890', text: 'hijack' }],
-      ['GET', `/v1/sessions/${sessionA}/messages/${messageA}`],
-      ['POST', `/v1/events/${eventA}/redeliver`],
-    ]
-    for (const [method, path, body] of calls) {
-      const response = await api.call(method, path, { key: keyB, body })
-      expect(response.status, `${method} ${path}`).toBe(404)
-      expect(response.body.error.code).toBe('not_found')
+  it('sweeps every operation of the OpenAPI document or lists why not', () => {
+    const swept = new Set([...tenantOperationsWithIds, ...operatorOperations].map((each) => each.operationId))
+    const neither = operations.filter(
+      (operation) => !swept.has(operation.operationId) && !(operation.operationId in NOT_SWEPT),
+    )
+    expect(
+      neither.map((operation) => operation.label),
+      'add these to the sweep or to NOT_SWEPT',
+    ).toEqual([])
+    const stale = Object.keys(NOT_SWEPT).filter(
+      (operationId) => swept.has(operationId) || !operations.some((each) => each.operationId === operationId),
+    )
+    expect(stale, 'NOT_SWEPT names operations that are swept or gone').toEqual([])
+    expect(tenantOperationsWithIds.length).toBeGreaterThanOrEqual(9)
+  })
+
+  it("tenant B gets 404 on every tenant operation with one of tenant A's ids, and changes nothing", async () => {
+    for (const operation of tenantOperationsWithIds) {
+      const before = await snapshotDatabase(api)
+      const body = operation.jsonBody ? validValue(document, operation.jsonBody) : undefined
+      const response = await api.call(
+        operation.method.toUpperCase(),
+        fillPath(operation.path, idsOfTenantA()),
+        {
+          key: keyB,
+          body,
+        },
+      )
+      expect(response.status, `${operation.label} ${response.text}`).toBe(404)
+      expect(response.body.error.code, operation.label).toBe('not_found')
+      expect(await snapshotDatabase(api), operation.label).toEqual(before)
     }
-    expect(await snapshotDatabase(api)).toEqual(before)
+  })
+
+  it('a tenant key gets 403 on every operator operation, and changes nothing', async () => {
+    for (const key of [keyA, keyB]) {
+      for (const operation of operatorOperations) {
+        const before = await snapshotDatabase(api)
+        const body = operation.jsonBody ? validValue(document, operation.jsonBody) : undefined
+        const path = operation.pathParameters.length
+          ? fillPath(operation.path, idsOfTenantA())
+          : operation.path
+        const response = await api.call(operation.method.toUpperCase(), path, { key, body })
+        expect(response.status, `${operation.label} ${response.text}`).toBe(403)
+        expect(response.body.error.code, operation.label).toBe('forbidden')
+        expect(await snapshotDatabase(api), operation.label).toEqual(before)
+      }
+    }
   })
 
   it("a message id of tenant A is 404 even under tenant B's own session", async () => {
-    const sessionB = (await api.call('POST', '/v1/sessions', { key: keyB, body: {} })).body.id
-    const response = await api.call('GET', `/v1/sessions/${sessionB}/messages/${messageA}`, { key: keyB })
+    const clientB = api.client(keyB)
+    const sessionB = (await clientB.POST('/v1/sessions', { body: {} })).data!.id
+    const { response } = await clientB.GET('/v1/sessions/{sessionId}/messages/{messageId}', {
+      params: { path: { sessionId: sessionB, messageId: messageA } },
+    })
     expect(response.status).toBe(404)
   })
 
   it("lists and the webhook never show tenant A's data to tenant B", async () => {
-    const sessionsB = await api.call('GET', '/v1/sessions', { key: keyB })
-    expect(sessionsB.status).toBe(200)
-    expect(JSON.stringify(sessionsB.body)).not.toContain(sessionA)
-    const eventsB = await api.call('GET', '/v1/events', { key: keyB })
-    expect(eventsB.body.data).toEqual([])
-    const eventsBySessionA = await api.call('GET', `/v1/events?sessionId=${sessionA}`, { key: keyB })
-    expect(eventsBySessionA.body.data).toEqual([])
-    const redeliverB = await api.call('POST', '/v1/events/redeliver', { key: keyB, body: { status: 'dead' } })
-    expect(redeliverB.body).toEqual({ redelivered: 0 })
+    const clientA = api.client(keyA)
+    const clientB = api.client(keyB)
+    const sessionsB = await clientB.GET('/v1/sessions')
+    expect(sessionsB.response.status).toBe(200)
+    expect(JSON.stringify(sessionsB.data)).not.toContain(sessionA)
+    expect((await clientB.GET('/v1/events')).data?.data).toEqual([])
+    const eventsBySessionA = await clientB.GET('/v1/events', { params: { query: { sessionId: sessionA } } })
+    expect(eventsBySessionA.data?.data).toEqual([])
+    const redeliverB = await clientB.POST('/v1/events/redeliver', { body: { status: 'dead' } })
+    expect(redeliverB.data).toEqual({ redelivered: 0 })
 
-    expect((await api.call('GET', '/v1/webhook', { key: keyB })).status).toBe(404)
-    expect((await api.call('DELETE', '/v1/webhook', { key: keyB })).status).toBe(404)
-    const webhookB = await api.call('PUT', '/v1/webhook', {
-      key: keyB,
-      body: { url: 'https://b.example.com/hook' },
-    })
-    expect(webhookB.body.secret).not.toBe(webhookSecretA)
-    const webhookA = await api.call('GET', '/v1/webhook', { key: keyA })
-    expect(webhookA.body).toMatchObject({ url: 'https://a.example.com/hook', secret: webhookSecretA })
+    expect((await clientB.GET('/v1/webhook')).response.status).toBe(404)
+    expect((await clientB.DELETE('/v1/webhook')).response.status).toBe(404)
+    const webhookB = await clientB.PUT('/v1/webhook', { body: { url: 'https://b.example.com/hook' } })
+    expect(webhookB.data?.secret).not.toBe(webhookSecretA)
+    const webhookA = await clientA.GET('/v1/webhook')
+    expect(webhookA.data).toMatchObject({ url: 'https://a.example.com/hook', secret: webhookSecretA })
 
     // The same Idempotency-Key in another tenant's session is a different message.
-    const sessionB = (await api.call('POST', '/v1/sessions', { key: keyB, body: {} })).body.id
+    const sessionB = (await clientB.POST('/v1/sessions', { body: {} })).data!.id
     await api.ctx.database.db
       .update(sessions)
       .set({ desiredState: 'connected' })
       .where(eq(sessions.id, sessionB))
-    const sendB = await api.call('POST', `/v1/sessions/${sessionB}/messages`, {
-      key: keyB,
+    const sendB = await clientB.POST('/v1/sessions/{sessionId}/messages', {
+      params: { path: { sessionId: sessionB }, header: { 'idempotency-key': 'shared-key' } },
       body: { to: '6281234567890', text: 'private' },
-      headers: { 'idempotency-key': 'shared-key' },
     })
-    expect(sendB.status).toBe(202)
-    expect(sendB.body.id).not.toBe(messageA)
+    expect(sendB.response.status).toBe(202)
+    expect(sendB.data?.id).not.toBe(messageA)
 
     // Tenant A still sees its own.
-    expect(
-      (await api.call('GET', `/v1/sessions/${sessionA}/messages/${messageA}`, { key: keyA })).status,
-    ).toBe(200)
-    expect(
-      (await api.call('GET', '/v1/events', { key: keyA })).body.data.map((event: { id: string }) => event.id),
-    ).toEqual([eventA])
+    const ownMessage = await clientA.GET('/v1/sessions/{sessionId}/messages/{messageId}', {
+      params: { path: { sessionId: sessionA, messageId: messageA } },
+    })
+    expect(ownMessage.response.status).toBe(200)
+    expect((await clientA.GET('/v1/events')).data?.data.map((event) => event.id)).toEqual([eventA])
   })
 })

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { createMemoryCoordinator } from '@wa-cluster/core'
 import { type Config, createSecretBox, parseConfig } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
@@ -15,7 +16,12 @@ export type TestApi = {
   ctx: ControlPlaneContext
   database: TestDatabase
   app: ReturnType<typeof createApp>
-  /** Calls the app in-process like an HTTP client would; JSON bodies are serialised for you. */
+  /** The typed client (@wa-cluster/client) for `key`, calling the app in-process. */
+  client(key?: string): WaClusterClient
+  /**
+   * Calls the app in-process with whatever method, path and body it is given: for requests the typed
+   * client cannot express (malformed bodies, paths built from the OpenAPI document).
+   */
   call(
     method: string,
     path: string,
@@ -46,6 +52,13 @@ export async function createTestApi(label: string, overrides: Partial<Config> = 
     ctx,
     database,
     app,
+    client(key) {
+      return createClient({
+        baseUrl: 'http://control-plane.test',
+        ...(key ? { apiKey: key } : {}),
+        fetch: async (request) => app.fetch(request),
+      })
+    },
     async call(method, path, options = {}) {
       const headers: Record<string, string> = {
         ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
@@ -79,9 +92,9 @@ export async function createTenantThroughApi(
   api: TestApi,
   name: string,
 ): Promise<{ tenantId: string; apiKey: string }> {
-  const response = await api.call('POST', '/v1/tenants', { key: TEST_ADMIN_KEY, body: { name } })
-  if (response.status !== 201) throw new Error(`tenant creation failed: ${response.status} ${response.text}`)
-  return { tenantId: response.body.id, apiKey: response.body.apiKey }
+  const { data, error, response } = await api.client(TEST_ADMIN_KEY).POST('/v1/tenants', { body: { name } })
+  if (!data) throw new Error(`tenant creation failed: ${response.status} ${JSON.stringify(error)}`)
+  return { tenantId: data.id, apiKey: data.apiKey }
 }
 
 const SNAPSHOT_TABLES = ['tenants', 'api_keys', 'sessions', 'messages', 'webhooks', 'events'] as const
