@@ -57,6 +57,32 @@ export class Conflict extends AppError {
 }
 
 /**
+ * A short lock (`Coordinator.withLock`) stayed held elsewhere for as long as the caller would wait.
+ * The holder is working on the same resource; trying again shortly succeeds.
+ */
+export class LockBusy extends AppError {
+  constructor(readonly resource: string) {
+    super('lock_busy', `lock ${resource} is held elsewhere`)
+  }
+}
+
+/**
+ * Another request (a connect, a move, the failover leader) is placing this session on a node right
+ * now. Nothing is wrong: retrying after `retryAfterSeconds` finds the placement done.
+ */
+export class PlacementInProgress extends AppError {
+  constructor(
+    readonly sessionId: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      'placement_in_progress',
+      'another request is placing this session on a node right now; retry shortly',
+    )
+  }
+}
+
+/**
  * Raised by fenced writes: this process no longer owns the session (its epoch is stale). A request
  * that meets it raced a change of owner; trying again acts on the new owner.
  */

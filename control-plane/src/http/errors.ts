@@ -3,7 +3,9 @@ import {
   BadRequest,
   Conflict,
   Forbidden,
+  LockBusy,
   NotFound,
+  PlacementInProgress,
   RateLimited,
   StaleEpoch,
   TimedOut,
@@ -52,9 +54,13 @@ export const ERROR_STATUSES: ReadonlyMap<ErrorClass, HttpMapping> = new Map<Erro
   mapping(Forbidden, { status: 403 }),
   mapping(NotFound, { status: 404 }),
   mapping(Conflict, { status: 409 }),
-  // A request that raced a change of the session's owner is 409, not 503: the cluster is healthy and
-  // only this session changed hands, so a 5xx would count against the API's availability and page
-  // operators for a race between requests. Retry-After says when: the retry acts on the new owner.
+  // Contention on one session is 409, not 503: the cluster is healthy and only this session is busy,
+  // because another request (a connect, a move, the failover leader) is placing it or its owner has
+  // just changed. A 5xx would count against the API's availability and page operators for what is
+  // a race between requests. Retry-After says when the same request succeeds: the placement lock
+  // is gone by then, and a retry re-reads the new owner.
+  mapping(PlacementInProgress, { status: 409, retryAfterSeconds: (error) => error.retryAfterSeconds }),
+  mapping(LockBusy, { status: 409, retryAfterSeconds: () => 1 }),
   mapping(StaleEpoch, { status: 409, retryAfterSeconds: () => 1 }),
   mapping(RateLimited, { status: 429, retryAfterSeconds: (error) => error.retryAfterSeconds }),
   mapping(Unavailable, { status: 503, retryAfterSeconds: (error) => error.retryAfterSeconds }),

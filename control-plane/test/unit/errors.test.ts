@@ -2,7 +2,9 @@ import * as shared from '@wa-cluster/shared'
 import {
   AppError,
   Conflict,
+  LockBusy,
   NotFound,
+  PlacementInProgress,
   RateLimited,
   StaleEpoch,
   Unavailable,
@@ -69,7 +71,12 @@ describe('handleError', () => {
     expect((await errorOf(new RateLimited(17))).headers.get('retry-after')).toBe('17')
   })
 
-  it('answers a request that raced a change of owner with 409 and Retry-After', async () => {
+  it('answers contention on a session (placement, owner change, any lock) with 409 and Retry-After', async () => {
+    const placement = await errorOf(new PlacementInProgress('ses_1', 2))
+    expect(placement.status).toBe(409)
+    expect(placement.headers.get('retry-after')).toBe('2')
+    expect(placement.body.error).toMatchObject({ code: 'placement_in_progress', requestId: 'req_test' })
+
     const staleEpoch = await errorOf(new StaleEpoch('ses_1', 7))
     expect(staleEpoch.status).toBe(409)
     expect(staleEpoch.headers.get('retry-after')).toBe('1')
@@ -77,6 +84,11 @@ describe('handleError', () => {
       code: 'session_owner_changed',
       message: 'session ses_1: epoch 7 is stale; another owner took over',
     })
+
+    const lockBusy = await errorOf(new LockBusy('lock:place:ses_1'))
+    expect(lockBusy.status).toBe(409)
+    expect(lockBusy.headers.get('retry-after')).toBe('1')
+    expect(lockBusy.body.error.code).toBe('lock_busy')
   })
 
   it('sets Retry-After on 503 only when the error knows when to retry', async () => {
@@ -128,7 +140,7 @@ describe('the status table', () => {
       ([, value]) => typeof value === 'function' && value.prototype instanceof Error,
     )
     expect(errorClasses.map(([name]) => name)).toEqual(
-      expect.arrayContaining(['NotFound', 'RateLimited', 'StaleEpoch']),
+      expect.arrayContaining(['NotFound', 'LockBusy', 'PlacementInProgress', 'StaleEpoch']),
     )
     const missing = errorClasses
       .filter(([, errorClass]) => !NOT_REQUEST_ERRORS.has(errorClass))
