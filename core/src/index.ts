@@ -1,14 +1,15 @@
 // @wa-cluster/core: what the control-plane and the session-node share. Curated: a name is exported
 // here only when a process package uses it.
 
-// Coordination (Redis or in-process): leases, locks, nudges, node heartbeats, rate limits.
-export {
-  type Coordinator,
-  type Lease,
-  type LeaseOptions,
-  LockBusy,
-  type NodeHeartbeat,
-  type Unsubscribe,
+// Coordination (Redis or in-process): leases, locks, nudges, node heartbeats, rate limits. `withLock`
+// throws LockBusy, a class of the shared error family so the API maps it like any other error.
+export { LockBusy } from '@wa-cluster/shared'
+export type {
+  Coordinator,
+  Lease,
+  LeaseOptions,
+  NodeHeartbeat,
+  Unsubscribe,
 } from './coordination/coordinator.js'
 export { coordinationKeys } from './coordination/keys.js'
 export { createMemoryCoordinator } from './coordination/memory-coordinator.js'

@@ -73,7 +73,13 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
   const onCommitted = (sessionId: string, notice: CommitNotice) => {
     deps.onEventCommitted?.(sessionId, notice)
     // Only state changes concern the control-planes' watchers; messages would flood the channel.
-    if (notice.stateChanged) void publishSessionChange(coordinator, sessionId).catch(() => {})
+    if (notice.stateChanged) {
+      void publishSessionChange(coordinator, sessionId).catch((error: unknown) =>
+        // Waiters also re-read the row every 500 ms, so a lost publish only delays an answer; an
+        // unreachable Redis is reported by the heartbeat. Debug, or an outage floods the log.
+        logger.debug({ sessionId, err: (error as Error).message }, 'could not publish a session change'),
+      )
+    }
   }
 
   async function heartbeat(): Promise<void> {
@@ -153,7 +159,12 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     // The successor may be waiting on our lease: tell it the moment it is free.
     if (mode === 'handover' && nextNodeId && nextNodeId !== nodeId) {
       await nudgeNode(coordinator, nextNodeId, { kind: 'reconcile', sessionId: runner.sessionId }).catch(
-        () => {},
+        (error: unknown) =>
+          // The successor's reconcile timer finds the session anyway, just later.
+          logger.warn(
+            { sessionId: runner.sessionId, nextNodeId, err: (error as Error).message },
+            'could not nudge the next owner',
+          ),
       )
     }
   }
@@ -222,6 +233,9 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     try {
       nudge = JSON.parse(message) as NodeNudge
     } catch {
+      // Not from a process of this cluster (ours publish JSON): ignore it; the reconcile timer covers
+      // whatever it may have meant.
+      logger.warn({ nudge: message.slice(0, 200) }, 'ignoring a nudge that is not JSON')
       return
     }
     if (nudge.kind === 'send') runners.get(nudge.sessionId)?.flushOutbox()
@@ -269,7 +283,14 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       for (const timer of retryTimers.values()) clearTimeout(timer)
       retryTimers.clear()
       await unsubscribe?.()
-      await coordinator.forgetNode(nodeId).catch(() => {})
+      await coordinator
+        .forgetNode(nodeId)
+        .catch((error: unknown) =>
+          logger.warn(
+            { err: (error as Error).message },
+            'could not remove the heartbeat; it expires on its own',
+          ),
+        )
       await setNodeStatus(database, nodeId, 'stopped').catch((error) =>
         logger.warn({ err: (error as Error).message }, 'could not mark the node stopped'),
       )

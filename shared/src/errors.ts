@@ -1,9 +1,11 @@
 /**
- * Typed errors. Code anywhere throws these; the control-plane maps them to HTTP in exactly one place.
+ * Typed errors, free of any transport. Each carries a stable `code` (what clients match on), a message
+ * and optional details; none knows an HTTP status. Code anywhere throws these; the control-plane's one
+ * error mapper (`control-plane/src/http/errors.ts`) holds the status table. An error worth retrying
+ * says after how long in `retryAfterSeconds`.
  */
-export class AppError extends Error {
+export abstract class AppError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503 | 504,
     readonly code: string,
     message: string,
     readonly details?: Record<string, unknown>,
@@ -15,7 +17,7 @@ export class AppError extends Error {
 
 export class BadRequest extends AppError {
   constructor(message: string, details?: Record<string, unknown>) {
-    super(400, 'bad_request', message, details)
+    super('bad_request', message, details)
   }
 }
 
@@ -25,31 +27,71 @@ export class ValidationFailed extends AppError {
     readonly field: string,
     reason: string,
   ) {
-    super(400, 'validation_failed', `${field} ${reason}`, { field, reason })
+    super('validation_failed', `${field} ${reason}`, { field, reason })
   }
 }
 
 export class Unauthorized extends AppError {
   constructor(message = 'missing or invalid API key') {
-    super(401, 'unauthorized', message)
+    super('unauthorized', message)
   }
 }
 
 export class Forbidden extends AppError {
   constructor(message = 'this key may not do that') {
-    super(403, 'forbidden', message)
+    super('forbidden', message)
   }
 }
 
 export class NotFound extends AppError {
   constructor(what: string) {
-    super(404, 'not_found', `${what} not found`)
+    super('not_found', `${what} not found`)
   }
 }
 
+/** The resource's state does not allow this; `code` says which state (`session_not_connected`...). */
 export class Conflict extends AppError {
   constructor(message: string, code = 'conflict') {
-    super(409, code, message)
+    super(code, message)
+  }
+}
+
+/**
+ * A short lock (`Coordinator.withLock`) stayed held elsewhere for as long as the caller would wait.
+ * The holder is working on the same resource; trying again shortly succeeds.
+ */
+export class LockBusy extends AppError {
+  constructor(readonly resource: string) {
+    super('lock_busy', `lock ${resource} is held elsewhere`)
+  }
+}
+
+/**
+ * Another request (a connect, a move, the failover leader) is placing this session on a node right
+ * now. Nothing is wrong: retrying after `retryAfterSeconds` finds the placement done.
+ */
+export class PlacementInProgress extends AppError {
+  constructor(
+    readonly sessionId: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      'placement_in_progress',
+      'another request is placing this session on a node right now; retry shortly',
+    )
+  }
+}
+
+/**
+ * Raised by fenced writes: this process no longer owns the session (its epoch is stale). A request
+ * that meets it raced a change of owner; trying again acts on the new owner.
+ */
+export class StaleEpoch extends AppError {
+  constructor(
+    readonly sessionId: string,
+    readonly epoch: number,
+  ) {
+    super('session_owner_changed', `session ${sessionId}: epoch ${epoch} is stale; another owner took over`)
   }
 }
 
@@ -58,29 +100,22 @@ export class RateLimited extends AppError {
     readonly retryAfterSeconds: number,
     message = 'too many requests',
   ) {
-    super(429, 'rate_limited', message, { retryAfterSeconds })
+    super('rate_limited', message, { retryAfterSeconds })
   }
 }
 
 export class Unavailable extends AppError {
-  constructor(message: string) {
-    super(503, 'unavailable', message)
+  constructor(
+    message: string,
+    /** When it is known that trying again later can succeed, after how long. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super('unavailable', message)
   }
 }
 
 export class TimedOut extends AppError {
   constructor(message: string) {
-    super(504, 'timeout', message)
-  }
-}
-
-/** Raised by fenced writes: this process no longer owns the session (its epoch is stale). */
-export class StaleEpoch extends Error {
-  constructor(
-    readonly sessionId: string,
-    readonly epoch: number,
-  ) {
-    super(`session ${sessionId}: epoch ${epoch} is stale; another owner took over`)
-    this.name = 'StaleEpoch'
+    super('timeout', message)
   }
 }

@@ -8,7 +8,7 @@ import {
   runningNodeIds,
 } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
-import type { Config } from '@wa-cluster/shared'
+import { type Config, PlacementInProgress } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 
 export type FailoverLeader = {
@@ -72,7 +72,13 @@ export function createFailoverLeader(deps: {
     const orphans = await orphanedSessionIds(database, config.FAILOVER_RATE_PER_SECOND)
     let placed = 0
     for (const id of orphans) {
-      if (await placeSession({ database, coordinator, sessionId: id }).catch(() => null)) placed++
+      const nodeId = await placeSession({ database, coordinator, sessionId: id }).catch((error: unknown) => {
+        // Another control-plane placing it is what we want anyway; anything else is worth a look.
+        const level = error instanceof PlacementInProgress ? 'debug' : 'warn'
+        logger[level]({ sessionId: id, err: (error as Error).message }, 'could not re-place a session')
+        return null
+      })
+      if (nodeId) placed++
     }
     if (orphans.length > 0) logger.info({ orphans: orphans.length, placed }, 're-placed sessions')
   }

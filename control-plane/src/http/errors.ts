@@ -1,4 +1,18 @@
-import { AppError, NotFound, ValidationFailed } from '@wa-cluster/shared'
+import {
+  AppError,
+  BadRequest,
+  Conflict,
+  Forbidden,
+  LockBusy,
+  NotFound,
+  PlacementInProgress,
+  RateLimited,
+  StaleEpoch,
+  TimedOut,
+  Unauthorized,
+  Unavailable,
+  ValidationFailed,
+} from '@wa-cluster/shared'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
@@ -14,6 +28,56 @@ export type ErrorBody = {
     field?: string
     details?: Record<string, unknown>
   }
+}
+
+type ErrorClass<E extends AppError = AppError> = abstract new (...args: never[]) => E
+
+/** How errors of one class answer: the status, and for errors worth retrying the Retry-After seconds. */
+export type HttpMapping<E extends AppError = AppError> = {
+  status: ContentfulStatusCode
+  retryAfterSeconds?: (error: E) => number | undefined
+}
+
+function mapping<E extends AppError>(errorClass: ErrorClass<E>, http: HttpMapping<E>) {
+  return [errorClass, http as HttpMapping] as const
+}
+
+/**
+ * The status table: the one place an error class gets its HTTP status. Every error class of
+ * `@wa-cluster/shared` has its own row (a unit test fails otherwise), so a new class cannot silently
+ * answer 500; a subclass defined elsewhere answers like its nearest listed ancestor.
+ */
+export const ERROR_STATUSES: ReadonlyMap<ErrorClass, HttpMapping> = new Map<ErrorClass, HttpMapping>([
+  mapping(BadRequest, { status: 400 }),
+  mapping(ValidationFailed, { status: 400 }),
+  mapping(Unauthorized, { status: 401 }),
+  mapping(Forbidden, { status: 403 }),
+  mapping(NotFound, { status: 404 }),
+  mapping(Conflict, { status: 409 }),
+  // Contention on one session is 409, not 503: the cluster is healthy and only this session is busy,
+  // because another request (a connect, a move, the failover leader) is placing it or its owner has
+  // just changed. A 5xx would count against the API's availability and page operators for what is
+  // a race between requests. Retry-After says when the same request succeeds: the placement lock
+  // is gone by then, and a retry re-reads the new owner.
+  mapping(PlacementInProgress, { status: 409, retryAfterSeconds: (error) => error.retryAfterSeconds }),
+  mapping(LockBusy, { status: 409, retryAfterSeconds: () => 1 }),
+  mapping(StaleEpoch, { status: 409, retryAfterSeconds: () => 1 }),
+  mapping(RateLimited, { status: 429, retryAfterSeconds: (error) => error.retryAfterSeconds }),
+  mapping(Unavailable, { status: 503, retryAfterSeconds: (error) => error.retryAfterSeconds }),
+  mapping(TimedOut, { status: 504 }),
+])
+
+/** The row of the error's class, or of its nearest ancestor that has one. */
+function httpMappingOf(error: AppError): HttpMapping | undefined {
+  for (
+    let prototype: object | null = Object.getPrototypeOf(error);
+    prototype && prototype !== AppError.prototype;
+    prototype = Object.getPrototypeOf(prototype)
+  ) {
+    const row = ERROR_STATUSES.get(prototype.constructor as ErrorClass)
+    if (row) return row
+  }
+  return undefined
 }
 
 /** Where each validation target lives in a request, as clients name it in error messages. */
@@ -88,20 +152,21 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
   const respond = (status: number, error: Omit<ErrorBody['error'], 'requestId'>) =>
     c.json({ error: { ...error, requestId } } satisfies ErrorBody, status as ContentfulStatusCode)
 
-  if (error instanceof AppError) {
-    if (error.status === 429) {
-      const retryAfterSeconds = Number(error.details?.retryAfterSeconds ?? 1)
+  const http = error instanceof AppError ? httpMappingOf(error) : undefined
+  if (error instanceof AppError && http) {
+    const retryAfterSeconds = http.retryAfterSeconds?.(error)
+    if (retryAfterSeconds !== undefined) {
       c.header('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))))
     }
     if (error instanceof ValidationFailed) {
-      return respond(error.status, {
+      return respond(http.status, {
         code: error.code,
         message: error.message,
         field: error.field,
         details: error.details,
       })
     }
-    return respond(error.status, {
+    return respond(http.status, {
       code: error.code,
       message: error.message,
       ...(error.details ? { details: error.details } : {}),

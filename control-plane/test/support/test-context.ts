@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createClient, type WaClusterClient } from '@wa-cluster/client'
-import { createMemoryCoordinator } from '@wa-cluster/core'
+import { type Coordinator, createMemoryCoordinator } from '@wa-cluster/core'
 import { type Config, createSecretBox, parseConfig } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import pino from 'pino'
@@ -30,10 +30,17 @@ export type TestApi = {
   close(): Promise<void>
 }
 
-/** A control-plane on a fresh Postgres database with in-process coordination and no session-node. */
-export async function createTestApi(label: string, overrides: Partial<Config> = {}): Promise<TestApi> {
+/**
+ * A control-plane on a fresh Postgres database with no session-node; coordination is in-process unless
+ * the test passes a coordinator (which `close()` then closes).
+ */
+export async function createTestApi(
+  label: string,
+  overrides: Partial<Config> = {},
+  options: { coordinator?: Coordinator } = {},
+): Promise<TestApi> {
   const database = await createTestDatabase(label)
-  const coordinator = createMemoryCoordinator()
+  const coordinator = options.coordinator ?? createMemoryCoordinator()
   const sessionWatcher = createSessionWatcher(coordinator)
   await sessionWatcher.start()
   const config = { ...parseConfig({ DATABASE_URL: database.url }, 'all-in-one'), ...overrides }

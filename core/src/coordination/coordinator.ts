@@ -63,10 +63,3 @@ export interface Coordinator {
   ping(): Promise<void>
   close(): Promise<void>
 }
-
-export class LockBusy extends Error {
-  constructor(readonly resource: string) {
-    super(`lock ${resource} is held elsewhere`)
-    this.name = 'LockBusy'
-  }
-}

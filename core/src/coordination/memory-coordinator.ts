@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import {
-  type Coordinator,
-  type Lease,
-  type LeaseOptions,
-  LockBusy,
-  type NodeHeartbeat,
-} from './coordinator.js'
+import { LockBusy } from '@wa-cluster/shared'
+import type { Coordinator, Lease, LeaseOptions, NodeHeartbeat } from './coordinator.js'
 
 type Held = { token: string; expiresAt: number }
 

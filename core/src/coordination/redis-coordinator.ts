@@ -1,13 +1,8 @@
+import { LockBusy } from '@wa-cluster/shared'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import Redlock, { type Lock } from 'redlock'
-import {
-  type Coordinator,
-  type Lease,
-  type LeaseOptions,
-  LockBusy,
-  type NodeHeartbeat,
-} from './coordinator.js'
+import type { Coordinator, Lease, LeaseOptions, NodeHeartbeat } from './coordinator.js'
 import { coordinationKeys as keys } from './keys.js'
 
 export type RedisCoordinatorOptions = {

@@ -21,7 +21,7 @@ const POLL_MS = 50
  * chosen node), so callers can pace moves by completed hand-overs rather than by placements.
  */
 export async function handOverSession(
-  input: { database: DatabaseHandle; coordinator: Coordinator } & HandOver,
+  input: { database: DatabaseHandle; coordinator: Coordinator; logger: Logger } & HandOver,
 ): Promise<HandOverOutcome> {
   const { database, sessionId } = input
   const before = await readPlacement(database, sessionId)
@@ -32,7 +32,14 @@ export async function handOverSession(
     sessionId,
     targetNodeId: input.targetNodeId,
     excludeNodeIds: input.excludeNodeIds,
-  }).catch(() => null)
+  }).catch((error: unknown) => {
+    // The caller only counts it as unplaced; this says which session and why.
+    input.logger.warn(
+      { sessionId, targetNodeId: input.targetNodeId, err: (error as Error).message },
+      'hand-over could not place the session',
+    )
+    return null
+  })
   if (!placed) return 'unplaced'
   // A session that does not want a socket has nothing to reconnect.
   if (before.desiredState !== 'connected') return 'moved'
@@ -68,6 +75,7 @@ export async function handOverSessions(input: {
       const outcome = await handOverSession({
         database: input.database,
         coordinator: input.coordinator,
+        logger: input.logger,
         ...move,
       })
       counts[outcome]++

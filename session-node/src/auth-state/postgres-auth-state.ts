@@ -91,6 +91,7 @@ export async function openPostgresAuthState(options: PostgresAuthStateOptions): 
 
   const inOrder = <T>(work: () => Promise<T>): Promise<T> => {
     const result = tail.then(work, work)
+    // The caller gets the failure through `result`; the tail only orders the next write after it.
     tail = result.catch(() => {})
     return result
   }

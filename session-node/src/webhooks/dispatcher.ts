@@ -443,7 +443,11 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
         await claiming
         // Runs hand back what they did not send; wait so no write lands after the database closes.
         await Promise.allSettled([...runs])
-        await agent.close().catch(() => {})
+        await agent
+          .close()
+          .catch((error: unknown) =>
+            logger.warn({ err: (error as Error).message }, 'could not close the webhook connections'),
+          )
       })()
       await stopping
       stopping = undefined
