@@ -1,7 +1,8 @@
 /**
- * What the cluster needs from its coordination layer. Two implementations: Redis (redlock) for
- * real deployments, and in-process memory for the embedded single-process default. Postgres stays the
- * system of record: losing the coordinator loses leases and nudges, never data.
+ * What the cluster needs from its coordination layer. Two implementations: Redis for real
+ * deployments, and in-process memory for the embedded single-process default; both renew their leases
+ * with one lease manager (`lease-manager.ts`). Postgres stays the system of record: losing the
+ * coordinator loses leases and nudges, never data.
  */
 export type Lease = {
   readonly resource: string
@@ -14,7 +15,7 @@ export type Lease = {
 }
 
 export type LeaseOptions = {
-  /** Lease time-to-live; renewed every `ttlMs / 3`. */
+  /** Lease time-to-live; renewed at most `ttlMs / 3` after the previous renewal. */
   ttlMs: number
   /**
    * Called when a renewal found the lease key gone (e.g. Redis restarted empty) and it was taken

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { LockBusy } from '@wa-cluster/shared'
 import type { Coordinator, Lease, LeaseOptions, NodeHeartbeat } from './coordinator.js'
+import { createLeaseManager } from './lease-manager.js'
 
 type Held = { token: string; expiresAt: number }
 
@@ -13,46 +14,45 @@ export function createMemoryCoordinator(): Coordinator {
   const bus = new EventEmitter()
   bus.setMaxListeners(0)
 
-  function tryTake(resource: string, ttlMs: number): string | null {
+  /** The entry holding `resource` now; an expired one counts as gone, like a Redis key past its TTL. */
+  function holder(resource: string): Held | undefined {
     const held = locks.get(resource)
-    if (held && held.expiresAt > Date.now()) return null
-    const token = randomUUID()
+    return held && held.expiresAt > Date.now() ? held : undefined
+  }
+  function tryTake(resource: string, ttlMs: number, token: string = randomUUID()): string | null {
+    if (holder(resource)) return null
     locks.set(resource, { token, expiresAt: Date.now() + ttlMs })
     return token
   }
   function drop(resource: string, token: string): void {
     if (locks.get(resource)?.token === token) locks.delete(resource)
   }
+  // Leases share one renewal timer, with the same semantics as on Redis.
+  const leases = createLeaseManager({
+    minimumRenewalIntervalMs: 10,
+    store: {
+      async take({ resource, token, ttlMs }) {
+        return tryTake(resource, ttlMs, token) !== null
+      },
+      async renew(claims) {
+        return claims.map(({ resource, token, ttlMs }) => {
+          const held = holder(resource)
+          if (!held) return 'missing'
+          if (held.token !== token) return 'held-elsewhere'
+          held.expiresAt = Date.now() + ttlMs
+          return 'renewed'
+        })
+      },
+      async drop({ resource, token }) {
+        drop(resource, token)
+      },
+    },
+  })
 
   return {
     kind: 'memory',
-    async acquireLease(resource: string, options: LeaseOptions): Promise<Lease | null> {
-      const token = tryTake(resource, options.ttlMs)
-      if (!token) return null
-      const controller = new AbortController()
-      const timer = setInterval(
-        () => {
-          const held = locks.get(resource)
-          if (held?.token !== token) {
-            clearInterval(timer)
-            controller.abort(new Error('lease lost'))
-            return
-          }
-          held.expiresAt = Date.now() + options.ttlMs
-        },
-        Math.max(10, Math.floor(options.ttlMs / 3)),
-      )
-      timer.unref()
-      return {
-        resource,
-        signal: controller.signal,
-        isHeld: () => !controller.signal.aborted && locks.get(resource)?.token === token,
-        async release() {
-          clearInterval(timer)
-          drop(resource, token)
-          if (!controller.signal.aborted) controller.abort(new Error('lease released'))
-        },
-      }
+    acquireLease(resource: string, options: LeaseOptions): Promise<Lease | null> {
+      return leases.acquire(resource, options)
     },
     async withLock(resource, options, work) {
       const deadline = Date.now() + options.waitMs

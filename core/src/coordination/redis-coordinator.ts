@@ -4,6 +4,8 @@ import type { Logger } from 'pino'
 import Redlock, { type Lock } from 'redlock'
 import type { Coordinator, Lease, LeaseOptions, NodeHeartbeat } from './coordinator.js'
 import { coordinationKeys as keys } from './keys.js'
+import { createLeaseManager } from './lease-manager.js'
+import { createRedisLeaseStore } from './redis-lease-store.js'
 
 export type RedisCoordinatorOptions = {
   url: string
@@ -13,8 +15,10 @@ export type RedisCoordinatorOptions = {
 }
 
 /**
- * Redis coordination. The only module that imports redlock. Leases are redlock locks renewed at a
- * third of their TTL; a renewal that fails aborts the lease's signal at once, and the holder must stop.
+ * Redis coordination. Leases are token-checked keys kept by one lease manager per coordinator: one
+ * timer renews every lease of the process at a third of its TTL, and a renewal that finds the lease
+ * lost aborts its signal at once, so the holder must stop. withLock uses redlock; this is the only
+ * module that imports it.
  */
 export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordinator {
   const namespace = `${options.namespace ?? 'wa'}:`
@@ -40,20 +44,22 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
   for (const connection of [client, subscriber]) {
     connection.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'))
   }
-  // retryCount 0: a lease is either free now or someone else's; waiting is the caller's decision.
-  const leaseLock = new Redlock([client], { retryCount: 0, driftFactor: 0.01 })
+  // Every lease of this process is renewed by one timer, in one batched call per tick.
+  const leases = createLeaseManager({ store: createRedisLeaseStore(client, named), logger })
+  // retryCount 0: a lock is either free now or someone else's; withLock sets its own wait.
+  const locks = new Redlock([client], { retryCount: 0, driftFactor: 0.01 })
   const handlers = new Map<string, Set<(message: string) => void>>()
   subscriber.on('message', (channel: string, message: string) => {
     for (const handler of handlers.get(channel.slice(namespace.length)) ?? []) handler(message)
   })
 
-  async function tryAcquire(
+  async function tryLock(
     resource: string,
     ttlMs: number,
     settings?: Partial<Redlock['settings']>,
   ): Promise<Lock | null> {
     try {
-      return await leaseLock.acquire([named(resource)], ttlMs, settings)
+      return await locks.acquire([named(resource)], ttlMs, settings)
     } catch {
       return null
     }
@@ -61,91 +67,12 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
 
   return {
     kind: 'redis',
-    async acquireLease(resource: string, leaseOptions: LeaseOptions): Promise<Lease | null> {
-      let lock = await tryAcquire(resource, leaseOptions.ttlMs)
-      if (!lock) return null
-      const controller = new AbortController()
-      let released = false
-      const lose = (reason: string) => {
-        if (controller.signal.aborted) return
-        clearInterval(timer)
-        logger.warn({ resource, reason }, 'lease lost')
-        controller.abort(new Error(`lease lost: ${reason}`))
-      }
-      let renewing = false
-      /** Set when we re-took a vanished key but could not yet confirm ownership (e.g. Postgres was down). */
-      let verifying = false
-      const verify = async (): Promise<boolean | undefined> => {
-        try {
-          return await (leaseOptions.onReacquired?.() ?? Promise.resolve(true))
-        } catch {
-          return undefined
-        }
-      }
-      const renew = async () => {
-        if (renewing || released || !lock) return
-        renewing = true
-        try {
-          try {
-            lock = await lock.extend(leaseOptions.ttlMs)
-          } catch {
-            if (released) return
-            let holder: string | null | undefined
-            try {
-              holder = await client.get(named(resource))
-            } catch {
-              // Redis unreachable: keep the lease while it is still valid by our clock, retry next tick.
-              return
-            }
-            if (holder !== null) {
-              lose('held by another owner')
-              return
-            }
-            // The key is gone (Redis restarted empty): take it again, then prove we still own the session.
-            const again = await tryAcquire(resource, leaseOptions.ttlMs)
-            if (!again) {
-              lose('renewal failed')
-              return
-            }
-            lock = again
-            verifying = true
-            logger.info({ resource }, 'lease re-taken after its key vanished')
-          }
-          if (verifying) {
-            const owner = await verify()
-            if (owner === false) {
-              await lock.release().catch(() => {})
-              lose('ownership check failed after re-taking the lease')
-            } else if (owner === true) verifying = false
-          }
-        } finally {
-          renewing = false
-        }
-      }
-      const timer = setInterval(
-        () => {
-          if (lock && Date.now() >= lock.expiration) lose('expired before renewal')
-          else void renew()
-        },
-        Math.max(50, Math.floor(leaseOptions.ttlMs / 3)),
-      )
-      timer.unref()
-      return {
-        resource,
-        signal: controller.signal,
-        isHeld: () => !controller.signal.aborted && !!lock && Date.now() < lock.expiration,
-        async release() {
-          if (released) return
-          released = true
-          clearInterval(timer)
-          if (!controller.signal.aborted) controller.abort(new Error('lease released'))
-          await lock?.release().catch(() => {})
-        },
-      }
+    acquireLease(resource: string, leaseOptions: LeaseOptions): Promise<Lease | null> {
+      return leases.acquire(resource, leaseOptions)
     },
     async withLock(resource, lockOptions, work) {
       const retryDelay = 25
-      const lock = await tryAcquire(resource, lockOptions.ttlMs, {
+      const lock = await tryLock(resource, lockOptions.ttlMs, {
         retryCount: Math.max(0, Math.ceil(lockOptions.waitMs / retryDelay)),
         retryDelay,
         retryJitter: 10,
@@ -220,6 +147,7 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
       await client.ping()
     },
     async close() {
+      leases.close()
       handlers.clear()
       await Promise.allSettled([client.quit(), subscriber.quit()])
     },
