@@ -140,7 +140,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     lastTickAt = now
     // Everything that would come due before the next tick goes now, so leases with one TTL share ticks.
     const due = [...held].filter(
-      (lease) => !lease.busy && lease.renewedAt + lease.renewEveryMs <= now + windowMs,
+      (lease) => !lease.busy && lease.renewedAt + lease.renewEveryMs < now + windowMs,
     )
     if (due.length === 0) return
     renewing = true
