@@ -5,16 +5,26 @@ import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
+import { eventually } from '../../../test-support/processes.js'
 import {
   type Coordinator,
   createMemoryCoordinator,
   createRedisCoordinator,
   LockBusy,
 } from '../../src/index.js'
+import { abortReason } from '../support/lease-waits.js'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const execFileAsync = promisify(execFile)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** A promise and the function that settles it, so a test can say when something may go on. */
+function gate() {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { opened, open }
+}
 const logger = pino({ level: 'silent' })
 
 /** The same contract for both coordinators: the embedded mode must behave like the cluster. */
@@ -33,7 +43,10 @@ function coordinatorContract(name: string, make: () => Coordinator) {
       const lease = await coordinator.acquireLease(key, { ttlMs: 300 })
       expect(lease).not.toBeNull()
       expect(await other.acquireLease(key, { ttlMs: 300 })).toBeNull()
+      // Time has to pass for this one: more than two TTLs, so it holds only if renewals landed. Waiting
+      // longer on a slow machine can only make the check harder.
       await sleep(700)
+      expect(lease!.signal.aborted).toBe(false)
       expect(lease!.isHeld()).toBe(true)
       expect(await other.acquireLease(key, { ttlMs: 300 })).toBeNull()
       await lease!.release()
@@ -46,22 +59,36 @@ function coordinatorContract(name: string, make: () => Coordinator) {
     it('serialises work under withLock and reports a busy lock', async () => {
       const key = resource()
       const order: string[] = []
-      const first = coordinator.withLock(key, { ttlMs: 2000, waitMs: 1000 }, async () => {
+      const firstStarted = gate()
+      const firstMayEnd = gate()
+      const first = coordinator.withLock(key, { ttlMs: 5000, waitMs: 5000 }, async () => {
         order.push('first:start')
-        await sleep(100)
+        firstStarted.open()
+        await firstMayEnd.opened
         order.push('first:end')
       })
-      await sleep(10)
-      const second = other.withLock(key, { ttlMs: 2000, waitMs: 1000 }, async () => {
+      await firstStarted.opened
+      const second = other.withLock(key, { ttlMs: 5000, waitMs: 5000 }, async () => {
         order.push('second')
       })
+      // Give the second caller time to try while the first still works. The order check below decides
+      // the outcome either way: a shorter wait could only let a broken lock go unnoticed, never fail.
+      await sleep(100)
+      firstMayEnd.open()
       await Promise.all([first, second])
       expect(order).toEqual(['first:start', 'first:end', 'second'])
-      const holding = coordinator.withLock(key, { ttlMs: 2000, waitMs: 0 }, () => sleep(200))
-      await sleep(10)
-      await expect(other.withLock(key, { ttlMs: 2000, waitMs: 20 }, async () => 1)).rejects.toBeInstanceOf(
+
+      const holdingStarted = gate()
+      const holdingMayEnd = gate()
+      const holding = coordinator.withLock(key, { ttlMs: 5000, waitMs: 0 }, async () => {
+        holdingStarted.open()
+        await holdingMayEnd.opened
+      })
+      await holdingStarted.opened
+      await expect(other.withLock(key, { ttlMs: 5000, waitMs: 20 }, async () => 1)).rejects.toBeInstanceOf(
         LockBusy,
       )
+      holdingMayEnd.open()
       await holding
     })
 
@@ -71,12 +98,18 @@ function coordinatorContract(name: string, make: () => Coordinator) {
       const unsubscribe = await other.subscribe(channel, (message) => received.push(message))
       await coordinator.publish(channel, 'one')
       await coordinator.publish(channel, 'two')
-      for (let i = 0; i < 50 && received.length < 2; i++) await sleep(10)
+      await eventually('both messages', () => received.length >= 2, 10_000, 10)
       expect(received).toEqual(['one', 'two'])
       await unsubscribe()
+      // A later subscriber on the same channel gets 'three' in the same delivery the first one would
+      // have: once it has, the first one's silence is decided.
+      const later: string[] = []
+      const unsubscribeLater = await other.subscribe(channel, (message) => later.push(message))
       await coordinator.publish(channel, 'three')
-      await sleep(50)
+      await eventually('the later subscriber got the message', () => later.length >= 1, 10_000, 10)
+      expect(later).toEqual(['three'])
       expect(received).toEqual(['one', 'two'])
+      await unsubscribeLater()
     })
 
     it('lists nodes while their heartbeat is fresh', async () => {
@@ -86,8 +119,12 @@ function coordinatorContract(name: string, make: () => Coordinator) {
         200,
       )
       expect((await other.liveNodes()).find((node) => node.nodeId === nodeId)?.capacity).toBe(7)
-      await sleep(300)
-      expect((await other.liveNodes()).some((node) => node.nodeId === nodeId)).toBe(false)
+      await eventually(
+        'the heartbeat expired',
+        async () => !(await other.liveNodes()).some((node) => node.nodeId === nodeId),
+        10_000,
+        20,
+      )
     })
 
     it('rate-limits per key across processes and says when to retry', async () => {
@@ -106,7 +143,8 @@ const redisPrefix = `wa-test-${randomBytes(3).toString('hex')}`
 coordinatorContract('redis', () => createRedisCoordinator({ url: REDIS_URL, logger, namespace: redisPrefix }))
 
 describe('redis leases when the key disappears', () => {
-  const coordinator = createRedisCoordinator({ url: REDIS_URL, logger })
+  const namespace = `wa-test-${randomBytes(3).toString('hex')}`
+  const coordinator = createRedisCoordinator({ url: REDIS_URL, logger, namespace })
   const redis = new Redis(REDIS_URL)
   afterAll(async () => {
     await coordinator.close()
@@ -115,14 +153,16 @@ describe('redis leases when the key disappears', () => {
 
   it('takes the lease again when Redis lost it and the holder still owns the epoch', async () => {
     const name = `test:vanish:${randomBytes(4).toString('hex')}`
-    const key = `wa:${name}`
+    const key = `${namespace}:${name}`
     let checks = 0
     const lease = await coordinator.acquireLease(name, { ttlMs: 600, onReacquired: async () => ++checks > 0 })
     await redis.del(key)
-    await sleep(500)
+    await eventually(
+      'the lease re-taken and checked',
+      async () => checks >= 1 && (await redis.exists(key)) === 1,
+    )
     expect(checks).toBe(1)
     expect(lease!.isHeld()).toBe(true)
-    expect(await redis.exists(key)).toBe(1)
     await lease!.release()
   })
 
@@ -137,31 +177,31 @@ describe('redis leases when the key disappears', () => {
         return true
       },
     })
-    await redis.del(`wa:${name}`)
-    await sleep(700)
-    expect(calls).toBeGreaterThanOrEqual(2)
+    await redis.del(`${namespace}:${name}`)
+    await eventually('the ownership check asked again', () => calls >= 2, 10_000, 10)
+    expect(lease!.signal.aborted).toBe(false)
     expect(lease!.isHeld()).toBe(true)
     await lease!.release()
   })
 
   it('aborts the lease when someone else took the key, and when the holder refuses to go on', async () => {
     const stolenName = `test:stolen:${randomBytes(4).toString('hex')}`
-    const stolen = `wa:${stolenName}`
+    const stolen = `${namespace}:${stolenName}`
     const lease = await coordinator.acquireLease(stolenName, { ttlMs: 600 })
     await redis.set(stolen, 'someone-else', 'PX', 5000)
-    await sleep(500)
-    expect(lease!.signal.aborted).toBe(true)
+    expect(await abortReason(lease!.signal)).toBe('lease lost: held by another owner')
     expect(lease!.isHeld()).toBe(false)
 
     const refusedName = `test:refused:${randomBytes(4).toString('hex')}`
-    const refused = `wa:${refusedName}`
+    const refused = `${namespace}:${refusedName}`
     const second = await coordinator.acquireLease(refusedName, {
       ttlMs: 600,
       onReacquired: async () => false,
     })
     await redis.del(refused)
-    await sleep(500)
-    expect(second!.signal.aborted).toBe(true)
+    expect(await abortReason(second!.signal)).toBe(
+      'lease lost: ownership check failed after re-taking the lease',
+    )
     expect(await redis.exists(refused)).toBe(0)
   })
 })
