@@ -56,11 +56,12 @@ export function createRedisLeaseStore(client: Redis, keyOf: (resource: string) =
   client.defineCommand('releaseLease', { lua: RELEASE_LEASE, numberOfKeys: 1 })
   const scripts = client as unknown as LeaseScripts
 
-  const renewalArguments = (claims: readonly LeaseClaim[]): [number, ...(string | number)[]] => [
-    claims.length,
-    ...claims.map((claim) => keyOf(claim.resource)),
-    ...claims.flatMap((claim) => [claim.token, claim.ttlMs]),
-  ]
+  const renewalArguments = (claims: readonly LeaseClaim[]): [number, ...(string | number)[]] => {
+    const args: [number, ...(string | number)[]] = [claims.length]
+    for (const claim of claims) args.push(keyOf(claim.resource))
+    for (const claim of claims) args.push(claim.token, claim.ttlMs)
+    return args
+  }
 
   return {
     async take(claim) {
