@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
-import { eventually } from '../../../test-support/processes.js'
+import { eventually, sleep } from '../../../test-support/wait.js'
 import {
   type Coordinator,
   createMemoryCoordinator,
@@ -16,7 +16,6 @@ import { abortReason } from '../support/lease-waits.js'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const execFileAsync = promisify(execFile)
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** A promise and the function that settles it, so a test can say when something may go on. */
 function gate() {
   let open!: () => void

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startPrivateRedis } from '../../../test-support/cluster.js'
-import { eventually } from '../../../test-support/processes.js'
+import { eventually } from '../../../test-support/wait.js'
 import { type Coordinator, createRedisCoordinator, type Lease } from '../../src/index.js'
 import {
   abortReason,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { eventually } from '../../../test-support/processes.js'
+import { eventually } from '../../../test-support/wait.js'
 
 /**
  * Resolves with the message a lease was aborted with, as soon as it is aborted. The timeout only
