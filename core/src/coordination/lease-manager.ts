@@ -87,6 +87,18 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     lease.expiresAt = requestedAt + lease.ttlMs - lease.driftMs
   }
 
+  /** Deletes a lease's key if it still holds our token; if that fails, the key runs out by its TTL. */
+  async function dropKey(lease: HeldLease): Promise<void> {
+    try {
+      await store.drop(lease)
+    } catch (error) {
+      logger?.debug(
+        { resource: lease.resource, err: (error as Error).message },
+        'could not delete a lease key; it expires by its TTL',
+      )
+    }
+  }
+
   function lose(lease: HeldLease, reason: string): void {
     if (!held.delete(lease)) return
     logger?.warn({ resource: lease.resource, reason }, 'lease lost')
@@ -181,12 +193,17 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         let taken: boolean
         try {
           taken = await store.take(lease)
-        } catch {
-          return // unreachable: the next tick finds the key missing again
+        } catch (error) {
+          // Unreachable: kept until it expires by our clock; the next tick finds the key missing again.
+          logger?.debug(
+            { resource: lease.resource, err: (error as Error).message },
+            'could not re-take a lease',
+          )
+          return
         }
         if (!held.has(lease) || Date.now() >= lease.expiresAt) {
           // Released or lost meanwhile: the key we just set is nobody's.
-          if (taken) await store.drop(lease).catch(() => {})
+          if (taken) await dropKey(lease)
           lose(lease, 'expired before renewal')
           return
         }
@@ -201,12 +218,17 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       let owner: boolean | undefined
       try {
         owner = await (lease.onReacquired?.() ?? true)
-      } catch {
+      } catch (error) {
+        // No answer (e.g. Postgres down): keep the lease and ask again after the next renewal.
+        logger?.debug(
+          { resource: lease.resource, err: (error as Error).message },
+          'ownership check could not answer after re-taking a lease',
+        )
         owner = undefined
       }
       if (!held.has(lease)) return
       if (owner === false) {
-        await store.drop(lease).catch(() => {})
+        await dropKey(lease)
         lose(lease, 'ownership check failed after re-taking the lease')
       } else if (owner === true) lease.verifying = false
     } finally {
@@ -222,7 +244,10 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       const requestedAt = Date.now()
       try {
         if (!(await store.take(claim))) return null
-      } catch {
+      } catch (error) {
+        // To the caller an unreachable store is a lease it cannot have now; the connection's own errors
+        // are logged where it is opened.
+        logger?.debug({ resource, err: (error as Error).message }, 'could not take a lease')
         return null
       }
       const lease: HeldLease = {
@@ -249,7 +274,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
           released = true
           held.delete(lease)
           if (!lease.controller.signal.aborted) lease.controller.abort(new Error('lease released'))
-          await store.drop(lease).catch(() => {})
+          await dropKey(lease)
         },
       }
     },

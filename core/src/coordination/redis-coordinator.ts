@@ -61,6 +61,8 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
     try {
       return await locks.acquire([named(resource)], ttlMs, settings)
     } catch {
+      // redlock throws when it could not take the lock within its retries, held elsewhere or Redis
+      // unreachable alike; withLock reports both as LockBusy.
       return null
     }
   }
