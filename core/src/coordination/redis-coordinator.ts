@@ -1,4 +1,4 @@
-import { LockBusy } from '@wa-cluster/shared'
+import { LockBusy, Unavailable } from '@wa-cluster/shared'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import Redlock, { type Lock } from 'redlock'
@@ -60,10 +60,16 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
   ): Promise<Lock | null> {
     try {
       return await locks.acquire([named(resource)], ttlMs, settings)
-    } catch {
-      // redlock throws when it could not take the lock within its retries, held elsewhere or Redis
-      // unreachable alike; withLock reports both as LockBusy.
-      return null
+    } catch (error) {
+      // redlock throws alike when the lock is held elsewhere and when Redis is unreachable. Only the
+      // first is contention (LockBusy, worth a retry in a moment); the second is an outage.
+      const reachable = await client.ping().then(
+        () => true,
+        () => false,
+      )
+      if (reachable) return null
+      logger.warn({ resource, err: (error as Error).message }, 'lock not taken: Redis unreachable')
+      throw new Unavailable('coordination (Redis) is unreachable; try again shortly', 5)
     }
   }
 
@@ -83,7 +89,10 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
       try {
         return await work()
       } finally {
-        await lock.release().catch(() => {})
+        // Not released (Redis gone meanwhile): the lock expires after its short TTL.
+        await lock
+          .release()
+          .catch((error) => logger.warn({ resource, err: (error as Error).message }, 'lock release failed'))
       }
     },
     async publish(channel, message) {
@@ -102,7 +111,9 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
         current?.delete(onMessage)
         if (current && current.size === 0) {
           handlers.delete(channel)
-          await subscriber.unsubscribe(named(channel)).catch(() => {})
+          await subscriber
+            .unsubscribe(named(channel))
+            .catch((error) => logger.warn({ channel, err: (error as Error).message }, 'unsubscribe failed'))
         }
       }
     },
