@@ -10,6 +10,7 @@ import { sessions } from '@wa-cluster/db'
 import { eq } from 'drizzle-orm'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPrivateRedis } from '../../../test-support/cluster.js'
 import { eventually } from '../../../test-support/processes.js'
 import { createTenantThroughApi, createTestApi, type TestApi } from '../support/test-context.js'
 
@@ -118,3 +119,33 @@ for (const [kind, makeCoordinator] of Object.entries(coordinators)) {
     })
   })
 }
+
+describe('placement with Redis unreachable', () => {
+  let api: TestApi
+  let key: string
+  let redis: Awaited<ReturnType<typeof startPrivateRedis>>
+  beforeAll(async () => {
+    redis = await startPrivateRedis()
+    const coordinator = createRedisCoordinator({
+      url: redis.url,
+      logger: pino({ level: 'silent' }),
+      namespace: `wa-test-${randomBytes(3).toString('hex')}`,
+    })
+    api = await createTestApi('cp_redis_down', {}, { coordinator })
+    key = (await createTenantThroughApi(api, 'Redis down')).apiKey
+  })
+  afterAll(async () => {
+    await redis?.stop()
+    await api?.close()
+  })
+
+  it('answers connect with 503 unavailable and Retry-After, not a contention 409', async () => {
+    const created = await api.call('POST', '/v1/sessions', { key, body: {} })
+    expect(created.status).toBe(201)
+    await redis.stop()
+    const answer = await api.call('POST', `/v1/sessions/${created.body.id}/connect`, { key, body: {} })
+    expect(answer.status).toBe(503)
+    expect(answer.body.error.code).toBe('unavailable')
+    expect(answer.headers.get('retry-after')).toBe('5')
+  })
+})

@@ -53,6 +53,8 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
     for (const handler of handlers.get(channel.slice(namespace.length)) ?? []) handler(message)
   })
 
+  const redisUnreachable = () => new Unavailable('coordination (Redis) is unreachable; try again shortly', 5)
+
   async function tryLock(
     resource: string,
     ttlMs: number,
@@ -63,13 +65,9 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
     } catch (error) {
       // redlock throws alike when the lock is held elsewhere and when Redis is unreachable. Only the
       // first is contention (LockBusy, worth a retry in a moment); the second is an outage.
-      const reachable = await client.ping().then(
-        () => true,
-        () => false,
-      )
-      if (reachable) return null
+      if (client.status === 'ready') return null
       logger.warn({ resource, err: (error as Error).message }, 'lock not taken: Redis unreachable')
-      throw new Unavailable('coordination (Redis) is unreachable; try again shortly', 5)
+      throw redisUnreachable()
     }
   }
 
@@ -79,6 +77,8 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
       return leases.acquire(resource, leaseOptions)
     },
     async withLock(resource, lockOptions, work) {
+      // Each of redlock's attempts would wait out ioredis' reconnect retries: fail at once instead.
+      if (client.status !== 'ready') throw redisUnreachable()
       const retryDelay = 25
       const lock = await tryLock(resource, lockOptions.ttlMs, {
         retryCount: Math.max(0, Math.ceil(lockOptions.waitMs / retryDelay)),
