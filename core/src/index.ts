@@ -20,6 +20,7 @@ export {
   type AppendResult,
   type AppendTarget,
   appendAndClaimEvents,
+  appendAndClaimEventsInTransaction,
   appendEvent,
   appendEvents,
   type ClaimedEventRow,
