@@ -73,7 +73,15 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
   const onCommitted = (sessionId: string, notice: CommitNotice) => {
     deps.onEventCommitted?.(sessionId, notice)
     // Only state changes concern the control-planes' watchers; messages would flood the channel.
-    if (notice.stateChanged) void publishSessionChange(coordinator, sessionId).catch(() => {})
+    // A lost publish only delays a waiter: it re-reads the row on a timer.
+    if (notice.stateChanged) {
+      void publishSessionChange(coordinator, sessionId).catch((error) =>
+        logger.warn(
+          { sessionId, tenantId: runners.get(sessionId)?.tenantId, err: (error as Error).message },
+          'could not publish a session change',
+        ),
+      )
+    }
   }
 
   async function heartbeat(): Promise<void> {
@@ -152,8 +160,13 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     await runner.stop(mode)
     // The successor may be waiting on our lease: tell it the moment it is free.
     if (mode === 'handover' && nextNodeId && nextNodeId !== nodeId) {
+      // A lost nudge only delays the successor until its next reconcile.
       await nudgeNode(coordinator, nextNodeId, { kind: 'reconcile', sessionId: runner.sessionId }).catch(
-        () => {},
+        (error) =>
+          logger.warn(
+            { sessionId: runner.sessionId, tenantId: runner.tenantId, err: (error as Error).message },
+            'could not nudge the next owner',
+          ),
       )
     }
   }
@@ -222,6 +235,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     try {
       nudge = JSON.parse(message) as NodeNudge
     } catch {
+      logger.warn({ message: message.slice(0, 200) }, 'ignored a nudge that is not JSON')
       return
     }
     if (nudge.kind === 'send') runners.get(nudge.sessionId)?.flushOutbox()
@@ -269,7 +283,12 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       for (const timer of retryTimers.values()) clearTimeout(timer)
       retryTimers.clear()
       await unsubscribe?.()
-      await coordinator.forgetNode(nodeId).catch(() => {})
+      // The registry entry expires by itself (NODE_TTL_MS); forgetting it only makes that immediate.
+      await coordinator
+        .forgetNode(nodeId)
+        .catch((error) =>
+          logger.warn({ err: (error as Error).message }, 'could not remove the node from the registry'),
+        )
       await setNodeStatus(database, nodeId, 'stopped').catch((error) =>
         logger.warn({ err: (error as Error).message }, 'could not mark the node stopped'),
       )

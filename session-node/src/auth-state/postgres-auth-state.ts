@@ -91,7 +91,8 @@ export async function openPostgresAuthState(options: PostgresAuthStateOptions): 
 
   const inOrder = <T>(work: () => Promise<T>): Promise<T> => {
     const result = tail.then(work, work)
-    tail = result.catch(() => {})
+    // The caller of this operation sees its error; the next one only waits for it to settle.
+    tail = Promise.allSettled([result])
     return result
   }
 

@@ -443,7 +443,11 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
         await claiming
         // Runs hand back what they did not send; wait so no write lands after the database closes.
         await Promise.allSettled([...runs])
-        await agent.close().catch(() => {})
+        await agent
+          .close()
+          .catch((error) =>
+            logger.debug({ err: (error as Error).message }, 'webhook connections closed uncleanly'),
+          )
       })()
       await stopping
       stopping = undefined
