@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test-support/pos
 import { eventually } from '../../../test-support/processes.js'
 import { createSessionNode, type SessionNode } from '../../src/node.js'
 import { prepareSessionProcess } from '../../src/process.js'
-import { liveSocketStorages } from '../../src/runner/async-context.js'
+import { liveSocketStorages } from '../../src/providers/baileys/async-context.js'
 
 /**
  * Two session-nodes in one process on one database and an in-process coordinator, Baileys against
