@@ -1,6 +1,12 @@
-import { type AppendResult, appendAndClaimEvents, appendEvent, appendEvents } from '@wa-cluster/core'
+import {
+  type AppendResult,
+  appendAndClaimEvents,
+  appendAndClaimEventsInTransaction,
+  appendEvents,
+  type NewEvent,
+} from '@wa-cluster/core'
 import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
-import type { EventEnvelope, InboundMessage, MessageStatus } from '@wa-cluster/shared'
+import type { InboundMessage, MessageStatus } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { MessageStatusUpdate } from '../providers/provider.js'
 
@@ -30,11 +36,13 @@ const STATUS_RANK = sql`CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 W
 /**
  * Moves outbound messages forward (never backwards: a late `delivered` after `read` is ignored) and
  * appends one `messages.update` event for the updates that changed something, in one transaction.
+ * With `claimLeaseMs` the append claims the event for the caller's dispatcher like an inbound message
+ * (the fast path); undefined when nothing changed.
  */
 export async function recordStatusUpdates(
   database: DatabaseHandle,
-  input: { sessionId: string; epoch: number; updates: MessageStatusUpdate[] },
-): Promise<EventEnvelope<'messages.update'> | undefined> {
+  input: { sessionId: string; epoch: number; updates: MessageStatusUpdate[]; claimLeaseMs?: number },
+): Promise<AppendResult | undefined> {
   if (input.updates.length === 0) return undefined
   return database.db.transaction(async (tx) => {
     const changed: { id: string; waMessageId: string; chatId: string; status: MessageStatus }[] = []
@@ -60,11 +68,14 @@ export async function recordStatusUpdates(
         })
     }
     if (changed.length === 0) return undefined
-    return appendEvent(tx, {
+    const target = {
       sessionId: input.sessionId,
-      type: 'messages.update',
-      data: { updates: changed },
       epoch: input.epoch,
-    })
+      events: [{ type: 'messages.update', data: { updates: changed } } satisfies NewEvent<'messages.update'>],
+    }
+    if (input.claimLeaseMs !== undefined)
+      return appendAndClaimEventsInTransaction(tx, target, input.claimLeaseMs)
+    const envelopes = await appendEvents(tx, target)
+    return { envelopes, claimed: [], unclaimed: true }
   })
 }

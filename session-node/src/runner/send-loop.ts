@@ -12,6 +12,8 @@ export type SendLoopDeps = {
   /** The connection to send on while the session may send (connected, owned, not stopping). */
   sendingConnection: () => ProviderConnection | undefined
   writer: FencedWriter
+  /** The local dispatcher's claim lease: `messages.update` events are appended already claimed for it. */
+  claimLeaseMs?: number
   metrics?: SessionNodeMetrics
   onError: (error: unknown) => void
 }
@@ -55,7 +57,16 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
           }
         }
         deps.metrics?.messagesSent.inc({ outcome: update.status })
-        await writer.commit(() => recordStatusUpdates(database, { sessionId, epoch, updates: [update] }))
+        await writer.commit(
+          () =>
+            recordStatusUpdates(database, {
+              sessionId,
+              epoch,
+              updates: [update],
+              claimLeaseMs: deps.claimLeaseMs,
+            }),
+          (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
+        )
       }
     } while (sendAgain)
   }

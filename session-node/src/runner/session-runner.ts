@@ -40,8 +40,8 @@ export type SessionRunnerDeps = {
   /** Called after every committed write, to wake the webhook dispatcher and state watchers. */
   onCommitted: (sessionId: string, notice: CommitNotice) => void
   /**
-   * The local webhook dispatcher's claim lease: inbound messages are appended already claimed for it
-   * (the fast path). Without it every event waits for a dispatcher's claim query.
+   * The local webhook dispatcher's claim lease: inbound messages and status updates are appended
+   * already claimed for it (the fast path). Without it every event waits for a dispatcher's claim query.
    */
   claimLeaseMs?: number
   metrics?: SessionNodeMetrics
@@ -121,6 +121,7 @@ export class SessionRunner {
       sessionId: input.sessionId,
       epoch: input.epoch,
       writer: this.writer,
+      claimLeaseMs: deps.claimLeaseMs,
       metrics: deps.metrics,
       sendingConnection: () =>
         this.state === 'CONNECTED' && !this.stopping && input.lease.isHeld() ? this.connection : undefined,
@@ -288,8 +289,15 @@ export class SessionRunner {
       { updates: updates.map((update) => `${update.waMessageId}:${update.status}`) },
       'message status updates',
     )
-    await this.writer.commit(() =>
-      recordStatusUpdates(this.deps.database, { sessionId: this.sessionId, epoch: this.epoch, updates }),
+    await this.writer.commit(
+      () =>
+        recordStatusUpdates(this.deps.database, {
+          sessionId: this.sessionId,
+          epoch: this.epoch,
+          updates,
+          claimLeaseMs: this.deps.claimLeaseMs,
+        }),
+      (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
     )
   }
 
