@@ -6,13 +6,18 @@ import { sql } from 'drizzle-orm'
 
 export type ClaimedMessage = { id: string; chatId: string; text: string; waMessageId: string }
 
-/** Takes the next queued outbound message of a session, if this owner's epoch is current. */
+/**
+ * Takes the next queued outbound message of a session, if this owner's epoch is current, and gives it
+ * its WhatsApp id in the same statement: `newMessageId` unless the row already has one (a resend after
+ * a crash keeps the id it was first sent with, which recipients de-duplicate).
+ */
 export async function claimNextOutbound(
   database: DatabaseHandle,
-  input: { sessionId: string; epoch: number },
+  input: { sessionId: string; epoch: number; newMessageId: string },
 ): Promise<ClaimedMessage | undefined> {
   const [row] = await database.rows<{ id: string; chat_id: string; text: string; wa_message_id: string }>(sql`
     UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now(),
+      wa_message_id = COALESCE(wa_message_id, ${input.newMessageId}),
       status_history = status_history || jsonb_build_array(jsonb_build_object('status', 'sending', 'at', now()))
     WHERE id = (
       SELECT m.id FROM messages m JOIN sessions s ON s.id = m.session_id AND s.epoch = ${input.epoch}

@@ -24,8 +24,8 @@ export type SendLoop = {
 }
 
 /**
- * The outbound queue of one session: claims the next queued row, sends it, and records `sent` or
- * `failed`, one message at a time and in queue order.
+ * The outbound queue of one session: claims the next queued row (giving it its WhatsApp id before the
+ * first attempt), sends it, and records `sent` or `failed`, one message at a time and in queue order.
  */
 export function createSendLoop(deps: SendLoopDeps): SendLoop {
   const { database, sessionId, epoch, writer } = deps
@@ -38,7 +38,11 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
       for (;;) {
         const connection = deps.sendingConnection()
         if (!connection) return
-        const message = await claimNextOutbound(database, { sessionId, epoch })
+        const message = await claimNextOutbound(database, {
+          sessionId,
+          epoch,
+          newMessageId: connection.newMessageId(),
+        })
         if (!message) break
         let update: MessageStatusUpdate
         try {

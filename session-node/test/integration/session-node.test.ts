@@ -111,6 +111,37 @@ describe('session-node ownership and hand-over', () => {
     )
   })
 
+  const outbound = async (id: string) =>
+    (
+      await database.handle.rows<{ status: string; wa_message_id: string | null; attempts: number }>(
+        sql`SELECT status, wa_message_id, attempts FROM messages WHERE id = ${id}`,
+      )
+    )[0]!
+  const interruptedId = newId('msg')
+  const interruptedWaId = `3EB0${Date.now()}1`
+
+  it('gives a queued message its WhatsApp id when it claims it, and sends it with that id', async () => {
+    // As the API stores it: no WhatsApp id yet.
+    const queuedId = newId('msg')
+    await database.handle.rows(sql`INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, text, status)
+      VALUES (${queuedId}, ${tenantId}, ${sessionId}, 'out', ${`${contact}@s.whatsapp.net`}, 'minted id', 'queued')`)
+    // As a crashed owner leaves one: claimed (its id stored) but never recorded as sent.
+    await database.handle.rows(sql`INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, wa_message_id, text, status, attempts)
+      VALUES (${interruptedId}, ${tenantId}, ${sessionId}, 'out', ${`${contact}@s.whatsapp.net`}, ${interruptedWaId}, 'interrupted send', 'sending', 1)`)
+    await coordinator.publish(`chan:node:alpha`, JSON.stringify({ kind: 'send', sessionId }))
+    const received = await eventually('contact got the message', async () =>
+      (await sim.inbox(contact)).find((entry) => entry.text === 'minted id'),
+    )
+    const row = await eventually('recorded as sent', async () => {
+      const current = await outbound(queuedId)
+      return current.status === 'sent' || current.status === 'delivered' ? current : undefined
+    })
+    expect(row.wa_message_id).toMatch(/^3EB0[0-9A-F]{18}$/)
+    expect(received.id).toBe(row.wa_message_id)
+    // The running owner only takes queued rows: the interrupted one waits for the next owner.
+    expect(await outbound(interruptedId)).toMatchObject({ status: 'sending', wa_message_id: interruptedWaId })
+  })
+
   it('hands the session over to another node: the old socket closes before the new one logs in', async () => {
     const before = await row()
     const stats = { ...(await sim.stats()).perDevice![jid]! }
@@ -130,6 +161,19 @@ describe('session-node ownership and hand-over', () => {
     expect(after.logins).toBe(stats.logins + 1)
     expect(after.replaced).toBe(stats.replaced)
     expect(after.maxConcurrent).toBe(1)
+  })
+
+  it('the next owner resends a send left in sending with the WhatsApp id it was first given', async () => {
+    const received = await eventually('contact got the interrupted send', async () =>
+      (await sim.inbox(contact)).find((entry) => entry.text === 'interrupted send'),
+    )
+    expect(received.id).toBe(interruptedWaId)
+    const row = await eventually('recorded as sent', async () => {
+      const current = await outbound(interruptedId)
+      return current.status === 'sent' || current.status === 'delivered' ? current : undefined
+    })
+    expect(row.wa_message_id).toBe(interruptedWaId)
+    expect(Number(row.attempts)).toBe(2)
   })
 
   it('still receives messages after the hand-over', async () => {
