@@ -32,9 +32,13 @@ describe('session-node ownership and hand-over', () => {
 
   const row = async () =>
     (
-      await database.handle.rows<{ state: string; node_id: string | null; epoch: number; qr: string | null }>(
-        sql`SELECT state, node_id, epoch, qr FROM sessions WHERE id = ${sessionId}`,
-      )
+      await database.handle.rows<{
+        state: string
+        node_id: string | null
+        epoch: number
+        qr: string | null
+        qr_image: string | null
+      }>(sql`SELECT state, node_id, epoch, qr, qr_image FROM sessions WHERE id = ${sessionId}`)
     )[0]!
 
   beforeAll(async () => {
@@ -84,8 +88,11 @@ describe('session-node ownership and hand-over', () => {
       const current = await row()
       return current.state === 'QR_READY' && current.qr ? current : undefined
     })
+    // Rendered once by the owner, stored beside the QR for the API.
+    expect(waiting.qr_image).toMatch(/^data:image\/png;base64,/)
     jid = (await sim.scan({ qr: waiting.qr!, phone })).jid
     await eventually('CONNECTED on alpha', async () => (await row()).state === 'CONNECTED')
+    expect((await row()).qr_image).toBeNull()
     expect(nodes[0]!.sessionIds()).toEqual([sessionId])
     expect(nodes[1]!.sessionIds()).toEqual([])
   })
