@@ -177,21 +177,22 @@ export class SessionRunner {
       void this.stop('lost')
       return
     }
-    let connection: ProviderConnection | undefined
-    connection = this.deps.provider.open({
+    const connection: ProviderConnection = this.deps.provider.open({
       sessionId: this.sessionId,
       auth: this.auth.state,
       logger: this.logger,
-      onEvents: (events) => this.enqueue(connection, events),
+      // Read when the batch runs (a later microtask), so even a batch emitted inside `open` finds it.
+      onEvents: (events) => this.enqueue(() => connection, events),
     })
     this.connection = connection
     this.qrCount = 0
   }
 
   /** Handles a batch after the previous ones; batches of a connection that is no longer ours are dropped. */
-  private enqueue(connection: ProviderConnection | undefined, events: ProviderEvent[]): Promise<void> {
+  private enqueue(connectionOf: () => ProviderConnection, events: ProviderEvent[]): Promise<void> {
     const run = async () => {
-      if (!connection || this.connection !== connection) return
+      const connection = connectionOf()
+      if (this.connection !== connection) return
       for (const event of events) await this.onEvent(connection, event)
     }
     this.queue = this.queue.then(run).catch((error) => this.onError(error))
