@@ -68,7 +68,7 @@ type WorkerReport =
 async function runWorker(): Promise<void> {
   // Hundreds of Baileys sockets per worker: without this each socket's AsyncLocalStorage is copied onto
   // every promise, the worker's event loop stalls past the keepalive and its sockets drop (408). The
-  // gateway runs the same measure (session-node/src/runner/async-context.ts).
+  // gateway runs the same measure (session-node/src/providers/baileys/async-context.ts).
   installLeanAsyncContext()
   const init = await new Promise<WorkerInit>((resolve) =>
     process.once('message', (m) => resolve(m as WorkerInit)),

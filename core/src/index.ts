@@ -21,6 +21,7 @@ export {
   type AppendResult,
   type AppendTarget,
   appendAndClaimEvents,
+  appendAndClaimEventsInTransaction,
   appendEvent,
   appendEvents,
   type ClaimedEventRow,

@@ -12,5 +12,5 @@ export {
 export { loadConfig } from './config.js'
 export { createSessionNode, type SessionNode, type SessionNodeDeps } from './node.js'
 export { createDispatcherFor, dispatcherHooks, prepareSessionProcess } from './process.js'
-export { installLeanAsyncContext } from './runner/async-context.js'
+export { installLeanAsyncContext } from './providers/baileys/async-context.js'
 export { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'

@@ -20,7 +20,10 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { createSessionNodeMetrics } from './metrics.js'
 import { takeOwnership } from './ownership/ownership.js'
-import { type CommitNotice, SessionRunner, type StopMode } from './runner/session-runner.js'
+import { createBaileysProvider } from './providers/baileys/baileys-provider.js'
+import type { WhatsAppProvider } from './providers/provider.js'
+import type { CommitNotice } from './runner/fenced-writes.js'
+import { SessionRunner, type StopMode } from './runner/session-runner.js'
 
 export type SessionNodeDeps = {
   config: Config
@@ -29,6 +32,8 @@ export type SessionNodeDeps = {
   secretBox: SecretBox
   coordinator: Coordinator
   logger: Logger
+  /** How sessions reach WhatsApp. Default: Baileys, configured by WA_WS_URL and BAILEYS_LOG_LEVEL. */
+  provider?: WhatsAppProvider
   /** Called after each committed write (the local webhook dispatcher's fast path). */
   onEventCommitted?: (sessionId: string, notice: CommitNotice) => void
   /** The local dispatcher's claim lease, so inbound messages are appended already claimed for it. */
@@ -69,6 +74,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
   let reconcileAgain = false
   const startedAt = new Date().toISOString()
   const metrics = createSessionNodeMetrics(deps.metrics, () => runners.size)
+  const provider = deps.provider ?? createBaileysProvider(config)
 
   const onCommitted = (sessionId: string, notice: CommitNotice) => {
     deps.onEventCommitted?.(sessionId, notice)
@@ -122,7 +128,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
         {
           database,
           secretBox: deps.secretBox,
-          config,
+          provider,
           logger,
           onCommitted,
           metrics,
@@ -158,6 +164,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     await runner.stop(mode)
     // The successor may be waiting on our lease: tell it the moment it is free.
     if (mode === 'handover' && nextNodeId && nextNodeId !== nodeId) {
+      // A lost nudge only delays the successor until its next reconcile.
       await nudgeNode(coordinator, nextNodeId, { kind: 'reconcile', sessionId: runner.sessionId }).catch(
         (error: unknown) =>
           // The successor's reconcile timer finds the session anyway, just later.

@@ -2,8 +2,8 @@ import type { RuntimeBase } from '@wa-cluster/core'
 import type { Config } from '@wa-cluster/shared'
 import { WA_CERT_DETAILS } from '@whiskeysockets/baileys'
 import type { Logger } from 'pino'
-import { installLeanAsyncContext } from './runner/async-context.js'
-import type { CommitNotice } from './runner/session-runner.js'
+import { installLeanAsyncContext } from './providers/baileys/async-context.js'
+import type { CommitNotice } from './runner/fenced-writes.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
 
 // What a process that runs sessions sets up beyond the shared runtime kit. Each global patch is a
@@ -32,7 +32,7 @@ export function silenceLibsignalConsole(logger: Logger): void {
 
 /**
  * Process-wide set-up for running Baileys sockets, called once by every entry point that runs a
- * session-node: the async-context patch (see runner/async-context.ts), libsignal's console kept quiet,
+ * session-node: the async-context patch (see providers/baileys/async-context.ts), libsignal's console kept quiet,
  * and, against a simulator, its certificate root trusted.
  */
 export function prepareSessionProcess(config: Pick<Config, 'WA_TRUSTED_ROOT_KEY'>, logger: Logger): void {

@@ -22,7 +22,7 @@ import {
   getSessionQr,
   listSessions,
   logoutSession,
-  renderQrPng,
+  qrPngOf,
 } from '../services/sessions.js'
 
 const tenant = { tags: ['Sessions'], security: [{ bearer: [] }], middleware: [requireTenant] }
@@ -183,7 +183,7 @@ export function registerSessionRoutes(app: OpenAPIHono<AppEnv>): void {
       sessionId: c.req.valid('param').sessionId,
     })
     if (wantsPng(c.req.header('accept'))) {
-      const png = await renderQrPng(qr.qr)
+      const png = qrPngOf(qr)
       return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'no-store' })
     }
     return c.json(qr, 200)

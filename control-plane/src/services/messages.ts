@@ -10,7 +10,6 @@ import {
   RateLimited,
   ValidationFailed,
 } from '@wa-cluster/shared'
-import { generateMessageIDV2 } from '@whiskeysockets/baileys'
 import { and, eq } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { requireSession } from './sessions.js'
@@ -50,8 +49,8 @@ export function toMessageView(row: MessageRow): MessageView {
 export type SendMessageInput = { to: string; text: string }
 
 /**
- * Stores an outbound text (with its idempotency key and the WhatsApp id it will carry) and nudges the
- * owning node. The same key returns the same message and never sends twice; reusing a key for a
+ * Stores an outbound text (with its idempotency key) and nudges the owning node, which gives it its
+ * WhatsApp id when it claims it. The same key returns the same message and never sends twice; reusing a key for a
  * different body is a conflict.
  */
 export async function sendMessage({
@@ -100,8 +99,8 @@ export async function sendMessage({
       idempotencyKey: idempotencyKey ?? null,
       requestHash,
       chatId: recipient.jid,
-      // Chosen before sending so a resend after a crash carries the same id: WhatsApp shows it once.
-      waMessageId: generateMessageIDV2(session.phone ?? undefined),
+      // The owning node gives the row its WhatsApp id when it claims it, before the first attempt.
+      waMessageId: null,
       type: 'text',
       text: input.text,
       status: 'queued',

@@ -22,7 +22,6 @@ import {
   Unavailable,
   ValidationFailed,
 } from '@wa-cluster/shared'
-import QRCode from 'qrcode'
 import type { ControlPlaneContext } from '../context.js'
 
 export type { SessionRow }
@@ -53,6 +52,10 @@ export type ConnectResult = {
   expiresAt?: string
   pairingCode?: string
 }
+
+/** The QR of a session waiting for a scan. */
+export type QrView = Required<Pick<ConnectResult, 'state' | 'qr'>> &
+  Pick<ConnectResult, 'qrImage' | 'expiresAt'>
 
 /** How long `connect` waits for the first QR (or pairing code, or CONNECTED). */
 const CONNECT_WAIT_MS = 10_000
@@ -103,18 +106,20 @@ export async function getSession({ ctx, tenantId, sessionId }: SessionScope): Pr
   return toSessionView(await requireSession(ctx, tenantId, sessionId))
 }
 
-async function qrImageOf(qr: string): Promise<string> {
-  return QRCode.toDataURL(qr, { errorCorrectionLevel: 'L', margin: 2, width: 264 })
-}
-
-async function connectResultOf(row: SessionRow): Promise<ConnectResult> {
+function connectResultOf(row: SessionRow): ConnectResult {
   const state = row.state as SessionState
-  if (state === 'QR_READY' && row.qr) {
-    return { state, qr: row.qr, qrImage: await qrImageOf(row.qr), expiresAt: row.qrExpiresAt?.toISOString() }
-  }
+  if (state === 'QR_READY' && row.qr) return qrViewOf(row, row.qr)
   if (row.pairingCode)
     return { state, pairingCode: row.pairingCode, expiresAt: row.qrExpiresAt?.toISOString() }
   return { state }
+}
+
+function qrViewOf(row: SessionRow, qr: string): QrView {
+  const view: QrView = { state: 'QR_READY', qr }
+  // The owner renders the image once, when it writes the QR (only a row an older node wrote has none).
+  if (row.qrImage) view.qrImage = row.qrImage
+  view.expiresAt = row.qrExpiresAt?.toISOString()
+  return view
 }
 
 /**
@@ -163,28 +168,22 @@ export async function connectSession({
 }
 
 /** The current QR; Conflict when the session is not waiting for a scan. */
-export async function getSessionQr({
-  ctx,
-  tenantId,
-  sessionId,
-}: SessionScope): Promise<
-  Required<Pick<ConnectResult, 'state' | 'qr' | 'qrImage'>> & { expiresAt?: string }
-> {
+export async function getSessionQr({ ctx, tenantId, sessionId }: SessionScope): Promise<QrView> {
   const row = await requireSession(ctx, tenantId, sessionId)
   if (row.state !== 'QR_READY' || !row.qr) {
     throw new Conflict(`session is ${row.state}, not waiting for a QR scan`, 'not_waiting_for_scan')
   }
-  return {
-    state: 'QR_READY',
-    qr: row.qr,
-    qrImage: await qrImageOf(row.qr),
-    expiresAt: row.qrExpiresAt?.toISOString(),
-  }
+  return qrViewOf(row, row.qr)
 }
 
-/** Renders a QR string as PNG bytes (for `Accept: image/png`). */
-export function renderQrPng(qr: string): Promise<Buffer> {
-  return QRCode.toBuffer(qr, { type: 'png', errorCorrectionLevel: 'L', margin: 2, width: 264 })
+const PNG_DATA_URL_PREFIX = 'data:image/png;base64,'
+
+/** The PNG bytes of the stored QR image (for `Accept: image/png`); nothing is rendered here. */
+export function qrPngOf(qr: QrView): Buffer {
+  if (!qr.qrImage?.startsWith(PNG_DATA_URL_PREFIX)) {
+    throw new Conflict('no QR image is stored for this QR yet; ask for JSON', 'not_waiting_for_scan')
+  }
+  return Buffer.from(qr.qrImage.slice(PNG_DATA_URL_PREFIX.length), 'base64')
 }
 
 /** Settles a session that no node holds (disconnect or logout) and wakes local waiters. */

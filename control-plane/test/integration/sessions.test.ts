@@ -18,6 +18,10 @@ afterAll(async () => {
   await api?.close()
 })
 
+/** A 1×1 PNG, standing in for the QR image an owner renders. */
+const PNG_1x1 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='
+
 async function newSession(name?: string): Promise<string> {
   const response = await api.call('POST', '/v1/sessions', { key, body: name === undefined ? {} : { name } })
   expect(response.status).toBe(201)
@@ -67,17 +71,15 @@ describe('sessions', () => {
     expect(notWaiting.status).toBe(409)
     expect(notWaiting.body.error.code).toBe('not_waiting_for_scan')
 
+    // What an owner writes: the QR and its image, rendered once (the API renders nothing).
+    const qrImage = `data:image/png;base64,${PNG_1x1}`
     await api.ctx.database.db
       .update(sessions)
-      .set({ state: 'QR_READY', qr: '2@abc,def,ghi', qrExpiresAt: new Date(Date.now() + 60_000) })
+      .set({ state: 'QR_READY', qr: '2@abc,def,ghi', qrImage, qrExpiresAt: new Date(Date.now() + 60_000) })
       .where(eq(sessions.id, sessionId))
     const json = await api.call('GET', `/v1/sessions/${sessionId}/qr`, { key })
     expect(json.status).toBe(200)
-    expect(json.body).toMatchObject({
-      state: 'QR_READY',
-      qr: '2@abc,def,ghi',
-      qrImage: expect.stringMatching(/^data:image\/png;base64,/),
-    })
+    expect(json.body).toMatchObject({ state: 'QR_READY', qr: '2@abc,def,ghi', qrImage })
 
     const png = await api.app.request(`/v1/sessions/${sessionId}/qr`, {
       headers: { authorization: `Bearer ${key}`, accept: 'image/png' },
@@ -86,6 +88,7 @@ describe('sessions', () => {
     expect(png.headers.get('content-type')).toBe('image/png')
     const bytes = Buffer.from(await png.arrayBuffer())
     expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+    expect(bytes).toEqual(Buffer.from(PNG_1x1, 'base64'))
   })
 
   it('disconnect keeps a resting session DISCONNECTED; logout moves it to LOGGED_OUT', async () => {

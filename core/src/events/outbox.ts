@@ -194,6 +194,22 @@ export async function appendAndClaimEvents(
   return appendResult(input, ids, await runStatement<AppendedRow>(database, text, params))
 }
 
+/**
+ * appendAndClaimEvents inside the caller's transaction, for an event that must commit together with
+ * the change it reports (a plain statement: a prepared one cannot join a drizzle transaction). The
+ * claimed events may be sent only once that transaction has committed; the same rule holds that no
+ * other append of the session runs beside it.
+ */
+export async function appendAndClaimEventsInTransaction(
+  tx: SqlExecutor,
+  input: AppendTarget & { events: NewEvent[] },
+  claimLeaseMs: number,
+): Promise<AppendResult> {
+  if (input.events.length === 0) return { envelopes: [], claimed: [], unclaimed: false }
+  const { text, params, ids } = appendStatement(input, claimLeaseMs)
+  return appendResult(input, ids, resultRows<AppendedRow>(await tx.execute(statementSql(text, params))))
+}
+
 function appendStatement(input: AppendTarget & { events: NewEvent[] }, claimLeaseMs: number | undefined) {
   const ids = input.events.map(() => nextEventId())
   const params = [

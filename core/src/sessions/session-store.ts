@@ -24,6 +24,7 @@ export type StateChange = {
   reason?: string
   statusCode?: number
   qr?: string
+  /** `qr` as a PNG data URL, rendered once by the owner and stored beside it for the API. */
   qrImage?: string
   qrExpiresAt?: Date
   pairingCode?: string
@@ -56,6 +57,7 @@ export async function recordSessionState(
         state = ${change.state},
         reason = ${change.reason ?? null},
         qr = ${waiting ? (change.qr ?? null) : null},
+        qr_image = ${waiting ? (change.qrImage ?? null) : null},
         qr_expires_at = ${waiting ? (change.qrExpiresAt?.toISOString() ?? null) : null},
         pairing_code = ${waiting ? (change.pairingCode ?? null) : null},
         phone = COALESCE(${change.phone ?? null}, phone),

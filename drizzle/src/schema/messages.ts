@@ -3,8 +3,9 @@ import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'dri
 import { sessions } from './sessions.js'
 
 /**
- * Outbound and inbound messages. An outbound row is stored (with its idempotency key and the
- * WhatsApp id it will carry) before it is sent, so a retry never produces a second message.
+ * Outbound and inbound messages. An outbound row is stored with its idempotency key before it is
+ * sent, so a retry never produces a second message; the owner gives it its WhatsApp id when it first
+ * claims it, so a resend after a crash carries the same id.
  */
 export const messages = pgTable(
   'messages',
@@ -19,6 +20,7 @@ export const messages = pgTable(
     /** Hash of the request body the idempotency key was first used with. */
     requestHash: text('request_hash'),
     chatId: text('chat_id').notNull(),
+    /** Null while queued and never claimed; set by the owner's claim, before the first attempt. */
     waMessageId: text('wa_message_id'),
     type: text('type').notNull().default('text'),
     text: text('text'),

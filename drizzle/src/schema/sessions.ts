@@ -24,6 +24,8 @@ export const sessions = pgTable(
     /** Phone number for pairing-code linking, when the tenant asked for a code instead of a QR. */
     pairingPhone: text('pairing_phone'),
     qr: text('qr'),
+    /** The QR as a PNG data URL, rendered once by the owner when it wrote `qr`. */
+    qrImage: text('qr_image'),
     qrExpiresAt: timestamp('qr_expires_at', { withTimezone: true }),
     pairingCode: text('pairing_code'),
     reason: text('reason'),

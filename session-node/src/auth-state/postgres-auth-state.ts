@@ -91,8 +91,8 @@ export async function openPostgresAuthState(options: PostgresAuthStateOptions): 
 
   const inOrder = <T>(work: () => Promise<T>): Promise<T> => {
     const result = tail.then(work, work)
-    // The caller gets the failure through `result`; the tail only orders the next write after it.
-    tail = result.catch(() => {})
+    // The caller of this operation sees its error; the next one only waits for it to settle.
+    tail = Promise.allSettled([result])
     return result
   }
 

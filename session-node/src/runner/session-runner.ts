@@ -1,28 +1,23 @@
-import type { AsyncLocalStorage } from 'node:async_hooks'
-import { type ClaimedEventRow, type Lease, recordSessionState, type StateChange } from '@wa-cluster/core'
+import { type Lease, recordSessionState, type StateChange } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
-import { type Config, phoneFromJid, type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
-import makeWASocket, {
-  Browsers,
-  type ConnectionState,
-  DisconnectReason,
-  type WASocket,
-} from '@whiskeysockets/baileys'
+import { type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
-import QRCode from 'qrcode'
-import { openPostgresAuthState, wipeAuthState } from '../auth-state/index.js'
-import {
-  claimNextOutbound,
-  recordInboundMessages,
-  recordStatusUpdates,
-  requeueInterruptedSends,
-  type StatusUpdate,
-  toInboundMessage,
-  toMessageStatus,
-} from '../messages/message-events.js'
+import { openPostgresAuthState, type PostgresAuthState, wipeAuthState } from '../auth-state/index.js'
+import { recordInboundMessages, recordStatusUpdates } from '../messages/message-events.js'
+import { requeueInterruptedSends } from '../messages/outbound-queue.js'
 import type { SessionNodeMetrics } from '../metrics.js'
-import { captureStorages, releaseStorages } from './async-context.js'
+import type {
+  MessageStatusUpdate,
+  ProviderConnection,
+  ProviderEvent,
+  ReceivedMessage,
+  WhatsAppProvider,
+} from '../providers/provider.js'
+import { type ConnectionClose, disconnectAction } from './disconnect-policy.js'
+import { type CommitNotice, createFencedWriter, type FencedWriter } from './fenced-writes.js'
+import { renderQrImage } from './qr-image.js'
 import { nextReconnectDelay } from './reconnect-policy.js'
+import { createSendLoop, type SendLoop } from './send-loop.js'
 
 export type StopMode =
   /** Close the socket, keep credentials, rest as DISCONNECTED. */
@@ -36,25 +31,17 @@ export type StopMode =
   /** Ownership is gone: close at once and write nothing. */
   | 'lost'
 
-export type CommitNotice = {
-  /** A new session state (wakes whoever waits for one, in every control-plane). */
-  stateChanged: boolean
-  /** Events the write claimed for the local dispatcher: deliver them now. */
-  claimed: ClaimedEventRow[]
-  /** The write may have left pending events no one claimed: a dispatcher should look. */
-  unclaimed: boolean
-}
-
 export type SessionRunnerDeps = {
   database: DatabaseHandle
   secretBox: SecretBox
-  config: Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
+  /** How the runner reaches WhatsApp. */
+  provider: WhatsAppProvider
   logger: Logger
   /** Called after every committed write, to wake the webhook dispatcher and state watchers. */
   onCommitted: (sessionId: string, notice: CommitNotice) => void
   /**
-   * The local webhook dispatcher's claim lease: inbound messages are appended already claimed for it
-   * (the fast path). Without it every event waits for a dispatcher's claim query.
+   * The local webhook dispatcher's claim lease: inbound messages and status updates are appended
+   * already claimed for it (the fast path). Without it every event waits for a dispatcher's claim query.
    */
   claimLeaseMs?: number
   metrics?: SessionNodeMetrics
@@ -75,20 +62,17 @@ export type SessionRunnerInput = {
 
 const FIRST_QR_TTL_MS = 60_000
 const NEXT_QR_TTL_MS = 20_000
-/** How long a hand-over waits for Baileys to flush in-flight key writes before releasing. */
+/** How long a hand-over waits for in-flight events (and their key writes) before releasing. */
 const FLUSH_TIMEOUT_MS = 5_000
-/** How long a stop waits for the websocket close handshake (a frozen server never answers). */
-const SOCKET_CLOSE_TIMEOUT_MS = 5_000
-/** A closed socket may still finish a key transaction for a moment; its storages go after this. */
-const SOCKET_RETIRE_DELAY_MS = 10_000
+/** How long a stop waits for the close handshake (a frozen server never answers). */
+const CONNECTION_CLOSE_TIMEOUT_MS = 5_000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-/** Retries of a failed write (about a minute in all) before the error surfaces. */
-const COMMIT_RETRIES = 35
 
 /**
- * One Baileys socket for one session, owned under a lease and an epoch. Maps Baileys' events to the
- * session state machine and the outbox; applies the disconnect policy. Every write it makes is fenced by
- * its epoch, so a runner that lost ownership can change nothing.
+ * One WhatsApp connection for one session, owned under a lease and an epoch: the session state machine.
+ * Maps the provider's events to states and the outbox, and applies the disconnect policy
+ * (disconnect-policy.ts). Every write goes through the fenced writer (fenced-writes.ts), so a runner
+ * that lost ownership can change nothing; queued sends go out through the send loop (send-loop.ts).
  */
 export class SessionRunner {
   readonly sessionId: string
@@ -97,24 +81,20 @@ export class SessionRunner {
   private readonly deps: SessionRunnerDeps
   private readonly input: SessionRunnerInput
   private readonly logger: Logger
-  private socket: WASocket | undefined
-  private auth: Awaited<ReturnType<typeof openPostgresAuthState>> | undefined
+  private readonly writer: FencedWriter
+  private readonly sendLoop: SendLoop
+  private connection: ProviderConnection | undefined
+  private auth: PostgresAuthState | undefined
   private state: SessionState
   private stopping: StopMode | undefined
   private reconnectTimer: NodeJS.Timeout | undefined
   private reconnectAttempt = 0
   private qrCount = 0
   private pairingRequested = false
-  private sending = false
-  private sendAgain = false
-  /** Serialises event handling so events reach the outbox in the order Baileys emitted them. */
+  /** Serialises event handling so events reach the outbox in the order the connection reported them. */
   private queue: Promise<void> = Promise.resolve()
-  /** Per socket not yet retired: the AsyncLocalStorages Baileys made for it (see async-context.ts). */
-  private readonly socketStorages = new Map<WASocket, AsyncLocalStorage<unknown>[]>()
-  /** The tail of this runner's writes (see commit). */
-  private writes: Promise<unknown> = Promise.resolve()
   private finished!: () => void
-  /** Resolves when the runner has closed its socket for good and given up its lease. */
+  /** Resolves when the runner has closed its connection for good and given up its lease. */
   readonly done: Promise<void>
 
   constructor(deps: SessionRunnerDeps, input: SessionRunnerInput) {
@@ -128,6 +108,24 @@ export class SessionRunner {
       sessionId: input.sessionId,
       tenantId: input.tenantId,
       epoch: input.epoch,
+    })
+    this.writer = createFencedWriter({
+      sessionId: input.sessionId,
+      logger: this.logger,
+      onCommitted: deps.onCommitted,
+      mayRetry: () => input.lease.isHeld() && this.stopping !== 'lost',
+      onStale: () => void this.stop('lost'),
+    })
+    this.sendLoop = createSendLoop({
+      database: deps.database,
+      sessionId: input.sessionId,
+      epoch: input.epoch,
+      writer: this.writer,
+      claimLeaseMs: deps.claimLeaseMs,
+      metrics: deps.metrics,
+      sendingConnection: () =>
+        this.state === 'CONNECTED' && !this.stopping && input.lease.isHeld() ? this.connection : undefined,
+      onError: (error) => this.onError(error),
     })
     this.done = new Promise((resolve) => {
       this.finished = resolve
@@ -162,252 +160,176 @@ export class SessionRunner {
       } else if (this.state !== 'RECONNECTING') {
         await this.transition({ state: 'CONNECTING', reason: `connecting on node ${this.input.nodeId}` })
       }
-      this.openSocket()
+      this.openConnection()
     } catch (error) {
       await this.fail(error)
     }
   }
 
-  private openSocket(): void {
+  /** Sends queued outbound messages one by one while connected. Safe to call often. */
+  flushOutbox(): void {
+    this.sendLoop.flush()
+  }
+
+  private openConnection(): void {
     if (this.stopping || !this.auth) return
     if (!this.input.lease.isHeld()) {
       void this.stop('lost')
       return
     }
-    const baileysLogger = this.logger.child({ component: 'baileys' })
-    // Baileys is chatty: it has a level of its own (BAILEYS_LOG_LEVEL), but a silent node stays silent.
-    if (this.logger.level !== 'silent') baileysLogger.level = this.deps.config.BAILEYS_LOG_LEVEL
-    const auth = this.auth.state
-    const { result: socket, storages } = captureStorages(() =>
-      makeWASocket({
-        auth,
-        waWebSocketUrl: this.deps.config.WA_WS_URL ?? 'wss://web.whatsapp.com/ws/chat',
-        logger: baileysLogger as never,
-        browser: Browsers.ubuntu('wa-cluster'),
-        markOnlineOnConnect: false,
-        syncFullHistory: false,
-        generateHighQualityLinkPreview: false,
-        getMessage: async () => undefined,
-      }),
-    )
-    this.socketStorages.set(socket, storages)
-    this.socket = socket
-    this.qrCount = 0
-    socket.ev.process((events) => {
-      const run = async () => {
-        if (this.socket !== socket) return
-        if (events['creds.update']) await this.auth?.saveCreds()
-        if (events['connection.update']) await this.onConnectionUpdate(socket, events['connection.update'])
-        if (events['messages.upsert']) await this.onMessagesUpsert(events['messages.upsert'].messages)
-        const updates: StatusUpdate[] = []
-        for (const { key, update } of events['messages.update'] ?? []) {
-          const status = toMessageStatus(update.status)
-          if (status && key.fromMe && key.id)
-            updates.push({ waMessageId: key.id, chatId: key.remoteJid ?? '', status })
-        }
-        // Baileys folds a receipt that arrives while our own message is still in its event buffer into
-        // that message's upsert instead of emitting messages.update: read the status from there too.
-        for (const message of events['messages.upsert']?.messages ?? []) {
-          const status = toMessageStatus(message.status)
-          if (status && message.key.fromMe && message.key.id) {
-            updates.push({ waMessageId: message.key.id, chatId: message.key.remoteJid ?? '', status })
-          }
-        }
-        if (updates.length > 0) {
-          this.logger.debug(
-            { updates: updates.map((update) => `${update.waMessageId}:${update.status}`) },
-            'message status updates',
-          )
-          await this.commit(() =>
-            recordStatusUpdates(this.deps.database, {
-              sessionId: this.sessionId,
-              epoch: this.epoch,
-              updates,
-            }),
-          )
-        }
-      }
-      this.queue = this.queue.then(run).catch((error) => this.onError(error))
-      return this.queue
+    const connection: ProviderConnection = this.deps.provider.open({
+      sessionId: this.sessionId,
+      auth: this.auth.state,
+      logger: this.logger,
+      // Read when the batch runs (a later microtask), so even a batch emitted inside `open` finds it.
+      onEvents: (events) => this.enqueue(() => connection, events),
     })
+    this.connection = connection
+    this.qrCount = 0
   }
 
-  private async onConnectionUpdate(socket: WASocket, update: Partial<ConnectionState>): Promise<void> {
-    if (update.qr) {
-      if (this.input.pairingPhone && !this.pairingRequested) {
-        this.pairingRequested = true
-        const pairingCode = await socket.requestPairingCode(this.input.pairingPhone)
-        await this.transition({
-          state: 'PAIRING',
-          pairingCode,
-          qrExpiresAt: new Date(Date.now() + FIRST_QR_TTL_MS),
-        })
-      } else if (!this.input.pairingPhone) {
-        const ttl = this.qrCount++ === 0 ? FIRST_QR_TTL_MS : NEXT_QR_TTL_MS
-        const qrImage = await QRCode.toDataURL(update.qr, {
-          errorCorrectionLevel: 'L',
-          margin: 2,
-          width: 264,
-        })
-        await this.transition({
-          state: 'QR_READY',
-          qr: update.qr,
-          qrImage,
-          qrExpiresAt: new Date(Date.now() + ttl),
-        })
-      }
+  /** Handles a batch after the previous ones; batches of a connection that is no longer ours are dropped. */
+  private enqueue(connectionOf: () => ProviderConnection, events: ProviderEvent[]): Promise<void> {
+    const run = async () => {
+      const connection = connectionOf()
+      if (this.connection !== connection) return
+      for (const event of events) await this.onEvent(connection, event)
     }
-    if (update.isNewLogin)
-      await this.transition({ state: 'PAIRING', reason: 'device linked; restarting the connection' })
-    if (update.connection === 'open') {
-      this.reconnectAttempt = 0
-      await this.transition({ state: 'CONNECTED', phone: phoneFromJid(this.auth?.state.creds.me?.id) })
-      this.flushOutbox()
-    }
-    if (update.connection === 'close') {
-      this.retireSocket(socket, SOCKET_RETIRE_DELAY_MS)
-      const error = update.lastDisconnect?.error as (Error & { output?: { statusCode?: number } }) | undefined
-      await this.onClose(error?.output?.statusCode, error?.message ?? 'connection closed')
+    this.queue = this.queue.then(run).catch((error) => this.onError(error))
+    return this.queue
+  }
+
+  private async onEvent(connection: ProviderConnection, event: ProviderEvent): Promise<void> {
+    switch (event.type) {
+      case 'credentials':
+        await this.auth?.saveCreds()
+        return
+      case 'qr':
+        await this.onQr(connection, event.qr)
+        return
+      case 'paired':
+        await this.transition({ state: 'PAIRING', reason: 'device linked; restarting the connection' })
+        return
+      case 'open':
+        this.reconnectAttempt = 0
+        await this.transition({ state: 'CONNECTED', phone: event.phone })
+        this.sendLoop.flush()
+        return
+      case 'close':
+        await this.onClose(event)
+        return
+      case 'messages':
+        await this.recordMessages(event.messages)
+        return
+      case 'statuses':
+        await this.recordStatuses(event.updates)
+        return
     }
   }
 
-  /** The disconnect policy. */
-  private async onClose(statusCode: number | undefined, message: string): Promise<void> {
-    this.socket = undefined
-    if (this.stopping) return
-    const base = { statusCode, reason: message }
-    if (statusCode === DisconnectReason.restartRequired) {
-      // 515 ends a pairing: the same credentials log in on a new socket, at once.
-      this.openSocket()
-      return
-    }
-    if (statusCode === DisconnectReason.connectionReplaced) {
-      // Another socket owns the account now. Reconnecting would start a replace loop: step down.
-      await this.rest({
-        ...base,
-        state: 'DISCONNECTED',
-        reason: 'replaced: another connection took over this account',
+  private async onQr(connection: ProviderConnection, qr: string): Promise<void> {
+    const { pairingPhone } = this.input
+    if (pairingPhone && !this.pairingRequested) {
+      this.pairingRequested = true
+      const pairingCode = await connection.requestPairingCode(pairingPhone)
+      await this.transition({
+        state: 'PAIRING',
+        pairingCode,
+        qrExpiresAt: new Date(Date.now() + FIRST_QR_TTL_MS),
       })
+    } else if (!pairingPhone) {
+      const ttl = this.qrCount++ === 0 ? FIRST_QR_TTL_MS : NEXT_QR_TTL_MS
+      await this.transition({
+        state: 'QR_READY',
+        qr,
+        qrImage: await renderQrImage(qr),
+        qrExpiresAt: new Date(Date.now() + ttl),
+      })
+    }
+  }
+
+  /** Applies the disconnect policy to a connection that closed by itself. */
+  private async onClose(close: ConnectionClose): Promise<void> {
+    this.connection = undefined
+    if (this.stopping) return
+    const action = disconnectAction(close)
+    if (action.reconnect === 'now') {
+      this.openConnection()
       return
     }
-    if (
-      statusCode === DisconnectReason.loggedOut ||
-      statusCode === DisconnectReason.forbidden ||
-      statusCode === 419
-    ) {
-      await this.commit(() => wipeAuthState(this.deps.database, this.sessionId, this.epoch))
-      await this.rest({ ...base, state: 'LOGGED_OUT' })
-      return
-    }
-    if (statusCode === DisconnectReason.timedOut && /QR refs attempts ended/i.test(message)) {
-      await this.rest({ ...base, state: 'EXPIRED', reason: 'QR codes expired without a scan' })
-      return
-    }
-    if (statusCode === DisconnectReason.multideviceMismatch) {
-      await this.rest({ ...base, state: 'FAILED' })
+    const change = { statusCode: close.statusCode, reason: action.reason, state: action.state }
+    if (action.reconnect === 'never') {
+      if (action.wipeCredentials) {
+        await this.writer.commit(() => wipeAuthState(this.deps.database, this.sessionId, this.epoch))
+      }
+      await this.rest(change)
       return
     }
     const delay = nextReconnectDelay(this.reconnectAttempt++)
-    this.deps.metrics?.reconnects.inc({ status_code: String(statusCode ?? 'none') })
-    await this.transition({ ...base, state: 'RECONNECTING' })
-    this.logger.info({ statusCode, delayMs: delay }, 'socket closed; reconnecting')
-    this.reconnectTimer = setTimeout(() => this.openSocket(), delay)
+    this.deps.metrics?.reconnects.inc({ status_code: String(close.statusCode ?? 'none') })
+    await this.transition(change)
+    this.logger.info({ statusCode: close.statusCode, delayMs: delay }, 'socket closed; reconnecting')
+    this.reconnectTimer = setTimeout(() => this.openConnection(), delay)
   }
 
-  private async onMessagesUpsert(messages: import('@whiskeysockets/baileys').WAMessage[]): Promise<void> {
-    const ownJid = this.auth?.state.creds.me?.id
-    const items = messages
-      .map((message) => toInboundMessage(message, ownJid))
-      .filter((item) => item !== undefined)
-    if (items.length === 0) return
-    await this.commit(
+  private async recordMessages(messages: ReceivedMessage[]): Promise<void> {
+    await this.writer.commit(
       () =>
         recordInboundMessages(this.deps.database, {
           sessionId: this.sessionId,
           epoch: this.epoch,
-          messages: items,
+          messages: messages.map((received) => received.message),
           claimLeaseMs: this.deps.claimLeaseMs,
         }),
       (result) => ({ claimed: result.claimed, unclaimed: result.unclaimed }),
     )
   }
 
-  /** Sends queued outbound messages one by one while connected. Safe to call often. */
-  flushOutbox(): void {
-    if (this.sending) {
-      this.sendAgain = true
-      return
-    }
-    if (this.state !== 'CONNECTED' || !this.socket || this.stopping) return
-    this.sending = true
-    void (async () => {
-      try {
-        do {
-          this.sendAgain = false
-          for (;;) {
-            const socket = this.socket
-            if (!socket || this.state !== 'CONNECTED' || this.stopping || !this.input.lease.isHeld()) return
-            const message = await claimNextOutbound(this.deps.database, this.sessionId, this.epoch)
-            if (!message) break
-            let update: StatusUpdate
-            try {
-              await socket.sendMessage(
-                message.chatId,
-                { text: message.text },
-                { messageId: message.waMessageId },
-              )
-              update = { waMessageId: message.waMessageId, chatId: message.chatId, status: 'sent' }
-            } catch (error) {
-              update = {
-                waMessageId: message.waMessageId,
-                chatId: message.chatId,
-                status: 'failed',
-                error: (error as Error).message,
-              }
-            }
-            this.deps.metrics?.messagesSent.inc({ outcome: update.status })
-            await this.commit(() =>
-              recordStatusUpdates(this.deps.database, {
-                sessionId: this.sessionId,
-                epoch: this.epoch,
-                updates: [update],
-              }),
-            )
-          }
-        } while (this.sendAgain)
-      } catch (error) {
-        this.onError(error)
-      } finally {
-        this.sending = false
-      }
-    })()
+  private async recordStatuses(updates: MessageStatusUpdate[]): Promise<void> {
+    this.logger.debug(
+      { updates: updates.map((update) => `${update.waMessageId}:${update.status}`) },
+      'message status updates',
+    )
+    await this.writer.commit(
+      () =>
+        recordStatusUpdates(this.deps.database, {
+          sessionId: this.sessionId,
+          epoch: this.epoch,
+          updates,
+          claimLeaseMs: this.deps.claimLeaseMs,
+        }),
+      (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
+    )
   }
 
   /**
-   * Ends the runner. Idempotent; the first mode wins. The lease is released only after the socket is
-   * closed and pending key writes are flushed, so a successor never overlaps with this socket.
+   * Ends the runner. Idempotent; the first mode wins. The lease is released only after the connection
+   * is closed and pending key writes are flushed, so a successor never overlaps with this connection.
    */
   async stop(mode: StopMode): Promise<void> {
     if (this.stopping) return this.done
     this.stopping = mode
     clearTimeout(this.reconnectTimer)
-    const socket = this.socket
-    this.socket = undefined
+    const connection = this.connection
+    this.connection = undefined
     try {
       if (mode === 'handover' && this.state === 'CONNECTED') {
         await this.write({ state: 'RECONNECTING', reason: 'moving to another node' })
       }
-      if (mode === 'logout' && socket && this.state === 'CONNECTED') {
-        await socket.logout('logged out by API').catch(() => {})
+      if (mode === 'logout' && connection && this.state === 'CONNECTED') {
+        await connection.logout('logged out by API').catch((error) =>
+          // The credentials are wiped below all the same; the phone lists the device until it notices.
+          this.logger.warn({ err: (error as Error).message }, 'could not unlink the device on the phone'),
+        )
       }
-      // Wait for the close handshake: the lease may be released only once the server saw this socket go,
-      // or the successor's login would overlap with it.
-      if (socket) await Promise.race([socket.end(undefined), sleep(SOCKET_CLOSE_TIMEOUT_MS)])
+      // Wait for the close handshake: the lease may be released only once the server saw this connection
+      // go, or the successor's login would overlap with it.
+      if (connection) await Promise.race([connection.close(), sleep(CONNECTION_CLOSE_TIMEOUT_MS)])
       if (mode !== 'lost') {
-        await Promise.race([this.queue, new Promise((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS))])
+        await Promise.race([this.queue, sleep(FLUSH_TIMEOUT_MS)])
         await this.auth?.flush()
       }
-      for (const retired of [...this.socketStorages.keys()]) this.retireSocket(retired, 0)
+      connection?.dispose()
       if (mode === 'disconnect') {
         await this.write({
           state: 'DISCONNECTED',
@@ -416,7 +338,7 @@ export class SessionRunner {
           unassign: true,
         })
       } else if (mode === 'logout') {
-        await this.commit(() => wipeAuthState(this.deps.database, this.sessionId, this.epoch))
+        await this.writer.commit(() => wipeAuthState(this.deps.database, this.sessionId, this.epoch))
         await this.write({
           state: 'LOGGED_OUT',
           reason: 'logged out by API',
@@ -428,7 +350,11 @@ export class SessionRunner {
       if (!(error instanceof StaleEpoch))
         this.logger.warn({ err: (error as Error).message }, 'error while stopping')
     } finally {
-      await this.input.lease.release().catch(() => {})
+      await this.input.lease
+        .release()
+        .catch((error) =>
+          this.logger.warn({ err: (error as Error).message }, 'could not release the lease; it will expire'),
+        )
       this.logger.info({ mode }, 'session runner stopped')
       this.finished()
     }
@@ -448,7 +374,7 @@ export class SessionRunner {
   private async write(change: StateChange): Promise<void> {
     const previous = this.state
     this.state = change.state
-    const written = await this.commit(
+    const written = await this.writer.commit(
       () => recordSessionState(this.deps.database, { sessionId: this.sessionId, epoch: this.epoch, change }),
       () => ({ stateChanged: true }),
     )
@@ -456,60 +382,6 @@ export class SessionRunner {
     if (written === undefined) return
     this.deps.metrics?.transitions.inc({ state: change.state })
     this.logger.info({ state: change.state, previousState: previous, reason: change.reason }, 'session state')
-  }
-
-  /**
-   * Runs a fenced write. Writes of one runner go one at a time, in call order: an append that claims
-   * its own events relies on no other append of the session running beside it.
-   */
-  private commit<T>(
-    write: () => Promise<T>,
-    notice?: (result: T) => Partial<CommitNotice>,
-  ): Promise<T | undefined> {
-    const run = this.writes.then(() => this.commitNow(write, notice))
-    this.writes = run.catch(() => {})
-    return run
-  }
-
-  /**
-   * A stale epoch means we lost the session: stop at once, write nothing more. Any other failure
-   * (Postgres restarting, a dropped connection) is retried while we still own the session: events are
-   * handled one at a time, so holding here keeps them in order and loses none.
-   */
-  private async commitNow<T>(
-    write: () => Promise<T>,
-    notice?: (result: T) => Partial<CommitNotice>,
-  ): Promise<T | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await write()
-        this.deps.onCommitted(this.sessionId, {
-          stateChanged: false,
-          claimed: [],
-          unclaimed: true,
-          ...notice?.(result),
-        })
-        return result
-      } catch (error) {
-        if (error instanceof StaleEpoch) {
-          this.logger.warn('epoch is stale: another owner took over; closing')
-          void this.stop('lost')
-          return undefined
-        }
-        if (attempt >= COMMIT_RETRIES || !this.input.lease.isHeld() || this.stopping === 'lost') throw error
-        this.logger.warn({ err: (error as Error).message, attempt }, 'write failed; retrying')
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)))
-      }
-    }
-  }
-
-  /** Releases a closed socket's storages, now or after `delayMs`. */
-  private retireSocket(socket: WASocket, delayMs: number): void {
-    const storages = this.socketStorages.get(socket)
-    if (!storages) return
-    this.socketStorages.delete(socket)
-    if (delayMs === 0) releaseStorages(storages)
-    else setTimeout(() => releaseStorages(storages), delayMs).unref()
   }
 
   private onError(error: unknown): void {
@@ -520,7 +392,9 @@ export class SessionRunner {
     this.onError(error)
     try {
       await this.transition({ state: 'FAILED', reason: (error as Error)?.message ?? 'start failed' })
-    } catch {}
+    } catch (writeError) {
+      this.logger.warn({ err: (writeError as Error)?.message }, 'could not record FAILED')
+    }
     await this.stop('release')
   }
 }

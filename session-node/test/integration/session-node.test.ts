@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test-support/pos
 import { eventually } from '../../../test-support/processes.js'
 import { createSessionNode, type SessionNode } from '../../src/node.js'
 import { prepareSessionProcess } from '../../src/process.js'
-import { liveSocketStorages } from '../../src/runner/async-context.js'
+import { liveSocketStorages } from '../../src/providers/baileys/async-context.js'
 
 /**
  * Two session-nodes in one process on one database and an in-process coordinator, Baileys against
@@ -32,9 +32,13 @@ describe('session-node ownership and hand-over', () => {
 
   const row = async () =>
     (
-      await database.handle.rows<{ state: string; node_id: string | null; epoch: number; qr: string | null }>(
-        sql`SELECT state, node_id, epoch, qr FROM sessions WHERE id = ${sessionId}`,
-      )
+      await database.handle.rows<{
+        state: string
+        node_id: string | null
+        epoch: number
+        qr: string | null
+        qr_image: string | null
+      }>(sql`SELECT state, node_id, epoch, qr, qr_image FROM sessions WHERE id = ${sessionId}`)
     )[0]!
 
   beforeAll(async () => {
@@ -84,8 +88,11 @@ describe('session-node ownership and hand-over', () => {
       const current = await row()
       return current.state === 'QR_READY' && current.qr ? current : undefined
     })
+    // Rendered once by the owner, stored beside the QR for the API.
+    expect(waiting.qr_image).toMatch(/^data:image\/png;base64,/)
     jid = (await sim.scan({ qr: waiting.qr!, phone })).jid
     await eventually('CONNECTED on alpha', async () => (await row()).state === 'CONNECTED')
+    expect((await row()).qr_image).toBeNull()
     expect(nodes[0]!.sessionIds()).toEqual([sessionId])
     expect(nodes[1]!.sessionIds()).toEqual([])
   })
@@ -111,6 +118,37 @@ describe('session-node ownership and hand-over', () => {
     )
   })
 
+  const outbound = async (id: string) =>
+    (
+      await database.handle.rows<{ status: string; wa_message_id: string | null; attempts: number }>(
+        sql`SELECT status, wa_message_id, attempts FROM messages WHERE id = ${id}`,
+      )
+    )[0]!
+  const interruptedId = newId('msg')
+  const interruptedWaId = `3EB0${Date.now()}1`
+
+  it('gives a queued message its WhatsApp id when it claims it, and sends it with that id', async () => {
+    // As the API stores it: no WhatsApp id yet.
+    const queuedId = newId('msg')
+    await database.handle.rows(sql`INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, text, status)
+      VALUES (${queuedId}, ${tenantId}, ${sessionId}, 'out', ${`${contact}@s.whatsapp.net`}, 'minted id', 'queued')`)
+    // As a crashed owner leaves one: claimed (its id stored) but never recorded as sent.
+    await database.handle.rows(sql`INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, wa_message_id, text, status, attempts)
+      VALUES (${interruptedId}, ${tenantId}, ${sessionId}, 'out', ${`${contact}@s.whatsapp.net`}, ${interruptedWaId}, 'interrupted send', 'sending', 1)`)
+    await coordinator.publish(`chan:node:alpha`, JSON.stringify({ kind: 'send', sessionId }))
+    const received = await eventually('contact got the message', async () =>
+      (await sim.inbox(contact)).find((entry) => entry.text === 'minted id'),
+    )
+    const row = await eventually('recorded as sent', async () => {
+      const current = await outbound(queuedId)
+      return current.status === 'sent' || current.status === 'delivered' ? current : undefined
+    })
+    expect(row.wa_message_id).toMatch(/^3EB0[0-9A-F]{18}$/)
+    expect(received.id).toBe(row.wa_message_id)
+    // The running owner only takes queued rows: the interrupted one waits for the next owner.
+    expect(await outbound(interruptedId)).toMatchObject({ status: 'sending', wa_message_id: interruptedWaId })
+  })
+
   it('hands the session over to another node: the old socket closes before the new one logs in', async () => {
     const before = await row()
     const stats = { ...(await sim.stats()).perDevice![jid]! }
@@ -130,6 +168,19 @@ describe('session-node ownership and hand-over', () => {
     expect(after.logins).toBe(stats.logins + 1)
     expect(after.replaced).toBe(stats.replaced)
     expect(after.maxConcurrent).toBe(1)
+  })
+
+  it('the next owner resends a send left in sending with the WhatsApp id it was first given', async () => {
+    const received = await eventually('contact got the interrupted send', async () =>
+      (await sim.inbox(contact)).find((entry) => entry.text === 'interrupted send'),
+    )
+    expect(received.id).toBe(interruptedWaId)
+    const row = await eventually('recorded as sent', async () => {
+      const current = await outbound(interruptedId)
+      return current.status === 'sent' || current.status === 'delivered' ? current : undefined
+    })
+    expect(row.wa_message_id).toBe(interruptedWaId)
+    expect(Number(row.attempts)).toBe(2)
   })
 
   it('still receives messages after the hand-over', async () => {

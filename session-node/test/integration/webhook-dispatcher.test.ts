@@ -1,6 +1,7 @@
 import { appendAndClaimEvents, appendEvent, listEvents, redeliverEvents } from '@wa-cluster/core'
 import { type DatabaseHandle, openDatabase } from '@wa-cluster/db'
 import type { EventEnvelope } from '@wa-cluster/shared'
+import { sql } from 'drizzle-orm'
 import { Registry } from 'prom-client'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -16,6 +17,7 @@ import {
   startReceiver,
   waitUntil,
 } from '../../../test-support/seed.js'
+import { recordStatusUpdates } from '../../src/messages/message-events.js'
 import {
   createWebhookDispatcher,
   type WebhookDispatcher,
@@ -341,6 +343,45 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
           webhooks.claimLeaseMs,
         ),
       ).rejects.toThrow(/stale/i)
+    })
+
+    it('fast path: a status update moves its message and claims its event in one transaction', async () => {
+      const receiver = await receiverFor()
+      const tenantId = await seedTenant(database)
+      const sessionId = await seedSession(database, tenantId)
+      await seedWebhook(database, secretBox, { tenantId, url: receiver.url })
+      const webhooks = await dispatcher({ pollIntervalMs: 600_000, requestTimeoutMs: 10_000 })
+      const chatId = '6281400000001@s.whatsapp.net'
+      await database.rows(sql`INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, wa_message_id, text, status)
+        VALUES (${`msg_${sessionId}`}, ${tenantId}, ${sessionId}, 'out', ${chatId}, 'WA1', 'hi', 'sending')`)
+      const statusOf = async () =>
+        (
+          await database.rows<{ status: string }>(
+            sql`SELECT status FROM messages WHERE session_id = ${sessionId} AND wa_message_id = 'WA1'`,
+          )
+        )[0]?.status
+      const record = (status: 'sent' | 'delivered', epoch = 1) =>
+        recordStatusUpdates(database, {
+          sessionId,
+          epoch,
+          updates: [{ waMessageId: 'WA1', chatId, status }],
+          claimLeaseMs: webhooks.claimLeaseMs,
+        })
+
+      const sent = await record('sent')
+      expect(sent?.claimed.map((row) => row.id)).toEqual(sent?.envelopes.map((event) => event.id))
+      expect(sent?.unclaimed).toBe(false)
+      expect(await statusOf()).toBe('sent')
+      webhooks.deliverClaimed(sent!.claimed)
+      await waitUntil('the update is delivered', () => receiver.acknowledged().length === 1)
+      expect(receiver.acknowledged()[0]).toMatchObject({ sessionId, seq: 1, type: 'messages.update' })
+
+      // Nothing moves backwards or twice: no event, nothing to deliver.
+      expect(await record('sent')).toBeUndefined()
+      // A stale owner changes neither the message nor the outbox: the row update rolls back with the append.
+      await expect(record('delivered', 7)).rejects.toThrow(/stale/i)
+      expect(await statusOf()).toBe('sent')
+      expect((await listEvents(database.db, { tenantId, limit: 10 })).data).toHaveLength(1)
     })
 
     it('fast path: claimed events go out in seq order with no claim query, once, even beside a polling dispatcher', async () => {

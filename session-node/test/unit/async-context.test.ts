@@ -5,7 +5,7 @@ import {
   installLeanAsyncContext,
   liveSocketStorages,
   releaseStorages,
-} from '../../src/runner/async-context.js'
+} from '../../src/providers/baileys/async-context.js'
 
 installLeanAsyncContext()
 

@@ -1,0 +1,97 @@
+import type { AsyncLocalStorage } from 'node:async_hooks'
+import type { Config } from '@wa-cluster/shared'
+import makeWASocket, {
+  type AnyMessageContent,
+  Browsers,
+  downloadMediaMessage,
+  generateMessageIDV2,
+} from '@whiskeysockets/baileys'
+import type {
+  OpenConnectionInput,
+  OutboundContent,
+  ProviderConnection,
+  WhatsAppProvider,
+} from '../provider.js'
+import { captureStorages, releaseStorages } from './async-context.js'
+import { sourceOf, toProviderEvents } from './event-mapping.js'
+
+export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
+
+/** A closed socket may still finish a key transaction for a moment; its storages go after this. */
+const SOCKET_RETIRE_DELAY_MS = 10_000
+
+/** WhatsApp through Baileys' multi-device socket (the linked-device protocol WhatsApp Web speaks). */
+export function createBaileysProvider(config: BaileysProviderConfig): WhatsAppProvider {
+  return { name: 'baileys', open: (input) => openBaileysConnection(config, input) }
+}
+
+function openBaileysConnection(
+  config: BaileysProviderConfig,
+  input: OpenConnectionInput,
+): ProviderConnection {
+  const { auth, logger } = input
+  const baileysLogger = logger.child({ component: 'baileys' })
+  // Baileys is chatty: it has a level of its own (BAILEYS_LOG_LEVEL), but a silent node stays silent.
+  if (logger.level !== 'silent') baileysLogger.level = config.BAILEYS_LOG_LEVEL
+  const { result: socket, storages } = captureStorages(() =>
+    makeWASocket({
+      auth,
+      waWebSocketUrl: config.WA_WS_URL ?? 'wss://web.whatsapp.com/ws/chat',
+      logger: baileysLogger as never,
+      browser: Browsers.ubuntu('wa-cluster'),
+      markOnlineOnConnect: false,
+      syncFullHistory: false,
+      generateHighQualityLinkPreview: false,
+      getMessage: async () => undefined,
+    }),
+  )
+
+  // Each socket makes AsyncLocalStorages it never disables (see async-context.ts): they go 10 s after
+  // the socket closed by itself, or as soon as the runner is done with it.
+  let retained: AsyncLocalStorage<unknown>[] | undefined = storages
+  let retireTimer: NodeJS.Timeout | undefined
+  const dispose = () => {
+    clearTimeout(retireTimer)
+    if (retained) releaseStorages(retained)
+    retained = undefined
+  }
+
+  socket.ev.process((batch) => {
+    if (batch['connection.update']?.connection === 'close' && retained && !retireTimer) {
+      retireTimer = setTimeout(dispose, SOCKET_RETIRE_DELAY_MS)
+      retireTimer.unref()
+    }
+    const events = toProviderEvents(batch, auth.creds.me?.id)
+    return events.length > 0 ? input.onEvents(events) : Promise.resolve()
+  })
+
+  return {
+    requestPairingCode: (phone) => socket.requestPairingCode(phone),
+    async send(message) {
+      await socket.sendMessage(message.chatId, contentOf(message.content), { messageId: message.messageId })
+    },
+    async downloadMedia(media) {
+      const source = sourceOf(media)
+      if (!source) throw new Error('this media was not received through a Baileys connection')
+      return downloadMediaMessage(
+        source,
+        'buffer',
+        {},
+        { reuploadRequest: socket.updateMediaMessage, logger: baileysLogger as never },
+      )
+    },
+    // The same id Baileys would choose itself (derived from the account and the time, plus randomness).
+    newMessageId: () => generateMessageIDV2(auth.creds.me?.id),
+    logout: (reason) => socket.logout(reason),
+    close: () => socket.end(undefined),
+    dispose,
+  }
+}
+
+/** Our send kinds → Baileys' message content. */
+function contentOf(content: OutboundContent): AnyMessageContent {
+  switch (content.kind) {
+    case 'text':
+      return { text: content.text }
+  }
+}

@@ -1,0 +1,156 @@
+import { type InboundMessage, type MessageStatus, phoneFromJid } from '@wa-cluster/shared'
+import {
+  type BaileysEventMap,
+  getContentType,
+  normalizeMessageContent,
+  proto,
+  type WAMessage,
+} from '@whiskeysockets/baileys'
+import type { MediaRef, MessageStatusUpdate, ProviderEvent, ReceivedMessage } from '../provider.js'
+
+// Baileys' events → the provider events a runner understands.
+
+/** Content types that are protocol plumbing, not something a tenant reads. */
+const PLUMBING = new Set(['protocolMessage', 'senderKeyDistributionMessage', 'messageContextInfo'])
+
+/** Content types whose media `downloadMediaMessage` can fetch. */
+const MEDIA = new Set(['imageMessage', 'videoMessage', 'audioMessage', 'documentMessage', 'stickerMessage'])
+
+/** The Baileys message behind a MediaRef this provider made (a symbol: never serialised or logged). */
+const SOURCE = Symbol('baileys message')
+
+export type BaileysMediaRef = MediaRef & { readonly [SOURCE]: WAMessage }
+
+/** The Baileys message a MediaRef stands for, or undefined when another provider made it. */
+export function sourceOf(media: MediaRef): WAMessage | undefined {
+  return (media as Partial<BaileysMediaRef>)[SOURCE]
+}
+
+/** Maps a Baileys message to the public `messages.upsert` item; undefined for protocol plumbing. */
+export function toInboundMessage(message: WAMessage, ownJid: string | undefined): InboundMessage | undefined {
+  const content = normalizeMessageContent(message.message)
+  const contentType = getContentType(content ?? undefined)
+  if (!content || !contentType || PLUMBING.has(contentType)) return undefined
+  const key = message.key
+  const chatId = key.remoteJid ?? ''
+  // Baileys 7 gives the phone-number form in the *Alt fields when the chat is addressed by LID.
+  const pnOf = (...jids: (string | null | undefined)[]) =>
+    jids.find((jid) => jid?.endsWith('@s.whatsapp.net'))
+  const from = key.fromMe
+    ? (ownJid ?? '')
+    : (pnOf(key.participant, key.participantAlt, key.remoteJid, key.remoteJidAlt) ??
+      key.participant ??
+      chatId)
+  const text =
+    content.conversation ??
+    content.extendedTextMessage?.text ??
+    content.imageMessage?.caption ??
+    content.videoMessage?.caption ??
+    content.documentMessage?.caption ??
+    undefined
+  const item: InboundMessage = {
+    id: key.id ?? '',
+    chatId,
+    from,
+    fromMe: !!key.fromMe,
+    timestamp: Number(message.messageTimestamp ?? Math.floor(Date.now() / 1000)),
+    type:
+      contentType === 'conversation' || contentType === 'extendedTextMessage'
+        ? 'text'
+        : contentType.replace(/Message$/, ''),
+  }
+  if (message.pushName) item.pushName = message.pushName
+  if (text !== undefined && text !== null) item.text = text
+  return item
+}
+
+/** The message as the runner receives it: the public item, and its media when it has some. */
+export function toReceivedMessage(
+  message: WAMessage,
+  ownJid: string | undefined,
+): ReceivedMessage | undefined {
+  const item = toInboundMessage(message, ownJid)
+  if (!item) return undefined
+  const content = normalizeMessageContent(message.message)
+  const contentType = getContentType(content ?? undefined)
+  if (!content || !contentType || !MEDIA.has(contentType)) return { message: item }
+  const media = content[contentType as 'imageMessage'] as { mimetype?: string | null } | null | undefined
+  const ref: BaileysMediaRef = { mimetype: media?.mimetype ?? undefined, [SOURCE]: message }
+  return { message: item, media: ref }
+}
+
+/** Baileys' numeric receipt status → the public message status; undefined for `pending`. */
+export function toMessageStatus(
+  status: proto.WebMessageInfo.Status | number | null | undefined,
+): MessageStatus | undefined {
+  switch (status) {
+    case proto.WebMessageInfo.Status.ERROR:
+      return 'failed'
+    case proto.WebMessageInfo.Status.SERVER_ACK:
+      return 'sent'
+    case proto.WebMessageInfo.Status.DELIVERY_ACK:
+      return 'delivered'
+    case proto.WebMessageInfo.Status.READ:
+      return 'read'
+    case proto.WebMessageInfo.Status.PLAYED:
+      return 'played'
+    default:
+      return undefined
+  }
+}
+
+/** Status changes of our own messages in one batch. */
+export function toStatusUpdates(batch: Partial<BaileysEventMap>): MessageStatusUpdate[] {
+  const updates: MessageStatusUpdate[] = []
+  for (const { key, update } of batch['messages.update'] ?? []) {
+    const status = toMessageStatus(update.status)
+    if (status && key.fromMe && key.id)
+      updates.push({ waMessageId: key.id, chatId: key.remoteJid ?? '', status })
+  }
+  // Baileys folds a receipt that arrives while our own message is still in its event buffer into
+  // that message's upsert instead of emitting messages.update: read the status from there too.
+  for (const message of batch['messages.upsert']?.messages ?? []) {
+    const status = toMessageStatus(message.status)
+    if (status && message.key.fromMe && message.key.id) {
+      updates.push({ waMessageId: message.key.id, chatId: message.key.remoteJid ?? '', status })
+    }
+  }
+  return updates
+}
+
+/**
+ * One batch of Baileys events as provider events, in the order a runner must handle them: the
+ * credentials first (persisted before anything acts on them), then the connection's state, the
+ * received messages, and the status changes of sent ones.
+ */
+export function toProviderEvents(
+  batch: Partial<BaileysEventMap>,
+  ownJid: string | undefined,
+): ProviderEvent[] {
+  const events: ProviderEvent[] = []
+  if (batch['creds.update']) events.push({ type: 'credentials' })
+  const update = batch['connection.update']
+  if (update) {
+    if (update.qr) events.push({ type: 'qr', qr: update.qr })
+    if (update.isNewLogin) events.push({ type: 'paired' })
+    if (update.connection === 'open') events.push({ type: 'open', phone: phoneFromJid(ownJid) })
+    if (update.connection === 'close') {
+      const error = update.lastDisconnect?.error as (Error & { output?: { statusCode?: number } }) | undefined
+      events.push({
+        type: 'close',
+        statusCode: error?.output?.statusCode,
+        message: error?.message ?? 'connection closed',
+      })
+    }
+  }
+  const upserted = batch['messages.upsert']?.messages
+  if (upserted) {
+    const messages = upserted
+      .map((message) => toReceivedMessage(message, ownJid))
+      .filter((message) => message !== undefined)
+    if (messages.length > 0) events.push({ type: 'messages', messages })
+  }
+  const updates = toStatusUpdates(batch)
+  if (updates.length > 0) events.push({ type: 'statuses', updates })
+  return events
+}

@@ -1,0 +1,105 @@
+import type { InboundMessage, MessageStatus } from '@wa-cluster/shared'
+import type { Logger } from 'pino'
+import type { PostgresAuthState } from '../auth-state/index.js'
+
+// The seam between a session runner and WhatsApp. The runner speaks only these types; each way of
+// reaching WhatsApp (Baileys' multi-device socket today) is one folder under providers/ implementing
+// them. Nothing outside that folder knows which provider it talks to.
+
+/**
+ * Why a connection closed: WhatsApp Web's stream close codes (what Baileys calls DisconnectReason),
+ * also the `statusCode` of the public `connection.update` event. A provider that fails differently maps
+ * its failures onto these; the disconnect policy (runner/disconnect-policy.ts) decides on them.
+ */
+export const CloseCode = {
+  /** Also "QR refs attempts ended": the QRs expired without a scan (told apart by the message). */
+  timedOut: 408,
+  loggedOut: 401,
+  forbidden: 403,
+  multideviceMismatch: 411,
+  connectionClosed: 428,
+  connectionReplaced: 440,
+  badSession: 500,
+  unavailableService: 503,
+  /** The server ends the pairing socket; the same credentials log in on a new one. */
+  restartRequired: 515,
+} as const
+
+/** The credentials and Signal keys a connection logs in with (Postgres-backed, fenced by the epoch). */
+export type ConnectionAuth = PostgresAuthState['state']
+
+/** A received message's media, downloadable through the connection that received it. Opaque. */
+export type MediaRef = { readonly mimetype: string | undefined }
+
+export type ReceivedMessage = {
+  /** What the tenant sees (the `messages.upsert` item). */
+  message: InboundMessage
+  /** Present when the message carries media. */
+  media?: MediaRef
+}
+
+/** A status change of a message this session sent (a receipt, or the server's ack). */
+export type MessageStatusUpdate = {
+  waMessageId: string
+  chatId: string
+  status: MessageStatus
+  error?: string
+}
+
+/** What a connection reports, in the order it happened (see OpenConnectionInput.onEvents). */
+export type ProviderEvent =
+  /** The credentials changed in memory: persist them before anything else of the batch. */
+  | { type: 'credentials' }
+  /** A QR to scan (each refresh is a new one). */
+  | { type: 'qr'; qr: string }
+  /** The phone linked this device; the connection restarts to log in with the new credentials. */
+  | { type: 'paired' }
+  /** Logged in; `phone` is the account's number when known. */
+  | { type: 'open'; phone: string | undefined }
+  /** The connection is gone for good; the runner decides what comes next (see CloseCode). */
+  | { type: 'close'; statusCode: number | undefined; message: string }
+  | { type: 'messages'; messages: ReceivedMessage[] }
+  | { type: 'statuses'; updates: MessageStatusUpdate[] }
+
+/** What to send. A union by `kind`, so other kinds (image, document, location...) join it later. */
+export type OutboundContent = { kind: 'text'; text: string }
+
+export type OutboundMessage = {
+  chatId: string
+  /** The WhatsApp id the message carries (minted by `newMessageId`, stored before the first attempt). */
+  messageId: string
+  content: OutboundContent
+}
+
+export type OpenConnectionInput = {
+  sessionId: string
+  auth: ConnectionAuth
+  logger: Logger
+  /**
+   * Receives the events in batches, in order. A batch may arrive before the previous one is handled:
+   * the receiver serialises them.
+   */
+  onEvents: (events: ProviderEvent[]) => Promise<void>
+}
+
+/** One connection of one session to WhatsApp. It never reconnects by itself. */
+export type ProviderConnection = {
+  /** Asks for an 8-character code to link on `phone` instead of scanning a QR. */
+  requestPairingCode(phone: string): Promise<string>
+  /** Resolves once WhatsApp took the message; throws when it could not be sent. */
+  send(message: OutboundMessage): Promise<void>
+  downloadMedia(media: MediaRef): Promise<Buffer>
+  /** A new message id in WhatsApp's format for this account (recipients de-duplicate by it). */
+  newMessageId(): string
+  /** Unlinks this device from the phone. */
+  logout(reason: string): Promise<void>
+  /** Closes the connection; resolves when the server saw it go (a frozen server may never answer). */
+  close(): Promise<void>
+  /** Frees what the connection holds in the process once it is closed and its writes are flushed. */
+  dispose(): void
+}
+
+export type WhatsAppProvider = {
+  readonly name: string
+  open(input: OpenConnectionInput): ProviderConnection
+}
