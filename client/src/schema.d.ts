@@ -4,2706 +4,2664 @@
  */
 
 export interface paths {
-  '/openapi.json': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** This OpenAPI document */
-    get: operations['getOpenApiDocument']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/docs': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** Interactive API reference (Swagger UI) for this document */
-    get: operations['getApiDocs']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/health': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** Liveness: the process answers */
-    get: operations['getHealth']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/ready': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** Readiness: Postgres and the coordinator (Redis) are reachable */
-    get: operations['getReadiness']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/metrics': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** Prometheus metrics */
-    get: operations['getMetrics']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/tenants': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** List tenants */
-    get: operations['listTenants']
-    put?: never
-    /** Create a tenant and its first API key */
-    post: operations['createTenant']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/tenants/{tenantId}': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** Get a tenant */
-    get: operations['getTenant']
-    put?: never
-    post?: never
-    /** Delete a tenant, logging out and deleting its sessions first */
-    delete: operations['deleteTenant']
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/tenants/{tenantId}/api-keys': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** List a tenant's API keys (without secrets) */
-    get: operations['listApiKeys']
-    put?: never
-    /** Create another API key for a tenant */
-    post: operations['createApiKey']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/tenants/{tenantId}/api-keys/{apiKeyId}': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    post?: never
-    /** Revoke an API key (it answers 401 from then on) */
-    delete: operations['revokeApiKey']
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/nodes': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** List session-nodes with their status and load */
-    get: operations['listNodes']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/nodes/{nodeId}/drain': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /** Stop placing sessions on a node and hand its sessions to others (no QR re-scan) */
-    post: operations['drainNode']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/rebalance': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /** Even load across nodes with the fewest moves (dryRun: plan only) */
-    post: operations['rebalanceSessions']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions/{sessionId}/move': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /** Hand a session over to a given node */
-    post: operations['moveSession']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** List the tenant's sessions */
-    get: operations['listSessions']
-    put?: never
-    /** Create a session (one WhatsApp number) */
-    post: operations['createSession']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions/{sessionId}': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** Get a session (poll this for state changes, or use the webhook) */
-    get: operations['getSession']
-    put?: never
-    post?: never
-    /** Log out and delete a session with its credentials and messages */
-    delete: operations['deleteSession']
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions/{sessionId}/connect': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /**
-     * Connect: answers with a QR (or a pairing code, or CONNECTED when already linked)
-     * @description Waits up to 10 s for the first QR. Send `pairingPhone` to link with a pairing code instead. The body may be empty.
-     */
-    post: operations['connectSession']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions/{sessionId}/qr': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** The current QR as JSON, or as PNG with `Accept: image/png` */
-    get: operations['getSessionQr']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions/{sessionId}/disconnect': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /** Close the socket and keep the credentials (the next connect needs no QR) */
-    post: operations['disconnectSession']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions/{sessionId}/logout': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /** Unlink the device and wipe the credentials (the next connect shows a QR) */
-    post: operations['logoutSession']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions/{sessionId}/messages': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /**
-     * Queue a text message (stored before it is sent; idempotent with Idempotency-Key)
-     * @description Answers 202 with the stored message. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
-     */
-    post: operations['sendMessage']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/sessions/{sessionId}/messages/{messageId}': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** Get a message and its status history */
-    get: operations['getMessage']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/webhook': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /** Get the webhook endpoint and its signing secret */
-    get: operations['getWebhook']
-    /** Set the webhook endpoint (the signing secret is kept unless rotateSecret is true) */
-    put: operations['setWebhook']
-    post?: never
-    /** Remove the webhook endpoint (events stay listable at /v1/events) */
-    delete: operations['deleteWebhook']
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/events': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /**
-     * Page through the event outbox (the same envelopes the webhook receives) with delivery status
-     * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
-     */
-    get: operations['listEvents']
-    put?: never
-    post?: never
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/events/{eventId}/redeliver': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /** Deliver one event again (delivered or dead; a pending event is left alone) */
-    post: operations['redeliverEvent']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/v1/events/redeliver': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /** Deliver every dead-lettered event again */
-    post: operations['redeliverDeadEvents']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This OpenAPI document */
+        get: operations["getOpenApiDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Interactive API reference (Swagger UI) for this document */
+        get: operations["getApiDocs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: the process answers */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: Postgres and the coordinator (Redis) are reachable */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List tenants */
+        get: operations["listTenants"];
+        put?: never;
+        /** Create a tenant and its first API key */
+        post: operations["createTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a tenant */
+        get: operations["getTenant"];
+        put?: never;
+        post?: never;
+        /** Delete a tenant, logging out and deleting its sessions first */
+        delete: operations["deleteTenant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a tenant's API keys (without secrets) */
+        get: operations["listApiKeys"];
+        put?: never;
+        /** Create another API key for a tenant */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/api-keys/{apiKeyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API key (it answers 401 from then on) */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List session-nodes with their status and load */
+        get: operations["listNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{nodeId}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop placing sessions on a node and hand its sessions to others (no QR re-scan) */
+        post: operations["drainNode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rebalance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Even load across nodes with the fewest moves (dryRun: plan only) */
+        post: operations["rebalanceSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hand a session over to a given node */
+        post: operations["moveSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the tenant's sessions */
+        get: operations["listSessions"];
+        put?: never;
+        /** Create a session (one WhatsApp number) */
+        post: operations["createSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a session (poll this for state changes, or use the webhook) */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        /** Log out and delete a session with its credentials and messages */
+        delete: operations["deleteSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Connect: answers with a QR (or a pairing code, or CONNECTED when already linked)
+         * @description Waits up to 10 s for the first QR. Send `pairingPhone` to link with a pairing code instead. The body may be empty.
+         */
+        post: operations["connectSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/qr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current QR as JSON, or as PNG with `Accept: image/png` */
+        get: operations["getSessionQr"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/disconnect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close the socket and keep the credentials (the next connect needs no QR) */
+        post: operations["disconnectSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unlink the device and wipe the credentials (the next connect shows a QR) */
+        post: operations["logoutSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue a text message (stored before it is sent; idempotent with Idempotency-Key)
+         * @description Answers 202 with the stored message. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
+         */
+        post: operations["sendMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a message and its status history */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get the webhook endpoint and its signing secret */
+        get: operations["getWebhook"];
+        /** Set the webhook endpoint (the signing secret is kept unless rotateSecret is true) */
+        put: operations["setWebhook"];
+        post?: never;
+        /** Remove the webhook endpoint (events stay listable at /v1/events) */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Page through the event outbox (the same envelopes the webhook receives) with delivery status
+         * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{eventId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deliver one event again (delivered or dead; a pending event is left alone) */
+        post: operations["redeliverEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deliver every dead-lettered event again */
+        post: operations["redeliverDeadEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
-  'connection.update': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /**
-     * A `connection.update` event, POSTed to the tenant's webhook URL
-     * @description Delivered at least once, retried with backoff until a 2xx, then dead-lettered. Order the events of one session by `seq`.
-     */
-    post: operations['receiveConnectionUpdate']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  'messages.upsert': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /**
-     * A `messages.upsert` event, POSTed to the tenant's webhook URL
-     * @description Delivered at least once, retried with backoff until a 2xx, then dead-lettered. Order the events of one session by `seq`.
-     */
-    post: operations['receiveMessagesUpsert']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  'messages.update': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /**
-     * A `messages.update` event, POSTed to the tenant's webhook URL
-     * @description Delivered at least once, retried with backoff until a 2xx, then dead-lettered. Order the events of one session by `seq`.
-     */
-    post: operations['receiveMessagesUpdate']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
+    "connection.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A `connection.update` event, POSTed to the tenant's webhook URL
+         * @description Delivered at least once, retried with backoff until a 2xx, then dead-lettered. Order the events of one session by `seq`.
+         */
+        post: operations["receiveConnectionUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "messages.upsert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A `messages.upsert` event, POSTed to the tenant's webhook URL
+         * @description Delivered at least once, retried with backoff until a 2xx, then dead-lettered. Order the events of one session by `seq`.
+         */
+        post: operations["receiveMessagesUpsert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "messages.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A `messages.update` event, POSTed to the tenant's webhook URL
+         * @description Delivered at least once, retried with backoff until a 2xx, then dead-lettered. Order the events of one session by `seq`.
+         */
+        post: operations["receiveMessagesUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
-  schemas: {
-    ConnectionUpdateEvent: {
-      /**
-       * @description The event id, also sent as `webhook-id`
-       * @example evt_0lq2x3y4z5abcdefghijkl
-       */
-      id: string
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      type: 'connection.update'
-      tenantId: string
-      sessionId: string
-      /** @description Order of the session's events */
-      seq: number
-      /**
-       * Format: date-time
-       * @example 2025-01-01T00:00:00.000Z
-       */
-      occurredAt: string
-      data: components['schemas']['ConnectionUpdateData']
-    }
-    ConnectionUpdateData: {
-      /** @enum {string} */
-      state:
-        | 'DISCONNECTED'
-        | 'CONNECTING'
-        | 'QR_READY'
-        | 'PAIRING'
-        | 'CONNECTED'
-        | 'RECONNECTING'
-        | 'LOGGED_OUT'
-        | 'EXPIRED'
-        | 'FAILED'
-      /** @enum {string} */
-      previousState:
-        | 'DISCONNECTED'
-        | 'CONNECTING'
-        | 'QR_READY'
-        | 'PAIRING'
-        | 'CONNECTED'
-        | 'RECONNECTING'
-        | 'LOGGED_OUT'
-        | 'EXPIRED'
-        | 'FAILED'
-      /** @example disconnected by API */
-      reason?: string
-      /** @description WhatsApp's close code when the change came from a closed socket */
-      statusCode?: number
-      /** @description The QR payload while QR_READY */
-      qr?: string
-      /** @description PNG data URL of the QR */
-      qrImage?: string
-      /**
-       * Format: date-time
-       * @example 2025-01-01T00:00:00.000Z
-       */
-      qrExpiresAt?: string
-      /** @description The 8-character code while PAIRING */
-      pairingCode?: string
-      /** @description The linked number, once known */
-      phone?: string
-    }
-    MessagesUpsertEvent: {
-      /**
-       * @description The event id, also sent as `webhook-id`
-       * @example evt_0lq2x3y4z5abcdefghijkl
-       */
-      id: string
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      type: 'messages.upsert'
-      tenantId: string
-      sessionId: string
-      /** @description Order of the session's events */
-      seq: number
-      /**
-       * Format: date-time
-       * @example 2025-01-01T00:00:00.000Z
-       */
-      occurredAt: string
-      data: components['schemas']['MessagesUpsertData']
-    }
-    MessagesUpsertData: {
-      messages: components['schemas']['InboundMessage'][]
-    }
-    InboundMessage: {
-      /** @description WhatsApp's message id */
-      id: string
-      /** @example 6281234567890@s.whatsapp.net */
-      chatId: string
-      /** @description JID of the sender (the session itself when fromMe) */
-      from: string
-      fromMe: boolean
-      /** @description Unix seconds */
-      timestamp: number
-      pushName?: string
-      /** @description `text`, `image`, `video`, `document`, `audio`, `sticker`… */
-      type: string
-      /** @description The text, or the caption of a media message */
-      text?: string
-    }
-    MessagesUpdateEvent: {
-      /**
-       * @description The event id, also sent as `webhook-id`
-       * @example evt_0lq2x3y4z5abcdefghijkl
-       */
-      id: string
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      type: 'messages.update'
-      tenantId: string
-      sessionId: string
-      /** @description Order of the session's events */
-      seq: number
-      /**
-       * Format: date-time
-       * @example 2025-01-01T00:00:00.000Z
-       */
-      occurredAt: string
-      data: components['schemas']['MessagesUpdateData']
-    }
-    MessagesUpdateData: {
-      updates: components['schemas']['MessageStatusUpdate'][]
-    }
-    MessageStatusUpdate: {
-      /**
-       * @description Our message id (`msg_…`)
-       * @example msg_0lq2x3y4z5abcdefghijkl
-       */
-      id: string
-      /** @description WhatsApp's message id */
-      waMessageId: string
-      chatId: string
-      /** @enum {string} */
-      status: 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'played' | 'failed'
-    }
-    WebhookEvent:
-      | components['schemas']['ConnectionUpdateEvent']
-      | components['schemas']['MessagesUpsertEvent']
-      | components['schemas']['MessagesUpdateEvent']
-    Readiness: {
-      /** @enum {string} */
-      status: 'ready' | 'not_ready'
-      checks: {
-        /** @enum {string} */
-        database: 'ok' | 'failed'
-        /** @enum {string} */
-        coordinator: 'ok' | 'failed'
-      }
-    }
-    TenantCreated: components['schemas']['Tenant'] & {
-      /** @description The tenant API key (`wak_…`). Shown once; store it now. */
-      apiKey: string
-    }
-    Tenant: {
-      id: string
-      name: string
-      /** Format: date-time */
-      createdAt: string
-    }
-    Error: {
-      error: {
-        /** @example validation_failed */
-        code: string
-        /** @example body.to is too short to be a phone number */
-        message: string
-        /** @example req_4f0c2b9d8e6a4c1b9a7d3e5f6a8b0c2d */
-        requestId: string
-        /** @example body.to */
-        field?: string
-        details?: {
-          [key: string]: unknown
-        }
-      }
-    }
-    CreateTenant: {
-      /** @example Klinik Sehat */
-      name: string
-    }
-    TenantList: {
-      data: components['schemas']['Tenant'][]
-    }
-    ApiKeyCreated: components['schemas']['ApiKey'] & {
-      /** @description The key (`wak_…`). Shown once. */
-      apiKey: string
-    }
-    ApiKey: {
-      id: string
-      tenantId: string
-      name: string | null
-      /**
-       * @description First characters of the key, to tell keys apart
-       * @example wak_Xy3kP0aQ
-       */
-      prefix: string
-      /** Format: date-time */
-      createdAt: string
-      /** Format: date-time */
-      revokedAt: string | null
-    }
-    CreateApiKey: {
-      name?: string
-    }
-    ApiKeyList: {
-      data: components['schemas']['ApiKey'][]
-    }
-    NodeList: {
-      data: components['schemas']['Node'][]
-    }
-    Node: {
-      id: string
-      /** @description `active` | `draining` | `stopping` | `dead` | `stopped` */
-      status: string
-      capacity: number
-      sessions: number
-      lastHeartbeatAt: string | null
-      startedAt: string
-    }
-    DrainResult: components['schemas']['Node'] & {
-      /** @description Sessions being handed over to other nodes, a few at a time, in the background */
-      sessionsToMove: number
-    }
-    RebalancePlan: {
-      dryRun: boolean
-      moves: {
-        sessionId: string
-        from: string
-        to: string
-      }[]
-      before: {
-        [key: string]: number
-      }
-      after: {
-        [key: string]: number
-      }
-    }
-    Rebalance: {
-      dryRun?: boolean
-    }
-    Session: {
-      id: string
-      name: string
-      /** @enum {string} */
-      state:
-        | 'DISCONNECTED'
-        | 'CONNECTING'
-        | 'QR_READY'
-        | 'PAIRING'
-        | 'CONNECTED'
-        | 'RECONNECTING'
-        | 'LOGGED_OUT'
-        | 'EXPIRED'
-        | 'FAILED'
-      /** @enum {string} */
-      desiredState: 'connected' | 'disconnected' | 'logged_out'
-      phone: string | null
-      nodeId: string | null
-      reason: string | null
-      qrExpiresAt: string | null
-      connectedAt: string | null
-      createdAt: string
-      updatedAt: string
-    }
-    MoveSession: {
-      nodeId: string
-    }
-    CreateSession: {
-      name?: string
-    }
-    SessionList: {
-      data: components['schemas']['Session'][]
-    }
-    ConnectResult: {
-      /** @enum {string} */
-      state:
-        | 'DISCONNECTED'
-        | 'CONNECTING'
-        | 'QR_READY'
-        | 'PAIRING'
-        | 'CONNECTED'
-        | 'RECONNECTING'
-        | 'LOGGED_OUT'
-        | 'EXPIRED'
-        | 'FAILED'
-      /** @description The QR payload; render it or use qrImage */
-      qr?: string
-      /** @description PNG data URL of the QR */
-      qrImage?: string
-      expiresAt?: string
-      pairingCode?: string
-    }
-    Connect: {
-      /**
-       * @description Link with an 8-character pairing code on this phone instead of a QR
-       * @example 0812 3456 7890
-       */
-      pairingPhone?: string
-    }
-    Message: {
-      id: string
-      sessionId: string
-      /** @enum {string} */
-      direction: 'in' | 'out'
-      /**
-       * @description Normalised JID
-       * @example 6281234567890@s.whatsapp.net
-       */
-      to: string
-      /** @enum {string} */
-      status: 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'played' | 'failed'
-      waMessageId: string | null
-      text: string | null
-      error: string | null
-      statusHistory: {
-        status: string
-        at: string
-      }[]
-      createdAt: string
-      updatedAt: string
-    }
-    SendMessage: {
-      /**
-       * @description `+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`
-       * @example 0812 3456 7890
-       */
-      to: string
-      /** @example Your lab results are ready. */
-      text: string
-    }
-    Webhook: {
-      url: string
-      events: ('connection.update' | 'messages.upsert' | 'messages.update')[] | null
-      /** @description Standard Webhooks signing secret (`whsec_…`) */
-      secret: string
-      createdAt: string
-      updatedAt: string
-    }
-    PutWebhook: {
-      /** @example https://example.com/wa-webhook */
-      url: string
-      /** @description Event types to deliver; omitted or null = all */
-      events?: ('connection.update' | 'messages.upsert' | 'messages.update')[] | null
-      /** @description Generate a new signing secret */
-      rotateSecret?: boolean
-    }
-    EventPage: {
-      data: components['schemas']['Event'][]
-      nextCursor: string | null
-    }
-    Event:
-      | components['schemas']['ListedConnectionUpdateEvent']
-      | components['schemas']['ListedMessagesUpsertEvent']
-      | components['schemas']['ListedMessagesUpdateEvent']
-    ListedConnectionUpdateEvent: components['schemas']['ConnectionUpdateEvent'] & {
-      delivery: components['schemas']['EventDelivery']
-    } & {
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      type: 'connection.update'
-    }
-    EventDelivery: {
-      /**
-       * @description `none`: there was no webhook, or its filter left this type out, when the event was written
-       * @enum {string}
-       */
-      status: 'pending' | 'delivered' | 'dead' | 'none'
-      attempts: number
-      /** @description Only while pending */
-      nextAttemptAt: string | null
-      lastError: string | null
-      deliveredAt: string | null
-    }
-    ListedMessagesUpsertEvent: components['schemas']['MessagesUpsertEvent'] & {
-      delivery: components['schemas']['EventDelivery']
-    } & {
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      type: 'messages.upsert'
-    }
-    ListedMessagesUpdateEvent: components['schemas']['MessagesUpdateEvent'] & {
-      delivery: components['schemas']['EventDelivery']
-    } & {
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      type: 'messages.update'
-    }
-    RedeliverResult: {
-      redelivered: number
-    }
-    BulkRedeliver: {
-      /**
-       * @description Redeliver every dead-lettered event
-       * @enum {string}
-       */
-      status: 'dead'
-    }
-  }
-  responses: never
-  parameters: never
-  requestBodies: never
-  headers: never
-  pathItems: never
-}
-export type $defs = Record<string, never>
-export interface operations {
-  getOpenApiDocument: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The OpenAPI 3.1 document */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': {
-            [key: string]: unknown
-          }
-        }
-      }
-    }
-  }
-  getApiDocs: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description An HTML page */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'text/html': string
-        }
-      }
-    }
-  }
-  getHealth: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Alive */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': {
+    schemas: {
+        ConnectionUpdateEvent: {
+            /**
+             * @description The event id, also sent as `webhook-id`
+             * @example evt_0lq2x3y4z5abcdefghijkl
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "connection.update";
+            tenantId: string;
+            sessionId: string;
+            /** @description Order of the session's events */
+            seq: number;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            occurredAt: string;
+            data: components["schemas"]["ConnectionUpdateData"];
+        };
+        ConnectionUpdateData: {
             /** @enum {string} */
-            status: 'ok'
-          }
-        }
-      }
-    }
-  }
-  getReadiness: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Ready */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Readiness']
-        }
-      }
-      /** @description Not ready; `checks` says which dependency failed */
-      503: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Readiness']
-        }
-      }
-    }
-  }
-  getMetrics: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Prometheus text exposition format */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'text/plain': string
-        }
-      }
-    }
-  }
-  listTenants: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description All tenants, newest first */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['TenantList']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  createTenant: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['CreateTenant']
-      }
-    }
-    responses: {
-      /** @description The tenant; `apiKey` is shown only here */
-      201: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['TenantCreated']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  getTenant: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        tenantId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The tenant */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Tenant']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  deleteTenant: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        tenantId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Deleted */
-      204: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  listApiKeys: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        tenantId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Keys, newest first */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['ApiKeyList']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  createApiKey: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        tenantId: string
-      }
-      cookie?: never
-    }
-    requestBody?: {
-      content: {
-        'application/json': components['schemas']['CreateApiKey']
-      }
-    }
-    responses: {
-      /** @description The key; `apiKey` is shown only here */
-      201: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['ApiKeyCreated']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  revokeApiKey: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        tenantId: string
-        apiKeyId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The revoked key */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['ApiKey']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  listNodes: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Nodes */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['NodeList']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  drainNode: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        nodeId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The node, now draining; its sessions are being handed over */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['DrainResult']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  rebalanceSessions: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: {
-      content: {
-        'application/json': components['schemas']['Rebalance']
-      }
-    }
-    responses: {
-      /** @description The plan (executed unless dryRun) */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['RebalancePlan']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  moveSession: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        sessionId: string
-      }
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['MoveSession']
-      }
-    }
-    responses: {
-      /** @description The session, now assigned to the node */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Session']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The resource is not in a state that allows this */
-      409: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  listSessions: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Sessions, newest first */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['SessionList']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  createSession: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: {
-      content: {
-        'application/json': components['schemas']['CreateSession']
-      }
-    }
-    responses: {
-      /** @description The new session, DISCONNECTED */
-      201: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Session']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  getSession: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        sessionId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The session */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Session']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  deleteSession: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        sessionId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Deleted */
-      204: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  connectSession: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        sessionId: string
-      }
-      cookie?: never
-    }
-    requestBody?: {
-      content: {
-        'application/json': components['schemas']['Connect']
-      }
-    }
-    responses: {
-      /** @description The QR, pairing code or state */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['ConnectResult']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description A dependency (node capacity, database) is unavailable */
-      503: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  getSessionQr: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        sessionId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The QR */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['ConnectResult']
-          'image/png': string
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The resource is not in a state that allows this */
-      409: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  disconnectSession: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        sessionId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The session */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Session']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  logoutSession: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        sessionId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The session, LOGGED_OUT */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Session']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  sendMessage: {
-    parameters: {
-      query?: never
-      header?: {
-        /** @description Retries with the same key return the same message */
-        'idempotency-key'?: string
-      }
-      path: {
-        sessionId: string
-      }
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['SendMessage']
-      }
-    }
-    responses: {
-      /** @description Accepted: queued for sending */
-      202: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Message']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The resource is not in a state that allows this */
-      409: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Rate limited; see the Retry-After header */
-      429: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  getMessage: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        sessionId: string
-        messageId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The message */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Message']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  getWebhook: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The webhook */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Webhook']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  setWebhook: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['PutWebhook']
-      }
-    }
-    responses: {
-      /** @description The webhook with its signing secret */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Webhook']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  deleteWebhook: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Deleted */
-      204: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  listEvents: {
-    parameters: {
-      query?: {
-        after?: string
-        limit?: number
-        sessionId?: string
-        type?: 'connection.update' | 'messages.upsert' | 'messages.update'
-      }
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description A page of events, oldest first */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['EventPage']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  redeliverEvent: {
-    parameters: {
-      query?: never
-      header?: never
-      path: {
-        eventId: string
-      }
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description How many events were queued again */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['RedeliverResult']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Unknown id (or one that belongs to another tenant) */
-      404: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  redeliverDeadEvents: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['BulkRedeliver']
-      }
-    }
-    responses: {
-      /** @description How many events were queued again */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['RedeliverResult']
-        }
-      }
-      /** @description Invalid JSON or a field failed validation (`field` names it) */
-      400: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Missing, unknown or revoked API key */
-      401: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description The key may not call this endpoint (admin vs tenant) */
-      403: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body larger than 1 MiB */
-      413: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': components['schemas']['Error']
-        }
-      }
-    }
-  }
-  receiveConnectionUpdate: {
-    parameters: {
-      query?: never
-      header: {
-        /** @description The event id; the same on every retry, so de-duplicate on it */
-        'webhook-id': string
-        /** @description Unix seconds of this attempt; reject old ones to stop replays */
-        'webhook-timestamp': string
-        /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64 after `whsec_` in the secret (Standard Webhooks) */
-        'webhook-signature': string
-      }
-      path?: never
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['ConnectionUpdateEvent']
-      }
-    }
-    responses: {
-      /** @description Any 2xx acknowledges the event */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Any other status is a failed attempt; it is retried */
-      default: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-    }
-  }
-  receiveMessagesUpsert: {
-    parameters: {
-      query?: never
-      header: {
-        /** @description The event id; the same on every retry, so de-duplicate on it */
-        'webhook-id': string
-        /** @description Unix seconds of this attempt; reject old ones to stop replays */
-        'webhook-timestamp': string
-        /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64 after `whsec_` in the secret (Standard Webhooks) */
-        'webhook-signature': string
-      }
-      path?: never
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['MessagesUpsertEvent']
-      }
-    }
-    responses: {
-      /** @description Any 2xx acknowledges the event */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Any other status is a failed attempt; it is retried */
-      default: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-    }
-  }
-  receiveMessagesUpdate: {
-    parameters: {
-      query?: never
-      header: {
-        /** @description The event id; the same on every retry, so de-duplicate on it */
-        'webhook-id': string
-        /** @description Unix seconds of this attempt; reject old ones to stop replays */
-        'webhook-timestamp': string
-        /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64 after `whsec_` in the secret (Standard Webhooks) */
-        'webhook-signature': string
-      }
-      path?: never
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['MessagesUpdateEvent']
-      }
-    }
-    responses: {
-      /** @description Any 2xx acknowledges the event */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Any other status is a failed attempt; it is retried */
-      default: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-    }
-  }
+            state: "DISCONNECTED" | "CONNECTING" | "QR_READY" | "PAIRING" | "CONNECTED" | "RECONNECTING" | "LOGGED_OUT" | "EXPIRED" | "FAILED";
+            /** @enum {string} */
+            previousState: "DISCONNECTED" | "CONNECTING" | "QR_READY" | "PAIRING" | "CONNECTED" | "RECONNECTING" | "LOGGED_OUT" | "EXPIRED" | "FAILED";
+            /** @example disconnected by API */
+            reason?: string;
+            /** @description WhatsApp's close code when the change came from a closed socket */
+            statusCode?: number;
+            /** @description The QR payload while QR_READY */
+            qr?: string;
+            /** @description PNG data URL of the QR */
+            qrImage?: string;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            qrExpiresAt?: string;
+            /** @description The 8-character code while PAIRING */
+            pairingCode?: string;
+            /** @description The linked number, once known */
+            phone?: string;
+        };
+        MessagesUpsertEvent: {
+            /**
+             * @description The event id, also sent as `webhook-id`
+             * @example evt_0lq2x3y4z5abcdefghijkl
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "messages.upsert";
+            tenantId: string;
+            sessionId: string;
+            /** @description Order of the session's events */
+            seq: number;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            occurredAt: string;
+            data: components["schemas"]["MessagesUpsertData"];
+        };
+        MessagesUpsertData: {
+            messages: components["schemas"]["InboundMessage"][];
+        };
+        InboundMessage: {
+            /** @description WhatsApp's message id */
+            id: string;
+            /** @example 6281234567890@s.whatsapp.net */
+            chatId: string;
+            /** @description JID of the sender (the session itself when fromMe) */
+            from: string;
+            fromMe: boolean;
+            /** @description Unix seconds */
+            timestamp: number;
+            pushName?: string;
+            /** @description `text`, `image`, `video`, `document`, `audio`, `sticker`… */
+            type: string;
+            /** @description The text, or the caption of a media message */
+            text?: string;
+        };
+        MessagesUpdateEvent: {
+            /**
+             * @description The event id, also sent as `webhook-id`
+             * @example evt_0lq2x3y4z5abcdefghijkl
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "messages.update";
+            tenantId: string;
+            sessionId: string;
+            /** @description Order of the session's events */
+            seq: number;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            occurredAt: string;
+            data: components["schemas"]["MessagesUpdateData"];
+        };
+        MessagesUpdateData: {
+            updates: components["schemas"]["MessageStatusUpdate"][];
+        };
+        MessageStatusUpdate: {
+            /**
+             * @description Our message id (`msg_…`)
+             * @example msg_0lq2x3y4z5abcdefghijkl
+             */
+            id: string;
+            /** @description WhatsApp's message id */
+            waMessageId: string;
+            chatId: string;
+            /** @enum {string} */
+            status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
+        };
+        WebhookEvent: components["schemas"]["ConnectionUpdateEvent"] | components["schemas"]["MessagesUpsertEvent"] | components["schemas"]["MessagesUpdateEvent"];
+        Readiness: {
+            /** @enum {string} */
+            status: "ready" | "not_ready";
+            checks: {
+                /** @enum {string} */
+                database: "ok" | "failed";
+                /** @enum {string} */
+                coordinator: "ok" | "failed";
+            };
+        };
+        TenantCreated: components["schemas"]["Tenant"] & {
+            /** @description The tenant API key (`wak_…`). Shown once; store it now. */
+            apiKey: string;
+        };
+        Tenant: {
+            id: string;
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        Error: {
+            error: {
+                /** @example validation_failed */
+                code: string;
+                /** @example body.to is too short to be a phone number */
+                message: string;
+                /** @example req_4f0c2b9d8e6a4c1b9a7d3e5f6a8b0c2d */
+                requestId: string;
+                /** @example body.to */
+                field?: string;
+                details?: {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        CreateTenant: {
+            /** @example Klinik Sehat */
+            name: string;
+        };
+        TenantList: {
+            data: components["schemas"]["Tenant"][];
+        };
+        ApiKeyCreated: components["schemas"]["ApiKey"] & {
+            /** @description The key (`wak_…`). Shown once. */
+            apiKey: string;
+        };
+        ApiKey: {
+            id: string;
+            tenantId: string;
+            name: string | null;
+            /**
+             * @description First characters of the key, to tell keys apart
+             * @example wak_Xy3kP0aQ
+             */
+            prefix: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            revokedAt: string | null;
+        };
+        CreateApiKey: {
+            name?: string;
+        };
+        ApiKeyList: {
+            data: components["schemas"]["ApiKey"][];
+        };
+        NodeList: {
+            data: components["schemas"]["Node"][];
+        };
+        Node: {
+            id: string;
+            /** @description `active` | `draining` | `stopping` | `dead` | `stopped` */
+            status: string;
+            capacity: number;
+            sessions: number;
+            lastHeartbeatAt: string | null;
+            startedAt: string;
+        };
+        DrainResult: components["schemas"]["Node"] & {
+            /** @description Sessions being handed over to other nodes, a few at a time, in the background */
+            sessionsToMove: number;
+        };
+        RebalancePlan: {
+            dryRun: boolean;
+            moves: {
+                sessionId: string;
+                from: string;
+                to: string;
+            }[];
+            before: {
+                [key: string]: number;
+            };
+            after: {
+                [key: string]: number;
+            };
+        };
+        Rebalance: {
+            dryRun?: boolean;
+        };
+        Session: {
+            id: string;
+            name: string;
+            /** @enum {string} */
+            state: "DISCONNECTED" | "CONNECTING" | "QR_READY" | "PAIRING" | "CONNECTED" | "RECONNECTING" | "LOGGED_OUT" | "EXPIRED" | "FAILED";
+            /** @enum {string} */
+            desiredState: "connected" | "disconnected" | "logged_out";
+            phone: string | null;
+            nodeId: string | null;
+            reason: string | null;
+            qrExpiresAt: string | null;
+            connectedAt: string | null;
+            createdAt: string;
+            updatedAt: string;
+        };
+        MoveSession: {
+            nodeId: string;
+        };
+        CreateSession: {
+            name?: string;
+        };
+        SessionList: {
+            data: components["schemas"]["Session"][];
+        };
+        ConnectResult: {
+            /** @enum {string} */
+            state: "DISCONNECTED" | "CONNECTING" | "QR_READY" | "PAIRING" | "CONNECTED" | "RECONNECTING" | "LOGGED_OUT" | "EXPIRED" | "FAILED";
+            /** @description The QR payload; render it or use qrImage */
+            qr?: string;
+            /** @description PNG data URL of the QR */
+            qrImage?: string;
+            expiresAt?: string;
+            pairingCode?: string;
+        };
+        Connect: {
+            /**
+             * @description Link with an 8-character pairing code on this phone instead of a QR
+             * @example 0812 3456 7890
+             */
+            pairingPhone?: string;
+        };
+        Message: {
+            id: string;
+            sessionId: string;
+            /** @enum {string} */
+            direction: "in" | "out";
+            /**
+             * @description Normalised JID
+             * @example 6281234567890@s.whatsapp.net
+             */
+            to: string;
+            /** @enum {string} */
+            status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
+            waMessageId: string | null;
+            text: string | null;
+            error: string | null;
+            statusHistory: {
+                status: string;
+                at: string;
+            }[];
+            createdAt: string;
+            updatedAt: string;
+        };
+        SendMessage: {
+            /**
+             * @description `+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`
+             * @example 0812 3456 7890
+             */
+            to: string;
+            /** @example Your lab results are ready. */
+            text: string;
+        };
+        Webhook: {
+            url: string;
+            events: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
+            /** @description Standard Webhooks signing secret (`whsec_…`) */
+            secret: string;
+            createdAt: string;
+            updatedAt: string;
+        };
+        PutWebhook: {
+            /** @example https://example.com/wa-webhook */
+            url: string;
+            /** @description Event types to deliver; omitted or null = all */
+            events?: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
+            /** @description Generate a new signing secret */
+            rotateSecret?: boolean;
+        };
+        EventPage: {
+            data: components["schemas"]["Event"][];
+            nextCursor: string | null;
+        };
+        Event: components["schemas"]["ListedConnectionUpdateEvent"] | components["schemas"]["ListedMessagesUpsertEvent"] | components["schemas"]["ListedMessagesUpdateEvent"];
+        ListedConnectionUpdateEvent: components["schemas"]["ConnectionUpdateEvent"] & {
+            delivery: components["schemas"]["EventDelivery"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "connection.update";
+        };
+        EventDelivery: {
+            /**
+             * @description `none`: there was no webhook, or its filter left this type out, when the event was written
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "dead" | "none";
+            attempts: number;
+            /** @description Only while pending */
+            nextAttemptAt: string | null;
+            lastError: string | null;
+            deliveredAt: string | null;
+        };
+        ListedMessagesUpsertEvent: components["schemas"]["MessagesUpsertEvent"] & {
+            delivery: components["schemas"]["EventDelivery"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "messages.upsert";
+        };
+        ListedMessagesUpdateEvent: components["schemas"]["MessagesUpdateEvent"] & {
+            delivery: components["schemas"]["EventDelivery"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "messages.update";
+        };
+        RedeliverResult: {
+            redelivered: number;
+        };
+        BulkRedeliver: {
+            /**
+             * @description Redeliver every dead-lettered event
+             * @enum {string}
+             */
+            status: "dead";
+        };
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    getOpenApiDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI 3.1 document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getApiDocs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Alive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Not ready; `checks` says which dependency failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+        };
+    };
+    listTenants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description All tenants, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantList"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTenant"];
+            };
+        };
+        responses: {
+            /** @description The tenant; `apiKey` is shown only here */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantCreated"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Keys, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKey"];
+            };
+        };
+        responses: {
+            /** @description The key; `apiKey` is shown only here */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+                apiKeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revoked key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listNodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Nodes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeList"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    drainNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                nodeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The node, now draining; its sessions are being handed over */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrainResult"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rebalanceSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Rebalance"];
+            };
+        };
+        responses: {
+            /** @description The plan (executed unless dryRun) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RebalancePlan"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    moveSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MoveSession"];
+            };
+        };
+        responses: {
+            /** @description The session, now assigned to the node */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sessions, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateSession"];
+            };
+        };
+        responses: {
+            /** @description The new session, DISCONNECTED */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    connectSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Connect"];
+            };
+        };
+        responses: {
+            /** @description The QR, pairing code or state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectResult"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency (node capacity, database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSessionQr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The QR */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectResult"];
+                    "image/png": string;
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    disconnectSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    logoutSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session, LOGGED_OUT */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    sendMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the same message */
+                "idempotency-key"?: string;
+            };
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendMessage"];
+            };
+        };
+        responses: {
+            /** @description Accepted: queued for sending */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutWebhook"];
+            };
+        };
+        responses: {
+            /** @description The webhook with its signing secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                after?: string;
+                limit?: number;
+                sessionId?: string;
+                type?: "connection.update" | "messages.upsert" | "messages.update";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeliverEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many events were queued again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeliverResult"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeliverDeadEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRedeliver"];
+            };
+        };
+        responses: {
+            /** @description How many events were queued again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeliverResult"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    receiveConnectionUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id; the same on every retry, so de-duplicate on it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt; reject old ones to stop replays */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64 after `whsec_` in the secret (Standard Webhooks) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other status is a failed attempt; it is retried */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiveMessagesUpsert: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id; the same on every retry, so de-duplicate on it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt; reject old ones to stop replays */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64 after `whsec_` in the secret (Standard Webhooks) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessagesUpsertEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other status is a failed attempt; it is retried */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiveMessagesUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id; the same on every retry, so de-duplicate on it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt; reject old ones to stop replays */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64 after `whsec_` in the secret (Standard Webhooks) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessagesUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other status is a failed attempt; it is retried */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
 }
