@@ -21,7 +21,9 @@ import {
  * The whole tenant journey through the HTTP API, with the real Baileys client inside a real gateway
  * process talking to wa-sim: link by QR, receive, send, receipts, restart without QR, unlink → LOGGED_OUT.
  */
-describe('tenant journey (all-in-one gateway process, real Postgres + Redis, Baileys against wa-sim)', () => {
+// A story: each step builds on the state the steps before it left, so they run in order, and a
+// step cannot be run alone.
+describe.sequential('tenant journey (all-in-one gateway process, real Postgres + Redis, Baileys against wa-sim)', () => {
   const adminKey = `admin-${generateSecretBoxKey()}`
   const authStateKey = generateSecretBoxKey()
   const sessionPhone = '6285700000001'

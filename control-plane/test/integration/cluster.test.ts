@@ -16,7 +16,9 @@ import {
  * shared Postgres and a private Redis, Baileys against wa-sim. wa-sim's per-device counters are the
  * oracle for "never two sockets for one session".
  */
-describe('cluster: placement, failover, fencing, drain, rebalance', () => {
+// A story: each step builds on the state the steps before it left, so they run in order, and a
+// step cannot be run alone.
+describe.sequential('cluster: placement, failover, fencing, drain, rebalance', () => {
   // Short enough for a quick test, long enough that a loaded 2-core machine does not miss renewals.
   const timings = {
     BAILEYS_LOG_LEVEL: process.env.TEST_BAILEYS_LOG_LEVEL ?? 'warn',

@@ -20,7 +20,9 @@ import { liveSocketStorages } from '../../src/providers/baileys/async-context.js
  * Two session-nodes in one process on one database and an in-process coordinator, Baileys against
  * wa-sim: a session pairs on one node and is handed over to the other without a QR or a conflict.
  */
-describe('session-node ownership and hand-over', () => {
+// A story: each step builds on the state the steps before it left, so they run in order, and a
+// step cannot be run alone.
+describe.sequential('session-node ownership and hand-over', () => {
   let sim: Awaited<ReturnType<typeof startSimulator>>
   let database: TestDatabase
   const coordinator = createMemoryCoordinator()
