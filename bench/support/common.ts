@@ -482,6 +482,9 @@ export async function linkSessions(options: {
 
 // ------------------------------------------------------------------ gateway and cluster processes
 
+/** A benchmark is one tenant linking thousands of sessions at full speed: no per-tenant limits. */
+const BENCH_TENANT_LIMITS = { TENANT_MAX_SESSIONS: '1000000', TENANT_REQUESTS_PER_MINUTE: '100000000' }
+
 export type GatewayOptions = {
   simUrl: string
   simRootKey: string
@@ -492,6 +495,7 @@ export type GatewayOptions = {
 /** An all-in-one gateway process on real Postgres + the shared Redis (own key prefix). */
 export async function startGateway(options: GatewayOptions) {
   const port = await freePort()
+  const metricsPort = await freePort()
   const adminKey = `admin-${generateSecretBoxKey()}`
   const { mkdtempSync, rmSync } = await import('node:fs')
   const { tmpdir } = await import('node:os')
@@ -510,6 +514,8 @@ export async function startGateway(options: GatewayOptions) {
     LOG_LEVEL: 'info',
     BAILEYS_LOG_LEVEL: 'error',
     NODE_ID: 'bench-gw',
+    METRICS_PORT: String(metricsPort),
+    ...BENCH_TENANT_LIMITS,
     ...options.env,
   }
   const proc = startProcess('gateway', 'all-in-one/src/main.ts', env)
@@ -519,7 +525,13 @@ export async function startGateway(options: GatewayOptions) {
     rmSync(dataDir, { recursive: true, force: true })
   })
   await proc.waitForLine(/wa-cluster listening/, 90_000)
-  return { baseUrl: `http://127.0.0.1:${port}`, adminKey, process: proc, pid: proc.child.pid! }
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    adminKey,
+    process: proc,
+    pid: proc.child.pid!,
+  }
 }
 
 /**
@@ -583,6 +595,7 @@ export async function startBenchCluster(options: BenchClusterOptions) {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     BAILEYS_LOG_LEVEL: 'error',
+    ...BENCH_TENANT_LIMITS,
     ...options.env,
   }
   const controlPlanes: { url: string; process: ManagedProcess }[] = []

@@ -65,7 +65,7 @@ export {
 export { type NodeAssignment, type PlannedMove, planRebalance } from './placement/rebalance.js'
 
 // Runtime kit every entry point is built from.
-export { registeredMetric } from './runtime/metrics.js'
+export { httpOrigin, type MetricsServer, registeredMetric, serveMetrics } from './runtime/metrics.js'
 export {
   createLogger,
   createRuntimeBase,
