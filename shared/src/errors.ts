@@ -57,8 +57,10 @@ export class RateLimited extends AppError {
   constructor(
     readonly retryAfterSeconds: number,
     message = 'too many requests',
+    /** What was limited (`limit`, `value`, `resetAt`…), for the client to read. */
+    details: Record<string, unknown> = {},
   ) {
-    super(429, 'rate_limited', message, { retryAfterSeconds })
+    super(429, 'rate_limited', message, { ...details, retryAfterSeconds })
   }
 }
 
@@ -82,5 +84,35 @@ export class StaleEpoch extends Error {
   ) {
     super(`session ${sessionId}: epoch ${epoch} is stale; another owner took over`)
     this.name = 'StaleEpoch'
+  }
+}
+
+/** The request body cannot be read as JSON: not UTF-8, or not JSON at all. */
+export class InvalidJson extends AppError {
+  constructor(message = 'request body is not valid JSON') {
+    super(400, 'invalid_json', message)
+  }
+}
+
+/** The request body is not `application/json` in UTF-8. */
+export class UnsupportedMediaType extends AppError {
+  constructor(message = 'request body must be application/json') {
+    super(415, 'unsupported_media_type', message)
+  }
+}
+
+/**
+ * A tenant reached one of the limits the operator sets (`limits.sessions`…): `limit` names it,
+ * `value` is its current value. Nothing was created; raising the limit or freeing one helps, waiting
+ * does not.
+ */
+export class LimitReached extends AppError {
+  constructor(
+    code: string,
+    readonly limit: string,
+    readonly value: number,
+    message: string,
+  ) {
+    super(409, code, message, { limit, value })
   }
 }
