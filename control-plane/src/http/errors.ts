@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
 import type { AppEnv } from './env.js'
+import { ClientClosedRequest } from './request-body.js'
 
 /** The one error body of the API (Unkey style). */
 export type ErrorBody = {
@@ -45,6 +46,8 @@ function describeIssue(issue: ZodError['issues'][number] | undefined): string {
   if (!issue) return 'is invalid'
   // zod's default messages read "Invalid input: expected string, received number"; the field name goes first.
   if (issue.code === 'invalid_type') {
+    // A schema's own message (e.g. "must be a whole number written in decimal digits") says it best.
+    if (!issue.message.startsWith('Invalid input')) return issue.message
     const received = /received (\w+)/.exec(issue.message)?.[1]
     return received === 'undefined'
       ? 'is required'
@@ -108,6 +111,10 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
     })
   }
   if (error instanceof HTTPException) return respond(error.status, httpExceptionCode(error))
+  // Nobody reads this answer; 499 (nginx's "client closed request") keeps it out of the 5xx count.
+  if (error instanceof ClientClosedRequest) {
+    return respond(499, { code: 'client_closed_request', message: error.message })
+  }
   if (isPostgresDataException(error)) {
     return respond(400, {
       code: 'bad_request',
