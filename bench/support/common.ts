@@ -639,18 +639,26 @@ export type BenchCluster = Awaited<ReturnType<typeof startBenchCluster>>
 
 /** Sessions per node from GET /v1/nodes. */
 export async function nodeLoad(admin: ApiClient): Promise<Record<string, number>> {
-  const nodes = await admin.get('/v1/nodes')
+  const nodes = await admin.get('/v1/nodes?limit=200')
   return Object.fromEntries(
     (nodes.body.data as { id: string; sessions: number }[]).map((n) => [n.id, n.sessions]),
   )
 }
 
-/** All sessions of a tenant (GET /v1/sessions). */
+/** All sessions of a tenant (GET /v1/sessions, every page). */
 export async function listSessions(
   tenant: ApiClient,
 ): Promise<{ id: string; state: string; nodeId: string | null }[]> {
-  const response = await tenant.get('/v1/sessions')
-  if (response.status !== 200)
-    throw new Error(`list sessions: ${response.status} ${response.text.slice(0, 200)}`)
-  return response.body.data
+  type Listed = { id: string; state: string; nodeId: string | null }
+  const sessions: Listed[] = []
+  let after: string | null = null
+  do {
+    const response: { status: number; text: string; body: { data: Listed[]; nextCursor: string | null } } =
+      await tenant.get(`/v1/sessions?limit=200${after ? `&after=${after}` : ''}`)
+    if (response.status !== 200)
+      throw new Error(`list sessions: ${response.status} ${response.text.slice(0, 200)}`)
+    sessions.push(...response.body.data)
+    after = response.body.nextCursor
+  } while (after)
+  return sessions
 }

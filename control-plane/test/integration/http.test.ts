@@ -24,6 +24,7 @@ const EXPECTED_OPERATIONS = [
   'post /v1/tenants',
   'get /v1/tenants',
   'get /v1/tenants/{tenantId}',
+  'patch /v1/tenants/{tenantId}',
   'delete /v1/tenants/{tenantId}',
   'post /v1/tenants/{tenantId}/api-keys',
   'get /v1/tenants/{tenantId}/api-keys',
