@@ -1,11 +1,5 @@
-import {
-  bumpEpoch,
-  placeSession,
-  RELEASING_STATES,
-  recordSessionState,
-  registerNode,
-  setDesiredState,
-} from '@wa-cluster/core'
+import { bumpEpoch, placeSession, recordSessionState, registerNode, setDesiredState } from '@wa-cluster/core'
+import type { SessionState } from '@wa-cluster/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createTenantThroughApi,
@@ -189,33 +183,31 @@ describe('a session that ends its run leaves its node', () => {
     await api?.close()
   })
 
-  it.each([...RELEASING_STATES])(
-    '%s: unassigned, no longer wanted, not counted against capacity',
-    async (state) => {
-      const { apiKey } = await createTenantThroughApi(api, `Resting ${state}`)
-      const sessionId = (await api.call('POST', '/v1/sessions', { key: apiKey, body: {} })).body.id
-      await setDesiredState(api.ctx.database, sessionId, { desiredState: 'connected' })
-      expect(
-        await placeSession({ database: api.ctx.database, coordinator: api.ctx.coordinator, sessionId }),
-      ).toBe(nodeId)
-      const load = async () =>
-        (await api.call('GET', `/v1/nodes?limit=200`, admin)).body.data.find(
-          (node: { id: string }) => node.id === nodeId,
-        ).sessions
-      expect(await load()).toBe(1)
+  const endOfRun: SessionState[] = ['EXPIRED', 'LOGGED_OUT', 'FAILED']
+  it.each(endOfRun)('%s: unassigned, no longer wanted, not counted against capacity', async (state) => {
+    const { apiKey } = await createTenantThroughApi(api, `Resting ${state}`)
+    const sessionId = (await api.call('POST', '/v1/sessions', { key: apiKey, body: {} })).body.id
+    await setDesiredState(api.ctx.database, sessionId, { desiredState: 'connected' })
+    expect(
+      await placeSession({ database: api.ctx.database, coordinator: api.ctx.coordinator, sessionId }),
+    ).toBe(nodeId)
+    const load = async () =>
+      (await api.call('GET', `/v1/nodes?limit=200`, admin)).body.data.find(
+        (node: { id: string }) => node.id === nodeId,
+      ).sessions
+    expect(await load()).toBe(1)
 
-      // The owner records the end of the run the way any writer may: a state, nothing else said.
-      const epoch = (await bumpEpoch(api.ctx.database, sessionId, { assignedTo: nodeId }))!
-      await recordSessionState(api.ctx.database, {
-        sessionId,
-        epoch,
-        change: { state, reason: `${state} for the test` },
-      })
-      const session = await api.call('GET', `/v1/sessions/${sessionId}`, { key: apiKey })
-      expect(session.body).toMatchObject({ state, nodeId: null, desiredState: 'disconnected' })
-      expect(await load()).toBe(0)
-    },
-  )
+    // The owner records the end of the run the way any writer may: a state, nothing else said.
+    const epoch = (await bumpEpoch(api.ctx.database, sessionId, { assignedTo: nodeId }))!
+    await recordSessionState(api.ctx.database, {
+      sessionId,
+      epoch,
+      change: { state, reason: `${state} for the test` },
+    })
+    const session = await api.call('GET', `/v1/sessions/${sessionId}`, { key: apiKey })
+    expect(session.body).toMatchObject({ state, nodeId: null, desiredState: 'disconnected' })
+    expect(await load()).toBe(0)
+  })
 })
 
 describe('cursor pagination on every list', () => {
