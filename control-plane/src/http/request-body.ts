@@ -99,25 +99,38 @@ function isUtf8Label(label: string): boolean {
 
 const isWellFormed = (value: string) => (value as string & { isWellFormed(): boolean }).isWellFormed()
 
+/** A value met while walking a body, with how it was reached (to name its field only when needed). */
+type Visit = { value: unknown; key?: string; parent?: Visit }
+
+function fieldOf(visit: Visit): string {
+  const keys: string[] = []
+  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) keys.push(at.key)
+  return ['body', ...keys.reverse()].join('.')
+}
+
 /**
- * The first string (or object key) of `value` that is not well-formed Unicode, as a field path
+ * The first string (or object key) of `root` that is not well-formed Unicode, as a field path
  * (`body.name`, `body.events.0`). JSON escapes such as "\ud800" decode to lone surrogates, which no
- * UTF-8 encoder can carry to WhatsApp or Postgres unchanged.
+ * UTF-8 encoder can carry to WhatsApp or Postgres unchanged. Walks with its own stack and builds the
+ * path only for the culprit: a body of half a million nested arrays is valid JSON.
  */
-function malformedStringPath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return isWellFormed(value) ? undefined : path
-  if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) {
-      const found = malformedStringPath(item, `${path}.${index}`)
-      if (found) return found
-    }
-    return undefined
-  }
-  if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      if (!isWellFormed(key)) return path
-      const found = malformedStringPath(item, `${path}.${key}`)
-      if (found) return found
+function malformedStringPath(root: unknown): string | undefined {
+  const pending: Visit[] = [{ value: root }]
+  for (let visit = pending.pop(); visit; visit = pending.pop()) {
+    const { value } = visit
+    if (typeof value === 'string') {
+      if (!isWellFormed(value)) return fieldOf(visit)
+    } else if (Array.isArray(value)) {
+      for (let index = value.length - 1; index >= 0; index--) {
+        pending.push({ value: value[index], key: String(index), parent: visit })
+      }
+    } else if (value && typeof value === 'object') {
+      const entries = Object.entries(value)
+      for (const [key] of entries) if (!isWellFormed(key)) return fieldOf(visit)
+      for (let index = entries.length - 1; index >= 0; index--) {
+        const [key, item] = entries[index]!
+        pending.push({ value: item, key, parent: visit })
+      }
     }
   }
   return undefined
@@ -154,7 +167,7 @@ export const acceptJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   } catch {
     throw new InvalidJson()
   }
-  const malformed = malformedStringPath(parsed, 'body')
+  const malformed = malformedStringPath(parsed)
   if (malformed) {
     throw new ValidationFailed(malformed, 'is not valid Unicode: it contains a lone surrogate')
   }

@@ -114,6 +114,25 @@ describe('text that is not valid Unicode is refused, never replaced with U+FFFD'
     expect(await snapshotDatabase(api)).toEqual(before)
   })
 
+  it('walks a deeply nested body without overflowing: 400 naming the field, never a 500', async () => {
+    const depth = 200_000
+    const nested = await api.call('POST', '/v1/sessions', {
+      key: tenantKey,
+      rawBody: `{"name":${'['.repeat(depth)}"\\ud800"${']'.repeat(depth)}}`,
+      headers: { 'content-type': 'application/json' },
+    })
+    expect(nested.status).toBe(400)
+    expect(nested.body.error.code).toBe('validation_failed')
+    expect(nested.body.error.field).toMatch(/^body\.name(\.0)+$/)
+    const wellFormed = await api.call('POST', '/v1/sessions', {
+      key: tenantKey,
+      rawBody: `{"name":${'['.repeat(depth)}"ok"${']'.repeat(depth)}}`,
+      headers: { 'content-type': 'application/json' },
+    })
+    expect(wellFormed.status).toBe(400)
+    expect(wellFormed.body.error.field).toBe('body.name')
+  })
+
   it('keeps well-formed text outside the BMP, whether escaped or sent as UTF-8', async () => {
     const escaped = await api.call('POST', '/v1/sessions', {
       key: tenantKey,
