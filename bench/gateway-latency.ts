@@ -143,7 +143,7 @@ await runBench('gateway-latency', 9 * 60_000, async () => {
   const runTexts: string[] = []
   const sendErrors: string[] = []
   const pending: Promise<void>[] = []
-  const metricsUrl = `${gateway.baseUrl}/metrics`
+  const metricsUrl = gateway.metricsUrl
   const gcBefore = (await scrapeMetric(metricsUrl, 'nodejs_gc_duration_seconds_sum', 'sum')) ?? Number.NaN
   const sentSecond: number[] = []
   // Event-loop lag of the gateway while the run goes (prom-client resets its lag histogram at each

@@ -54,7 +54,7 @@ await runBench('gateway-memory', 9.5 * 60_000, async () => {
     'memory',
     snapshots ? heapSnapshotEnv() : inspectorEnv(),
   )
-  const metricsUrl = `${gateway.baseUrl}/metrics`
+  const metricsUrl = gateway.metricsUrl
   const { tenant } = await createTenant(gateway.baseUrl, gateway.adminKey, receiver.url)
   await sleep(settleMs)
   const gwBase = procStats(gateway.pid)

@@ -1,10 +1,19 @@
 // `npm start`: the all-in-one gateway, a control-plane and a session-node in one process, on PGlite and
 // in-process coordination unless DATABASE_URL / REDIS_URL are set. `--sim` (or WA_SIM=1) also runs a
 // loopback WhatsApp simulator for a demo without a phone.
+import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createControlPlane, loadConfig } from '@wa-cluster/control-plane'
-import { createLogger, createRuntimeBase, loadConfigOrExit, onShutdownSignal } from '@wa-cluster/core'
+import {
+  createLogger,
+  createRuntimeBase,
+  httpOrigin,
+  loadConfigOrExit,
+  type MetricsServer,
+  onShutdownSignal,
+  serveMetrics,
+} from '@wa-cluster/core'
 import {
   createDispatcherFor,
   createSessionNode,
@@ -12,7 +21,11 @@ import {
   prepareSessionProcess,
 } from '@wa-cluster/session-node'
 import type { Config } from '@wa-cluster/shared'
-import { loadEmbeddedSecrets } from './embedded-secrets.js'
+import { type AdminKeySource, loadEmbeddedSecrets } from './embedded-secrets.js'
+
+// Everything this process creates (DATA_DIR, PGlite's files, secrets.json, the simulator's state) is
+// readable by its owner only. Set before the first file is written.
+process.umask(0o077)
 
 const args = process.argv.slice(2)
 let config: Config = loadConfigOrExit(() => loadConfig('all-in-one'))
@@ -58,20 +71,74 @@ const node = createSessionNode({
 await dispatcher.start()
 await node.start()
 await controlPlane.start()
+const metricsServer: MetricsServer | undefined =
+  config.METRICS_PORT === undefined
+    ? undefined
+    : await serveMetrics(base.metrics, { port: config.METRICS_PORT, host: config.HOST })
 const server = serve({ fetch: controlPlane.app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-  const url = `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${info.port}`
+  const listening = describeListening(info)
   logger.info(
-    { url, database: base.database.kind, coordinator: base.coordinator.kind },
+    {
+      url: listening.url,
+      address: info.address,
+      port: info.port,
+      metrics: metricsServer?.url,
+      database: base.database.kind,
+      coordinator: base.coordinator.kind,
+    },
     'wa-cluster listening',
   )
-  // The one place a secret is printed: the operator needs it, and it is never logged as JSON.
   process.stdout.write(
-    `\nwa-cluster is running at ${url}\n  API docs:   ${url}/docs\n  admin key:  ${secrets.adminApiKey}\n  data:       ${dataDir}${simulator ? `\n  demo:       simulated WhatsApp at ${simulator.controlUrl} (POST /scan {qr, phone} links a session; see docs/WA-SIM.md)` : ''}\n\n`,
+    [
+      '',
+      `wa-cluster is running at ${listening.url}`,
+      `  listening:  ${listening.scope}`,
+      `  API docs:   ${listening.url}/docs`,
+      `  admin key:  ${adminKeyLine(secrets.adminKeySource)}`,
+      `  data:       ${dataDir}`,
+      ...(metricsServer ? [`  metrics:    ${metricsServer.url}`] : []),
+      ...(simulator
+        ? [
+            `  demo:       simulated WhatsApp at ${simulator.controlUrl} (POST /scan {qr, phone} links a session; see docs/WA-SIM.md)`,
+          ]
+        : []),
+      '',
+      '',
+    ].join('\n'),
   )
 })
 
+/** The URL to use from this machine, and who else can reach the port. */
+function describeListening(info: AddressInfo): { url: string; scope: string } {
+  const wildcard = info.address === '0.0.0.0' || info.address === '::'
+  if (!wildcard) {
+    const loopback = info.address === '::1' || info.address.startsWith('127.')
+    return {
+      url: httpOrigin(info),
+      scope: loopback
+        ? `${info.address} port ${info.port}: this machine only (HOST=0.0.0.0 listens on every interface)`
+        : `${info.address} port ${info.port}`,
+    }
+  }
+  return {
+    url: httpOrigin({ address: info.address === '::' ? '::1' : '127.0.0.1', port: info.port }),
+    scope: `every network interface (HOST=${info.address}) port ${info.port}: other machines can reach it`,
+  }
+}
+
+/**
+ * The admin key is printed once, on the start that generated it (it is a secret: terminal scroll-back
+ * and captured logs keep it). Later starts say where it is kept. Never logged as JSON.
+ */
+function adminKeyLine(source: AdminKeySource): string {
+  if (source === 'generated') return `${secrets.adminApiKey}   (new; shown once, kept in ${secrets.file})`
+  if (source === 'environment') return 'from ADMIN_API_KEY'
+  return `kept in ${secrets.file} (shown only on the first start)`
+}
+
 onShutdownSignal(logger, async () => {
   server.close()
+  await metricsServer?.close()
   await node.stop()
   await controlPlane.stop()
   await dispatcher.stop()

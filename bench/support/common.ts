@@ -489,6 +489,9 @@ export async function linkSessions(options: {
 
 // ------------------------------------------------------------------ gateway and cluster processes
 
+/** A benchmark is one tenant linking thousands of sessions at full speed: no per-tenant limits. */
+const BENCH_TENANT_LIMITS = { TENANT_MAX_SESSIONS: '1000000', TENANT_REQUESTS_PER_MINUTE: '100000000' }
+
 export type GatewayOptions = {
   simUrl: string
   simRootKey: string
@@ -499,6 +502,7 @@ export type GatewayOptions = {
 /** An all-in-one gateway process on real Postgres + the shared Redis (own key prefix). */
 export async function startGateway(options: GatewayOptions) {
   const port = await freePort()
+  const metricsPort = await freePort()
   const adminKey = `admin-${generateSecretBoxKey()}`
   const { mkdtempSync, rmSync } = await import('node:fs')
   const { tmpdir } = await import('node:os')
@@ -517,6 +521,8 @@ export async function startGateway(options: GatewayOptions) {
     LOG_LEVEL: 'info',
     BAILEYS_LOG_LEVEL: 'error',
     NODE_ID: 'bench-gw',
+    METRICS_PORT: String(metricsPort),
+    ...BENCH_TENANT_LIMITS,
     ...options.env,
   }
   const proc = startProcess('gateway', 'all-in-one/src/main.ts', env)
@@ -526,7 +532,13 @@ export async function startGateway(options: GatewayOptions) {
     rmSync(dataDir, { recursive: true, force: true })
   })
   await proc.waitForLine(/wa-cluster listening/, 90_000)
-  return { baseUrl: `http://127.0.0.1:${port}`, adminKey, process: proc, pid: proc.child.pid! }
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    adminKey,
+    process: proc,
+    pid: proc.child.pid!,
+  }
 }
 
 /**
@@ -590,6 +602,7 @@ export async function startBenchCluster(options: BenchClusterOptions) {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     BAILEYS_LOG_LEVEL: 'error',
+    ...BENCH_TENANT_LIMITS,
     ...options.env,
   }
   const controlPlanes: { url: string; process: ManagedProcess }[] = []
@@ -633,16 +646,23 @@ export type BenchCluster = Awaited<ReturnType<typeof startBenchCluster>>
 
 /** Sessions per node from GET /v1/nodes. */
 export async function nodeLoad(admin: WaClusterClient): Promise<Record<string, number>> {
-  const nodes = await admin.GET('/v1/nodes')
+  const nodes = await admin.GET('/v1/nodes', { params: { query: { limit: 200 } } })
   if (!nodes.data) throw apiFailure('list nodes', nodes)
   return Object.fromEntries(nodes.data.data.map((n) => [n.id, n.sessions]))
 }
 
-/** All sessions of a tenant (GET /v1/sessions). */
+/** All sessions of a tenant (GET /v1/sessions, every page). */
 export async function listSessions(
   tenant: WaClusterClient,
 ): Promise<{ id: string; state: string; nodeId: string | null }[]> {
-  const response = await tenant.GET('/v1/sessions')
-  if (!response.data) throw apiFailure('list sessions', response)
-  return response.data.data
+  type Listed = { id: string; state: string; nodeId: string | null }
+  const sessions: Listed[] = []
+  let after: string | undefined
+  do {
+    const response = await tenant.GET('/v1/sessions', { params: { query: { limit: 200, after } } })
+    if (!response.data) throw apiFailure('list sessions', response)
+    sessions.push(...response.data.data)
+    after = response.data.nextCursor ?? undefined
+  } while (after)
+  return sessions
 }

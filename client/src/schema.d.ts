@@ -72,23 +72,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Prometheus metrics */
-        get: operations["getMetrics"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/tenants": {
         parameters: {
             query?: never;
@@ -96,7 +79,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List tenants */
+        /**
+         * List tenants, a page at a time
+         * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
         get: operations["listTenants"];
         put?: never;
         /** Create a tenant and its first API key */
@@ -114,7 +100,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a tenant */
+        /** Get a tenant with its limits and usage */
         get: operations["getTenant"];
         put?: never;
         post?: never;
@@ -122,7 +108,11 @@ export interface paths {
         delete: operations["deleteTenant"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a tenant's limits
+         * @description Only the limits named change; `null` goes back to the configured default. Lowering `sessions` below the current count deletes nothing, it only refuses new sessions.
+         */
+        patch: operations["updateTenant"];
         trace?: never;
     };
     "/v1/tenants/{tenantId}/api-keys": {
@@ -132,7 +122,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a tenant's API keys (without secrets) */
+        /**
+         * List a tenant's API keys (without secrets), a page at a time
+         * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
         get: operations["listApiKeys"];
         put?: never;
         /** Create another API key for a tenant */
@@ -167,7 +160,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List session-nodes with their status and load */
+        /**
+         * List session-nodes with their status and load, a page at a time
+         * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
         get: operations["listNodes"];
         put?: never;
         post?: never;
@@ -235,10 +231,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the tenant's sessions */
+        /**
+         * List the tenant's sessions, a page at a time
+         * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
         get: operations["listSessions"];
         put?: never;
-        /** Create a session (one WhatsApp number) */
+        /**
+         * Create a session (one WhatsApp number)
+         * @description A tenant may have at most `limits.sessions` sessions (default TENANT_MAX_SESSIONS); one more is `409 session_limit_reached`.
+         */
         post: operations["createSession"];
         delete?: never;
         options?: never;
@@ -648,9 +650,22 @@ export interface components {
             /** @description The tenant API key (`wak_…`). Shown once; store it now. */
             apiKey: string;
         };
+        TenantLimits: {
+            /**
+             * @description Sessions the tenant may have (default TENANT_MAX_SESSIONS); creating one more is 409
+             * @example 100
+             */
+            sessions: number;
+            /**
+             * @description API requests per minute, all control-planes together (default TENANT_REQUESTS_PER_MINUTE)
+             * @example 1200
+             */
+            requestsPerMinute: number;
+        };
         Tenant: {
             id: string;
             name: string;
+            limits: components["schemas"]["TenantLimits"];
             /** Format: date-time */
             createdAt: string;
         };
@@ -675,6 +690,30 @@ export interface components {
         };
         TenantList: {
             data: components["schemas"]["Tenant"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        TenantDetail: components["schemas"]["Tenant"] & {
+            /** @description What the tenant uses of its limits */
+            usage: {
+                /** @description Sessions the tenant has now */
+                sessions: number;
+            };
+        };
+        UpdateTenant: {
+            /** @description Only the limits named change */
+            limits?: {
+                /**
+                 * @description Sessions the tenant may have; null goes back to the default
+                 * @example 100
+                 */
+                sessions?: number | null;
+                /**
+                 * @description API requests per minute; null goes back to the default
+                 * @example 600
+                 */
+                requestsPerMinute?: number | null;
+            };
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /** @description The key (`wak_…`). Shown once. */
@@ -699,9 +738,13 @@ export interface components {
         };
         ApiKeyList: {
             data: components["schemas"]["ApiKey"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
         };
         NodeList: {
             data: components["schemas"]["Node"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
         };
         Node: {
             id: string;
@@ -756,6 +799,8 @@ export interface components {
         };
         SessionList: {
             data: components["schemas"]["Session"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
         };
         ConnectResult: {
             /** @enum {string} */
@@ -978,42 +1023,35 @@ export interface operations {
             };
         };
     };
-    getMetrics: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Prometheus text exposition format */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": string;
-                };
-            };
-        };
-    };
     listTenants: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description All tenants, newest first */
+            /** @description A page of tenants, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TenantList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing, unknown or revoked API key */
@@ -1116,13 +1154,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The tenant */
+            /** @description The tenant, its limits in force and its usage */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Tenant"];
+                    "application/json": components["schemas"]["TenantDetail"];
                 };
             };
             /** @description Missing, unknown or revoked API key */
@@ -1201,7 +1239,7 @@ export interface operations {
             };
         };
     };
-    listApiKeys: {
+    updateTenant: {
         parameters: {
             query?: never;
             header?: never;
@@ -1210,15 +1248,108 @@ export interface operations {
             };
             cookie?: never;
         };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateTenant"];
+            };
+        };
+        responses: {
+            /** @description The tenant with its limits in force and its usage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDetail"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
         requestBody?: never;
         responses: {
-            /** @description Keys, newest first */
+            /** @description A page of keys, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing, unknown or revoked API key */
@@ -1382,20 +1513,33 @@ export interface operations {
     };
     listNodes: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Nodes */
+            /** @description A page of nodes, by id */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["NodeList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing, unknown or revoked API key */
@@ -1627,20 +1771,33 @@ export interface operations {
     };
     listSessions: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Sessions, newest first */
+            /** @description A page of sessions, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing, unknown or revoked API key */
@@ -1654,6 +1811,15 @@ export interface operations {
             };
             /** @description The key may not call this endpoint (admin vs tenant) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1712,6 +1878,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Request body larger than 1 MiB */
             413: {
                 headers: {
@@ -1723,6 +1898,15 @@ export interface operations {
             };
             /** @description Request body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

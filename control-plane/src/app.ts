@@ -1,13 +1,12 @@
 import { swaggerUI } from '@hono/swagger-ui'
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { NotFound } from '@wa-cluster/shared'
-import { bodyLimit } from 'hono/body-limit'
-import { HTTPException } from 'hono/http-exception'
 import type { ControlPlaneContext } from './context.js'
 import type { AppEnv } from './http/env.js'
 import { handleError, validationHook } from './http/errors.js'
 import { observeRequests } from './http/observability.js'
 import { describeApi, OPENAPI_DOCUMENT_CONFIG, OPENAPI_DOCUMENT_PATH } from './http/openapi.js'
+import { readRequestBody } from './http/request-body.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
@@ -15,9 +14,6 @@ import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionRoutes } from './routes/sessions.js'
 import { registerTenantRoutes } from './routes/tenants.js'
 import { registerWebhookRoutes } from './routes/webhook.js'
-
-/** Request bodies above this are refused with 413 before they are read into memory. */
-const MAX_BODY_BYTES = 1024 * 1024
 
 /** Every route of the API, and what the OpenAPI document says besides them. */
 function registerApi(app: OpenAPIHono<AppEnv>): void {
@@ -46,15 +42,7 @@ export function createApp(ctx: ControlPlaneContext): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
 
   app.use('*', observeRequests(ctx))
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new HTTPException(413, { message: 'request body is larger than 1 MiB' })
-      },
-    }),
-  )
+  app.use('*', readRequestBody)
 
   registerApi(app)
   app.doc31(OPENAPI_DOCUMENT_PATH, OPENAPI_DOCUMENT_CONFIG)

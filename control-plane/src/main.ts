@@ -1,7 +1,15 @@
 // `npm run start:control-plane`: one stateless control-plane of a cluster (Postgres + Redis): the
 // public API, the session watcher and the failover leader. Runs no sessions and no webhook dispatcher.
 import { serve } from '@hono/node-server'
-import { createLogger, createRuntimeBase, loadConfigOrExit, onShutdownSignal } from '@wa-cluster/core'
+import {
+  createLogger,
+  createRuntimeBase,
+  httpOrigin,
+  loadConfigOrExit,
+  type MetricsServer,
+  onShutdownSignal,
+  serveMetrics,
+} from '@wa-cluster/core'
 import { loadConfig } from './config.js'
 import { createControlPlane } from './control-plane.js'
 
@@ -11,10 +19,16 @@ const base = createRuntimeBase({ config, logger, authStateKey: config.AUTH_STATE
 const controlPlane = createControlPlane(base, { adminApiKey: config.ADMIN_API_KEY! })
 
 await controlPlane.start()
+// Prometheus scrapes a port of its own; the public API port does not serve /metrics.
+const metricsServer: MetricsServer | undefined =
+  config.METRICS_PORT === undefined
+    ? undefined
+    : await serveMetrics(base.metrics, { port: config.METRICS_PORT, host: config.HOST })
 const server = serve({ fetch: controlPlane.app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
   logger.info(
     {
-      url: `http://${config.HOST}:${info.port}`,
+      url: httpOrigin(info),
+      metrics: metricsServer?.url,
       database: base.database.kind,
       coordinator: base.coordinator.kind,
     },
@@ -24,6 +38,7 @@ const server = serve({ fetch: controlPlane.app.fetch, port: config.PORT, hostnam
 
 onShutdownSignal(logger, async () => {
   server.close()
+  await metricsServer?.close()
   await controlPlane.stop()
   await base.coordinator.close()
   await base.database.close()

@@ -67,7 +67,7 @@ export {
 export { type NodeAssignment, type PlannedMove, planRebalance } from './placement/rebalance.js'
 
 // Runtime kit every entry point is built from.
-export { registeredMetric } from './runtime/metrics.js'
+export { httpOrigin, type MetricsServer, registeredMetric, serveMetrics } from './runtime/metrics.js'
 export {
   createLogger,
   createRuntimeBase,
@@ -84,12 +84,16 @@ export {
   assignSession,
   bumpEpoch,
   connectedSessionsOn,
+  countTenantSessions,
   deleteTenantSession,
   findSession,
   findTenantSession,
   insertSession,
+  insertSessionWithinLimit,
   listTenantSessions,
   orphanedSessionIds,
+  pageTenantSessions,
+  RELEASING_STATES,
   readEpoch,
   readPlacement,
   recordSessionState,

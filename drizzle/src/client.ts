@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import type { SQL } from 'drizzle-orm'
@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
+import { keepFilesPrivate } from './private-files.js'
 import * as schema from './schema/index.js'
 
 export type Schema = typeof schema
@@ -56,7 +57,12 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
     }
   }
   const dataDir = 'dataDir' in options ? options.dataDir : undefined
-  if (dataDir) mkdirSync(dataDir, { recursive: true })
+  if (dataDir) {
+    // Credentials and Signal keys live in these files: owner only, like a real Postgres data directory.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    chmodSync(dataDir, 0o700)
+    keepFilesPrivate(dataDir)
+  }
   const client = new PGlite(dataDir)
   const db = drizzlePglite(client, { schema })
   return {

@@ -17,8 +17,13 @@ const positiveInt = z.coerce.number().int().positive()
 export const configSchema = z.object({
   /** HTTP port of the public API. Default 8080. */
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** Host to bind. Default 0.0.0.0. */
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Host to bind. Default 127.0.0.1 (this machine only); the container images set 0.0.0.0. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Port of a separate operator listener that serves only Prometheus `/metrics` (on HOST). Unset: no
+   * such listener. The public API port never serves /metrics. A session-node keeps /metrics on PORT.
+   */
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** Embedded mode: where PGlite data and generated keys live. Default ./.wa-cluster */
   DATA_DIR: z.string().min(1).default('./.wa-cluster'),
   /** Postgres URL; when absent the embedded PGlite in DATA_DIR is used. */
@@ -84,6 +89,13 @@ export const configSchema = z.object({
   FAILOVER_RATE_PER_SECOND: positiveInt.default(50),
   /** Messages a tenant may send per session per minute (429 with Retry-After past it). Default 100. */
   SEND_RATE_LIMIT_PER_MINUTE: positiveInt.default(100),
+  /** Sessions a tenant may have, unless the operator set its `limits.sessions`. Default 100. */
+  TENANT_MAX_SESSIONS: positiveInt.default(100),
+  /**
+   * API requests a tenant may make per minute, all control-planes together, unless the operator set
+   * its `limits.requestsPerMinute` (429 with Retry-After past it). Default 1200.
+   */
+  TENANT_REQUESTS_PER_MINUTE: positiveInt.default(1200),
   /** Webhook delivery attempts before an event is dead-lettered. Default 12. */
   WEBHOOK_MAX_ATTEMPTS: positiveInt.default(12),
 })
@@ -130,6 +142,8 @@ export function parseConfig(env: Record<string, string | undefined>, role: Role)
     throw new ConfigError(`invalid configuration: ${name} ${describeIssue(issue)}${shown}`)
   }
   const config = result.data
+  if (config.METRICS_PORT !== undefined && config.METRICS_PORT === config.PORT)
+    throw new ConfigError('invalid configuration: METRICS_PORT must differ from PORT')
   if (role !== 'all-in-one') {
     if (!config.DATABASE_URL)
       throw new ConfigError(`invalid configuration: DATABASE_URL is required for the ${role}`)

@@ -99,8 +99,10 @@ export class RateLimited extends AppError {
   constructor(
     readonly retryAfterSeconds: number,
     message = 'too many requests',
+    /** What was limited (`limit`, `value`, `resetAt`…), for the client to read. */
+    details: Record<string, unknown> = {},
   ) {
-    super('rate_limited', message, { retryAfterSeconds })
+    super('rate_limited', message, { ...details, retryAfterSeconds })
   }
 }
 
@@ -117,5 +119,35 @@ export class Unavailable extends AppError {
 export class TimedOut extends AppError {
   constructor(message: string) {
     super('timeout', message)
+  }
+}
+
+/** The request body cannot be read as JSON: not UTF-8, or not JSON at all. */
+export class InvalidJson extends AppError {
+  constructor(message = 'request body is not valid JSON') {
+    super('invalid_json', message)
+  }
+}
+
+/** The request body is not `application/json` in UTF-8. */
+export class UnsupportedMediaType extends AppError {
+  constructor(message = 'request body must be application/json') {
+    super('unsupported_media_type', message)
+  }
+}
+
+/**
+ * A tenant reached one of the limits the operator sets (`limits.sessions`…): `limit` names it,
+ * `value` is its current value. Nothing was created; raising the limit or freeing one helps, waiting
+ * does not.
+ */
+export class LimitReached extends AppError {
+  constructor(
+    code: string,
+    readonly limit: string,
+    readonly value: number,
+    message: string,
+  ) {
+    super(code, message, { limit, value })
   }
 }

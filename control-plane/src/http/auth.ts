@@ -1,6 +1,7 @@
 import { Forbidden, Unauthorized } from '@wa-cluster/shared'
 import type { Context, MiddlewareHandler } from 'hono'
 import { authenticateApiKey, isAdminKey } from '../services/api-keys.js'
+import { countTenantRequest } from '../services/tenant-limits.js'
 import type { AppEnv, Principal } from './env.js'
 
 function bearerToken(header: string | undefined): string | undefined {
@@ -36,7 +37,10 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next()
 }
 
-/** Route middleware for tenant endpoints: the tenant comes from the key, never from the request. */
+/**
+ * Route middleware for tenant endpoints: the tenant comes from the key, never from the request. Every
+ * request counts against the tenant's `requestsPerMinute` (the admin key is never limited).
+ */
 export const requireTenant: MiddlewareHandler<AppEnv> = async (c, next) => {
   const principal = await resolvePrincipal(c)
   if (principal.kind !== 'tenant') {
@@ -45,6 +49,7 @@ export const requireTenant: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set('principal', principal)
   c.set('tenantId', principal.tenantId)
   rememberSessionId(c)
+  await countTenantRequest({ ctx: c.get('ctx'), tenantId: principal.tenantId, stored: principal.limits })
   await next()
 }
 

@@ -3,6 +3,8 @@ import {
   BadRequest,
   Conflict,
   Forbidden,
+  InvalidJson,
+  LimitReached,
   LockBusy,
   NotFound,
   PlacementInProgress,
@@ -11,6 +13,7 @@ import {
   TimedOut,
   Unauthorized,
   Unavailable,
+  UnsupportedMediaType,
   ValidationFailed,
 } from '@wa-cluster/shared'
 import type { Context } from 'hono'
@@ -18,6 +21,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
 import type { AppEnv } from './env.js'
+import { ClientClosedRequest } from './request-body.js'
 
 /** The one error body of the API (Unkey style). */
 export type ErrorBody = {
@@ -54,6 +58,9 @@ export const ERROR_STATUSES: ReadonlyMap<ErrorClass, HttpMapping> = new Map<Erro
   mapping(Forbidden, { status: 403 }),
   mapping(NotFound, { status: 404 }),
   mapping(Conflict, { status: 409 }),
+  mapping(LimitReached, { status: 409 }),
+  mapping(InvalidJson, { status: 400 }),
+  mapping(UnsupportedMediaType, { status: 415 }),
   // Contention on one session is 409, not 503: the cluster is healthy and only this session is busy,
   // because another request (a connect, a move, the failover leader) is placing it or its owner has
   // just changed. A 5xx would count against the API's availability and page operators for what is
@@ -109,6 +116,8 @@ function describeIssue(issue: ZodError['issues'][number] | undefined): string {
   if (!issue) return 'is invalid'
   // zod's default messages read "Invalid input: expected string, received number"; the field name goes first.
   if (issue.code === 'invalid_type') {
+    // A schema's own message (e.g. "must be a whole number written in decimal digits") says it best.
+    if (!issue.message.startsWith('Invalid input')) return issue.message
     const received = /received (\w+)/.exec(issue.message)?.[1]
     return received === 'undefined'
       ? 'is required'
@@ -173,6 +182,10 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
     })
   }
   if (error instanceof HTTPException) return respond(error.status, httpExceptionCode(error))
+  // Nobody reads this answer; 499 (nginx's "client closed request") keeps it out of the 5xx count.
+  if (error instanceof ClientClosedRequest) {
+    return respond(499, { code: 'client_closed_request', message: error.message })
+  }
   if (isPostgresDataException(error)) {
     return respond(400, {
       code: 'bad_request',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { registeredMetric } from '@wa-cluster/core'
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
+import { routePath } from 'hono/route'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { ControlPlaneContext } from '../context.js'
 import type { AppEnv } from './env.js'
@@ -60,7 +61,7 @@ export function observeRequests(ctx: ControlPlaneContext): MiddlewareHandler<App
     // Errors were turned into responses by onError before this point; the status is final.
     c.header('x-request-id', requestId)
     const status = c.res.status
-    const route = routeLabel(c.req.routePath, status)
+    const route = routeLabel(c, status)
     const labels = { route, method: c.req.method, status: String(status) }
     const seconds = (performance.now() - startedAt) / 1000
     metrics.requests.inc(labels)
@@ -84,7 +85,11 @@ export function observeRequests(ctx: ControlPlaneContext): MiddlewareHandler<App
   }
 }
 
-function routeLabel(routePath: string, status: number): string {
-  if (routePath === '/*' || routePath === '*') return status === 404 ? 'unmatched' : 'middleware'
-  return routePath
+/** The template of the route the request matched, even when a middleware before it answered. */
+function routeLabel(c: Context<AppEnv>, status: number): string {
+  // The last matched handler is the route's own; middleware registered with '*' come first.
+  const template = routePath(c, -1)
+  if (template === '/*' || template === '*' || template === '')
+    return status === 404 ? 'unmatched' : 'middleware'
+  return template
 }

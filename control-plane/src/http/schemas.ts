@@ -59,6 +59,61 @@ export function errorResponses(...statuses: number[]) {
   )
 }
 
+/**
+ * An integer in the query string: plain decimal digits only. `0x10`, `1e1`, `+10`, ` 10` and `10.0`
+ * are refused rather than read as 16, 10, 10, 10 and 10.
+ */
+export const queryInteger = (schema: z.ZodNumber) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value),
+    schema,
+  )
+
+/** Page size of every list: 1–200, default 50. */
+const pageLimit = queryInteger(
+  z
+    .number({ error: 'must be a whole number written in decimal digits' })
+    .int('must be an integer')
+    .min(1, 'must be between 1 and 200')
+    .max(200, 'must be between 1 and 200'),
+)
+  .default(50)
+  .openapi({ param: { name: 'limit', in: 'query' }, example: 50 })
+
+/**
+ * `limit` and `after` of a list endpoint. `after` is the `nextCursor` of the previous page: the last
+ * item it held, in the list's order.
+ */
+export const pageQuery = (cursor: z.ZodString, example: string) =>
+  z.object({
+    limit: pageLimit,
+    after: cursor.optional().openapi({
+      param: { name: 'after', in: 'query' },
+      example,
+      description: 'nextCursor of the previous page',
+    }),
+  })
+
+/** `{data, nextCursor}`: nextCursor is null on the last page. */
+export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
+  z
+    .object({
+      data: z.array(item),
+      nextCursor: z
+        .string()
+        .nullable()
+        .openapi({ description: 'Pass it as `after` for the next page; null on the last page' }),
+    })
+    .openapi(name)
+
+const idCursor = (prefix: string, what: string) =>
+  z
+    .string()
+    .regex(
+      new RegExp(`^${prefix}_[0-9a-z]{1,64}$`),
+      `must be ${what} id (the nextCursor of the previous page)`,
+    )
+
 export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
   required,
   content: { 'application/json': { schema } },
@@ -81,13 +136,64 @@ export const ApiKeyParams = TenantParams.extend({
 export const CreateTenantBody = z
   .strictObject({ name: displayName.openapi({ example: 'Klinik Sehat' }) })
   .openapi('CreateTenant')
+/** Limits in force for a tenant: its own where the operator set one, the configured default otherwise. */
+export const TenantLimitsSchema = z
+  .object({
+    sessions: z.number().int().openapi({
+      description: 'Sessions the tenant may have (default TENANT_MAX_SESSIONS); creating one more is 409',
+      example: 100,
+    }),
+    requestsPerMinute: z.number().int().openapi({
+      description:
+        'API requests per minute, all control-planes together (default TENANT_REQUESTS_PER_MINUTE)',
+      example: 1200,
+    }),
+  })
+  .openapi('TenantLimits')
 export const TenantSchema = z
-  .object({ id: z.string(), name: z.string(), createdAt: z.string().openapi({ format: 'date-time' }) })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    limits: TenantLimitsSchema,
+    createdAt: z.string().openapi({ format: 'date-time' }),
+  })
   .openapi('Tenant')
+export const TenantDetailSchema = TenantSchema.extend({
+  usage: z
+    .object({ sessions: z.number().int().openapi({ description: 'Sessions the tenant has now' }) })
+    .openapi({ description: 'What the tenant uses of its limits' }),
+}).openapi('TenantDetail')
+
+const limitValue = (max: number) =>
+  z
+    .number()
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(max, `must be at most ${max}`)
+    .nullable()
+
+export const UpdateTenantBody = z
+  .strictObject({
+    limits: z
+      .strictObject({
+        sessions: limitValue(1_000_000).optional().openapi({
+          description: 'Sessions the tenant may have; null goes back to the default',
+          example: 100,
+        }),
+        requestsPerMinute: limitValue(1_000_000).optional().openapi({
+          description: 'API requests per minute; null goes back to the default',
+          example: 600,
+        }),
+      })
+      .optional()
+      .openapi({ description: 'Only the limits named change' }),
+  })
+  .openapi('UpdateTenant')
 export const TenantCreatedSchema = TenantSchema.extend({
   apiKey: z.string().openapi({ description: 'The tenant API key (`wak_…`). Shown once; store it now.' }),
 }).openapi('TenantCreated')
-export const TenantListSchema = z.object({ data: z.array(TenantSchema) }).openapi('TenantList')
+export const TenantListSchema = pageOf(TenantSchema, 'TenantList')
+export const TenantListQuery = pageQuery(idCursor('ten', 'a tenant'), 'ten_0lq2x3y4z5abcdefghijkl')
 
 export const CreateApiKeyBody = z.strictObject({ name: displayName.optional() }).openapi('CreateApiKey')
 export const ApiKeySchema = z
@@ -105,7 +211,8 @@ export const ApiKeySchema = z
 export const ApiKeyCreatedSchema = ApiKeySchema.extend({
   apiKey: z.string().openapi({ description: 'The key (`wak_…`). Shown once.' }),
 }).openapi('ApiKeyCreated')
-export const ApiKeyListSchema = z.object({ data: z.array(ApiKeySchema) }).openapi('ApiKeyList')
+export const ApiKeyListSchema = pageOf(ApiKeySchema, 'ApiKeyList')
+export const ApiKeyListQuery = pageQuery(idCursor('key', 'an API key'), 'key_0lq2x3y4z5abcdefghijkl')
 
 // --- nodes (operator) ---
 
@@ -125,7 +232,11 @@ export const NodeSchema = z
     startedAt: z.string(),
   })
   .openapi('Node')
-export const NodeListSchema = z.object({ data: z.array(NodeSchema) }).openapi('NodeList')
+export const NodeListSchema = pageOf(NodeSchema, 'NodeList')
+export const NodeListQuery = pageQuery(
+  z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'must be a node id (the nextCursor of the previous page)'),
+  'node-a',
+)
 export const DrainResultSchema = NodeSchema.extend({
   sessionsToMove: z.number().int().openapi({
     description: 'Sessions being handed over to other nodes, a few at a time, in the background',
@@ -170,7 +281,8 @@ export const SessionSchema = z
     updatedAt: z.string(),
   })
   .openapi('Session')
-export const SessionListSchema = z.object({ data: z.array(SessionSchema) }).openapi('SessionList')
+export const SessionListSchema = pageOf(SessionSchema, 'SessionList')
+export const SessionListQuery = pageQuery(idCursor('ses', 'a session'), 'ses_0lq2x3y4z5abcdefghijkl')
 
 export const ConnectBody = z
   .strictObject({
@@ -278,13 +390,7 @@ export const EventsQuery = z.object({
     .regex(/^evt_[0-9a-z]{1,64}$/, 'must be an event id (the nextCursor of the previous page)')
     .optional()
     .openapi({ param: { name: 'after', in: 'query' } }),
-  limit: z.coerce
-    .number()
-    .int('must be an integer')
-    .min(1, 'must be between 1 and 200')
-    .max(200, 'must be between 1 and 200')
-    .default(50)
-    .openapi({ param: { name: 'limit', in: 'query' }, example: 50 }),
+  limit: pageLimit,
   sessionId: z
     .string()
     .regex(/^ses_[0-9a-z]{1,64}$/, 'must be a session id')

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi'
 import { requireTenant, tenantIdOf } from '../http/auth.js'
 import type { AppEnv } from '../http/env.js'
+import { acceptJsonBody } from '../http/request-body.js'
 import {
   BulkRedeliverBody,
   EventPageSchema,
@@ -13,7 +14,7 @@ import {
 } from '../http/schemas.js'
 import { listTenantEvents, redeliverDeadEvents, redeliverEvent } from '../services/events.js'
 
-const tenant = { tags: ['Events'], security: [{ bearer: [] }], middleware: [requireTenant] }
+const tenant = { tags: ['Events'], security: [{ bearer: [] }], middleware: [requireTenant, acceptJsonBody] }
 
 const listEventsRoute = createRoute({
   ...tenant,

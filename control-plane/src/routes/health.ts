@@ -45,21 +45,6 @@ const readyRoute = createRoute({
   },
 })
 
-const metricsRoute = createRoute({
-  tags: ['Operations'],
-  method: 'get',
-  operationId: 'getMetrics',
-  ...PUBLIC,
-  path: '/metrics',
-  summary: 'Prometheus metrics',
-  responses: {
-    200: {
-      description: 'Prometheus text exposition format',
-      content: { 'text/plain': { schema: z.string() } },
-    },
-  },
-})
-
 async function check(
   name: string,
   probe: () => Promise<unknown>,
@@ -99,9 +84,5 @@ export function registerHealthRoutes(app: OpenAPIHono<AppEnv>): void {
     return ready
       ? c.json({ status: 'ready' as const, checks: { database, coordinator } }, 200)
       : c.json({ status: 'not_ready' as const, checks: { database, coordinator } }, 503)
-  })
-  app.openapi(metricsRoute, async (c) => {
-    const registry = c.get('ctx').metrics
-    return c.text(await registry.metrics(), 200, { 'content-type': registry.contentType })
   })
 }

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { requireTenant, tenantIdOf } from '../http/auth.js'
 import type { AppEnv } from '../http/env.js'
+import { acceptJsonBody } from '../http/request-body.js'
 import {
   errorResponses,
   IdempotencyHeaders,
@@ -13,7 +14,7 @@ import {
 } from '../http/schemas.js'
 import { getMessage, sendMessage } from '../services/messages.js'
 
-const tenant = { tags: ['Messages'], security: [{ bearer: [] }], middleware: [requireTenant] }
+const tenant = { tags: ['Messages'], security: [{ bearer: [] }], middleware: [requireTenant, acceptJsonBody] }
 
 const sendMessageRoute = createRoute({
   ...tenant,

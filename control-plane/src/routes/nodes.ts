@@ -2,12 +2,14 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { requireAdmin } from '../http/auth.js'
 import { allowEmptyJsonBody } from '../http/empty-body.js'
 import type { AppEnv } from '../http/env.js'
+import { acceptJsonBody } from '../http/request-body.js'
 import {
   DrainResultSchema,
   errorResponses,
   jsonBody,
   jsonResponse,
   MoveSessionBody,
+  NodeListQuery,
   NodeListSchema,
   NodeParams,
   RebalanceBody,
@@ -18,15 +20,24 @@ import {
 import { drainNode, listNodes, rebalance } from '../services/nodes.js'
 import { moveSession } from '../services/sessions.js'
 
-const operator = { tags: ['Operator: cluster'], security: [{ bearer: [] }], middleware: [requireAdmin] }
+const operator = {
+  tags: ['Operator: cluster'],
+  security: [{ bearer: [] }],
+  middleware: [requireAdmin, acceptJsonBody],
+}
 
 const listNodesRoute = createRoute({
   ...operator,
   method: 'get',
   operationId: 'listNodes',
   path: '/v1/nodes',
-  summary: 'List session-nodes with their status and load',
-  responses: { 200: jsonResponse(NodeListSchema, 'Nodes'), ...errorResponses(401, 403) },
+  summary: 'List session-nodes with their status and load, a page at a time',
+  description: 'Pass `nextCursor` as `after` to read the next page; it is null on the last page.',
+  request: { query: NodeListQuery },
+  responses: {
+    200: jsonResponse(NodeListSchema, 'A page of nodes, by id'),
+    ...errorResponses(400, 401, 403),
+  },
 })
 
 const drainNodeRoute = createRoute({
@@ -44,7 +55,7 @@ const drainNodeRoute = createRoute({
 
 const rebalanceRoute = createRoute({
   ...operator,
-  middleware: [requireAdmin, allowEmptyJsonBody],
+  middleware: [requireAdmin, acceptJsonBody, allowEmptyJsonBody],
   method: 'post',
   operationId: 'rebalanceSessions',
   path: '/v1/rebalance',
@@ -70,7 +81,10 @@ const moveSessionRoute = createRoute({
 })
 
 export function registerNodeRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(listNodesRoute, async (c) => c.json({ data: await listNodes({ ctx: c.get('ctx') }) }, 200))
+  app.openapi(listNodesRoute, async (c) => {
+    const { limit, after } = c.req.valid('query')
+    return c.json(await listNodes({ ctx: c.get('ctx'), page: { limit, ...(after ? { after } : {}) } }), 200)
+  })
   app.openapi(drainNodeRoute, async (c) =>
     c.json(await drainNode({ ctx: c.get('ctx'), nodeId: c.req.valid('param').nodeId }), 200),
   )

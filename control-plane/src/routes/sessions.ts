@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { requireTenant, tenantIdOf } from '../http/auth.js'
 import { allowEmptyJsonBody } from '../http/empty-body.js'
 import type { AppEnv } from '../http/env.js'
+import { acceptJsonBody } from '../http/request-body.js'
 import {
   ConnectBody,
   ConnectResultSchema,
@@ -9,6 +10,7 @@ import {
   errorResponses,
   jsonBody,
   jsonResponse,
+  SessionListQuery,
   SessionListSchema,
   SessionParams,
   SessionSchema,
@@ -25,8 +27,12 @@ import {
   qrPngOf,
 } from '../services/sessions.js'
 
-const tenant = { tags: ['Sessions'], security: [{ bearer: [] }], middleware: [requireTenant] }
-const tenantWithOptionalBody = { ...tenant, middleware: [requireTenant, allowEmptyJsonBody] }
+const tenant = {
+  tags: ['Sessions'],
+  security: [{ bearer: [] }],
+  middleware: [requireTenant, acceptJsonBody],
+}
+const tenantWithOptionalBody = { ...tenant, middleware: [requireTenant, acceptJsonBody, allowEmptyJsonBody] }
 
 const createSessionRoute = createRoute({
   ...tenantWithOptionalBody,
@@ -34,10 +40,12 @@ const createSessionRoute = createRoute({
   operationId: 'createSession',
   path: '/v1/sessions',
   summary: 'Create a session (one WhatsApp number)',
+  description:
+    'A tenant may have at most `limits.sessions` sessions (default TENANT_MAX_SESSIONS); one more is `409 session_limit_reached`.',
   request: { body: jsonBody(CreateSessionBody, false) },
   responses: {
     201: jsonResponse(SessionSchema, 'The new session, DISCONNECTED'),
-    ...errorResponses(400, 401, 403, 413, 415),
+    ...errorResponses(400, 401, 403, 409, 413, 415, 429),
   },
 })
 
@@ -46,8 +54,13 @@ const listSessionsRoute = createRoute({
   method: 'get',
   operationId: 'listSessions',
   path: '/v1/sessions',
-  summary: "List the tenant's sessions",
-  responses: { 200: jsonResponse(SessionListSchema, 'Sessions, newest first'), ...errorResponses(401, 403) },
+  summary: "List the tenant's sessions, a page at a time",
+  description: 'Pass `nextCursor` as `after` to read the next page; it is null on the last page.',
+  request: { query: SessionListQuery },
+  responses: {
+    200: jsonResponse(SessionListSchema, 'A page of sessions, newest first'),
+    ...errorResponses(400, 401, 403, 429),
+  },
 })
 
 const getSessionRoute = createRoute({
@@ -146,9 +159,15 @@ export function registerSessionRoutes(app: OpenAPIHono<AppEnv>): void {
     c.set('sessionId', session.id)
     return c.json(session, 201)
   })
-  app.openapi(listSessionsRoute, async (c) =>
-    c.json({ data: await listSessions({ ctx: c.get('ctx'), tenantId: tenantIdOf(c) }) }, 200),
-  )
+  app.openapi(listSessionsRoute, async (c) => {
+    const { limit, after } = c.req.valid('query')
+    const page = await listSessions({
+      ctx: c.get('ctx'),
+      tenantId: tenantIdOf(c),
+      page: { limit, ...(after ? { after } : {}) },
+    })
+    return c.json(page, 200)
+  })
   app.openapi(getSessionRoute, async (c) =>
     c.json(
       await getSession({

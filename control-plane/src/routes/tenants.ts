@@ -2,8 +2,10 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { requireAdmin } from '../http/auth.js'
 import { allowEmptyJsonBody } from '../http/empty-body.js'
 import type { AppEnv } from '../http/env.js'
+import { acceptJsonBody } from '../http/request-body.js'
 import {
   ApiKeyCreatedSchema,
+  ApiKeyListQuery,
   ApiKeyListSchema,
   ApiKeyParams,
   ApiKeySchema,
@@ -13,14 +15,20 @@ import {
   jsonBody,
   jsonResponse,
   TenantCreatedSchema,
+  TenantDetailSchema,
+  TenantListQuery,
   TenantListSchema,
   TenantParams,
-  TenantSchema,
+  UpdateTenantBody,
 } from '../http/schemas.js'
 import { createApiKey, listApiKeys, revokeApiKey } from '../services/api-keys.js'
-import { createTenant, deleteTenant, getTenant, listTenants } from '../services/tenants.js'
+import { createTenant, deleteTenant, getTenant, listTenants, updateTenant } from '../services/tenants.js'
 
-const operator = { tags: ['Operator: tenants'], security: [{ bearer: [] }], middleware: [requireAdmin] }
+const operator = {
+  tags: ['Operator: tenants'],
+  security: [{ bearer: [] }],
+  middleware: [requireAdmin, acceptJsonBody],
+}
 
 const createTenantRoute = createRoute({
   ...operator,
@@ -40,10 +48,12 @@ const listTenantsRoute = createRoute({
   method: 'get',
   operationId: 'listTenants',
   path: '/v1/tenants',
-  summary: 'List tenants',
+  summary: 'List tenants, a page at a time',
+  description: 'Pass `nextCursor` as `after` to read the next page; it is null on the last page.',
+  request: { query: TenantListQuery },
   responses: {
-    200: jsonResponse(TenantListSchema, 'All tenants, newest first'),
-    ...errorResponses(401, 403),
+    200: jsonResponse(TenantListSchema, 'A page of tenants, newest first'),
+    ...errorResponses(400, 401, 403),
   },
 })
 
@@ -52,9 +62,27 @@ const getTenantRoute = createRoute({
   method: 'get',
   operationId: 'getTenant',
   path: '/v1/tenants/{tenantId}',
-  summary: 'Get a tenant',
+  summary: 'Get a tenant with its limits and usage',
   request: { params: TenantParams },
-  responses: { 200: jsonResponse(TenantSchema, 'The tenant'), ...errorResponses(401, 403, 404) },
+  responses: {
+    200: jsonResponse(TenantDetailSchema, 'The tenant, its limits in force and its usage'),
+    ...errorResponses(401, 403, 404),
+  },
+})
+
+const updateTenantRoute = createRoute({
+  ...operator,
+  operationId: 'updateTenant',
+  method: 'patch',
+  path: '/v1/tenants/{tenantId}',
+  summary: "Change a tenant's limits",
+  description:
+    'Only the limits named change; `null` goes back to the configured default. Lowering `sessions` below the current count deletes nothing, it only refuses new sessions.',
+  request: { params: TenantParams, body: jsonBody(UpdateTenantBody) },
+  responses: {
+    200: jsonResponse(TenantDetailSchema, 'The tenant with its limits in force and its usage'),
+    ...errorResponses(400, 401, 403, 404, 413, 415),
+  },
 })
 
 const deleteTenantRoute = createRoute({
@@ -69,7 +97,7 @@ const deleteTenantRoute = createRoute({
 
 const createApiKeyRoute = createRoute({
   ...operator,
-  middleware: [requireAdmin, allowEmptyJsonBody],
+  middleware: [requireAdmin, acceptJsonBody, allowEmptyJsonBody],
   method: 'post',
   operationId: 'createApiKey',
   path: '/v1/tenants/{tenantId}/api-keys',
@@ -86,9 +114,13 @@ const listApiKeysRoute = createRoute({
   method: 'get',
   operationId: 'listApiKeys',
   path: '/v1/tenants/{tenantId}/api-keys',
-  summary: "List a tenant's API keys (without secrets)",
-  request: { params: TenantParams },
-  responses: { 200: jsonResponse(ApiKeyListSchema, 'Keys, newest first'), ...errorResponses(401, 403, 404) },
+  summary: "List a tenant's API keys (without secrets), a page at a time",
+  description: 'Pass `nextCursor` as `after` to read the next page; it is null on the last page.',
+  request: { params: TenantParams, query: ApiKeyListQuery },
+  responses: {
+    200: jsonResponse(ApiKeyListSchema, 'A page of keys, newest first'),
+    ...errorResponses(400, 401, 403, 404),
+  },
 })
 
 const revokeApiKeyRoute = createRoute({
@@ -107,9 +139,22 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>): void {
     c.set('tenantId', tenant.id)
     return c.json(tenant, 201)
   })
-  app.openapi(listTenantsRoute, async (c) => c.json({ data: await listTenants({ ctx: c.get('ctx') }) }, 200))
+  app.openapi(listTenantsRoute, async (c) => {
+    const { limit, after } = c.req.valid('query')
+    return c.json(await listTenants({ ctx: c.get('ctx'), page: { limit, ...(after ? { after } : {}) } }), 200)
+  })
   app.openapi(getTenantRoute, async (c) =>
     c.json(await getTenant({ ctx: c.get('ctx'), tenantId: c.req.valid('param').tenantId }), 200),
+  )
+  app.openapi(updateTenantRoute, async (c) =>
+    c.json(
+      await updateTenant({
+        ctx: c.get('ctx'),
+        tenantId: c.req.valid('param').tenantId,
+        input: c.req.valid('json'),
+      }),
+      200,
+    ),
   )
   app.openapi(deleteTenantRoute, async (c) => {
     await deleteTenant({ ctx: c.get('ctx'), tenantId: c.req.valid('param').tenantId })
@@ -123,9 +168,15 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>): void {
     })
     return c.json(key, 201)
   })
-  app.openapi(listApiKeysRoute, async (c) =>
-    c.json({ data: await listApiKeys({ ctx: c.get('ctx'), tenantId: c.req.valid('param').tenantId }) }, 200),
-  )
+  app.openapi(listApiKeysRoute, async (c) => {
+    const { limit, after } = c.req.valid('query')
+    const page = await listApiKeys({
+      ctx: c.get('ctx'),
+      tenantId: c.req.valid('param').tenantId,
+      page: { limit, ...(after ? { after } : {}) },
+    })
+    return c.json(page, 200)
+  })
   app.openapi(revokeApiKeyRoute, async (c) => {
     const { tenantId, apiKeyId } = c.req.valid('param')
     return c.json(await revokeApiKey({ ctx: c.get('ctx'), tenantId, apiKeyId }), 200)

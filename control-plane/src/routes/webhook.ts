@@ -1,10 +1,11 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { requireTenant, tenantIdOf } from '../http/auth.js'
 import type { AppEnv } from '../http/env.js'
+import { acceptJsonBody } from '../http/request-body.js'
 import { errorResponses, jsonBody, jsonResponse, PutWebhookBody, WebhookSchema } from '../http/schemas.js'
 import { deleteWebhook, getWebhook, putWebhook } from '../services/webhooks.js'
 
-const tenant = { tags: ['Webhook'], security: [{ bearer: [] }], middleware: [requireTenant] }
+const tenant = { tags: ['Webhook'], security: [{ bearer: [] }], middleware: [requireTenant, acceptJsonBody] }
 
 const putWebhookRoute = createRoute({
   ...tenant,

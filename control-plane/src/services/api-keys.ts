@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { apiKeys, tenants } from '@wa-cluster/db'
-import { NotFound, newId } from '@wa-cluster/shared'
-import { and, desc, eq, isNull } from 'drizzle-orm'
+import { NotFound, newId, type TenantLimits } from '@wa-cluster/shared'
+import { and, desc, eq, isNull, lt } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
+import { parseStoredLimits } from './tenant-limits.js'
 
 /** The public shape of a key: never the secret, only the prefix an operator can recognise it by. */
 export type ApiKeyView = {
@@ -46,19 +47,23 @@ export function isAdminKey(ctx: ControlPlaneContext, presentedKey: string): bool
   return presented.length === expected.length && timingSafeEqual(presented, expected)
 }
 
-/** The tenant a key belongs to, or undefined for an unknown or revoked key. Looked up by hash only. */
+/**
+ * The tenant a key belongs to, with the limits the operator set for it, or undefined for an unknown or
+ * revoked key. Looked up by hash only.
+ */
 export async function authenticateApiKey({
   ctx,
   presentedKey,
 }: {
   ctx: ControlPlaneContext
   presentedKey: string
-}): Promise<{ tenantId: string; apiKeyId: string } | undefined> {
+}): Promise<{ tenantId: string; apiKeyId: string; limits: TenantLimits } | undefined> {
   const [row] = await ctx.database.db
-    .select({ id: apiKeys.id, tenantId: apiKeys.tenantId })
+    .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, limits: tenants.limits })
     .from(apiKeys)
+    .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
     .where(and(eq(apiKeys.keyHash, hashApiKey(presentedKey)), isNull(apiKeys.revokedAt)))
-  return row ? { tenantId: row.tenantId, apiKeyId: row.id } : undefined
+  return row ? { tenantId: row.tenantId, apiKeyId: row.id, limits: parseStoredLimits(row.limits) } : undefined
 }
 
 /** Values for a new key row plus the plain key, which is returned to the caller once and never stored. */
@@ -102,20 +107,29 @@ export async function createApiKey({
   return { ...toApiKeyView(inserted!), apiKey }
 }
 
+/** One page of the tenant's keys, newest first, after the cursor `after`. */
 export async function listApiKeys({
   ctx,
   tenantId,
+  page,
 }: {
   ctx: ControlPlaneContext
   tenantId: string
-}): Promise<ApiKeyView[]> {
+  page: { after?: string; limit: number }
+}): Promise<{ data: ApiKeyView[]; nextCursor: string | null }> {
   await requireTenantExists(ctx, tenantId)
   const rows = await ctx.database.db
     .select()
     .from(apiKeys)
-    .where(eq(apiKeys.tenantId, tenantId))
+    .where(
+      page.after === undefined
+        ? eq(apiKeys.tenantId, tenantId)
+        : and(eq(apiKeys.tenantId, tenantId), lt(apiKeys.id, page.after)),
+    )
     .orderBy(desc(apiKeys.id))
-  return rows.map(toApiKeyView)
+    .limit(page.limit + 1)
+  const data = rows.slice(0, page.limit).map(toApiKeyView)
+  return { data, nextCursor: rows.length > page.limit ? (data.at(-1)?.id ?? null) : null }
 }
 
 /** Revokes a key; it answers 401 from the next request on. Revoking twice is harmless. */

@@ -85,8 +85,13 @@ export async function sendMessage({
     ctx.config.SEND_RATE_LIMIT_PER_MINUTE,
     60_000,
   )
-  if (!limit.allowed)
-    throw new RateLimited(Math.ceil(limit.retryAfterMs / 1000), 'send rate limit reached for this session')
+  if (!limit.allowed) {
+    throw new RateLimited(Math.ceil(limit.retryAfterMs / 1000), 'send rate limit reached for this session', {
+      limit: 'messagesPerMinutePerSession',
+      value: ctx.config.SEND_RATE_LIMIT_PER_MINUTE,
+      resetAt: new Date(Date.now() + limit.retryAfterMs).toISOString(),
+    })
+  }
 
   const now = new Date()
   const [inserted] = await ctx.database.db

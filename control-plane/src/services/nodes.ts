@@ -6,6 +6,7 @@ import {
   loadPlaceableNodes,
   type NodeAssignment,
   planRebalance,
+  type RegisteredNode,
   setNodeStatus,
 } from '@wa-cluster/core'
 import { type NodeStatus, NotFound } from '@wa-cluster/shared'
@@ -30,8 +31,21 @@ export type RebalancePlan = {
   after: Record<string, number>
 }
 
-export async function listNodes({ ctx }: { ctx: ControlPlaneContext }): Promise<NodeView[]> {
-  const [rows, live] = await Promise.all([listRegisteredNodes(ctx.database), ctx.coordinator.liveNodes()])
+/** One page of registered nodes in id order, after the cursor `after` (a node id). */
+export async function listNodes({
+  ctx,
+  page,
+}: {
+  ctx: ControlPlaneContext
+  page: { after?: string; limit: number }
+}): Promise<{ data: NodeView[]; nextCursor: string | null }> {
+  const rows = await listRegisteredNodes(ctx.database, undefined, { ...page, limit: page.limit + 1 })
+  const data = await nodeViews(ctx, rows.slice(0, page.limit))
+  return { data, nextCursor: rows.length > page.limit ? (data.at(-1)?.id ?? null) : null }
+}
+
+async function nodeViews(ctx: ControlPlaneContext, rows: RegisteredNode[]): Promise<NodeView[]> {
+  const live = await ctx.coordinator.liveNodes()
   const liveById = new Map(live.map((node) => [node.nodeId, node]))
   return rows.map((row) => {
     const heartbeat = liveById.get(row.id)
@@ -59,7 +73,8 @@ export async function drainNode({
   nodeId: string
 }): Promise<NodeView & { sessionsToMove: number }> {
   if (!(await setNodeStatus(ctx.database, nodeId, 'draining'))) throw new NotFound('node')
-  const view = (await listNodes({ ctx })).find((node) => node.id === nodeId)!
+  const [view] = await nodeViews(ctx, await listRegisteredNodes(ctx.database, [nodeId]))
+  if (!view) throw new NotFound('node')
   void evacuateNode({
     database: ctx.database,
     coordinator: ctx.coordinator,

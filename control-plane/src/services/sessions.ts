@@ -2,9 +2,9 @@ import {
   deleteTenantSession,
   findSession,
   findTenantSession,
-  insertSession,
-  listTenantSessions,
+  insertSessionWithinLimit,
   nudgeNode,
+  pageTenantSessions,
   placeSession,
   type SessionRow,
   setDesiredState,
@@ -14,6 +14,7 @@ import {
   ACTIVE_STATES,
   Conflict,
   type DesiredState,
+  LimitReached,
   NotFound,
   newId,
   normalizeRecipient,
@@ -23,6 +24,7 @@ import {
   ValidationFailed,
 } from '@wa-cluster/shared'
 import type { ControlPlaneContext } from '../context.js'
+import { readTenantLimits } from './tenant-limits.js'
 
 export type { SessionRow }
 
@@ -89,17 +91,45 @@ export async function requireSession(
   return row
 }
 
+/**
+ * Creates a session, DISCONNECTED, unless the tenant already has as many as its `limits.sessions`
+ * allows (LimitReached `session_limit_reached`: waiting does not help, deleting a session or a higher
+ * limit does).
+ */
 export async function createSession({
   ctx,
   tenantId,
   input,
 }: TenantScope & { input: { name?: string } }): Promise<SessionView> {
   const id = newId('ses')
-  return toSessionView(await insertSession(ctx.database, { id, tenantId, name: input.name ?? id }))
+  const { sessions: maxSessions } = await readTenantLimits(ctx, tenantId)
+  const created = await insertSessionWithinLimit(
+    ctx.database,
+    { id, tenantId, name: input.name ?? id },
+    maxSessions,
+  )
+  if (!created.row) {
+    throw new LimitReached(
+      'session_limit_reached',
+      'sessions',
+      maxSessions,
+      `this tenant has ${created.sessions} sessions and its limit is ${maxSessions} (limits.sessions): delete a session or ask the operator to raise the limit`,
+    )
+  }
+  return toSessionView(created.row)
 }
 
-export async function listSessions({ ctx, tenantId }: TenantScope): Promise<SessionView[]> {
-  return (await listTenantSessions(ctx.database, tenantId)).map(toSessionView)
+/** One page of the tenant's sessions, newest first. */
+export async function listSessions({
+  ctx,
+  tenantId,
+  page,
+}: TenantScope & { page: { after?: string; limit: number } }): Promise<{
+  data: SessionView[]
+  nextCursor: string | null
+}> {
+  const { rows, nextCursor } = await pageTenantSessions(ctx.database, tenantId, page)
+  return { data: rows.map(toSessionView), nextCursor }
 }
 
 export async function getSession({ ctx, tenantId, sessionId }: SessionScope): Promise<SessionView> {

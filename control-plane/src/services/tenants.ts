@@ -1,17 +1,28 @@
-import { listTenantSessions } from '@wa-cluster/core'
-import { apiKeys, tenants } from '@wa-cluster/db'
-import { NotFound, newId } from '@wa-cluster/shared'
-import { desc, eq } from 'drizzle-orm'
+import { countTenantSessions, listTenantSessions } from '@wa-cluster/core'
+import { apiKeys, tenants, textArray } from '@wa-cluster/db'
+import { type EffectiveTenantLimits, effectiveTenantLimits, NotFound, newId } from '@wa-cluster/shared'
+import { desc, eq, lt, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { newApiKeyRecord } from './api-keys.js'
 import { deleteSession } from './sessions.js'
+import { parseStoredLimits } from './tenant-limits.js'
 
-export type TenantView = { id: string; name: string; createdAt: string }
+/** `limits` are the ones in force: the tenant's own where the operator set one, else the defaults. */
+export type TenantView = { id: string; name: string; limits: EffectiveTenantLimits; createdAt: string }
+export type TenantDetailView = TenantView & { usage: { sessions: number } }
+
+/** A PATCH of limits: a number sets the tenant's own value, null goes back to the default. */
+export type TenantLimitsPatch = { sessions?: number | null; requestsPerMinute?: number | null }
 
 type TenantRow = typeof tenants.$inferSelect
 
-function toTenantView(row: TenantRow): TenantView {
-  return { id: row.id, name: row.name, createdAt: row.createdAt.toISOString() }
+function toTenantView(ctx: ControlPlaneContext, row: TenantRow): TenantView {
+  return {
+    id: row.id,
+    name: row.name,
+    limits: effectiveTenantLimits(parseStoredLimits(row.limits), ctx.config),
+    createdAt: row.createdAt.toISOString(),
+  }
 }
 
 /** Creates the tenant with its first API key in one transaction; the plain key is returned once. */
@@ -29,24 +40,62 @@ export async function createTenant({
     await tx.insert(apiKeys).values(keyRow)
     return inserted!
   })
-  return { ...toTenantView(tenant), apiKey }
+  return { ...toTenantView(ctx, tenant), apiKey }
 }
 
-export async function listTenants({ ctx }: { ctx: ControlPlaneContext }): Promise<TenantView[]> {
-  const rows = await ctx.database.db.select().from(tenants).orderBy(desc(tenants.id))
-  return rows.map(toTenantView)
+/** One page of tenants, newest first, after the cursor `after`. */
+export async function listTenants({
+  ctx,
+  page,
+}: {
+  ctx: ControlPlaneContext
+  page: { after?: string; limit: number }
+}): Promise<{ data: TenantView[]; nextCursor: string | null }> {
+  const rows = await ctx.database.db
+    .select()
+    .from(tenants)
+    .where(page.after === undefined ? undefined : lt(tenants.id, page.after))
+    .orderBy(desc(tenants.id))
+    .limit(page.limit + 1)
+  const data = rows.slice(0, page.limit).map((row) => toTenantView(ctx, row))
+  return { data, nextCursor: rows.length > page.limit ? (data.at(-1)?.id ?? null) : null }
 }
 
+/** The tenant with its limits and what it uses of them. */
 export async function getTenant({
   ctx,
   tenantId,
 }: {
   ctx: ControlPlaneContext
   tenantId: string
-}): Promise<TenantView> {
+}): Promise<TenantDetailView> {
   const [row] = await ctx.database.db.select().from(tenants).where(eq(tenants.id, tenantId))
   if (!row) throw new NotFound('tenant')
-  return toTenantView(row)
+  return { ...toTenantView(ctx, row), usage: { sessions: await countTenantSessions(ctx.database, tenantId) } }
+}
+
+/**
+ * Operator: changes the named limits of a tenant and leaves the others (and keys this version does
+ * not know) as they are. Lowering `sessions` below what the tenant has deletes nothing: it only stops
+ * new sessions.
+ */
+export async function updateTenant({
+  ctx,
+  tenantId,
+  input,
+}: {
+  ctx: ControlPlaneContext
+  tenantId: string
+  input: { limits?: TenantLimitsPatch }
+}): Promise<TenantDetailView> {
+  const entries = Object.entries(input.limits ?? {})
+  const set = Object.fromEntries(entries.filter(([, value]) => value !== null))
+  const cleared = entries.filter(([, value]) => value === null).map(([key]) => key)
+  const updated = await ctx.database.rows<{ id: string }>(sql`
+    UPDATE tenants SET limits = (limits - ${textArray(cleared)}) || ${JSON.stringify(set)}::jsonb
+    WHERE id = ${tenantId} RETURNING id`)
+  if (updated.length === 0) throw new NotFound('tenant')
+  return getTenant({ ctx, tenantId })
 }
 
 /**

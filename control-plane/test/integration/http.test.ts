@@ -1,3 +1,4 @@
+import { serveMetrics } from '@wa-cluster/core'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openApiDocument } from '../../src/app.js'
@@ -24,6 +25,7 @@ const EXPECTED_OPERATIONS = [
   'post /v1/tenants',
   'get /v1/tenants',
   'get /v1/tenants/{tenantId}',
+  'patch /v1/tenants/{tenantId}',
   'delete /v1/tenants/{tenantId}',
   'post /v1/tenants/{tenantId}/api-keys',
   'get /v1/tenants/{tenantId}/api-keys',
@@ -50,7 +52,6 @@ const EXPECTED_OPERATIONS = [
   'post /v1/events/redeliver',
   'get /health',
   'get /ready',
-  'get /metrics',
   'get /openapi.json',
   'get /docs',
 ]
@@ -106,16 +107,31 @@ describe('documentation and operations endpoints', () => {
     }
   })
 
-  it('/metrics exposes the HTTP request counter and duration histogram by route template', async () => {
+  it('/metrics is not on the public port: 404, whatever the key', async () => {
+    for (const key of [undefined, tenantKey, TEST_ADMIN_KEY]) {
+      const response = await api.call('GET', '/metrics', key ? { key } : {})
+      expect(response.status).toBe(404)
+      expect(response.text).not.toContain('http_requests_total')
+    }
+  })
+
+  it('the metrics listener (METRICS_PORT) exposes the HTTP counter and histogram by route template', async () => {
     await api.call('GET', '/v1/sessions/ses_nothere', { key: tenantKey })
-    const response = await api.call('GET', '/metrics')
-    expect(response.status).toBe(200)
-    expect(response.headers.get('content-type')).toMatch(/text\/plain/)
-    expect(response.text).toMatch(
-      /http_requests_total\{route="\/v1\/sessions\/:sessionId",method="GET",status="404"\} \d+/,
-    )
-    expect(response.text).toContain('http_request_duration_seconds_bucket')
-    expect(response.text).not.toContain('ses_nothere')
+    const metrics = await serveMetrics(api.ctx.metrics, { port: 0, host: '127.0.0.1' })
+    try {
+      const response = await fetch(metrics.url)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toMatch(/text\/plain/)
+      const text = await response.text()
+      expect(text).toMatch(
+        /http_requests_total\{route="\/v1\/sessions\/:sessionId",method="GET",status="404"\} \d+/,
+      )
+      expect(text).toContain('http_request_duration_seconds_bucket')
+      expect(text).not.toContain('ses_nothere')
+      expect((await fetch(metrics.url.replace('/metrics', '/v1/tenants'))).status).toBe(404)
+    } finally {
+      await metrics.close()
+    }
   })
 })
 

@@ -42,7 +42,13 @@ describe('tenants and API keys', () => {
     const list = await api.call('GET', '/v1/tenants', admin)
     expect(list.body.data.map((tenant: { id: string }) => tenant.id)).toContain(created.body.id)
     const one = await api.call('GET', `/v1/tenants/${created.body.id}`, admin)
-    expect(one.body).toEqual({ id: created.body.id, name: 'Klinik Sehat', createdAt: created.body.createdAt })
+    expect(one.body).toEqual({
+      id: created.body.id,
+      name: 'Klinik Sehat',
+      limits: { sessions: 100, requestsPerMinute: 1200 },
+      usage: { sessions: 0 },
+      createdAt: created.body.createdAt,
+    })
     expect(one.body.apiKey).toBeUndefined()
   })
 
@@ -290,6 +296,6 @@ describe('tenants and API keys', () => {
     expect(plan.body).toEqual({ dryRun: true, moves: [], before: {}, after: {} })
     const nodes = await api.call('GET', '/v1/nodes', admin)
     expect(nodes.status).toBe(200)
-    expect(nodes.body).toEqual({ data: [] })
+    expect(nodes.body).toEqual({ data: [], nextCursor: null })
   })
 })

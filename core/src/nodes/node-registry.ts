@@ -60,12 +60,21 @@ export async function runningNodeIds(database: DatabaseHandle): Promise<string[]
   return rows.map((row) => row.id)
 }
 
-/** Registered nodes with their assigned-session counts; `onlyIds` narrows to those ids. */
+/**
+ * Registered nodes with their assigned-session counts, in id order; `onlyIds` narrows to those ids,
+ * `page` to at most `limit` nodes after the id `after`.
+ */
 export async function listRegisteredNodes(
   database: DatabaseHandle,
   onlyIds?: string[],
+  page?: { after?: string; limit: number },
 ): Promise<RegisteredNode[]> {
-  const filter = onlyIds ? sql`WHERE n.id = ANY(${textArray(onlyIds)})` : sql``
+  const conditions = [
+    ...(onlyIds ? [sql`n.id = ANY(${textArray(onlyIds)})`] : []),
+    ...(page?.after !== undefined ? [sql`n.id > ${page.after}`] : []),
+  ]
+  const filter = conditions.length > 0 ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``
+  const limit = page ? sql`LIMIT ${page.limit}` : sql``
   const rows = await database.rows<{
     id: string
     status: NodeStatus
@@ -79,7 +88,7 @@ export async function listRegisteredNodes(
     LEFT JOIN (SELECT node_id, count(*) AS assigned FROM sessions WHERE node_id IS NOT NULL GROUP BY node_id) c
       ON c.node_id = n.id
     ${filter}
-    ORDER BY n.id`)
+    ORDER BY n.id ${limit}`)
   return rows.map((row) => ({
     id: row.id,
     status: row.status,

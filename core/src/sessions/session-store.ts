@@ -6,7 +6,7 @@ import {
   type SessionState,
   StaleEpoch,
 } from '@wa-cluster/shared'
-import { and, desc, eq, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import { appendEvent } from '../events/outbox.js'
 import { deleteCredentials } from './credentials.js'
 
@@ -36,8 +36,16 @@ export type StateChange = {
 }
 
 /**
+ * States that end a session's run: the QR expired unscanned, the device was unlinked, or the session
+ * failed. Whoever records one, the session leaves its node (it no longer counts against the node's
+ * capacity) and no longer wants one (failover must not re-place it and show a QR again).
+ */
+export const RELEASING_STATES: ReadonlySet<SessionState> = new Set(['EXPIRED', 'LOGGED_OUT', 'FAILED'])
+
+/**
  * Writes a state change and its `connection.update` event in one transaction, fenced by `epoch`:
  * an owner that lost the session can neither change its state nor emit events (throws StaleEpoch).
+ * A RELEASING_STATES state also unassigns the session and sets its desire to `disconnected`.
  */
 export async function recordSessionState(
   database: DatabaseHandle,
@@ -52,6 +60,8 @@ export async function recordSessionState(
     )
     if (!current) throw new StaleEpoch(sessionId, epoch)
     const waiting = change.state === 'QR_READY' || change.state === 'PAIRING'
+    const releases = RELEASING_STATES.has(change.state)
+    const desiredState = releases ? 'disconnected' : (change.desiredState ?? null)
     await tx.execute(sql`
       UPDATE sessions SET
         state = ${change.state},
@@ -61,8 +71,8 @@ export async function recordSessionState(
         qr_expires_at = ${waiting ? (change.qrExpiresAt?.toISOString() ?? null) : null},
         pairing_code = ${waiting ? (change.pairingCode ?? null) : null},
         phone = COALESCE(${change.phone ?? null}, phone),
-        desired_state = COALESCE(${change.desiredState ?? null}, desired_state),
-        node_id = CASE WHEN ${change.unassign ?? false} THEN NULL ELSE node_id END,
+        desired_state = COALESCE(${desiredState}, desired_state),
+        node_id = CASE WHEN ${releases || (change.unassign ?? false)} THEN NULL ELSE node_id END,
         connected_at = CASE WHEN ${change.state} = 'CONNECTED' THEN now() ELSE connected_at END,
         updated_at = now()
       WHERE id = ${sessionId}`)
@@ -143,6 +153,36 @@ export async function insertSession(
   return row!
 }
 
+/**
+ * Inserts a session unless the tenant already has `maxSessions`. Creations of one tenant are
+ * serialised on its row, so concurrent requests cannot overshoot the limit. Returns the new row, or
+ * the count that is already at the limit.
+ */
+export async function insertSessionWithinLimit(
+  database: DatabaseHandle,
+  input: { id: string; tenantId: string; name: string },
+  maxSessions: number,
+): Promise<{ row: SessionRow } | { row?: undefined; sessions: number }> {
+  return database.db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT id FROM tenants WHERE id = ${input.tenantId} FOR UPDATE`)
+    const [counted] = resultRows<{ count: number }>(
+      await tx.execute(sql`SELECT count(*)::int AS count FROM sessions WHERE tenant_id = ${input.tenantId}`),
+    )
+    const existing = Number(counted?.count ?? 0)
+    if (existing >= maxSessions) return { sessions: existing }
+    const [row] = await tx.insert(sessions).values(input).returning()
+    return { row: row! }
+  })
+}
+
+/** How many sessions the tenant has (any state). */
+export async function countTenantSessions(database: DatabaseHandle, tenantId: string): Promise<number> {
+  const [row] = await database.rows<{ count: number }>(
+    sql`SELECT count(*)::int AS count FROM sessions WHERE tenant_id = ${tenantId}`,
+  )
+  return Number(row?.count ?? 0)
+}
+
 /** The tenant's session, or undefined (another tenant's session reads as missing). */
 export async function findTenantSession(
   database: DatabaseHandle,
@@ -167,6 +207,29 @@ export async function findSession(
 
 export async function listTenantSessions(database: DatabaseHandle, tenantId: string): Promise<SessionRow[]> {
   return database.db.select().from(sessions).where(eq(sessions.tenantId, tenantId)).orderBy(desc(sessions.id))
+}
+
+/**
+ * One page of the tenant's sessions, newest first: at most `limit` after the cursor `after` (the last
+ * id of the previous page). `nextCursor` is null on the last page.
+ */
+export async function pageTenantSessions(
+  database: DatabaseHandle,
+  tenantId: string,
+  page: { after?: string; limit: number },
+): Promise<{ rows: SessionRow[]; nextCursor: string | null }> {
+  const rows = await database.db
+    .select()
+    .from(sessions)
+    .where(
+      page.after === undefined
+        ? eq(sessions.tenantId, tenantId)
+        : and(eq(sessions.tenantId, tenantId), lt(sessions.id, page.after)),
+    )
+    .orderBy(desc(sessions.id))
+    .limit(page.limit + 1)
+  const shown = rows.slice(0, page.limit)
+  return { rows: shown, nextCursor: rows.length > page.limit ? (shown.at(-1)?.id ?? null) : null }
 }
 
 /** Records what the tenant wants; the owning node (or the next one placed) reconciles towards it. */

@@ -142,6 +142,12 @@ describe('Dockerfile', () => {
     }
   })
 
+  it('listens on the container interface: HOST=0.0.0.0 (the processes default to 127.0.0.1)', () => {
+    expect(configSchema.shape.HOST.parse(undefined)).toBe('127.0.0.1')
+    const env = instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args)
+    expect(env.join(' ')).toMatch(/\bHOST=0\.0\.0\.0\b/)
+  })
+
   it('runs as a non-root user', () => {
     const users = instructions.filter((i) => i.keyword === 'USER')
     expect(users.length).toBeGreaterThan(0)
@@ -236,6 +242,19 @@ describe('compose.yaml', () => {
     // Every ${VAR:?...} the file requires must appear in .env.example.
     for (const m of text.matchAll(/\$\{(\w+):\?/g))
       expect(envExample).toMatch(new RegExp(`^#?\\s*${m[1]}=`, 'm'))
+  })
+
+  it('binds every app process to the container interface and keeps metrics off the published ports', () => {
+    for (const [name, s] of [...byScript('start:control-plane'), ...byScript('start:session-node')]) {
+      expect(s.environment?.HOST, `${name} HOST`).toBe('0.0.0.0')
+    }
+    for (const [name, s] of byScript('start:control-plane')) {
+      const metricsPort = String(s.environment?.METRICS_PORT)
+      expect(metricsPort, `${name} METRICS_PORT`).toMatch(/^\d+$/)
+      expect(metricsPort).not.toBe(String(s.environment.PORT))
+      const published = (s.ports ?? []).map((p: unknown) => String(p).split(':').at(-1))
+      expect(published, `${name} must not publish the metrics port`).not.toContain(metricsPort)
+    }
   })
 
   it('gives session-nodes distinct NODE_IDs and control-planes distinct host ports', () => {
@@ -435,6 +454,20 @@ describe('kubernetes/', () => {
       expect(c.resources?.requests && c.resources?.limits, `${w.metadata.name} resources`).toBeTruthy()
     }
     expect(controlPlane.spec.replicas).toBe(2)
+  })
+
+  it('control-plane: metrics on METRICS_PORT, scraped there, and not behind the Service', () => {
+    const c = mainContainer(controlPlane)
+    const metricsPort = (c.env as Json[]).find((e) => e.name === 'METRICS_PORT')?.value
+    expect(metricsPort).toMatch(/^\d+$/)
+    expect((c.ports as Json[]).map((p) => p.containerPort)).toContain(Number(metricsPort))
+    const annotations = controlPlane.spec.template.metadata.annotations
+    expect(annotations['prometheus.io/port']).toBe(metricsPort)
+    expect(annotations['prometheus.io/path']).toBe('/metrics')
+    const service = one('Service', 'wa-control-plane')
+    const metricsName = (c.ports as Json[]).find((p) => p.containerPort === Number(metricsPort))?.name
+    for (const p of service.spec.ports) expect([metricsName, Number(metricsPort)]).not.toContain(p.targetPort)
+    expect(configMap.data.HOST).toBe('0.0.0.0')
   })
 
   it('session-node: stable NODE_ID from the pod name, grace period above the lease TTL, headless Service, PDB', () => {

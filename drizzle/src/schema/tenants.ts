@@ -1,8 +1,11 @@
-import { index, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+import type { TenantLimits } from '@wa-cluster/shared'
+import { index, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
 
 export const tenants = pgTable('tenants', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
+  /** Limits the operator set for this tenant; a missing key means the configured default. */
+  limits: jsonb('limits').$type<TenantLimits>().notNull().default({}),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 })
 

@@ -9,6 +9,17 @@ describe('parseConfig', () => {
     expect(config.DEFAULT_COUNTRY_CODE).toBe('62')
     expect(config.DATA_DIR).toBe('./.wa-cluster')
     expect(config.WA_SIM).toBe(false)
+    expect(config.HOST).toBe('127.0.0.1')
+    expect(config.METRICS_PORT).toBeUndefined()
+    expect(config.TENANT_MAX_SESSIONS).toBe(100)
+    expect(config.TENANT_REQUESTS_PER_MINUTE).toBe(1200)
+  })
+
+  it('refuses a METRICS_PORT equal to PORT', () => {
+    expect(() => parseConfig({ PORT: '9000', METRICS_PORT: '9000' }, 'all-in-one')).toThrow(
+      /METRICS_PORT must differ from PORT/,
+    )
+    expect(parseConfig({ METRICS_PORT: '9464' }, 'all-in-one').METRICS_PORT).toBe(9464)
   })
 
   it('stops on a bad value with one line naming the variable', () => {
