@@ -38,7 +38,6 @@ const operations = listOperations(document)
 const NOT_SWEPT: Record<string, string> = {
   getHealth: 'public: no key, no tenant data',
   getReadiness: 'public: no key, no tenant data',
-  getMetrics: 'public: no key, no tenant data',
   getOpenApiDocument: 'public: no key, no tenant data',
   getApiDocs: 'public: no key, no tenant data',
   createSession: 'no path id: the tenant comes from the key; creates in the caller’s own tenant',

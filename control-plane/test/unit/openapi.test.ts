@@ -63,7 +63,6 @@ describe('the OpenAPI document', () => {
     expect(publicOperations.map((operation) => operation.operationId).sort()).toEqual([
       'getApiDocs',
       'getHealth',
-      'getMetrics',
       'getOpenApiDocument',
       'getReadiness',
     ])
