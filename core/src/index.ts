@@ -38,6 +38,7 @@ export {
 
 // The `nodes` table.
 export {
+  activateDrainingNode,
   listRegisteredNodes,
   markNodesDead,
   type RegisteredNode,
