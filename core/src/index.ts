@@ -38,6 +38,7 @@ export {
 
 // The `nodes` table.
 export {
+  activateDrainingNode,
   listRegisteredNodes,
   markNodesDead,
   type RegisteredNode,
@@ -78,7 +79,7 @@ export {
 } from './runtime/runtime.js'
 
 // The `sessions` row and the credentials fence.
-export { deleteCredentials, SESSION_FENCE } from './sessions/credentials.js'
+export { credentialsExist, deleteCredentials, SESSION_FENCE } from './sessions/credentials.js'
 export {
   assignmentsFor,
   assignSession,

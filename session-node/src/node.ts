@@ -67,6 +67,8 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
   const retryTimers = new Map<string, NodeJS.Timeout>()
   let status: NodeHeartbeat['status'] = 'active'
   let started = false
+  /** Set once a stopping node's evacuation ended: what is still assigned here has nowhere to go. */
+  let evacuated = false
   let heartbeatTimer: NodeJS.Timeout | undefined
   let reconcileTimer: NodeJS.Timeout | undefined
   let unsubscribe: Unsubscribe | undefined
@@ -200,11 +202,19 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
         if (!runner && !starting.has(row.id)) void startSession(row)
         else if (queued.has(row.id)) runner?.flushOutbox()
       } else if (runner) {
-        const mode: StopMode = !mine
-          ? 'handover'
-          : row.desiredState === 'logged_out'
-            ? 'logout'
-            : 'disconnect'
+        // A node shutting down whose session found no other node (still ours, or unassigned by the
+        // evacuation) says so instead of announcing a move that is not coming.
+        const nowhere =
+          status === 'stopping' &&
+          row.desiredState === 'connected' &&
+          (row.nodeId === null || (evacuated && row.nodeId === nodeId))
+        const mode: StopMode = nowhere
+          ? 'shutdown'
+          : !mine
+            ? 'handover'
+            : row.desiredState === 'logged_out'
+              ? 'logout'
+              : 'disconnect'
         stops.push(stopRunner(runner, mode, row.nodeId))
       }
     }
@@ -256,6 +266,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
     async start() {
       if (started) return
       started = true
+      evacuated = false
       status = 'active'
       await registerNode(database, nodeId, config.SESSION_NODE_CAPACITY)
       unsubscribe = await coordinator.subscribe(keys.nodeChannel(nodeId), onNudge)
@@ -282,9 +293,11 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       }).catch((error) =>
         logger.warn({ err: (error as Error).message }, 'evacuation failed; sessions stay unassigned'),
       )
+      evacuated = true
       started = false
       await reconcile()
-      await Promise.all([...runners.values()].map((runner) => runner.stop('handover')))
+      // Whatever still runs here had nowhere to go (a first mode asked for wins, so moved ones keep theirs).
+      await Promise.all([...runners.values()].map((runner) => runner.stop('shutdown')))
       clearInterval(heartbeatTimer)
       clearInterval(reconcileTimer)
       for (const timer of retryTimers.values()) clearTimeout(timer)

@@ -99,6 +99,18 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
     sessionId = session.data!.id
   })
 
+  it('drains the node while it holds no session, and activate undoes the drain', async () => {
+    const path = { path: { nodeId: 'journey-node' } }
+    const drained = await admin.POST('/v1/nodes/{nodeId}/drain', { params: path })
+    expect(drained.response.status).toBe(200)
+    expect(drained.data).toMatchObject({ status: 'draining', sessionsToMove: 0 })
+    const activated = await admin.POST('/v1/nodes/{nodeId}/activate', { params: path })
+    expect(activated.response.status).toBe(200)
+    expect(activated.data).toMatchObject({ id: 'journey-node', status: 'active' })
+    const unknown = await admin.POST('/v1/nodes/{nodeId}/activate', { params: { path: { nodeId: 'nope' } } })
+    expect(unknown.response.status).toBe(404)
+  })
+
   it('connects: answers with the QR Baileys emitted, and the phone scan leads to CONNECTED', async () => {
     const connect = await tenant.POST('/v1/sessions/{sessionId}/connect', {
       params: { path: { sessionId } },
@@ -244,6 +256,18 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
     }
   })
 
+  it('refuses to drain the only node: its sessions would have nowhere to go', async () => {
+    const drained = await admin.POST('/v1/nodes/{nodeId}/drain', {
+      params: { path: { nodeId: 'journey-node' } },
+    })
+    expect(drained.response.status).toBe(409)
+    expect(drained.error).toMatchObject({ error: { code: 'no_capacity_elsewhere' } })
+    const nodes = (await admin.GET('/v1/nodes')).data!.data
+    expect(nodes.find((node) => node.id === 'journey-node')).toMatchObject({ status: 'active', sessions: 1 })
+    const session = await tenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })
+    expect(session.data?.state).toBe('CONNECTED')
+  })
+
   it('restarts the process and reconnects from Postgres credentials without a QR', async () => {
     const loginsBefore = (await sim.stats()).logins
     const qrEventsBefore = receiver.events.filter(connectionState(sessionId, 'QR_READY')).length
@@ -253,6 +277,13 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
     await eventually('CONNECTED again after restart', () =>
       receiver.events.slice(eventsBefore).find(connectionState(sessionId, 'CONNECTED')),
     )
+    // The only process went away: it says so, not "moving to another node" (there is none).
+    const states = receiver.events
+      .slice(eventsBefore)
+      .filter((event) => event.type === 'connection.update' && event.sessionId === sessionId)
+      .map((event) => (event.type === 'connection.update' ? [event.data.state, event.data.reason] : []))
+    expect(states[0]).toEqual(['RECONNECTING', 'gateway shutting down'])
+    expect(states.map(([state]) => state)).toEqual(['RECONNECTING', 'CONNECTED'])
     expect(receiver.events.filter(connectionState(sessionId, 'QR_READY')).length).toBe(qrEventsBefore)
     expect((await sim.stats()).logins).toBeGreaterThan(loginsBefore)
 

@@ -12,12 +12,13 @@ import {
   NodeListQuery,
   NodeListSchema,
   NodeParams,
+  NodeSchema,
   RebalanceBody,
   RebalancePlanSchema,
   SessionParams,
   SessionSchema,
 } from '../http/schemas.js'
-import { drainNode, listNodes, rebalance } from '../services/nodes.js'
+import { activateNode, drainNode, listNodes, rebalance } from '../services/nodes.js'
 import { moveSession } from '../services/sessions.js'
 
 const operator = {
@@ -45,11 +46,25 @@ const drainNodeRoute = createRoute({
   method: 'post',
   operationId: 'drainNode',
   path: '/v1/nodes/{nodeId}/drain',
-  summary: 'Stop placing sessions on a node and hand its sessions to others (no QR re-scan)',
+  summary:
+    'Stop placing sessions on a node and hand its sessions to others (no QR re-scan); 409 no_capacity_elsewhere when they have no room',
   request: { params: NodeParams },
   responses: {
     200: jsonResponse(DrainResultSchema, 'The node, now draining; its sessions are being handed over'),
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(401, 403, 404, 409),
+  },
+})
+
+const activateNodeRoute = createRoute({
+  ...operator,
+  method: 'post',
+  operationId: 'activateNode',
+  path: '/v1/nodes/{nodeId}/activate',
+  summary: 'Undo a drain: the node takes new sessions again',
+  request: { params: NodeParams },
+  responses: {
+    200: jsonResponse(NodeSchema, 'The node, active again'),
+    ...errorResponses(401, 403, 404, 409),
   },
 })
 
@@ -87,6 +102,9 @@ export function registerNodeRoutes(app: OpenAPIHono<AppEnv>): void {
   })
   app.openapi(drainNodeRoute, async (c) =>
     c.json(await drainNode({ ctx: c.get('ctx'), nodeId: c.req.valid('param').nodeId }), 200),
+  )
+  app.openapi(activateNodeRoute, async (c) =>
+    c.json(await activateNode({ ctx: c.get('ctx'), nodeId: c.req.valid('param').nodeId }), 200),
   )
   app.openapi(rebalanceRoute, async (c) =>
     c.json(await rebalance({ ctx: c.get('ctx'), dryRun: c.req.valid('json').dryRun ?? false }), 200),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { coordinationKeys, nudgeNode } from '@wa-cluster/core'
+import { coordinationKeys, credentialsExist, nudgeNode } from '@wa-cluster/core'
 import { messages } from '@wa-cluster/db'
 import {
   Conflict,
@@ -79,6 +79,13 @@ export async function sendMessage({
   }
   if (session.desiredState !== 'connected') {
     throw new Conflict(`session is ${session.state}; connect it before sending`, 'session_not_connected')
+  }
+  // Never linked (its QR not scanned yet): the message would wait for a login that may never come.
+  if (!(await credentialsExist(ctx.database, sessionId))) {
+    throw new Conflict(
+      `session is ${session.state} and not linked yet; scan its QR (or enter its pairing code) before sending`,
+      'session_not_linked',
+    )
   }
   const limit = await ctx.coordinator.rateLimit(
     coordinationKeys.rateLimit(`send:${sessionId}`),

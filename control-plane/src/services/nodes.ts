@@ -1,4 +1,5 @@
 import {
+  activateDrainingNode,
   connectedSessionsOn,
   evacuateNode,
   handOverSessions,
@@ -9,7 +10,7 @@ import {
   type RegisteredNode,
   setNodeStatus,
 } from '@wa-cluster/core'
-import { type NodeStatus, NotFound } from '@wa-cluster/shared'
+import { Conflict, type NodeStatus, NotFound } from '@wa-cluster/shared'
 import type { ControlPlaneContext } from '../context.js'
 
 export type NodeView = {
@@ -63,7 +64,9 @@ async function nodeViews(ctx: ControlPlaneContext, rows: RegisteredNode[]): Prom
 
 /**
  * Marks the node draining (it takes no new sessions) and hands each of its sessions to other nodes in
- * the background, a few at a time; `GET /v1/nodes` shows the count going down.
+ * the background, a few at a time; `GET /v1/nodes` shows the count going down. Refused (409
+ * `no_capacity_elsewhere`) when the other live active nodes have too little free capacity for the
+ * node's sessions: draining then would only take them offline.
  */
 export async function drainNode({
   ctx,
@@ -72,6 +75,19 @@ export async function drainNode({
   ctx: ControlPlaneContext
   nodeId: string
 }): Promise<NodeView & { sessionsToMove: number }> {
+  const [registered] = await listRegisteredNodes(ctx.database, [nodeId])
+  if (!registered) throw new NotFound('node')
+  if (registered.assigned > 0) {
+    const others = (await loadPlaceableNodes(ctx.database, ctx.coordinator)).filter(
+      (node) => node.nodeId !== nodeId,
+    )
+    const free = others.reduce((sum, node) => sum + Math.max(0, node.capacity - node.assigned), 0)
+    if (free < registered.assigned)
+      throw new Conflict(
+        `node ${nodeId} has ${registered.assigned} sessions and the other active nodes have room for ${free}`,
+        'no_capacity_elsewhere',
+      )
+  }
   if (!(await setNodeStatus(ctx.database, nodeId, 'draining'))) throw new NotFound('node')
   const [view] = await nodeViews(ctx, await listRegisteredNodes(ctx.database, [nodeId]))
   if (!view) throw new NotFound('node')
@@ -83,6 +99,26 @@ export async function drainNode({
     concurrency: ctx.config.HAND_OVER_CONCURRENCY,
   }).catch((error) => ctx.logger.error({ nodeId, err: (error as Error).message }, 'drain failed'))
   return { ...view, sessionsToMove: view.sessions }
+}
+
+/**
+ * Undoes a drain: the node takes new sessions again. Sessions already handed over stay where they are
+ * (`POST /v1/rebalance` evens load). Only a draining or active node can be activated (409
+ * `node_not_running` otherwise: a stopped or dead node becomes active by starting again).
+ */
+export async function activateNode({
+  ctx,
+  nodeId,
+}: {
+  ctx: ControlPlaneContext
+  nodeId: string
+}): Promise<NodeView> {
+  if (!(await activateDrainingNode(ctx.database, nodeId))) {
+    const [registered] = await listRegisteredNodes(ctx.database, [nodeId])
+    if (!registered) throw new NotFound('node')
+    throw new Conflict(`node ${nodeId} is ${registered.status}, not draining`, 'node_not_running')
+  }
+  return (await listNodes({ ctx })).find((node) => node.id === nodeId)!
 }
 
 /** Plans the fewest moves that even load by capacity across live active nodes; executes unless dryRun. */

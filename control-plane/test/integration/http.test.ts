@@ -32,6 +32,7 @@ const EXPECTED_OPERATIONS = [
   'delete /v1/tenants/{tenantId}/api-keys/{apiKeyId}',
   'get /v1/nodes',
   'post /v1/nodes/{nodeId}/drain',
+  'post /v1/nodes/{nodeId}/activate',
   'post /v1/rebalance',
   'post /v1/sessions/{sessionId}/move',
   'post /v1/sessions',

@@ -1,5 +1,5 @@
 import { appendEvent } from '@wa-cluster/core'
-import { sessions } from '@wa-cluster/db'
+import { authCreds, sessions } from '@wa-cluster/db'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -68,6 +68,9 @@ beforeAll(async () => {
     .update(sessions)
     .set({ desiredState: 'connected', state: 'QR_READY', qr: '2@secret-qr' })
     .where(eq(sessions.id, sessionA))
+  await api.ctx.database.db
+    .insert(authCreds)
+    .values({ sessionId: sessionA, value: Buffer.from('sealed creds') })
   messageA = (
     await clientA.POST('/v1/sessions/{sessionId}/messages', {
       params: { path: { sessionId: sessionA }, header: { 'idempotency-key': 'shared-key' } },
@@ -187,6 +190,9 @@ describe('tenant isolation', () => {
       .update(sessions)
       .set({ desiredState: 'connected' })
       .where(eq(sessions.id, sessionB))
+    await api.ctx.database.db
+      .insert(authCreds)
+      .values({ sessionId: sessionB, value: Buffer.from('sealed creds') })
     const sendB = await clientB.POST('/v1/sessions/{sessionId}/messages', {
       params: { path: { sessionId: sessionB }, header: { 'idempotency-key': 'shared-key' } },
       body: { to: '6281234567890', text: 'private' },

@@ -1,4 +1,4 @@
-import { messages, sessions } from '@wa-cluster/db'
+import { authCreds, messages, sessions } from '@wa-cluster/db'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -20,6 +20,8 @@ beforeAll(async () => {
     .update(sessions)
     .set({ desiredState: 'connected' })
     .where(eq(sessions.id, sessionId))
+  // ...and linked: a creds row as a QR scan leaves (sends to a never-linked session are refused).
+  await api.ctx.database.db.insert(authCreds).values({ sessionId, value: Buffer.from('sealed creds') })
 })
 afterAll(async () => {
   await api?.close()
@@ -79,6 +81,22 @@ describe('sending messages', () => {
     expect(response.body.error.code).toBe('session_not_connected')
   })
 
+  it('refuses to send on a session that was never linked (QR not scanned), storing nothing', async () => {
+    const other = (await api.call('POST', '/v1/sessions', { key, body: {} })).body.id
+    await api.ctx.database.db
+      .update(sessions)
+      .set({ desiredState: 'connected', state: 'QR_READY' })
+      .where(eq(sessions.id, other))
+    const before = await snapshotDatabase(api)
+    const response = await api.call('POST', `/v1/sessions/${other}/messages`, {
+      key,
+      body: { to: '6281234567890', text: 'hi' },
+    })
+    expect(response.status).toBe(409)
+    expect(response.body.error.code).toBe('session_not_linked')
+    expect(await snapshotDatabase(api)).toEqual(before)
+  })
+
   it('answers 429 with Retry-After past the per-session rate limit', async () => {
     const limited = await createTestApi('cp_ratelimit', { SEND_RATE_LIMIT_PER_MINUTE: 1 })
     try {
@@ -89,6 +107,9 @@ describe('sending messages', () => {
         .update(sessions)
         .set({ desiredState: 'connected' })
         .where(eq(sessions.id, limitedSession))
+      await limited.ctx.database.db
+        .insert(authCreds)
+        .values({ sessionId: limitedSession, value: Buffer.from('sealed creds') })
       const path = `/v1/sessions/${limitedSession}/messages`
       expect(
         (await limited.call('POST', path, { key: tenantKey, body: { to: '6281234567890', text: 'one' } }))

@@ -121,6 +121,7 @@ describe('tenants and API keys', () => {
       ['GET', '/v1/nodes'],
       ['POST', '/v1/rebalance'],
       ['POST', '/v1/nodes/node-a/drain'],
+      ['POST', '/v1/nodes/node-a/activate'],
       ['POST', '/v1/sessions/ses_abc/move'],
       ['POST', '/v1/tenants'],
     ] as const) {
@@ -241,6 +242,7 @@ describe('tenants and API keys', () => {
         code: 'not_found',
       },
       { method: 'POST', path: '/v1/nodes/node-unknown/drain', status: 404, code: 'not_found' },
+      { method: 'POST', path: '/v1/nodes/node-unknown/activate', status: 404, code: 'not_found' },
       {
         method: 'POST',
         path: '/v1/rebalance',

@@ -47,6 +47,14 @@ export async function setNodeStatus(
   return rows.length > 0
 }
 
+/** A draining (or already active) node becomes active again; false when it is neither. */
+export async function activateDrainingNode(database: DatabaseHandle, nodeId: string): Promise<boolean> {
+  const rows = await database.rows<{ id: string }>(
+    sql`UPDATE nodes SET status = 'active' WHERE id = ${nodeId} AND status IN ('draining', 'active') RETURNING id`,
+  )
+  return rows.length > 0
+}
+
 export async function markNodesDead(database: DatabaseHandle, nodeIds: string[]): Promise<void> {
   if (nodeIds.length === 0) return
   await database.rows(sql`UPDATE nodes SET status = 'dead' WHERE id = ANY(${textArray(nodeIds)})`)

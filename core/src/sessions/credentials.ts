@@ -8,6 +8,14 @@ import { type DatabaseHandle, runStatement } from '@wa-cluster/db'
  */
 export const SESSION_FENCE = 'SELECT 1 FROM sessions WHERE id = $1 AND epoch = $2 FOR SHARE'
 
+/** Whether the session was ever linked (a QR scanned or a pairing code entered) and is still: its creds row exists. */
+export async function credentialsExist(database: DatabaseHandle, sessionId: string): Promise<boolean> {
+  const rows = await runStatement(database, 'SELECT 1 AS present FROM auth_creds WHERE session_id = $1', [
+    sessionId,
+  ])
+  return rows.length > 0
+}
+
 /** `$3` false keeps the creds (clearing keys only); without an epoch the fence always passes. */
 const deleteAuth = (fence: string) => `
   WITH fence AS (${fence}),

@@ -26,6 +26,11 @@ export type StopMode =
   | 'logout'
   /** Another node takes over: announce RECONNECTING, close the socket, flush keys, release. */
   | 'handover'
+  /**
+   * The node goes away and no other node can take the session: rest as RECONNECTING ("gateway
+   * shutting down"; it reconnects when a node can have it), close, flush keys, release.
+   */
+  | 'shutdown'
   /** The session already rests (its state is written): just close and release. */
   | 'release'
   /** Ownership is gone: close at once and write nothing. */
@@ -315,6 +320,9 @@ export class SessionRunner {
     try {
       if (mode === 'handover' && this.state === 'CONNECTED') {
         await this.write({ state: 'RECONNECTING', reason: 'moving to another node' })
+      }
+      if (mode === 'shutdown' && (this.state === 'CONNECTED' || this.state === 'CONNECTING')) {
+        await this.write({ state: 'RECONNECTING', reason: 'gateway shutting down' })
       }
       if (mode === 'logout' && connection && this.state === 'CONNECTED') {
         await connection.logout('logged out by API').catch((error) =>
