@@ -11,6 +11,7 @@ import {
   TimedOut,
   Unauthorized,
   Unavailable,
+  Unprocessable,
   ValidationFailed,
 } from '@wa-cluster/shared'
 import type { Context } from 'hono'
@@ -54,6 +55,7 @@ export const ERROR_STATUSES: ReadonlyMap<ErrorClass, HttpMapping> = new Map<Erro
   mapping(Forbidden, { status: 403 }),
   mapping(NotFound, { status: 404 }),
   mapping(Conflict, { status: 409 }),
+  mapping(Unprocessable, { status: 422 }),
   // Contention on one session is 409, not 503: the cluster is healthy and only this session is busy,
   // because another request (a connect, a move, the failover leader) is placing it or its owner has
   // just changed. A 5xx would count against the API's availability and page operators for what is
@@ -158,7 +160,7 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
     if (retryAfterSeconds !== undefined) {
       c.header('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))))
     }
-    if (error instanceof ValidationFailed) {
+    if (error instanceof ValidationFailed || error instanceof Unprocessable) {
       return respond(http.status, {
         code: error.code,
         message: error.message,
