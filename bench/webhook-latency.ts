@@ -104,6 +104,7 @@ for (let n = 0; n < total; n++) {
         messages: [
           {
             id: `m${n}`,
+            waMessageId: `m${n}`,
             chatId: '6281@s.whatsapp.net',
             from: '6281@s.whatsapp.net',
             fromMe: false,

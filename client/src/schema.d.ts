@@ -364,8 +364,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Queue a text message (stored before it is sent; idempotent with Idempotency-Key)
-         * @description Answers 202 with the stored message. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
+         * Queue a message (stored before it is sent; idempotent with Idempotency-Key)
+         * @description Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact` or `reaction`; any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
          */
         post: operations["sendMessage"];
         delete?: never;
@@ -602,6 +602,8 @@ export interface components {
         InboundMessage: {
             /** @description WhatsApp's message id */
             id: string;
+            /** @description WhatsApp's message id */
+            waMessageId: string;
             /** @example 6281234567890@s.whatsapp.net */
             chatId: string;
             /** @description JID of the sender (the session itself when fromMe) */
@@ -610,10 +612,48 @@ export interface components {
             /** @description Unix seconds */
             timestamp: number;
             pushName?: string;
-            /** @description `text`, `image`, `video`, `document`, `audio`, `sticker`… */
+            /** @description `text`, `location`, `contact`, `reaction`, `image`, `video`, `document`, `audio`, `sticker`… */
             type: string;
             /** @description The text, or the caption of a media message */
             text?: string;
+            location?: components["schemas"]["MessageLocation"];
+            /** @description When `type` is `contact`: the shared cards */
+            contacts?: components["schemas"]["MessageContact"][];
+            reaction?: components["schemas"]["MessageReaction"];
+            /** @description The quoted message's WhatsApp id */
+            replyTo?: string;
+            /** @description Phones mentioned in the text */
+            mentions?: string[];
+        };
+        /** @description When `type` is `location` */
+        MessageLocation: {
+            /** @example -6.2 */
+            latitude: number;
+            /** @example 106.816666 */
+            longitude: number;
+            /** @example Monas */
+            name?: string;
+            /** @example Gambir, Jakarta Pusat */
+            address?: string;
+        };
+        MessageContact: {
+            /** @example Budi */
+            name: string;
+            /**
+             * @description Digits with the country code
+             * @example 6281234567890
+             */
+            phone: string;
+        };
+        /** @description When `type` is `reaction`: the WhatsApp id of the message reacted to and the emoji */
+        MessageReaction: {
+            /** @description The id of the message reacted to */
+            messageId: string;
+            /**
+             * @description The emoji; `""` removes the reaction
+             * @example 👍
+             */
+            emoji: string;
         };
         MessagesUpdateEvent: {
             /**
@@ -849,7 +889,15 @@ export interface components {
             /** @enum {string} */
             status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
             waMessageId: string | null;
+            /** @description `text`, `location`, `contact` or `reaction` */
+            type: string;
             text: string | null;
+            location?: components["schemas"]["MessageLocation"];
+            contacts?: components["schemas"]["MessageContact"][];
+            reaction?: components["schemas"]["MessageReaction"];
+            /** @description The quoted message (`msg_…`) */
+            replyTo?: string;
+            mentions?: string[];
             error: string | null;
             statusHistory: {
                 status: string;
@@ -864,8 +912,27 @@ export interface components {
              * @example 0812 3456 7890
              */
             to: string;
-            /** @example Your lab results are ready. */
-            text: string;
+            /**
+             * @description `text` (the default when `text` is given), `location`, `contact` or `reaction`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
+             * @enum {string}
+             */
+            type?: "text" | "location" | "contact" | "reaction" | "list" | "buttons";
+            /**
+             * @description The text; required when `type` is `text`
+             * @example Your lab results are ready.
+             */
+            text?: string;
+            location?: components["schemas"]["MessageLocation"];
+            /** @description Required when `type` is `contact`: the cards to share (a vCard is built for each) */
+            contacts?: components["schemas"]["MessageContact"][];
+            reaction?: components["schemas"]["MessageReaction"];
+            /**
+             * @description Quote an earlier message of this session
+             * @example msg_0lq2x3y4z5abcdefghijkl
+             */
+            replyTo?: string;
+            /** @description Phones mentioned in the text (digits with the country code) */
+            mentions?: string[];
         };
         Webhook: {
             url: string;
@@ -2425,6 +2492,15 @@ export interface operations {
             };
             /** @description Request body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but cannot be done (`field` names what) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -31,6 +31,17 @@ export class ValidationFailed extends AppError {
   }
 }
 
+/** Understood but not done: the request asks for something that cannot work (`field` names it). */
+export class Unprocessable extends AppError {
+  constructor(
+    readonly field: string,
+    code: string,
+    message: string,
+  ) {
+    super(code, `${field}: ${message}`, { field })
+  }
+}
+
 export class Unauthorized extends AppError {
   constructor(message = 'missing or invalid API key') {
     super('unauthorized', message)

@@ -28,8 +28,14 @@ export type ConnectionUpdateData = {
   phone?: string
 }
 
+export type MessageLocation = { latitude: number; longitude: number; name?: string; address?: string }
+export type MessageContact = { name: string; phone: string }
+export type MessageReaction = { messageId: string; emoji: string }
+
 export type InboundMessage = {
   id: string
+  /** WhatsApp's id of the message (the same as `id` until the message is matched to a stored one). */
+  waMessageId: string
   chatId: string
   from: string
   fromMe: boolean
@@ -37,6 +43,13 @@ export type InboundMessage = {
   pushName?: string
   type: string
   text?: string
+  location?: MessageLocation
+  contacts?: MessageContact[]
+  reaction?: MessageReaction
+  /** The id of the message this one quotes. */
+  replyTo?: string
+  /** Phones mentioned in the text. */
+  mentions?: string[]
 }
 
 export type MessagesUpsertData = { messages: InboundMessage[] }

@@ -13,6 +13,7 @@ import {
   TimedOut,
   Unauthorized,
   Unavailable,
+  Unprocessable,
   UnsupportedMediaType,
   ValidationFailed,
 } from '@wa-cluster/shared'
@@ -61,6 +62,7 @@ export const ERROR_STATUSES: ReadonlyMap<ErrorClass, HttpMapping> = new Map<Erro
   mapping(LimitReached, { status: 409 }),
   mapping(InvalidJson, { status: 400 }),
   mapping(UnsupportedMediaType, { status: 415 }),
+  mapping(Unprocessable, { status: 422 }),
   // Contention on one session is 409, not 503: the cluster is healthy and only this session is busy,
   // because another request (a connect, a move, the failover leader) is placing it or its owner has
   // just changed. A 5xx would count against the API's availability and page operators for what is
@@ -167,7 +169,7 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
     if (retryAfterSeconds !== undefined) {
       c.header('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))))
     }
-    if (error instanceof ValidationFailed) {
+    if (error instanceof ValidationFailed || error instanceof Unprocessable) {
       return respond(http.status, {
         code: error.code,
         message: error.message,

@@ -42,6 +42,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'The resource is not in a state that allows this',
   413: 'Request body larger than 1 MiB',
   415: 'Request body is not application/json',
+  422: 'Understood but cannot be done (`field` names what)',
   429: 'Rate limited; see the Retry-After header',
   503: 'A dependency (node capacity, database) is unavailable',
 }
@@ -304,18 +305,78 @@ export const ConnectResultSchema = z
 
 // --- messages ---
 
+/** What `type` a sent message may have; `list` and `buttons` are refused (see the route). */
+export const SEND_MESSAGE_TYPES = ['text', 'location', 'contact', 'reaction', 'list', 'buttons'] as const
+
+export const MessageLocationSchema = z
+  .object({
+    latitude: z.number().min(-90).max(90).openapi({ example: -6.2 }),
+    longitude: z.number().min(-180).max(180).openapi({ example: 106.816666 }),
+    name: z.string().max(1000).optional().openapi({ example: 'Monas' }),
+    address: z.string().max(1000).optional().openapi({ example: 'Gambir, Jakarta Pusat' }),
+  })
+  .openapi('MessageLocation')
+export const MessageContactSchema = z
+  .object({
+    name: z.string().min(1).max(256).openapi({ example: 'Budi' }),
+    phone: z
+      .string()
+      .regex(/^\d{6,20}$/, 'must be digits with the country code')
+      .openapi({ description: 'Digits with the country code', example: '6281234567890' }),
+  })
+  .openapi('MessageContact')
+export const MessageReactionSchema = z
+  .object({
+    messageId: z.string().min(1).max(128).openapi({ description: 'The id of the message reacted to' }),
+    emoji: z.string().max(16).openapi({ description: 'The emoji; `""` removes the reaction', example: '👍' }),
+  })
+  .openapi('MessageReaction')
+
 export const SendMessageBody = z
   .strictObject({
     to: z.string().max(128, 'must be at most 128 characters').openapi({
       description: '`+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`',
       example: '0812 3456 7890',
     }),
+    type: z.enum(SEND_MESSAGE_TYPES).optional().openapi({
+      description:
+        '`text` (the default when `text` is given), `location`, `contact` or `reaction`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.',
+    }),
     text: z
       .string()
       .min(1, 'must not be empty')
       .max(4096, 'must be at most 4096 characters')
       .regex(/^[^\0]*$/, 'must not contain NUL characters')
-      .openapi({ example: 'Your lab results are ready.' }),
+      .optional()
+      .openapi({
+        description: 'The text; required when `type` is `text`',
+        example: 'Your lab results are ready.',
+      }),
+    // Required when `type` is `location` (a reference cannot carry its own description here).
+    location: MessageLocationSchema.optional(),
+    contacts: z
+      .array(MessageContactSchema)
+      .min(1, 'must not be empty')
+      .max(20, 'must have at most 20 contacts')
+      .optional()
+      .openapi({
+        description: 'Required when `type` is `contact`: the cards to share (a vCard is built for each)',
+      }),
+    // Required when `type` is `reaction`.
+    reaction: MessageReactionSchema.optional(),
+    replyTo: z
+      .string()
+      .regex(/^msg_[0-9a-z]+$/, 'must be a message id (msg_…)')
+      .optional()
+      .openapi({
+        description: 'Quote an earlier message of this session',
+        example: 'msg_0lq2x3y4z5abcdefghijkl',
+      }),
+    mentions: z
+      .array(z.string().regex(/^\d{6,20}$/, 'must be digits with the country code'))
+      .max(100, 'must have at most 100 phones')
+      .optional()
+      .openapi({ description: 'Phones mentioned in the text (digits with the country code)' }),
   })
   .openapi('SendMessage')
 export const IdempotencyHeaders = z.object({
@@ -336,7 +397,13 @@ export const MessageSchema = z
     to: z.string().openapi({ description: 'Normalised JID', example: '6281234567890@s.whatsapp.net' }),
     status: z.enum(MESSAGE_STATUSES),
     waMessageId: z.string().nullable(),
+    type: z.string().openapi({ description: '`text`, `location`, `contact` or `reaction`' }),
     text: z.string().nullable(),
+    location: MessageLocationSchema.optional(),
+    contacts: z.array(MessageContactSchema).optional(),
+    reaction: MessageReactionSchema.optional(),
+    replyTo: z.string().optional().openapi({ description: 'The quoted message (`msg_…`)' }),
+    mentions: z.array(z.string()).optional(),
     error: z.string().nullable(),
     statusHistory: z.array(z.object({ status: z.string(), at: z.string() })),
     createdAt: z.string(),
@@ -428,13 +495,27 @@ export const ConnectionUpdateDataSchema = z
 export const InboundMessageSchema = z
   .object({
     id: z.string().openapi({ description: "WhatsApp's message id" }),
+    waMessageId: z.string().openapi({ description: "WhatsApp's message id" }),
     chatId: z.string().openapi({ example: '6281234567890@s.whatsapp.net' }),
     from: z.string().openapi({ description: 'JID of the sender (the session itself when fromMe)' }),
     fromMe: z.boolean(),
     timestamp: z.number().int().openapi({ description: 'Unix seconds' }),
     pushName: z.string().optional(),
-    type: z.string().openapi({ description: '`text`, `image`, `video`, `document`, `audio`, `sticker`…' }),
+    type: z.string().openapi({
+      description:
+        '`text`, `location`, `contact`, `reaction`, `image`, `video`, `document`, `audio`, `sticker`…',
+    }),
     text: z.string().optional().openapi({ description: 'The text, or the caption of a media message' }),
+    location: MessageLocationSchema.optional().openapi({ description: 'When `type` is `location`' }),
+    contacts: z
+      .array(MessageContactSchema)
+      .optional()
+      .openapi({ description: 'When `type` is `contact`: the shared cards' }),
+    reaction: MessageReactionSchema.optional().openapi({
+      description: 'When `type` is `reaction`: the WhatsApp id of the message reacted to and the emoji',
+    }),
+    replyTo: z.string().optional().openapi({ description: "The quoted message's WhatsApp id" }),
+    mentions: z.array(z.string()).optional().openapi({ description: 'Phones mentioned in the text' }),
   })
   .openapi('InboundMessage')
 export const MessagesUpsertDataSchema = z

@@ -21,13 +21,13 @@ const sendMessageRoute = createRoute({
   method: 'post',
   operationId: 'sendMessage',
   path: '/v1/sessions/{sessionId}/messages',
-  summary: 'Queue a text message (stored before it is sent; idempotent with Idempotency-Key)',
+  summary: 'Queue a message (stored before it is sent; idempotent with Idempotency-Key)',
   description:
-    'Answers 202 with the stored message. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
+    'Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact` or `reaction`; any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
   request: { params: SessionParams, headers: IdempotencyHeaders, body: jsonBody(SendMessageBody) },
   responses: {
     202: jsonResponse(MessageSchema, 'Accepted: queued for sending'),
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429),
   },
 })
 

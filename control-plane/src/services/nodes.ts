@@ -118,7 +118,9 @@ export async function activateNode({
     if (!registered) throw new NotFound('node')
     throw new Conflict(`node ${nodeId} is ${registered.status}, not draining`, 'node_not_running')
   }
-  return (await listNodes({ ctx })).find((node) => node.id === nodeId)!
+  const [view] = await nodeViews(ctx, await listRegisteredNodes(ctx.database, [nodeId]))
+  if (!view) throw new NotFound('node')
+  return view
 }
 
 /** Plans the fewest moves that even load by capacity across live active nodes; executes unless dryRun. */

@@ -36,6 +36,7 @@ beforeAll(async () => {
       messages: [
         {
           id: 'ABC',
+          waMessageId: 'ABC',
           chatId: '6281@s.whatsapp.net',
           from: '6281@s.whatsapp.net',
           fromMe: false,

@@ -127,6 +127,105 @@ describe('sending messages', () => {
     }
   })
 
+  it('stores a location, contacts, a reply with mentions and a reaction, echoing their fields', async () => {
+    const to = '6281234567891'
+    const location = { latitude: -6.175392, longitude: 106.827153, name: 'Monas', address: 'Gambir' }
+    const pinned = await send({ to, type: 'location', location })
+    expect(pinned.status).toBe(202)
+    expect(pinned.body).toMatchObject({ type: 'location', text: null, location, status: 'queued' })
+    const contacts = [{ name: 'Budi', phone: '6281300000001' }]
+    const card = await send({ to, type: 'contact', contacts, replyTo: pinned.body.id })
+    expect(card.body).toMatchObject({ type: 'contact', contacts, replyTo: pinned.body.id })
+    const reply = await send({
+      to,
+      text: 'lihat ini @6281300000001',
+      replyTo: pinned.body.id,
+      mentions: ['6281300000001'],
+    })
+    expect(reply.body).toMatchObject({ type: 'text', replyTo: pinned.body.id, mentions: ['6281300000001'] })
+    const reaction = await send({ to, type: 'reaction', reaction: { messageId: reply.body.id, emoji: '👍' } })
+    expect(reaction.status).toBe(202)
+    expect(reaction.body).toMatchObject({
+      type: 'reaction',
+      reaction: { messageId: reply.body.id, emoji: '👍' },
+    })
+    const fetched = await api.call('GET', `/v1/sessions/${sessionId}/messages/${card.body.id}`, { key })
+    expect(fetched.body).toEqual(card.body)
+  })
+
+  it('rejects bad input on the fields of every kind, naming the field and storing nothing', async () => {
+    const to = '6281234567892'
+    const earlier = (await send({ to, text: 'earlier' })).body.id as string
+    const elsewhere = (await send({ to: '6281234567893', text: 'another chat' })).body.id as string
+    const before = await snapshotDatabase(api)
+    const cases: { body: unknown; status: number; field: string }[] = [
+      { body: { to, type: 'video', text: 'x' }, status: 400, field: 'body.type' },
+      { body: { to, type: 'location' }, status: 400, field: 'body.location' },
+      {
+        body: { to, type: 'location', location: { latitude: 91, longitude: 0 } },
+        status: 400,
+        field: 'body.location.latitude',
+      },
+      {
+        body: { to, type: 'location', location: { latitude: 0, longitude: -181 } },
+        status: 400,
+        field: 'body.location.longitude',
+      },
+      {
+        body: { to, type: 'location', location: { latitude: '1', longitude: 2 } },
+        status: 400,
+        field: 'body.location.latitude',
+      },
+      {
+        body: { to, type: 'location', location: { latitude: 1, longitude: 2 }, text: 'x' },
+        status: 400,
+        field: 'body.text',
+      },
+      { body: { to, type: 'contact', contacts: [] }, status: 400, field: 'body.contacts' },
+      { body: { to, type: 'contact' }, status: 400, field: 'body.contacts' },
+      {
+        body: { to, type: 'contact', contacts: [{ name: 'A', phone: 'abc' }] },
+        status: 400,
+        field: 'body.contacts.0.phone',
+      },
+      {
+        body: { to, type: 'contact', contacts: [{ phone: '6281300000001' }] },
+        status: 400,
+        field: 'body.contacts.0.name',
+      },
+      { body: { to, type: 'reaction' }, status: 400, field: 'body.reaction' },
+      {
+        body: { to, type: 'reaction', reaction: { messageId: 'msg_nothere', emoji: '👍' } },
+        status: 400,
+        field: 'body.reaction.messageId',
+      },
+      {
+        body: { to, type: 'reaction', reaction: { messageId: elsewhere, emoji: '👍' } },
+        status: 400,
+        field: 'body.reaction.messageId',
+      },
+      {
+        body: { to, type: 'reaction', reaction: { messageId: earlier, emoji: '👍' }, replyTo: earlier },
+        status: 400,
+        field: 'body.replyTo',
+      },
+      { body: { to, text: 'x', replyTo: 'msg_nothere' }, status: 400, field: 'body.replyTo' },
+      { body: { to, text: 'x', replyTo: 'not-an-id' }, status: 400, field: 'body.replyTo' },
+      { body: { to, text: 'x', mentions: ['+62 812'] }, status: 400, field: 'body.mentions.0' },
+      { body: { to, text: 'x', mentions: 'everyone' }, status: 400, field: 'body.mentions' },
+      { body: { to, type: 'list', text: 'pick one' }, status: 422, field: 'body.type' },
+      { body: { to, type: 'buttons', text: 'pick one' }, status: 422, field: 'body.type' },
+    ]
+    for (const testCase of cases) {
+      const response = await send(testCase.body)
+      const label = JSON.stringify(testCase.body)
+      expect(response.status, label).toBe(testCase.status)
+      expect(response.body.error.field, label).toBe(testCase.field)
+      expect(response.body.error.message, label).toContain(testCase.field)
+    }
+    expect(await snapshotDatabase(api)).toEqual(before)
+  })
+
   it('rejects bad input with the field and the reason, changing nothing', async () => {
     const before = await snapshotDatabase(api)
     const cases: {

@@ -1,6 +1,15 @@
-import type { MessageStatus } from '@wa-cluster/shared'
+import type { MessageContact, MessageLocation, MessageReaction, MessageStatus } from '@wa-cluster/shared'
 import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 import { sessions } from './sessions.js'
+
+/** The fields of a message beyond its text, stored as sent. */
+export type MessageContent = {
+  location?: MessageLocation
+  contacts?: MessageContact[]
+  reaction?: MessageReaction
+  replyTo?: string
+  mentions?: string[]
+}
 
 /**
  * Outbound and inbound messages. An outbound row is stored with its idempotency key before it is
@@ -24,6 +33,11 @@ export const messages = pgTable(
     waMessageId: text('wa_message_id'),
     type: text('type').notNull().default('text'),
     text: text('text'),
+    /**
+     * The kind's fields as the client sent them (`location`, `contacts`, `reaction`, `replyTo`,
+     * `mentions`); null for a plain text.
+     */
+    content: jsonb('content').$type<MessageContent>(),
     status: text('status').$type<MessageStatus>().notNull(),
     statusHistory: jsonb('status_history')
       .$type<{ status: MessageStatus; at: string }[]>()

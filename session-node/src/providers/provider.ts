@@ -1,4 +1,4 @@
-import type { InboundMessage, MessageStatus } from '@wa-cluster/shared'
+import type { InboundMessage, MessageContact, MessageLocation, MessageStatus } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { PostgresAuthState } from '../auth-state/index.js'
 
@@ -61,8 +61,16 @@ export type ProviderEvent =
   | { type: 'messages'; messages: ReceivedMessage[] }
   | { type: 'statuses'; updates: MessageStatusUpdate[] }
 
-/** What to send. A union by `kind`, so other kinds (image, document, location...) join it later. */
-export type OutboundContent = { kind: 'text'; text: string }
+/** A message already in the chat that a send refers to (quotes, reacts to). */
+export type MessageReference = { waMessageId: string; chatId: string; fromMe: boolean; text?: string }
+
+/** What to send. A union by `kind`, so other kinds (image, document...) join it later. */
+export type OutboundContent =
+  | { kind: 'text'; text: string; quote?: MessageReference; mentions?: string[] }
+  | { kind: 'location'; location: MessageLocation; quote?: MessageReference }
+  | { kind: 'contacts'; contacts: MessageContact[]; quote?: MessageReference }
+  /** `emoji` `""` removes the reaction. */
+  | { kind: 'reaction'; target: MessageReference; emoji: string }
 
 export type OutboundMessage = {
   chatId: string

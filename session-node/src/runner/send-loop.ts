@@ -1,8 +1,13 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { recordStatusUpdates } from '../messages/message-events.js'
-import { claimNextOutbound } from '../messages/outbound-queue.js'
+import { type ClaimedMessage, claimNextOutbound, findReferencedMessage } from '../messages/outbound-queue.js'
 import type { SessionNodeMetrics } from '../metrics.js'
-import type { MessageStatusUpdate, ProviderConnection } from '../providers/provider.js'
+import type {
+  MessageReference,
+  MessageStatusUpdate,
+  OutboundContent,
+  ProviderConnection,
+} from '../providers/provider.js'
 import type { FencedWriter } from './fenced-writes.js'
 
 export type SendLoopDeps = {
@@ -49,7 +54,7 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
           await connection.send({
             chatId: message.chatId,
             messageId: message.waMessageId,
-            content: { kind: 'text', text: message.text },
+            content: await outboundContentOf(database, sessionId, message),
           })
           update = { waMessageId: message.waMessageId, chatId: message.chatId, status: 'sent' }
         } catch (error) {
@@ -89,5 +94,40 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
           sending = false
         })
     },
+  }
+}
+
+/** A claimed row → what the provider sends, with the messages it quotes or reacts to looked up. */
+export async function outboundContentOf(
+  database: DatabaseHandle,
+  sessionId: string,
+  message: ClaimedMessage,
+): Promise<OutboundContent> {
+  const content = message.content ?? {}
+  const reference = async (messageId: string, what: string): Promise<MessageReference> => {
+    const found = await findReferencedMessage(database, sessionId, messageId)
+    if (!found?.waMessageId) throw new Error(`the ${what} message ${messageId} was never sent`)
+    return {
+      waMessageId: found.waMessageId,
+      chatId: found.chatId,
+      fromMe: found.fromMe,
+      ...(found.text !== null ? { text: found.text } : {}),
+    }
+  }
+  if (content.reaction) {
+    return {
+      kind: 'reaction',
+      target: await reference(content.reaction.messageId, 'reacted'),
+      emoji: content.reaction.emoji,
+    }
+  }
+  const quote = content.replyTo ? { quote: await reference(content.replyTo, 'quoted') } : {}
+  if (content.location) return { kind: 'location', location: content.location, ...quote }
+  if (content.contacts) return { kind: 'contacts', contacts: content.contacts, ...quote }
+  return {
+    kind: 'text',
+    text: message.text ?? '',
+    ...quote,
+    ...(content.mentions ? { mentions: content.mentions } : {}),
   }
 }

@@ -37,7 +37,16 @@ const message = (text: string) => ({
   type: 'messages.upsert' as const,
   data: {
     messages: [
-      { id: text, chatId: 'c@s.whatsapp.net', from: 'x', fromMe: false, timestamp: 1, type: 'text', text },
+      {
+        id: text,
+        waMessageId: text,
+        chatId: 'c@s.whatsapp.net',
+        from: 'x',
+        fromMe: false,
+        timestamp: 1,
+        type: 'text',
+        text,
+      },
     ],
   },
 })

@@ -1,6 +1,11 @@
 import { proto, type WAMessage } from '@whiskeysockets/baileys'
 import { describe, expect, it } from 'vitest'
-import { sourceOf, toProviderEvents } from '../../src/providers/baileys/event-mapping.js'
+import {
+  contactFromVcard,
+  sourceOf,
+  toInboundMessage,
+  toProviderEvents,
+} from '../../src/providers/baileys/event-mapping.js'
 
 const ownJid = '6285800000001:7@s.whatsapp.net'
 const contact = '6281400000001@s.whatsapp.net'
@@ -36,6 +41,7 @@ describe('Baileys events → provider events', () => {
         {
           message: {
             id: 'IN1',
+            waMessageId: 'IN1',
             chatId: contact,
             from: contact,
             fromMe: false,
@@ -87,6 +93,7 @@ describe('Baileys events → provider events', () => {
           {
             message: {
               id: 'OUT2',
+              waMessageId: 'OUT2',
               chatId: contact,
               from: ownJid,
               fromMe: true,
@@ -115,5 +122,106 @@ describe('Baileys events → provider events', () => {
     expect(sourceOf(received!.media!)).toBe(image)
     expect(JSON.parse(JSON.stringify(received!.media))).toEqual({ mimetype: 'image/jpeg' })
     expect(sourceOf({ mimetype: 'image/jpeg' })).toBeUndefined()
+  })
+
+  it('maps a location, a shared contact, a reaction, a quote and mentions to their fields', () => {
+    const received = (id: string, message: WAMessage['message']) =>
+      toInboundMessage(
+        { key: { remoteJid: contact, fromMe: false, id }, message, messageTimestamp: 1 },
+        ownJid,
+      )
+    expect(
+      received('L1', {
+        locationMessage: {
+          degreesLatitude: -6.175,
+          degreesLongitude: 106.827,
+          name: 'Monas',
+          address: 'Gambir',
+        },
+      }),
+    ).toMatchObject({
+      id: 'L1',
+      waMessageId: 'L1',
+      type: 'location',
+      location: { latitude: -6.175, longitude: 106.827, name: 'Monas', address: 'Gambir' },
+    })
+    const vcard =
+      'BEGIN:VCARD\nVERSION:3.0\nFN:Budi\nTEL;type=CELL;waid=6281234567890:+62 812-3456-7890\nEND:VCARD'
+    expect(received('C1', { contactMessage: { displayName: 'Budi', vcard } })).toMatchObject({
+      type: 'contact',
+      contacts: [{ name: 'Budi', phone: '6281234567890' }],
+    })
+    expect(
+      received('C2', {
+        contactsArrayMessage: {
+          displayName: '2 contacts',
+          contacts: [
+            { displayName: 'Budi', vcard },
+            { vcard: 'BEGIN:VCARD\r\nFN:Sari\r\nTEL:+62 813 0000 0001\r\nEND:VCARD' },
+          ],
+        },
+      }),
+    ).toMatchObject({
+      type: 'contact',
+      contacts: [
+        { name: 'Budi', phone: '6281234567890' },
+        { name: 'Sari', phone: '6281300000001' },
+      ],
+    })
+    expect(
+      received('R1', {
+        reactionMessage: { key: { remoteJid: contact, fromMe: true, id: 'OUT9' }, text: '👍' },
+      }),
+    ).toMatchObject({ type: 'reaction', reaction: { messageId: 'OUT9', emoji: '👍' } })
+    expect(
+      received('R2', {
+        reactionMessage: { key: { remoteJid: contact, fromMe: true, id: 'OUT9' }, text: '' },
+      }),
+    ).toMatchObject({ type: 'reaction', reaction: { messageId: 'OUT9', emoji: '' } })
+    const reply = received('Q1', {
+      extendedTextMessage: {
+        text: 'ya @6285800000001',
+        contextInfo: {
+          stanzaId: 'OUT9',
+          participant: ownJid,
+          quotedMessage: { conversation: 'jadi?' },
+          mentionedJid: ['6285800000001@s.whatsapp.net'],
+        },
+      },
+    })
+    expect(reply).toMatchObject({
+      type: 'text',
+      text: 'ya @6285800000001',
+      replyTo: 'OUT9',
+      mentions: ['6285800000001'],
+    })
+    const quotedLocation = received('Q2', {
+      locationMessage: { degreesLatitude: 1, degreesLongitude: 2, contextInfo: { stanzaId: 'IN7' } },
+    })
+    expect(quotedLocation).toMatchObject({
+      type: 'location',
+      location: { latitude: 1, longitude: 2 },
+      replyTo: 'IN7',
+    })
+    expect(received('T1', { conversation: 'plain' })).toEqual({
+      id: 'T1',
+      waMessageId: 'T1',
+      chatId: contact,
+      from: contact,
+      fromMe: false,
+      timestamp: 1,
+      type: 'text',
+      text: 'plain',
+    })
+  })
+
+  it('reads a vCard without a waid or a display name', () => {
+    expect(
+      contactFromVcard(undefined, 'BEGIN:VCARD\nFN:Ana\nitem1.TEL:+1 (555) 010-0000\nEND:VCARD'),
+    ).toEqual({
+      name: 'Ana',
+      phone: '15550100000',
+    })
+    expect(contactFromVcard('Nobody', undefined)).toEqual({ name: 'Nobody', phone: '' })
   })
 })

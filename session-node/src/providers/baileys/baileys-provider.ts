@@ -1,12 +1,14 @@
 import type { AsyncLocalStorage } from 'node:async_hooks'
-import type { Config } from '@wa-cluster/shared'
+import type { Config, MessageContact } from '@wa-cluster/shared'
 import makeWASocket, {
   type AnyMessageContent,
   Browsers,
   downloadMediaMessage,
   generateMessageIDV2,
+  type WAMessage,
 } from '@whiskeysockets/baileys'
 import type {
+  MessageReference,
   OpenConnectionInput,
   OutboundContent,
   ProviderConnection,
@@ -68,7 +70,12 @@ function openBaileysConnection(
   return {
     requestPairingCode: (phone) => socket.requestPairingCode(phone),
     async send(message) {
-      await socket.sendMessage(message.chatId, contentOf(message.content), { messageId: message.messageId })
+      const content = message.content
+      const quote = content.kind === 'reaction' ? undefined : content.quote
+      await socket.sendMessage(message.chatId, contentOf(content), {
+        messageId: message.messageId,
+        ...(quote ? { quoted: quotedMessage(quote) } : {}),
+      })
     },
     async downloadMedia(media) {
       const source = sourceOf(media)
@@ -92,6 +99,61 @@ function openBaileysConnection(
 function contentOf(content: OutboundContent): AnyMessageContent {
   switch (content.kind) {
     case 'text':
-      return { text: content.text }
+      return content.mentions?.length
+        ? { text: content.text, mentions: content.mentions.map((phone) => `${phone}@s.whatsapp.net`) }
+        : { text: content.text }
+    case 'location': {
+      const { latitude, longitude, name, address } = content.location
+      return {
+        location: {
+          degreesLatitude: latitude,
+          degreesLongitude: longitude,
+          ...(name !== undefined ? { name } : {}),
+          ...(address !== undefined ? { address } : {}),
+        },
+      }
+    }
+    case 'contacts':
+      return {
+        contacts: {
+          displayName:
+            content.contacts.length === 1 ? content.contacts[0]!.name : `${content.contacts.length} contacts`,
+          contacts: content.contacts.map((contact) => ({
+            displayName: contact.name,
+            vcard: vcardOf(contact),
+          })),
+        },
+      }
+    case 'reaction':
+      return {
+        react: {
+          text: content.emoji,
+          key: {
+            remoteJid: content.target.chatId,
+            fromMe: content.target.fromMe,
+            id: content.target.waMessageId,
+          },
+        },
+      }
+  }
+}
+
+/** The vCard WhatsApp shows as a contact card (the `waid` makes its "Message" button work). */
+export function vcardOf(contact: MessageContact): string {
+  const name = contact.name.replace(/[\r\n]+/g, ' ').replace(/([,;\\])/g, '\\$1')
+  return [
+    'BEGIN:VCARD',
+    'VERSION:3.0',
+    `FN:${name}`,
+    `TEL;type=CELL;type=VOICE;waid=${contact.phone}:+${contact.phone}`,
+    'END:VCARD',
+  ].join('\n')
+}
+
+/** The quoted message as Baileys wants it: its key and (what we know of) its content. */
+function quotedMessage(quote: MessageReference): WAMessage {
+  return {
+    key: { remoteJid: quote.chatId, fromMe: quote.fromMe, id: quote.waMessageId },
+    message: { conversation: quote.text ?? '' },
   }
 }

@@ -1,4 +1,9 @@
-import { type InboundMessage, type MessageStatus, phoneFromJid } from '@wa-cluster/shared'
+import {
+  type InboundMessage,
+  type MessageContact,
+  type MessageStatus,
+  phoneFromJid,
+} from '@wa-cluster/shared'
 import {
   type BaileysEventMap,
   getContentType,
@@ -50,18 +55,71 @@ export function toInboundMessage(message: WAMessage, ownJid: string | undefined)
     undefined
   const item: InboundMessage = {
     id: key.id ?? '',
+    waMessageId: key.id ?? '',
     chatId,
     from,
     fromMe: !!key.fromMe,
     timestamp: Number(message.messageTimestamp ?? Math.floor(Date.now() / 1000)),
-    type:
-      contentType === 'conversation' || contentType === 'extendedTextMessage'
-        ? 'text'
-        : contentType.replace(/Message$/, ''),
+    type: typeOf(contentType),
   }
   if (message.pushName) item.pushName = message.pushName
   if (text !== undefined && text !== null) item.text = text
+  const location = content.locationMessage ?? content.liveLocationMessage
+  if (location) {
+    item.location = {
+      latitude: Number(location.degreesLatitude ?? 0),
+      longitude: Number(location.degreesLongitude ?? 0),
+    }
+    const place = content.locationMessage
+    if (place?.name) item.location.name = place.name
+    if (place?.address) item.location.address = place.address
+  }
+  const cards =
+    content.contactsArrayMessage?.contacts ?? (content.contactMessage ? [content.contactMessage] : [])
+  if (cards.length > 0) item.contacts = cards.map((card) => contactFromVcard(card.displayName, card.vcard))
+  const reaction = content.reactionMessage
+  if (reaction) item.reaction = { messageId: reaction.key?.id ?? '', emoji: reaction.text ?? '' }
+  const context = contextOf(content, contentType)
+  if (context?.stanzaId) item.replyTo = context.stanzaId
+  const mentions = (context?.mentionedJid ?? [])
+    .map((jid) => phoneFromJid(jid))
+    .filter((phone) => phone !== undefined)
+  if (mentions.length > 0) item.mentions = mentions
   return item
+}
+
+/** The public `type` of a Baileys content type: `text`, `location`, `contact`, `reaction`, `image`… */
+function typeOf(contentType: string): string {
+  switch (contentType) {
+    case 'conversation':
+    case 'extendedTextMessage':
+      return 'text'
+    case 'liveLocationMessage':
+      return 'location'
+    case 'contactsArrayMessage':
+      return 'contact'
+    default:
+      return contentType.replace(/Message$/, '')
+  }
+}
+
+/** The context (quote, mentions) every content type but a plain conversation may carry. */
+function contextOf(content: proto.IMessage, contentType: string): proto.IContextInfo | null | undefined {
+  const part = content[contentType as keyof proto.IMessage] as { contextInfo?: proto.IContextInfo | null }
+  return typeof part === 'object' && part !== null ? part.contextInfo : undefined
+}
+
+/** A shared contact card: its name and the first number of its vCard (the `waid` when it has one). */
+export function contactFromVcard(
+  displayName: string | null | undefined,
+  vcard: string | null | undefined,
+): MessageContact {
+  const lines = (vcard ?? '').split(/\r?\n/)
+  const fullName = lines.find((line) => line.startsWith('FN:'))?.slice(3)
+  const telephone = lines.find((line) => /^(item\d+\.)?TEL[;:]/i.test(line))
+  const waid = telephone && /waid=(\d+)/i.exec(telephone)?.[1]
+  const number = telephone?.slice(telephone.lastIndexOf(':') + 1).replace(/\D/g, '')
+  return { name: displayName || fullName || '', phone: waid || number || '' }
 }
 
 /** The message as the runner receives it: the public item, and its media when it has some. */
