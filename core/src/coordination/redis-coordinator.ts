@@ -146,6 +146,8 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
       return live
     },
     async rateLimit(key, limit, windowMs) {
+      // A limit that cannot be counted is an outage (503 with Retry-After), not a bug (500).
+      if (client.status !== 'ready') throw redisUnreachable()
       const result = await client
         .multi()
         .incr(named(key))
