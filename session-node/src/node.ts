@@ -202,6 +202,9 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
         if (!runner && !starting.has(row.id)) void startSession(row)
         else if (queued.has(row.id)) runner?.flushOutbox()
       } else if (runner) {
+        // While this node is stopping, a session still assigned to it waits for the evacuation to decide
+        // where it goes: a pass that read the row before then must not announce a move.
+        if (status === 'stopping' && !evacuated && row.nodeId === nodeId) continue
         // A node shutting down whose session found no other node (still ours, or unassigned by the
         // evacuation) says so instead of announcing a move that is not coming.
         const nowhere =
