@@ -12,6 +12,7 @@ import {
   loadConfigOrExit,
   type MetricsServer,
   onShutdownSignal,
+  resealSecrets,
   serveMetrics,
 } from '@wa-cluster/core'
 import {
@@ -21,7 +22,7 @@ import {
   prepareSessionProcess,
 } from '@wa-cluster/session-node'
 import type { Config } from '@wa-cluster/shared'
-import { type AdminKeySource, loadEmbeddedSecrets } from './embedded-secrets.js'
+import { type AdminKeySource, forgetPreviousAuthStateKeys, loadEmbeddedSecrets } from './embedded-secrets.js'
 
 // Everything this process creates (DATA_DIR, PGlite's files, secrets.json, the simulator's state) is
 // readable by its owner only. Set before the first file is written.
@@ -52,6 +53,7 @@ const base = createRuntimeBase({
   config,
   logger,
   authStateKey: secrets.authStateKey,
+  previousAuthStateKeys: [...new Set([...config.AUTH_STATE_PREVIOUS_KEYS, ...secrets.previousAuthStateKeys])],
   pgliteDir: join(dataDir, 'pgdata'),
 })
 if (base.database.kind === 'pglite') await base.database.migrate()
@@ -71,6 +73,8 @@ const node = createSessionNode({
 await dispatcher.start()
 await node.start()
 await controlPlane.start()
+if (secrets.previousAuthStateKeys.length > 0 || config.AUTH_STATE_PREVIOUS_KEYS.length > 0)
+  void finishKeyRotation()
 const metricsServer: MetricsServer | undefined =
   config.METRICS_PORT === undefined
     ? undefined
@@ -134,6 +138,34 @@ function adminKeyLine(source: AdminKeySource): string {
   if (source === 'generated') return `${secrets.adminApiKey}   (new; shown once, kept in ${secrets.file})`
   if (source === 'environment') return 'from ADMIN_API_KEY'
   return `kept in ${secrets.file} (shown only on the first start)`
+}
+
+/**
+ * AUTH_STATE_KEY changed (or previous keys were given): re-seal every stored secret with the new key
+ * while serving, then drop the replaced keys from secrets.json.
+ */
+async function finishKeyRotation(): Promise<void> {
+  try {
+    const result = await resealSecrets({
+      database: base.database,
+      secretBox: base.secretBox,
+      onProgress: (progress) => logger.info(progress, 're-seal progress'),
+    })
+    if (result.remaining === 0 && result.unreadable === 0) {
+      forgetPreviousAuthStateKeys(secrets.file)
+      logger.info(
+        { tables: result.tables },
+        'key rotation finished: every secret is sealed with AUTH_STATE_KEY',
+      )
+    } else {
+      logger.warn(
+        { remaining: result.remaining, unreadable: result.unreadable },
+        'key rotation not finished: the previous keys are kept; it runs again at the next start',
+      )
+    }
+  } catch (error) {
+    logger.error({ err: (error as Error).message }, 're-seal failed; the previous keys are kept')
+  }
 }
 
 onShutdownSignal(logger, async () => {

@@ -66,7 +66,6 @@ export {
   placeSession,
 } from './placement/placement.js'
 export { type NodeAssignment, type PlannedMove, planRebalance } from './placement/rebalance.js'
-
 // Runtime kit every entry point is built from.
 export { httpOrigin, type MetricsServer, registeredMetric, serveMetrics } from './runtime/metrics.js'
 export {
@@ -77,6 +76,14 @@ export {
   onShutdownSignal,
   type RuntimeBase,
 } from './runtime/runtime.js'
+// Sealed secrets: the AAD of every kind, and the online re-seal that finishes a key rotation.
+export {
+  countNotCurrent,
+  type ResealProgress,
+  type ResealResult,
+  resealSecrets,
+} from './secrets/reseal.js'
+export { credsSealContext, keySealContext, webhookSecretSealContext } from './secrets/seal-contexts.js'
 
 // The `sessions` row and the credentials fence.
 export { credentialsExist, deleteCredentials, SESSION_FENCE } from './sessions/credentials.js'

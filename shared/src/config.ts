@@ -45,6 +45,20 @@ export const configSchema = z.object({
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   /** 32-byte base64 key sealing credentials at rest. Generated in embedded mode; required otherwise. */
   AUTH_STATE_KEY: base64Key('an AES-256 key').optional(),
+  /**
+   * Keys AUTH_STATE_KEY replaced, comma-separated: they still open values sealed before the rotation
+   * until `npm run secrets:reseal` has re-sealed everything with AUTH_STATE_KEY. Empty by default.
+   */
+  AUTH_STATE_PREVIOUS_KEYS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(base64Key('an AES-256 key'))),
   /** Country code applied to national numbers such as 0812…. Default 62 (Indonesia). */
   DEFAULT_COUNTRY_CODE: z
     .string()

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient, type WaClusterClient } from '@wa-cluster/client'
-import { generateSecretBoxKey } from '@wa-cluster/shared'
+import { generateSecretBoxKey, parseSecretBoxKey, secretBoxKeyId } from '@wa-cluster/shared'
 import { startSimulator } from '@wa-cluster/wa-sim'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -289,6 +289,34 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
 
     await sim.send({ from: contactPhone, to: sessionPhone, text: 'masih tersambung?' })
     await receiver.waitFor('message after restart', inboundText('masih tersambung?'))
+  })
+
+  it('a restart with a new AUTH_STATE_KEY re-seals every secret online and still needs no QR', async () => {
+    const qrEventsBefore = receiver.events.filter(connectionState(sessionId, 'QR_READY')).length
+    const eventsBefore = receiver.events.length
+    expect(await gateway.stop('SIGTERM')).toBe(0)
+    const rotatedKey = generateSecretBoxKey()
+    env = { ...env, AUTH_STATE_KEY: rotatedKey }
+    gateway = await startGateway()
+    await gateway.waitForLine(/key rotation finished/)
+    await eventually('CONNECTED again with the rotated key', () =>
+      receiver.events.slice(eventsBefore).find(connectionState(sessionId, 'CONNECTED')),
+    )
+    expect(receiver.events.filter(connectionState(sessionId, 'QR_READY')).length).toBe(qrEventsBefore)
+    // Every sealed value now names the new key (bytes 2..9), and the old key left secrets.json.
+    const newKeyId = secretBoxKeyId(parseSecretBoxKey(rotatedKey))
+    const [sealed] = await database.handle.rows<{ total: number; other: number }>(sql`
+      SELECT count(*)::int AS total,
+             count(*) FILTER (WHERE encode(substring(value FROM 2 FOR 8), 'hex') <> ${newKeyId})::int AS other
+      FROM (SELECT value FROM auth_keys UNION ALL SELECT value FROM auth_creds
+            UNION ALL SELECT secret_sealed FROM webhooks) AS sealed_values`)
+    expect(sealed!.total).toBeGreaterThan(0)
+    expect(sealed!.other).toBe(0)
+    const stored = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'))
+    expect(stored).toEqual({ adminApiKey: adminKey, authStateKey: rotatedKey })
+
+    await sim.send({ from: contactPhone, to: sessionPhone, text: 'kunci baru' })
+    await receiver.waitFor('message after the key rotation', inboundText('kunci baru'))
   })
 
   it('the phone unlinks the device: LOGGED_OUT and credentials wiped', async () => {

@@ -34,6 +34,7 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, base: Record<str
         '*.apiKey',
         '*.secret',
         '*.AUTH_STATE_KEY',
+        '*.AUTH_STATE_PREVIOUS_KEYS',
         '*.ADMIN_API_KEY',
         'headers.authorization',
       ],
@@ -56,6 +57,8 @@ export function createRuntimeBase(input: {
   config: Config
   logger: Logger
   authStateKey: string
+  /** Keys the primary replaced: they open older values until a re-seal (AUTH_STATE_PREVIOUS_KEYS). */
+  previousAuthStateKeys?: string[]
   pgliteDir?: string
 }): RuntimeBase {
   const { config, logger } = input
@@ -76,7 +79,10 @@ export function createRuntimeBase(input: {
     logger,
     database,
     coordinator,
-    secretBox: createSecretBox(parseSecretBoxKey(input.authStateKey)),
+    secretBox: createSecretBox(
+      parseSecretBoxKey(input.authStateKey),
+      (input.previousAuthStateKeys ?? config.AUTH_STATE_PREVIOUS_KEYS).map(parseSecretBoxKey),
+    ),
     metrics,
   }
 }

@@ -1,4 +1,4 @@
-import { deleteCredentials } from '@wa-cluster/core'
+import { credsSealContext, deleteCredentials, keySealContext } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { type SecretBox, StaleEpoch } from '@wa-cluster/shared'
 import {
@@ -17,13 +17,7 @@ import {
   writeKeyRows,
 } from './auth-rows.js'
 import { createKeyCache } from './key-cache.js'
-import {
-  credsSealContext,
-  decodeAuthValue,
-  encodeAuthValue,
-  type KeyCategory,
-  keySealContext,
-} from './serialization.js'
+import { decodeAuthValue, encodeAuthValue, type KeyCategory } from './serialization.js'
 
 export type PostgresAuthStateOptions = {
   database: DatabaseHandle

@@ -35,15 +35,3 @@ export function decodeAuthValue(category: KeyCategory | 'creds', serialized: str
   if (category === 'app-state-sync-key' && value) return proto.Message.AppStateSyncKeyData.fromObject(value)
   return value
 }
-
-/**
- * Additional authenticated data for the secret box. JSON makes the tuple unambiguous even when ids
- * contain separators, so a sealed value moved to another session, category or key id fails to open.
- */
-export function keySealContext(sessionId: string, category: string, keyId: string): string {
-  return JSON.stringify(['auth-key', sessionId, category, keyId])
-}
-
-export function credsSealContext(sessionId: string): string {
-  return JSON.stringify(['auth-creds', sessionId])
-}
