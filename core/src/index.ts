@@ -104,6 +104,7 @@ export {
   RELEASING_STATES,
   readEpoch,
   readPlacement,
+  recordOwnerLost,
   recordSessionState,
   type SessionPlacement,
   type SessionRow,

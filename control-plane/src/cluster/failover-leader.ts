@@ -5,6 +5,7 @@ import {
   markNodesDead,
   orphanedSessionIds,
   placeSession,
+  recordOwnerLost,
   runningNodeIds,
 } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
@@ -72,6 +73,9 @@ export function createFailoverLeader(deps: {
     const orphans = await orphanedSessionIds(database, config.FAILOVER_RATE_PER_SECOND)
     let placed = 0
     for (const id of orphans) {
+      await recordOwnerLost(database, id, 'node lost').catch((error: unknown) =>
+        logger.warn({ sessionId: id, err: (error as Error).message }, 'could not record the lost owner'),
+      )
       const nodeId = await placeSession({ database, coordinator, sessionId: id }).catch((error: unknown) => {
         // Another control-plane placing it is what we want anyway; anything else is worth a look.
         const level = error instanceof PlacementInProgress ? 'debug' : 'warn'

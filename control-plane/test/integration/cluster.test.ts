@@ -242,12 +242,43 @@ describe.sequential('cluster: placement, failover, fencing, drain, rebalance', (
       )
     ).filter((entry) => entry.node === victim)
     const since = receiver.events.length
+    const killedAt = Date.now()
     cluster.node(victim).signal('SIGKILL')
+    // What the API says meanwhile: CONNECTED only on the dead node (not detected yet) or once the new
+    // owner logged in (connectedAt after the kill), never on a new node that has no socket yet.
+    const samples: { state: string; nodeId: string | null; connectedAt: string | null }[] = []
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        samples.push(...(await Promise.all(victims.map((entry) => sessionOf(entry.session.id)))))
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    })()
     await reconnectedSince(
       victims.map((entry) => entry.session.id),
       since,
       'sessions CONNECTED on other nodes',
+    ).finally(() => {
+      sampling = false
+    })
+    await sampler
+    const dishonest = samples.filter(
+      (sample) =>
+        sample.state === 'CONNECTED' &&
+        sample.nodeId !== victim &&
+        !(sample.connectedAt && Date.parse(sample.connectedAt) > killedAt),
     )
+    expect(dishonest).toEqual([])
+    expect(samples.some((sample) => sample.state === 'RECONNECTING')).toBe(true)
+    for (const { session } of victims) {
+      const states = receiver.events
+        .slice(since)
+        .filter((event) => event.type === 'connection.update' && event.sessionId === session.id)
+        .map((event) => (event.type === 'connection.update' ? [event.data.state, event.data.reason] : []))
+      // The leader announces the lost owner before the session comes back on another node.
+      expect(states[0]).toEqual(['RECONNECTING', 'node lost'])
+      expect(states.at(-1)?.[0]).toBe('CONNECTED')
+    }
     const now = await Promise.all(victims.map((entry) => sessionOf(entry.session.id)))
     expect(now.every((session) => session.state === 'CONNECTED' && session.nodeId !== victim)).toBe(true)
     expect(qrEvents()).toBe(qrBefore)

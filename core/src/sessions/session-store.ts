@@ -334,6 +334,32 @@ export async function connectedSessionsOn(
   return rows.map((row) => ({ id: row.id, nodeId: row.nodeId! }))
 }
 
+/**
+ * A session whose node died still says CONNECTED (or CONNECTING) in its row: nobody holds its socket
+ * any more. Before failover re-places it, fence the dead owner (bump the epoch) and record RECONNECTING
+ * with `reason`, so the API and the webhook never show CONNECTED until the new owner has logged in.
+ * Only while the session is still on a dead or stopped node (or none); returns whether it recorded.
+ */
+export async function recordOwnerLost(
+  database: DatabaseHandle,
+  sessionId: string,
+  reason: string,
+): Promise<boolean> {
+  const [row] = await database.rows<{ epoch: number }>(sql`
+    UPDATE sessions s SET epoch = s.epoch + 1, updated_at = now()
+    WHERE s.id = ${sessionId} AND s.state IN ('CONNECTED', 'CONNECTING')
+      AND (s.node_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM nodes n WHERE n.id = s.node_id AND n.status NOT IN ('dead', 'stopped')))
+    RETURNING s.epoch`)
+  if (!row) return false
+  await recordSessionState(database, {
+    sessionId,
+    epoch: Number(row.epoch),
+    change: { state: 'RECONNECTING', reason },
+  })
+  return true
+}
+
 /** Sessions that want a node and have none, or one that is dead or stopped (failover), at most `limit`. */
 export async function orphanedSessionIds(database: DatabaseHandle, limit: number): Promise<string[]> {
   const rows = await database.rows<{ id: string }>(sql`
