@@ -691,6 +691,11 @@ export interface components {
             chatId: string;
             /** @enum {string} */
             status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
+            /**
+             * @description Why a `failed` message failed. `not_on_whatsapp`: the recipient number has no WhatsApp account; `session_not_connected`: the session did not connect within `QUEUED_SEND_TIMEOUT_MS`; otherwise the reason WhatsApp or the client gave.
+             * @example not_on_whatsapp
+             */
+            error?: string;
         };
         WebhookEvent: components["schemas"]["ConnectionUpdateEvent"] | components["schemas"]["MessagesUpsertEvent"] | components["schemas"]["MessagesUpdateEvent"];
         Readiness: {

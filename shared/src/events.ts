@@ -53,7 +53,12 @@ export type InboundMessage = {
 }
 
 export type MessagesUpsertData = { messages: InboundMessage[] }
-export type MessagesUpdateData = { updates: { id: string; chatId: string; status: MessageStatus }[] }
+export type MessagesUpdateData = {
+  updates: { id: string; waMessageId?: string; chatId: string; status: MessageStatus; error?: string }[]
+}
+
+/** `error` of a message that failed because its recipient has no WhatsApp account. */
+export const NOT_ON_WHATSAPP = 'not_on_whatsapp'
 
 export type EventData = {
   'connection.update': ConnectionUpdateData

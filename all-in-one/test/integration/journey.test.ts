@@ -221,6 +221,30 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
     ])
   })
 
+  it('a send to a number without WhatsApp ends failed with not_on_whatsapp, and nothing goes out', async () => {
+    const nobody = '6281299990000'
+    const queued = await tenant.POST('/v1/sessions/{sessionId}/messages', {
+      params: { path: { sessionId } },
+      body: { to: nobody, text: 'Tagihan Anda' },
+    })
+    expect(queued.response.status).toBe(202)
+    const messageId = queued.data!.id
+    const failed = await receiver.waitFor(
+      'failed webhook',
+      (event) =>
+        event.type === 'messages.update' &&
+        event.data.updates.some((update) => update.id === messageId && update.status === 'failed'),
+    )
+    expect(
+      failed.type === 'messages.update' && failed.data.updates.find((update) => update.id === messageId),
+    ).toMatchObject({ status: 'failed', error: 'not_on_whatsapp', chatId: `${nobody}@s.whatsapp.net` })
+    const { data } = await tenant.GET('/v1/sessions/{sessionId}/messages/{messageId}', {
+      params: { path: { sessionId, messageId } },
+    })
+    expect(data).toMatchObject({ status: 'failed', error: 'not_on_whatsapp' })
+    expect(data?.statusHistory.map((entry) => entry.status)).toEqual(['queued', 'sending', 'failed'])
+  })
+
   it('links a second number with a pairing code instead of a QR', async () => {
     const secondId = (await tenant.POST('/v1/sessions', { body: { name: 'pairing code' } })).data!.id
     const path = { sessionId: secondId }

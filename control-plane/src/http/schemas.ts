@@ -530,6 +530,11 @@ export const MessageStatusUpdateSchema = z
     waMessageId: z.string().openapi({ description: "WhatsApp's message id" }),
     chatId: z.string(),
     status: z.enum(MESSAGE_STATUSES),
+    error: z.string().optional().openapi({
+      description:
+        'Why a `failed` message failed. `not_on_whatsapp`: the recipient number has no WhatsApp account; `session_not_connected`: the session did not connect within `QUEUED_SEND_TIMEOUT_MS`; otherwise the reason WhatsApp or the client gave.',
+      example: 'not_on_whatsapp',
+    }),
   })
   .openapi('MessageStatusUpdate')
 export const MessagesUpdateDataSchema = z

@@ -6,7 +6,7 @@ import {
   type NewEvent,
 } from '@wa-cluster/core'
 import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
-import type { InboundMessage, MessageStatus } from '@wa-cluster/shared'
+import type { InboundMessage, MessagesUpdateData } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { MessageStatusUpdate } from '../providers/provider.js'
 
@@ -45,7 +45,7 @@ export async function recordStatusUpdates(
 ): Promise<AppendResult | undefined> {
   if (input.updates.length === 0) return undefined
   return database.db.transaction(async (tx) => {
-    const changed: { id: string; waMessageId: string; chatId: string; status: MessageStatus }[] = []
+    const changed: MessagesUpdateData['updates'] = []
     for (const update of input.updates) {
       const rank = ['queued', 'sending', 'sent', 'delivered', 'read', 'played', 'failed'].indexOf(
         update.status,
@@ -65,6 +65,7 @@ export async function recordStatusUpdates(
           waMessageId: update.waMessageId,
           chatId: update.chatId,
           status: update.status,
+          ...(update.status === 'failed' && update.error ? { error: update.error } : {}),
         })
     }
     if (changed.length === 0) return undefined

@@ -90,11 +90,22 @@ export type OpenConnectionInput = {
   onEvents: (events: ProviderEvent[]) => Promise<void>
 }
 
+/** `send` was refused before anything went out: the recipient's number has no WhatsApp account. */
+export class RecipientNotOnWhatsApp extends Error {
+  override name = 'RecipientNotOnWhatsApp'
+  constructor(readonly chatId: string) {
+    super(`${chatId.split('@')[0]} is not on WhatsApp`)
+  }
+}
+
 /** One connection of one session to WhatsApp. It never reconnects by itself. */
 export type ProviderConnection = {
   /** Asks for an 8-character code to link on `phone` instead of scanning a QR. */
   requestPairingCode(phone: string): Promise<string>
-  /** Resolves once WhatsApp took the message; throws when it could not be sent. */
+  /**
+   * Resolves once WhatsApp took the message; throws when it could not be sent (RecipientNotOnWhatsApp
+   * when the number has no account).
+   */
   send(message: OutboundMessage): Promise<void>
   downloadMedia(media: MediaRef): Promise<Buffer>
   /** A new message id in WhatsApp's format for this account (recipients de-duplicate by it). */

@@ -1,12 +1,14 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
+import { NOT_ON_WHATSAPP } from '@wa-cluster/shared'
 import { recordStatusUpdates } from '../messages/message-events.js'
 import { type ClaimedMessage, claimNextOutbound, findReferencedMessage } from '../messages/outbound-queue.js'
 import type { SessionNodeMetrics } from '../metrics.js'
-import type {
-  MessageReference,
-  MessageStatusUpdate,
-  OutboundContent,
-  ProviderConnection,
+import {
+  type MessageReference,
+  type MessageStatusUpdate,
+  type OutboundContent,
+  type ProviderConnection,
+  RecipientNotOnWhatsApp,
 } from '../providers/provider.js'
 import type { FencedWriter } from './fenced-writes.js'
 
@@ -62,7 +64,7 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
             waMessageId: message.waMessageId,
             chatId: message.chatId,
             status: 'failed',
-            error: (error as Error).message,
+            error: error instanceof RecipientNotOnWhatsApp ? NOT_ON_WHATSAPP : (error as Error).message,
           }
         }
         deps.metrics?.messagesSent.inc({ outcome: update.status })

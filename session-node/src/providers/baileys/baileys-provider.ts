@@ -7,12 +7,13 @@ import makeWASocket, {
   generateMessageIDV2,
   type WAMessage,
 } from '@whiskeysockets/baileys'
-import type {
-  MessageReference,
-  OpenConnectionInput,
-  OutboundContent,
-  ProviderConnection,
-  WhatsAppProvider,
+import {
+  type MessageReference,
+  type OpenConnectionInput,
+  type OutboundContent,
+  type ProviderConnection,
+  RecipientNotOnWhatsApp,
+  type WhatsAppProvider,
 } from '../provider.js'
 import { captureStorages, releaseStorages } from './async-context.js'
 import { sourceOf, toProviderEvents } from './event-mapping.js'
@@ -21,6 +22,9 @@ export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVE
 
 /** A closed socket may still finish a key transaction for a moment; its storages go after this. */
 const SOCKET_RETIRE_DELAY_MS = 10_000
+
+/** Recipients a connection already found on WhatsApp, at most this many (then it asks again). */
+const KNOWN_RECIPIENTS_MAX = 5_000
 
 /** WhatsApp through Baileys' multi-device socket (the linked-device protocol WhatsApp Web speaks). */
 export function createBaileysProvider(config: BaileysProviderConfig): WhatsAppProvider {
@@ -67,9 +71,21 @@ function openBaileysConnection(
     return events.length > 0 ? input.onEvents(events) : Promise.resolve()
   })
 
+  // Sending to a number without WhatsApp goes through without an error (there is no device to encrypt
+  // for), so the first send to each person asks WhatsApp whether the number is registered.
+  const knownRecipients = new Set<string>()
+  const ensureOnWhatsApp = async (chatId: string) => {
+    if (!chatId.endsWith('@s.whatsapp.net') || knownRecipients.has(chatId)) return
+    const [found] = (await socket.onWhatsApp(chatId)) ?? []
+    if (!found?.exists) throw new RecipientNotOnWhatsApp(chatId)
+    if (knownRecipients.size >= KNOWN_RECIPIENTS_MAX) knownRecipients.clear()
+    knownRecipients.add(chatId)
+  }
+
   return {
     requestPairingCode: (phone) => socket.requestPairingCode(phone),
     async send(message) {
+      await ensureOnWhatsApp(message.chatId)
       const content = message.content
       const quote = content.kind === 'reaction' ? undefined : content.quote
       await socket.sendMessage(message.chatId, contentOf(content), {
