@@ -72,6 +72,8 @@ await runBench('cluster-failover', 10 * 60_000, async () => {
   // Events after the kill.
   let killAt = 0
   const reconnectedAt = new Map<string, number>()
+  /** When each CONNECTED was committed (envelope occurredAt), to split login time from delivery time. */
+  const committedAt = new Map<string, number>()
   let qrAfterKill = 0
   const statesAfterKill: Record<string, number> = {}
   receiver.on((event) => {
@@ -82,8 +84,10 @@ await runBench('cluster-failover', 10 * 60_000, async () => {
       event.data.state === 'CONNECTED' &&
       victims.has(event.sessionId) &&
       !reconnectedAt.has(event.sessionId)
-    )
+    ) {
       reconnectedAt.set(event.sessionId, event.receivedAt)
+      committedAt.set(event.sessionId, Date.parse(event.occurredAt))
+    }
   })
 
   log(`SIGKILL ${victim} (${victims.size} sessions), LEASE_TTL_MS=${leaseTtlMs}, load ${loadAverage()}`)
@@ -122,6 +126,10 @@ await runBench('cluster-failover', 10 * 60_000, async () => {
     finalPlacement[x.nodeId ?? 'none'] = (finalPlacement[x.nodeId ?? 'none'] ?? 0) + 1
   const lastConnected = reconnectedAt.size ? Math.max(...reconnectedAt.values()) - killAt : Number.NaN
   const targetMs = leaseTtlMs + 30_000
+  const committed = summary([...committedAt.values()].map((at) => at - killAt))
+  const delivery = summary(
+    [...committedAt.entries()].map(([sessionId, at]) => reconnectedAt.get(sessionId)! - at),
+  )
 
   const lines = [
     '',
@@ -132,6 +140,7 @@ await runBench('cluster-failover', 10 * 60_000, async () => {
     `killed ${victim} holding ${victims.size} sessions (placement before: ${JSON.stringify(Object.fromEntries(Object.entries(perNode).map(([k, v]) => [k, v.length])))})`,
     `first session CONNECTED again after ${firstAt ? s(firstAt - killAt) : 'n/a'}; last after ${s(lastConnected)}; ${reconnectedAt.size}/${victims.size} reconnected`,
     `per-session kill → CONNECTED webhook: p50 ${s(recovery.p50)}  p95 ${s(recovery.p95)}  max ${s(recovery.max)}`,
+    `  split: kill → CONNECTED committed p50 ${s(committed.p50)}  p95 ${s(committed.p95)}  max ${s(committed.max)}; committed → webhook received p50 ${s(delivery.p50)}  p95 ${s(delivery.p95)}  max ${s(delivery.max)}`,
     `all ${victims.size} CONNECTED on other nodes (webhooks + GET /v1/sessions) after: ${allElsewhereAt ? s(allElsewhereAt - killAt) : `NOT within ${opts['timeout-s']} s`}   target ≤ lease TTL + 30 s = ${s(targetMs)}: ${verdict(!!allElsewhereAt && allElsewhereAt - killAt <= targetMs)}`,
     `sim replaced conflicts during failover: ${statsAfter.replaced - statsBefore.replaced} (whole run ${statsAfter.replaced}); maxConcurrentPerDevice (whole run) ${statsAfter.maxConcurrentPerDevice}; sim QRs issued after kill ${statsAfter.qrsIssued - statsBefore.qrsIssued}`,
     `QR_READY webhooks after kill: ${qrAfterKill} (target 0); connection.update states after kill: ${JSON.stringify(statesAfterKill)}`,

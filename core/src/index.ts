@@ -35,7 +35,8 @@ export {
   type SqlExecutor,
   toEventEnvelope,
 } from './events/outbox.js'
-
+// Outbound messages nobody can send.
+export { failStaleQueuedSends } from './messages/stale-sends.js'
 // The `nodes` table.
 export {
   activateDrainingNode,
@@ -47,7 +48,6 @@ export {
   runningNodeIds,
   setNodeStatus,
 } from './nodes/node-registry.js'
-
 // Placement: choosing nodes, assigning, handing over, evacuating; rebalance planning.
 export { evacuateNode } from './placement/evacuation.js'
 export {
@@ -66,6 +66,7 @@ export {
   placeSession,
 } from './placement/placement.js'
 export { type NodeAssignment, type PlannedMove, planRebalance } from './placement/rebalance.js'
+
 // Runtime kit every entry point is built from.
 export { httpOrigin, type MetricsServer, registeredMetric, serveMetrics } from './runtime/metrics.js'
 export {

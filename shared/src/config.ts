@@ -101,6 +101,11 @@ export const configSchema = z.object({
   HAND_OVER_CONCURRENCY: positiveInt.max(64).default(4),
   /** Failover pacing: sessions re-placed per second by the leader. Default 50. */
   FAILOVER_RATE_PER_SECOND: positiveInt.default(50),
+  /**
+   * A queued message whose session is not connected fails after this long (\`messages.update\` failed,
+   * error \`session_not_connected\`), instead of going out hours later or never. Default 30 minutes.
+   */
+  QUEUED_SEND_TIMEOUT_MS: positiveInt.min(1_000).default(30 * 60_000),
   /** Messages a tenant may send per session per minute (429 with Retry-After past it). Default 100. */
   SEND_RATE_LIMIT_PER_MINUTE: positiveInt.default(100),
   /** Sessions a tenant may have, unless the operator set its `limits.sessions`. Default 100. */

@@ -60,6 +60,9 @@ export type MessagesUpdateData = {
 /** `error` of a message that failed because its recipient has no WhatsApp account. */
 export const NOT_ON_WHATSAPP = 'not_on_whatsapp'
 
+/** `error` of a queued message failed because its session did not connect within QUEUED_SEND_TIMEOUT_MS. */
+export const SESSION_NOT_CONNECTED = 'session_not_connected'
+
 export type EventData = {
   'connection.update': ConnectionUpdateData
   'messages.upsert': MessagesUpsertData

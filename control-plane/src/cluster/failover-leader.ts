@@ -1,6 +1,7 @@
 import {
   type Coordinator,
   coordinationKeys,
+  failStaleQueuedSends,
   type Lease,
   markNodesDead,
   orphanedSessionIds,
@@ -21,6 +22,9 @@ export type FailoverLeader = {
 }
 
 const TICK_MS = 1_000
+/** How often the leader looks for queued messages that waited too long on a session that is not connected. */
+const STALE_SEND_SWEEP_MS = 10_000
+const STALE_SEND_BATCH = 500
 
 /**
  * One control-plane at a time (elected by a lease) finds dead nodes and re-places their sessions,
@@ -31,7 +35,10 @@ export function createFailoverLeader(deps: {
   database: DatabaseHandle
   coordinator: Coordinator
   logger: Logger
-  config: Pick<Config, 'NODE_TTL_MS' | 'HEARTBEAT_INTERVAL_MS' | 'FAILOVER_RATE_PER_SECOND'>
+  config: Pick<
+    Config,
+    'NODE_TTL_MS' | 'HEARTBEAT_INTERVAL_MS' | 'FAILOVER_RATE_PER_SECOND' | 'QUEUED_SEND_TIMEOUT_MS'
+  >
 }): FailoverLeader {
   const { database, coordinator, config } = deps
   const logger = deps.logger.child({ component: 'failover-leader' })
@@ -40,6 +47,7 @@ export function createFailoverLeader(deps: {
   let running: Promise<void> | undefined
   /** When this leader first noticed each node missing; a Redis restart must not look like a dead fleet. */
   const missingSince = new Map<string, number>()
+  let lastSweepAt = 0
 
   async function tick(): Promise<void> {
     if (!lease?.isHeld()) {
@@ -85,6 +93,18 @@ export function createFailoverLeader(deps: {
       if (nodeId) placed++
     }
     if (orphans.length > 0) logger.info({ orphans: orphans.length, placed }, 're-placed sessions')
+    if (now - lastSweepAt >= STALE_SEND_SWEEP_MS) {
+      lastSweepAt = now
+      const failed = await failStaleQueuedSends(database, {
+        olderThanMs: config.QUEUED_SEND_TIMEOUT_MS,
+        limit: STALE_SEND_BATCH,
+      })
+      if (failed > 0)
+        logger.warn(
+          { failed, olderThanMs: config.QUEUED_SEND_TIMEOUT_MS },
+          'failed queued messages whose session did not connect in time',
+        )
+    }
   }
 
   return {

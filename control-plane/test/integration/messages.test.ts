@@ -1,6 +1,8 @@
+import { registerNode } from '@wa-cluster/core'
 import { authCreds, messages, sessions } from '@wa-cluster/db'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createFailoverLeader } from '../../src/cluster/failover-leader.js'
 import {
   createTenantThroughApi,
   createTestApi,
@@ -95,6 +97,74 @@ describe('sending messages', () => {
     expect(response.status).toBe(409)
     expect(response.body.error.code).toBe('session_not_linked')
     expect(await snapshotDatabase(api)).toEqual(before)
+  })
+
+  it('a queued message whose session does not connect fails after QUEUED_SEND_TIMEOUT_MS, and a connected one waits', async () => {
+    const leader = createFailoverLeader({
+      database: api.ctx.database,
+      coordinator: api.ctx.coordinator,
+      logger: api.ctx.logger,
+      config: { ...api.ctx.config, QUEUED_SEND_TIMEOUT_MS: 60_000 },
+    })
+    const connected = (await api.call('POST', '/v1/sessions', { key, body: { name: 'connected' } })).body.id
+    // ...on a live node, so the leader sees nothing to fail over.
+    await registerNode(api.ctx.database, 'stale-sends-node', 10)
+    await api.ctx.coordinator.heartbeat(
+      {
+        nodeId: 'stale-sends-node',
+        capacity: 10,
+        status: 'active',
+        sessions: 1,
+        startedAt: new Date().toISOString(),
+      },
+      60_000,
+    )
+    await api.ctx.database.db
+      .update(sessions)
+      .set({ desiredState: 'connected', state: 'CONNECTED', nodeId: 'stale-sends-node' })
+      .where(eq(sessions.id, connected))
+    await api.ctx.database.db
+      .insert(authCreds)
+      .values({ sessionId: connected, value: Buffer.from('sealed creds') })
+    const waiting = (await send({ to: '6281234567890', text: 'tagihan' })).body.id
+    const fresh = (await send({ to: '6281234567890', text: 'baru' })).body.id
+    const turn = (
+      await api.call('POST', `/v1/sessions/${connected}/messages`, {
+        key,
+        body: { to: '6281234567890', text: 'antre' },
+      })
+    ).body.id
+    // Two of them waited longer than the timeout (backdated, not slept).
+    for (const id of [waiting, turn])
+      await api.ctx.database.db
+        .update(messages)
+        .set({ createdAt: new Date(Date.now() - 120_000) })
+        .where(eq(messages.id, id))
+
+    await leader.tick()
+    await leader.stop()
+
+    const read = async (id: string, session = sessionId) =>
+      (await api.call('GET', `/v1/sessions/${session}/messages/${id}`, { key })).body
+    expect(await read(waiting)).toMatchObject({ status: 'failed', error: 'session_not_connected' })
+    expect((await read(waiting)).statusHistory.map((entry: { status: string }) => entry.status)).toEqual([
+      'queued',
+      'failed',
+    ])
+    expect(await read(fresh)).toMatchObject({ status: 'queued', error: null })
+    expect(await read(turn, connected)).toMatchObject({ status: 'queued', error: null })
+    const events = (await api.call('GET', `/v1/events?sessionId=${sessionId}&limit=100`, { key })).body.data
+    const failures = events
+      .filter((event: { type: string }) => event.type === 'messages.update')
+      .flatMap((event: { data: { updates: unknown[] } }) => event.data.updates)
+    expect(failures).toEqual([
+      {
+        id: waiting,
+        chatId: '6281234567890@s.whatsapp.net',
+        status: 'failed',
+        error: 'session_not_connected',
+      },
+    ])
   })
 
   it('answers 429 with Retry-After past the per-session rate limit', async () => {
