@@ -45,7 +45,7 @@ export {
   type RegisteredNode,
   recordNodeHeartbeat,
   registerNode,
-  runningNodeIds,
+  runningNodes,
   setNodeStatus,
 } from './nodes/node-registry.js'
 // Placement: choosing nodes, assigning, handing over, evacuating; rebalance planning.

@@ -92,11 +92,22 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
 
   async function heartbeat(): Promise<void> {
     try {
-      await coordinator.heartbeat(
-        { nodeId, capacity: config.SESSION_NODE_CAPACITY, sessions: runners.size, status, startedAt },
-        config.NODE_TTL_MS,
-      )
-      await recordNodeHeartbeat(database, nodeId)
+      // Both, independently: the leader declares a node dead at once only when both are old, so a
+      // Redis outage must not also stop the Postgres heartbeat.
+      const [redis, postgres] = await Promise.allSettled([
+        coordinator.heartbeat(
+          { nodeId, capacity: config.SESSION_NODE_CAPACITY, sessions: runners.size, status, startedAt },
+          config.NODE_TTL_MS,
+        ),
+        recordNodeHeartbeat(database, nodeId),
+      ])
+      for (const [store, result] of [
+        ['redis', redis],
+        ['postgres', postgres],
+      ] as const) {
+        if (result.status === 'rejected')
+          logger.warn({ store, err: (result.reason as Error).message }, 'heartbeat failed')
+      }
     } catch (error) {
       logger.warn({ err: (error as Error).message }, 'heartbeat failed')
     }

@@ -7,7 +7,7 @@ import {
   orphanedSessionIds,
   placeSession,
   recordOwnerLost,
-  runningNodeIds,
+  runningNodes,
 } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { type Config, PlacementInProgress } from '@wa-cluster/shared'
@@ -60,19 +60,21 @@ export function createFailoverLeader(deps: {
       logger.info('became failover leader')
     }
     const live = new Set((await coordinator.liveNodes()).map((node) => node.nodeId))
-    const registered = await runningNodeIds(database)
+    const registered = await runningNodes(database)
     const now = Date.now()
+    const patience = Math.max(config.NODE_TTL_MS, 2 * config.HEARTBEAT_INTERVAL_MS)
     const dead: string[] = []
-    for (const id of registered) {
+    for (const { id, heartbeatAgeMs } of registered) {
       if (live.has(id)) {
         missingSince.delete(id)
         continue
       }
       const since = missingSince.get(id) ?? now
       missingSince.set(id, since)
-      // The heartbeat key already expired after NODE_TTL; a leader also watches for a full NODE_TTL itself,
-      // so a Redis restart (every heartbeat key gone at once) is not mistaken for a dead fleet.
-      if (now - since >= Math.max(config.NODE_TTL_MS, 2 * config.HEARTBEAT_INTERVAL_MS)) dead.push(id)
+      // The Redis heartbeat expired after NODE_TTL. A node whose Postgres heartbeat is as old is dead now;
+      // one that still beats into Postgres (Redis restarted empty, or the node cannot reach Redis) gets a
+      // full NODE_TTL of this leader's own watching, so a Redis restart is not mistaken for a dead fleet.
+      if (heartbeatAgeMs >= patience || now - since >= patience) dead.push(id)
     }
     if (dead.length > 0) {
       await markNodesDead(database, dead)

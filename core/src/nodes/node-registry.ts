@@ -60,12 +60,17 @@ export async function markNodesDead(database: DatabaseHandle, nodeIds: string[])
   await database.rows(sql`UPDATE nodes SET status = 'dead' WHERE id = ANY(${textArray(nodeIds)})`)
 }
 
-/** Ids of nodes that are supposed to be running (so a missing heartbeat means something). */
-export async function runningNodeIds(database: DatabaseHandle): Promise<string[]> {
-  const rows = await database.rows<{ id: string }>(
-    sql`SELECT id FROM nodes WHERE status IN ('active', 'draining', 'stopping')`,
-  )
-  return rows.map((row) => row.id)
+/**
+ * Nodes that are supposed to be running (so a missing heartbeat means something), with how long ago
+ * each last wrote its Postgres heartbeat (measured on the database's clock).
+ */
+export async function runningNodes(
+  database: DatabaseHandle,
+): Promise<{ id: string; heartbeatAgeMs: number }[]> {
+  const rows = await database.rows<{ id: string; age_ms: string | number }>(sql`
+    SELECT id, (extract(epoch FROM now() - last_heartbeat_at) * 1000)::bigint AS age_ms
+    FROM nodes WHERE status IN ('active', 'draining', 'stopping')`)
+  return rows.map((row) => ({ id: row.id, heartbeatAgeMs: Number(row.age_ms) }))
 }
 
 /**
