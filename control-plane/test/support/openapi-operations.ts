@@ -36,6 +36,8 @@ export type Operation = {
   tags: string[]
   security: Record<string, string[]>[] | undefined
   pathParameters: string[]
+  /** Query parameters with their schemas (references resolved). */
+  queryParameters: { name: string; schema: JsonSchema; required: boolean }[]
   /** The JSON request body schema, references resolved at the top level. */
   jsonBody: JsonSchema | undefined
   bodyRequired: boolean
@@ -67,7 +69,7 @@ function operationsOf(document: OpenApiDocument, pathItems: Record<string, any> 
   return Object.entries(pathItems ?? {}).flatMap(([path, item]) =>
     METHODS.filter((method) => item[method]).map((method) => {
       const operation = item[method]
-      const parameters: { name: string; in: string }[] = [
+      const parameters: { name: string; in: string; schema?: JsonSchema; required?: boolean }[] = [
         ...(item.parameters ?? []),
         ...(operation.parameters ?? []),
       ]
@@ -80,6 +82,13 @@ function operationsOf(document: OpenApiDocument, pathItems: Record<string, any> 
         tags: operation.tags ?? [],
         security: operation.security,
         pathParameters: parameters.filter((parameter) => parameter.in === 'path').map(({ name }) => name),
+        queryParameters: parameters
+          .filter((parameter) => parameter.in === 'query')
+          .map(({ name, schema, required }) => ({
+            name,
+            schema: resolveSchema(document, schema ?? {}),
+            required: required === true,
+          })),
         jsonBody: json ? resolveSchema(document, json) : undefined,
         bodyRequired: operation.requestBody?.required === true,
         responseStatuses: Object.keys(operation.responses ?? {}),
