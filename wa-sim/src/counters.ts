@@ -26,10 +26,14 @@ export interface SimStats {
   pairingCodeLinks: number
   messagesIn: number
   messagesOut: number
+  /** Texts sent again at a device's login because it had not acknowledged them (offline queue). */
+  redelivered: number
   receiptsIn: number
   receiptsOut: number
   unknownIqs: number
   decryptFailures: number
+  /** Texts sent to companions and not acknowledged yet (their offline queues), right now. */
+  unacknowledged?: number
   perDevice?: Record<string, DeviceCounters>
 }
 
@@ -46,6 +50,7 @@ export class Counters {
     pairingCodeLinks: 0,
     messagesIn: 0,
     messagesOut: 0,
+    redelivered: 0,
     receiptsIn: 0,
     receiptsOut: 0,
     unknownIqs: 0,

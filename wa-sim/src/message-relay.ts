@@ -43,6 +43,18 @@ interface SentMessage {
   text: string
 }
 
+/**
+ * A contact's text to one companion device that the device has not acknowledged yet (WhatsApp's
+ * offline queue): kept until the device sends a receipt for it, delivered again at its next login.
+ */
+interface PendingDelivery {
+  id: string
+  senderPn: string
+  text: string
+  attrs: Record<string, string>
+  notify: string
+}
+
 /** What relaying messages consults and changes. */
 export interface MessageRelayContext {
   registry: AccountRegistry
@@ -60,6 +72,8 @@ export class MessageRelay {
   /** Texts the simulated phones decrypted; grows without bound (meant for tests). */
   readonly inbox: InboxMessage[] = []
   private readonly sentMessages = new Map<string, SentMessage>()
+  /** Per companion device jid, in the order sent: texts it has not acknowledged with a receipt. */
+  private readonly pending = new Map<string, Map<string, PendingDelivery>>()
 
   constructor(private readonly context: MessageRelayContext) {}
 
@@ -96,30 +110,93 @@ export class MessageRelay {
         : [registry.companion(target.account, target.device)].filter(
             (d): d is CompanionDevice => !!d && !d.removed,
           )
-    const plaintext = encodeWAMessage({ conversation: input.text })
     const attrs: Record<string, string> =
       addressing === 'lid'
         ? { from: lidJid(sender.lid), sender_pn: pnJid(sender.pn), addressing_mode: 'lid' }
         : { from: pnJid(sender.pn), sender_lid: lidJid(sender.lid) }
     let delivered = 0
     for (const device of devices) {
-      const live = sockets.of(pnJid(target.account.pn, device.id))
-      if (live.size === 0) continue
-      const enc = await registry
-        .phoneOf(sender)
-        .encrypt(pnJid(target.account.pn, device.id), plaintext, () => registry.companionBundle(device))
-      for (const connection of live) {
-        connection.send({
-          tag: 'message',
-          attrs: { ...attrs, id, t: unixNow(), type: 'text', notify: sender.name },
-          content: [{ tag: 'enc', attrs: { v: '2', type: enc.type }, content: enc.ciphertext }],
-        })
-        counters.totals.messagesOut++
-        delivered++
+      const deviceJid = pnJid(target.account.pn, device.id)
+      const pending: PendingDelivery = {
+        id,
+        senderPn: sender.pn,
+        text: input.text,
+        attrs,
+        notify: sender.name,
       }
+      let queue = this.pending.get(deviceJid)
+      if (!queue) this.pending.set(deviceJid, (queue = new Map()))
+      queue.set(id, pending)
+      delivered += await this.deliver(deviceJid, device, pending)
     }
     this.sentMessages.set(id, { id, from: sender.pn, to: target.account.pn, text: input.text })
     return { id, devices: delivered }
+  }
+
+  /** Encrypts a pending text for one device and sends it to its live sockets; returns how many. */
+  private async deliver(
+    deviceJid: string,
+    device: CompanionDevice,
+    pending: PendingDelivery,
+  ): Promise<number> {
+    const { registry, counters, sockets } = this.context
+    const live = sockets.of(deviceJid)
+    if (live.size === 0) return 0
+    const sender = registry.get(pending.senderPn)
+    if (!sender) return 0
+    const enc = await registry
+      .phoneOf(sender)
+      .encrypt(deviceJid, encodeWAMessage({ conversation: pending.text }), () =>
+        registry.companionBundle(device),
+      )
+    for (const connection of live) {
+      connection.send({
+        tag: 'message',
+        attrs: { ...pending.attrs, id: pending.id, t: unixNow(), type: 'text', notify: pending.notify },
+        content: [{ tag: 'enc', attrs: { v: '2', type: enc.type }, content: enc.ciphertext }],
+      })
+      counters.totals.messagesOut++
+    }
+    return live.size
+  }
+
+  /**
+   * A device logged in: every text it has not acknowledged goes again, in order, as WhatsApp delivers
+   * its offline queue. (The real server replays the stored ciphertext and the sender re-encrypts on a
+   * retry receipt; the simulated phone re-encrypts at once, which the client decrypts either way.)
+   */
+  async redeliver(deviceJid: string, onlyIds?: string[]): Promise<number> {
+    const queue = this.pending.get(deviceJid)
+    if (!queue || queue.size === 0) return 0
+    const found = this.context.registry.resolve(deviceJid)
+    const device =
+      found && found.device !== 0 ? this.context.registry.companion(found.account, found.device) : undefined
+    if (!device || device.removed) {
+      this.pending.delete(deviceJid)
+      return 0
+    }
+    let sent = 0
+    for (const pending of [...queue.values()]) {
+      if (onlyIds && !onlyIds.includes(pending.id)) continue
+      sent += await this.deliver(deviceJid, device, pending)
+      this.context.counters.totals.redelivered++
+    }
+    return sent
+  }
+
+  /** A device acknowledged messages with a receipt: they leave its offline queue. */
+  acknowledged(deviceJid: string, ids: string[]): void {
+    const queue = this.pending.get(deviceJid)
+    if (!queue) return
+    for (const id of ids) queue.delete(id)
+    if (queue.size === 0) this.pending.delete(deviceJid)
+  }
+
+  /** Texts waiting for an acknowledgement, per device (GET /stats). */
+  pendingCount(): number {
+    let count = 0
+    for (const queue of this.pending.values()) count += queue.size
+    return count
   }
 
   /** A session sends a message: each `<enc>` goes to a phone (decrypted) or to a companion (relayed). */

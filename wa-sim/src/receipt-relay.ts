@@ -67,10 +67,7 @@ export class ReceiptRelay {
     const ack: BinaryNode = { tag: 'ack', attrs: { class: 'receipt', id, from: to } }
     if (node.attrs.type) ack.attrs.type = node.attrs.type
     connection.send(ack)
-    const ids = [
-      id,
-      ...getBinaryNodeChildren(getBinaryNodeChild(node, 'list'), 'item').map((item) => item.attrs.id ?? ''),
-    ]
+    const ids = receiptMessageIds(node)
     for (const messageId of ids) {
       this.receipts.push({
         id: messageId,
@@ -110,4 +107,12 @@ export class ReceiptRelay {
     }
     return delivered
   }
+}
+
+/** The message ids a receipt covers: its own `id` and those of its `<list><item>`s. */
+export function receiptMessageIds(node: BinaryNode): string[] {
+  return [
+    node.attrs.id ?? '',
+    ...getBinaryNodeChildren(getBinaryNodeChild(node, 'list'), 'item').map((item) => item.attrs.id ?? ''),
+  ].filter(Boolean)
 }

@@ -16,7 +16,7 @@ import { PairingCodes } from './pairing-code.js'
 import { sendPhoneBootstrap } from './phone-bootstrap.js'
 import { addContact, type PhoneContext, removeDevice } from './phones.js'
 import { answerIq, type QueryContext } from './queries.js'
-import { ReceiptRelay, type ReceivedReceipt } from './receipt-relay.js'
+import { ReceiptRelay, type ReceivedReceipt, receiptMessageIds } from './receipt-relay.js'
 import { encodeCertChain, type ServerIdentity } from './server-identity.js'
 import type { PersistedState } from './state-file.js'
 import { loginFailure } from './stream-errors.js'
@@ -116,6 +116,12 @@ export class Simulator implements ConnectionHandler, QueryContext {
     this.counters.totals.handshakes++
     if (payload.username !== null && payload.username !== undefined && payload.passive) {
       logIn(this.login, connection, String(payload.username), payload.device ?? 0, clientStaticKey)
+      if (connection.role.kind === 'device') {
+        const { deviceJid } = connection.role
+        void this.messages
+          .redeliver(deviceJid)
+          .catch((err) => this.logger.error({ err, deviceJid }, 'failed to deliver the offline queue'))
+      }
     } else if (payload.devicePairingData) {
       this.pairing.register(connection, clientStaticKey, payload.devicePairingData)
     } else {
@@ -136,6 +142,16 @@ export class Simulator implements ConnectionHandler, QueryContext {
         return
       case 'receipt':
         this.receiptRelay.onClientReceipt(connection, node)
+        if (connection.role.kind === 'device') {
+          const { deviceJid } = connection.role
+          // A retry receipt says the device could not decrypt: the phone encrypts it again. Any other
+          // receipt acknowledges the messages it names.
+          if (node.attrs.type === 'retry')
+            void this.messages
+              .redeliver(deviceJid, receiptMessageIds(node))
+              .catch((err) => this.logger.error({ err, deviceJid }, 'failed to answer a retry receipt'))
+          else this.messages.acknowledged(deviceJid, receiptMessageIds(node))
+        }
         return
       default:
         // ack, presence, chatstate, ib, call: nothing to answer.
@@ -251,7 +267,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
   // ---- read models ----------------------------------------------------------------------------
 
   stats(includePerDevice = true): SimStats {
-    return this.counters.snapshot(includePerDevice)
+    return { ...this.counters.snapshot(includePerDevice), unacknowledged: this.messages.pendingCount() }
   }
 
   accounts(): AccountSummary[] {

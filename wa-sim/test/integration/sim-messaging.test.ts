@@ -123,6 +123,37 @@ describe('messages between wa-sim contacts and Baileys sessions', () => {
     }
   })
 
+  it('keeps texts for a device that is offline and delivers them, in order, at its next login', async () => {
+    const { client } = session
+    await client.closeAndWait()
+    const before = await sim.stats()
+    const queued = [
+      await sim.send({ from: contact, to: session.phone, text: 'while offline 1' }),
+      await sim.send({ from: contact, to: session.phone, text: 'while offline 2' }),
+    ]
+    expect(queued.map((sent) => sent.devices)).toEqual([0, 0])
+    expect((await sim.stats()).unacknowledged).toBe((before.unacknowledged ?? 0) + 2)
+
+    const mark = client.updateCount()
+    client.connect()
+    await client.waitForOpen(mark)
+    await client.waitFor(() => !!textOf(client, 'while offline 2'), 'the offline queue')
+    const received = client.events['messages.upsert']!.flatMap((update) => update.messages)
+    const order = received
+      .filter((message) => message.message?.conversation?.startsWith('while offline'))
+      .map((message) => message.key.id)
+    expect(order).toEqual(queued.map((sent) => sent.id))
+    // The receipts empty the queue: a later login gets nothing again.
+    const after = await eventually(
+      'the device acknowledged the queued texts',
+      satisfying(
+        () => sim.stats(),
+        (stats) => stats.unacknowledged === before.unacknowledged,
+      ),
+    )
+    expect(after.redelivered).toBe(before.redelivered + 2)
+  })
+
   it('answers bad input with 400 and unknown senders with 404', async () => {
     await expect(sim.send({ from: contact, to: session.phone, text: '' })).rejects.toThrow(/text/)
     await expect(sim.send({ from: newPhone(), to: session.phone, text: 'x' })).rejects.toMatchObject({
