@@ -3,6 +3,7 @@ import type { Config } from '@wa-cluster/shared'
 import { WA_CERT_DETAILS } from '@whiskeysockets/baileys'
 import type { Logger } from 'pino'
 import { installLeanAsyncContext } from './providers/baileys/async-context.js'
+import { assertBaileysPatched } from './providers/baileys/baileys-provider.js'
 import type { CommitNotice } from './runner/fenced-writes.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
 
@@ -36,6 +37,7 @@ export function silenceLibsignalConsole(logger: Logger): void {
  * and, against a simulator, its certificate root trusted.
  */
 export function prepareSessionProcess(config: Pick<Config, 'WA_TRUSTED_ROOT_KEY'>, logger: Logger): void {
+  assertBaileysPatched()
   installLeanAsyncContext()
   silenceLibsignalConsole(logger)
   if (config.WA_TRUSTED_ROOT_KEY) {
@@ -54,7 +56,10 @@ export function createDispatcherFor(base: RuntimeBase): WebhookDispatcher {
     secretBox: base.secretBox,
     logger: base.logger.child({ component: 'webhooks' }),
     metrics: base.metrics,
-    options: { maxAttempts: base.config.WEBHOOK_MAX_ATTEMPTS },
+    options: {
+      maxAttempts: base.config.WEBHOOK_MAX_ATTEMPTS,
+      requestTimeoutMs: base.config.WEBHOOK_TIMEOUT_MS,
+    },
   })
 }
 

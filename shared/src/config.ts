@@ -117,6 +117,12 @@ export const configSchema = z.object({
   TENANT_REQUESTS_PER_MINUTE: positiveInt.default(1200),
   /** Webhook delivery attempts before an event is dead-lettered. Default 12. */
   WEBHOOK_MAX_ATTEMPTS: positiveInt.default(12),
+  /**
+   * How long a webhook receiver has to answer. A dispatcher's claim on an event lasts three times this,
+   * which is also how long a crashed node's claimed events wait before another dispatcher sends them.
+   * Default 10 s.
+   */
+  WEBHOOK_TIMEOUT_MS: positiveInt.min(500).max(120_000).default(10_000),
 })
 
 export type Config = z.infer<typeof configSchema>

@@ -128,6 +128,13 @@ describe('Dockerfile', () => {
     }
   })
 
+  it('copies patches/ before npm ci, whose postinstall applies them', () => {
+    const ciIndex = instructions.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args))
+    const copiedBefore = instructions.slice(0, ciIndex).filter((i) => i.keyword === 'COPY')
+    expect(rootPackage.scripts.postinstall).toBe('patch-package')
+    expect(copiedBefore.some((i) => /^patches\/? /.test(i.args))).toBe(true)
+  })
+
   it('copies every workspace manifest and the lockfile before npm ci', () => {
     const ciIndex = instructions.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args))
     const copiedBefore = instructions

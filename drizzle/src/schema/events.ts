@@ -49,5 +49,10 @@ export const events = pgTable(
     // The dispatcher's per-session order check ("is an earlier event of this session still pending?")
     // probes this; without it the probe walks the session's whole delivered history.
     index('events_pending_session_idx').on(table.sessionId, table.seq).where(sql`delivery = 'pending'`),
+    // "Was this received message already stored?": WhatsApp delivers a message again when its receipt
+    // was not sent (a crash after the commit); the owner looks it up here before appending it twice.
+    index('events_inbound_wa_id_idx')
+      .on(table.sessionId, sql`(${table.data} -> 'messages' -> 0 ->> 'waMessageId')`)
+      .where(sql`type = 'messages.upsert'`),
   ],
 )

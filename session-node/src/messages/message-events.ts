@@ -31,6 +31,25 @@ export async function recordInboundMessages(
   return { envelopes, claimed: [], unclaimed: true }
 }
 
+/**
+ * Stores one message received from WhatsApp as its own `messages.upsert` event, unless this session
+ * already stored it (WhatsApp delivers a message again when the receipt did not go out): the same
+ * message never becomes two events. Returns undefined for a repeat.
+ */
+export async function recordReceivedMessageOnce(
+  database: DatabaseHandle,
+  input: { sessionId: string; epoch: number; message: InboundMessage; claimLeaseMs?: number },
+): Promise<AppendResult | undefined> {
+  const [stored] = await database.rows<{ id: string }>(sql`
+    SELECT id FROM events
+    WHERE session_id = ${input.sessionId} AND type = 'messages.upsert'
+      AND (data -> 'messages' -> 0 ->> 'waMessageId') = ${input.message.waMessageId}
+      AND (data -> 'messages' -> 0 ->> 'chatId') = ${input.message.chatId}
+    LIMIT 1`)
+  if (stored) return undefined
+  return recordInboundMessages(database, { ...input, messages: [input.message] })
+}
+
 const STATUS_RANK = sql`CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'played' THEN 5 ELSE 6 END`
 
 /**

@@ -88,6 +88,13 @@ export type OpenConnectionInput = {
    * the receiver serialises them.
    */
   onEvents: (events: ProviderEvent[]) => Promise<void>
+  /**
+   * Stores a received message before WhatsApp is told it arrived. WhatsApp keeps a message it got no
+   * receipt for and delivers it again at the next login, so a crash before this resolves loses
+   * nothing; a rejection holds the receipt back. A message stored here does not come again in a
+   * `messages` event.
+   */
+  storeBeforeReceipt?: (message: ReceivedMessage) => Promise<void>
 }
 
 /** `send` was refused before anything went out: the recipient's number has no WhatsApp account. */

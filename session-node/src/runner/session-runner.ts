@@ -3,7 +3,11 @@ import type { DatabaseHandle } from '@wa-cluster/db'
 import { type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import { openPostgresAuthState, type PostgresAuthState, wipeAuthState } from '../auth-state/index.js'
-import { recordInboundMessages, recordStatusUpdates } from '../messages/message-events.js'
+import {
+  recordInboundMessages,
+  recordReceivedMessageOnce,
+  recordStatusUpdates,
+} from '../messages/message-events.js'
 import { requeueInterruptedSends } from '../messages/outbound-queue.js'
 import type { SessionNodeMetrics } from '../metrics.js'
 import type {
@@ -188,6 +192,7 @@ export class SessionRunner {
       logger: this.logger,
       // Read when the batch runs (a later microtask), so even a batch emitted inside `open` finds it.
       onEvents: (events) => this.enqueue(() => connection, events),
+      storeBeforeReceipt: (message) => this.storeBeforeReceipt(connection, message),
     })
     this.connection = connection
     this.qrCount = 0
@@ -288,6 +293,45 @@ export class SessionRunner {
         }),
       (result) => ({ claimed: result.claimed, unclaimed: result.unclaimed }),
     )
+  }
+
+  /**
+   * A received message is committed before WhatsApp gets its receipt. When it cannot be (the session
+   * moved: stale epoch; or Postgres stayed down through the writer's retries) the receipt is held:
+   * WhatsApp delivers the message again at the next login, and this connection is closed so that
+   * login comes soon.
+   */
+  private async storeBeforeReceipt(connection: ProviderConnection, received: ReceivedMessage): Promise<void> {
+    let stored: boolean
+    try {
+      const result = await this.writer.commit(
+        async () =>
+          (await recordReceivedMessageOnce(this.deps.database, {
+            sessionId: this.sessionId,
+            epoch: this.epoch,
+            message: received.message,
+            claimLeaseMs: this.deps.claimLeaseMs,
+          })) ?? 'repeat',
+        (result) =>
+          result === 'repeat'
+            ? { unclaimed: false }
+            : { claimed: result.claimed, unclaimed: result.unclaimed },
+      )
+      stored = result !== undefined
+      if (result === 'repeat')
+        this.logger.info(
+          { waMessageId: received.message.waMessageId },
+          'message delivered again; already stored',
+        )
+    } catch (error) {
+      this.logger.error(
+        { waMessageId: received.message.waMessageId, err: (error as Error).message },
+        'could not store a received message; holding its receipt and reconnecting',
+      )
+      stored = false
+      if (this.connection === connection && !this.stopping) void connection.close()
+    }
+    if (!stored) throw new Error('received message not stored; its receipt is held')
   }
 
   private async recordStatuses(updates: MessageStatusUpdate[]): Promise<void> {

@@ -1,4 +1,6 @@
 import type { AsyncLocalStorage } from 'node:async_hooks'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import type { Config, MessageContact } from '@wa-cluster/shared'
 import makeWASocket, {
   type AnyMessageContent,
@@ -12,11 +14,12 @@ import {
   type OpenConnectionInput,
   type OutboundContent,
   type ProviderConnection,
+  type ProviderEvent,
   RecipientNotOnWhatsApp,
   type WhatsAppProvider,
 } from '../provider.js'
 import { captureStorages, releaseStorages } from './async-context.js'
-import { sourceOf, toProviderEvents } from './event-mapping.js'
+import { sourceOf, toProviderEvents, toReceivedMessage } from './event-mapping.js'
 
 export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
 
@@ -25,6 +28,18 @@ const SOCKET_RETIRE_DELAY_MS = 10_000
 
 /** Recipients a connection already found on WhatsApp, at most this many (then it asks again). */
 const KNOWN_RECIPIENTS_MAX = 5_000
+
+/**
+ * Fails when the installed Baileys lacks our patch (patches/, applied by `npm install`'s postinstall):
+ * without it a message is receipted before it is stored, and a crash in between loses it.
+ */
+export function assertBaileysPatched(): void {
+  const file = fileURLToPath(import.meta.resolve('@whiskeysockets/baileys/lib/Socket/messages-recv.js'))
+  if (!readFileSync(file, 'utf8').includes('config.beforeMessageReceipt'))
+    throw new Error(
+      `Baileys at ${file} is not patched (patches/@whiskeysockets+baileys+*.patch): run npm install, which applies it`,
+    )
+}
 
 /** WhatsApp through Baileys' multi-device socket (the linked-device protocol WhatsApp Web speaks). */
 export function createBaileysProvider(config: BaileysProviderConfig): WhatsAppProvider {
@@ -36,6 +51,16 @@ function openBaileysConnection(
   input: OpenConnectionInput,
 ): ProviderConnection {
   const { auth, logger } = input
+  /** Ids of messages stored before their receipt, so the later `messages.upsert` does not repeat them. */
+  const storedBeforeReceipt = new Set<string>()
+  const beforeMessageReceipt = input.storeBeforeReceipt
+    ? async (message: WAMessage) => {
+        const received = toReceivedMessage(message, auth.creds.me?.id)
+        if (!received) return
+        await input.storeBeforeReceipt!(received)
+        storedBeforeReceipt.add(received.message.waMessageId)
+      }
+    : undefined
   const baileysLogger = logger.child({ component: 'baileys' })
   // Baileys is chatty: it has a level of its own (BAILEYS_LOG_LEVEL), but a silent node stays silent.
   if (logger.level !== 'silent') baileysLogger.level = config.BAILEYS_LOG_LEVEL
@@ -49,6 +74,9 @@ function openBaileysConnection(
       syncFullHistory: false,
       generateHighQualityLinkPreview: false,
       getMessage: async () => undefined,
+      // Not in Baileys' types: added by patches/@whiskeysockets+baileys+7.0.0-rc14.patch (postinstall),
+      // which calls it before the message's receipt is sent.
+      ...({ beforeMessageReceipt } as object),
     }),
   )
 
@@ -67,7 +95,13 @@ function openBaileysConnection(
       retireTimer = setTimeout(dispose, SOCKET_RETIRE_DELAY_MS)
       retireTimer.unref()
     }
-    const events = toProviderEvents(batch, auth.creds.me?.id)
+    const events = toProviderEvents(batch, auth.creds.me?.id).flatMap((event): ProviderEvent[] => {
+      if (event.type !== 'messages' || storedBeforeReceipt.size === 0) return [event]
+      const messages = event.messages.filter(
+        (received) => !storedBeforeReceipt.delete(received.message.waMessageId),
+      )
+      return messages.length > 0 ? [{ ...event, messages }] : []
+    })
     return events.length > 0 ? input.onEvents(events) : Promise.resolve()
   })
 

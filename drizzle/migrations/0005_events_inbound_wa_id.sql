@@ -1,0 +1,1 @@
+CREATE INDEX "events_inbound_wa_id_idx" ON "events" USING btree ("session_id",("data" -> 'messages' -> 0 ->> 'waMessageId')) WHERE type = 'messages.upsert';
