@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
+import type { WaClusterClient } from '@wa-cluster/client'
 import { generateSecretBoxKey } from '@wa-cluster/shared'
+import postgres from 'postgres'
 import { createTestDatabase, type TestDatabase } from './postgres.js'
 import { eventually, freePort, type ManagedProcess, startProcess } from './processes.js'
 
@@ -117,6 +119,23 @@ export async function startCluster(options: ClusterOptions) {
     nodes,
     startControlPlane,
     startNode,
+    /**
+     * Postgres goes away for this database for `downMs`: new connections are refused and every open one
+     * is terminated, then connections are allowed again.
+     */
+    async postgresOutage(downMs: number) {
+      const admin = postgres(database.url.replace(/\/[^/]+$/, '/postgres'), { max: 1, onnotice: () => {} })
+      try {
+        await admin.unsafe(`ALTER DATABASE ${database.name} ALLOW_CONNECTIONS false`)
+        await admin.unsafe(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database.name}' AND pid <> pg_backend_pid()`,
+        )
+        await new Promise((resolve) => setTimeout(resolve, downMs))
+      } finally {
+        await admin.unsafe(`ALTER DATABASE ${database.name} ALLOW_CONNECTIONS true`)
+        await admin.end()
+      }
+    },
     node(nodeId: string): ManagedProcess {
       const entry = nodes.get(nodeId)
       if (!entry) throw new Error(`no node ${nodeId}`)
@@ -131,3 +150,27 @@ export async function startCluster(options: ClusterOptions) {
   }
 }
 export type Cluster = Awaited<ReturnType<typeof startCluster>>
+
+/**
+ * Links a new session through the API as a tenant would: create, connect, the simulated phone scans
+ * the QR, then wait until the API says CONNECTED. Returns the session id and the device jid.
+ */
+export async function linkSessionThroughApi(
+  tenant: WaClusterClient,
+  sim: { scan(input: { qr: string; phone: string; pushName?: string }): Promise<{ jid: string }> },
+  phone: string,
+  confirmVia: WaClusterClient = tenant,
+): Promise<{ id: string; phone: string; jid: string }> {
+  const session = (await tenant.POST('/v1/sessions', { body: { name: phone } })).data!
+  const path = { sessionId: session.id }
+  const connect = await tenant.POST('/v1/sessions/{sessionId}/connect', { params: { path } })
+  if (connect.data?.state !== 'QR_READY')
+    throw new Error(`connect answered ${JSON.stringify(connect.data ?? connect.error)}`)
+  const { jid } = await sim.scan({ qr: connect.data.qr!, phone, pushName: phone })
+  await eventually(
+    `${phone} CONNECTED`,
+    async () =>
+      (await confirmVia.GET('/v1/sessions/{sessionId}', { params: { path } })).data?.state === 'CONNECTED',
+  )
+  return { id: session.id, phone, jid }
+}

@@ -1,8 +1,7 @@
 import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { startSimulator } from '@wa-cluster/wa-sim'
-import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cluster, startCluster } from '../../../test-support/cluster.js'
+import { type Cluster, linkSessionThroughApi, startCluster } from '../../../test-support/cluster.js'
 import { eventually } from '../../../test-support/processes.js'
 import {
   connectionState,
@@ -137,21 +136,8 @@ describe.sequential('cluster: placement, failover, fencing, drain, rebalance', (
 
   it('pairs sessions through either control-plane and spreads them over the nodes', async () => {
     for (let index = 0; index < 6; index++) {
-      const api = cp(index)
-      const session = (await api.POST('/v1/sessions', { body: { name: `s${index}` } })).data!
-      const path = { sessionId: session.id }
-      const connect = await api.POST('/v1/sessions/{sessionId}/connect', { params: { path } })
-      expect(connect.data?.state).toBe('QR_READY')
-      const phone = `62857100000${10 + index}`
-      const { jid } = await sim.scan({ qr: connect.data!.qr!, phone, pushName: `S${index}` })
       // Ask the other control-plane for the state: any instance serves any session.
-      await eventually(
-        `session ${index} CONNECTED`,
-        async () =>
-          (await cp(index + 1).GET('/v1/sessions/{sessionId}', { params: { path } })).data?.state ===
-          'CONNECTED',
-      )
-      linked.push({ id: session.id, phone, jid })
+      linked.push(await linkSessionThroughApi(cp(index), sim, `62857100000${10 + index}`, cp(index + 1)))
     }
     const placement = await Promise.all(linked.map(async (session) => (await sessionOf(session.id)).nodeId))
     expect(new Set(placement).size).toBe(3)
@@ -340,20 +326,11 @@ describe.sequential('cluster: placement, failover, fencing, drain, rebalance', (
     await cluster.redis.restart(1000)
     for (const session of linked.slice(0, 3)) await expectInboundDelivered(session)
 
-    const admin = postgres(cluster.database.url.replace(/\/[^/]+$/, '/postgres'), {
-      max: 1,
-      onnotice: () => {},
-    })
-    const name = cluster.database.name
     const text = 'sent while Postgres was down'
-    await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`)
-    await admin.unsafe(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid()`,
-    )
+    const outage = cluster.postgresOutage(2000)
+    await new Promise((resolve) => setTimeout(resolve, 200))
     await sim.send({ from: contact, to: linked[3]!.phone, text })
-    await new Promise((resolve) => setTimeout(resolve, 2000))
-    await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)
-    await admin.end()
+    await outage
     await receiver.waitFor('message received during the outage', inboundText(text), 60_000)
     await eventually(
       'every session CONNECTED',

@@ -1,7 +1,7 @@
 import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { startSimulator } from '@wa-cluster/wa-sim'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cluster, startCluster } from '../../../test-support/cluster.js'
+import { type Cluster, linkSessionThroughApi, startCluster } from '../../../test-support/cluster.js'
 import { eventually } from '../../../test-support/wait.js'
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test-support/webhook-receiver.js'
 
@@ -21,7 +21,6 @@ describe.sequential('inbound messages survive SIGKILLs of the owning node (real 
   let cluster: Cluster
   let receiver: WebhookReceiver
   let tenant: WaClusterClient
-  const sessionIds: string[] = []
 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0 })
@@ -47,18 +46,7 @@ describe.sequential('inbound messages survive SIGKILLs of the owning node (real 
     tenant = createClient({ baseUrl: cluster.controlPlanes[0]!.url, apiKey })
     const webhook = await tenant.PUT('/v1/webhook', { body: { url: receiver.url } })
     receiver.setSecret(webhook.data!.secret)
-    for (const phone of phones) {
-      const session = (await tenant.POST('/v1/sessions', { body: { name: phone } })).data!
-      const path = { sessionId: session.id }
-      const connect = await tenant.POST('/v1/sessions/{sessionId}/connect', { params: { path } })
-      await sim.scan({ qr: connect.data!.qr!, phone, pushName: phone })
-      await eventually(
-        `${phone} CONNECTED`,
-        async () =>
-          (await tenant.GET('/v1/sessions/{sessionId}', { params: { path } })).data?.state === 'CONNECTED',
-      )
-      sessionIds.push(session.id)
-    }
+    for (const phone of phones) await linkSessionThroughApi(tenant, sim, phone)
   })
 
   afterAll(async () => {
