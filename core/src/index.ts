@@ -36,6 +36,21 @@ export {
   toEventEnvelope,
 } from './events/outbox.js'
 
+// The outbound guard (SSRF): tenant-supplied URLs reach only public addresses unless the operator allows.
+export {
+  checkOutboundUrl,
+  classifyAddress,
+  classifyHostname,
+  createOutboundAgent,
+  createOutboundPolicy,
+  type HostResolver,
+  type OutboundAgentOptions,
+  type OutboundPolicy,
+  type OutboundRefusal,
+  OutboundTargetRefused,
+  outboundRefusalOf,
+} from './net/outbound-target.js'
+
 // The `nodes` table.
 export {
   activateDrainingNode,
@@ -106,7 +121,13 @@ export {
   settleWithoutOwner,
 } from './sessions/session-store.js'
 
-// Standard Webhooks signing.
+// Standard Webhooks signing, and the one guarded POST every webhook request goes through.
+export {
+  describeWebhookFailure,
+  describeWebhookStatus,
+  postWebhook,
+  type WebhookPostResult,
+} from './webhooks/post-webhook.js'
 export {
   generateWebhookSecret,
   signWebhook,

@@ -1,6 +1,6 @@
-import { generateWebhookSecret } from '@wa-cluster/core'
+import { checkOutboundUrl, generateWebhookSecret } from '@wa-cluster/core'
 import { webhooks } from '@wa-cluster/db'
-import { type EventType, NotFound } from '@wa-cluster/shared'
+import { type EventType, NotFound, ValidationFailed } from '@wa-cluster/shared'
 import { eq } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 
@@ -38,6 +38,35 @@ async function readWebhook(ctx: ControlPlaneContext, tenantId: string): Promise<
   return row
 }
 
+/** How long the set-time check waits for DNS; past it the name is judged again at connect time. */
+const URL_CHECK_TIMEOUT_MS = 3_000
+
+/**
+ * Refuses a URL that targets a loopback, private, link-local, CGNAT, unique-local or metadata host
+ * (any spelling, or a name resolving to one) unless ALLOW_PRIVATE_NETWORKS allows it. The dispatcher
+ * checks again when it connects, with the address pinned, so this is the early, readable refusal.
+ */
+export async function assertWebhookUrlAllowed(
+  ctx: ControlPlaneContext,
+  url: string,
+  field: string,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), URL_CHECK_TIMEOUT_MS)
+  })
+  try {
+    const refusal = await Promise.race([checkOutboundUrl(url, ctx.outboundPolicy), timedOut])
+    if (refusal)
+      throw new ValidationFailed(
+        field,
+        `must not target a private network (${refusal}); an operator can allow it with ALLOW_PRIVATE_NETWORKS`,
+      )
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /**
  * Creates or replaces the tenant's webhook. The signing secret is generated on the first PUT and kept
  * on later ones (receivers keep verifying) unless `rotateSecret` asks for a new one.
@@ -51,6 +80,7 @@ export async function putWebhook({
   tenantId: string
   input: PutWebhookInput
 }): Promise<WebhookView> {
+  await assertWebhookUrlAllowed(ctx, input.url, 'body.url')
   const existing = await readWebhook(ctx, tenantId)
   const secretSealed =
     existing && !input.rotateSecret

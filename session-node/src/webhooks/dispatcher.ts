@@ -1,10 +1,17 @@
-import { type ClaimedEventRow, registeredMetric, signWebhook, toEventEnvelope } from '@wa-cluster/core'
+import {
+  type ClaimedEventRow,
+  createOutboundAgent,
+  type OutboundPolicy,
+  postWebhook,
+  registeredMetric,
+  signWebhook,
+  toEventEnvelope,
+} from '@wa-cluster/core'
 import { type DatabaseHandle, runStatement } from '@wa-cluster/db'
 import type { SecretBox } from '@wa-cluster/shared'
 import { type SQL, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
-import { Agent, request } from 'undici'
 
 export type WebhookDispatcherOptions = {
   /** Attempts before an event is dead-lettered. Default 12. */
@@ -29,6 +36,8 @@ export type WebhookDispatcherDeps = {
   database: DatabaseHandle
   secretBox: SecretBox
   logger: Logger
+  /** Which receivers may be connected to (ALLOW_PRIVATE_NETWORKS); every POST goes through it. */
+  outboundPolicy: OutboundPolicy
   /** Where delivery metrics are registered; none when omitted. */
   metrics?: Registry
   options?: WebhookDispatcherOptions
@@ -84,13 +93,6 @@ const RECORD_SETTLED = `
 
 function jsonValue(value: unknown): unknown {
   return typeof value === 'string' ? JSON.parse(value) : value
-}
-
-function describeRequestError(error: unknown): string {
-  const failure = error as Error & { code?: string; cause?: { code?: string; message?: string } }
-  const code = failure.code ?? failure.cause?.code
-  const message = failure.message || failure.cause?.message || 'request failed'
-  return code && !message.includes(code) ? `${message} (${code})` : message
 }
 
 function createDispatcherMetrics(registry: Registry | undefined) {
@@ -163,8 +165,12 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   let stopping: Promise<void> | undefined
   let pollTimer: NodeJS.Timeout | undefined
   let stopController = new AbortController()
-  /** Keep-alive connections to the receivers, reused across deliveries. */
-  const newAgent = () => new Agent({ keepAliveTimeout: 30_000, connect: { timeout: requestTimeoutMs } })
+  /** Keep-alive connections to the receivers, reused across deliveries, opened only where allowed. */
+  const newAgent = () =>
+    createOutboundAgent(deps.outboundPolicy, {
+      connectTimeoutMs: requestTimeoutMs,
+      keepAliveTimeoutMs: 30_000,
+    })
   let agent = newAgent()
   let claiming: Promise<void> | undefined
   let claimAgain = false
@@ -324,25 +330,17 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
       'user-agent': 'wa-cluster-webhooks/1',
     }
     const startedAt = performance.now()
-    const timeout = AbortSignal.timeout(requestTimeoutMs)
     try {
-      // undici's request(): a fraction of fetch()'s cost per call, and redirects are not followed (a
-      // redirect is not a delivery, and following one could send the body somewhere unintended).
-      const response = await request(row.url, {
-        method: 'POST',
+      const result = await postWebhook({
+        agent,
+        url: row.url,
         body,
         headers,
-        dispatcher: agent,
-        signal: AbortSignal.any([timeout, stopController.signal]),
+        timeoutMs: requestTimeoutMs,
+        signal: stopController.signal,
       })
-      // Reading the body to its end lets the keep-alive connection be reused.
-      const text = await response.body.text()
-      const status = response.statusCode
-      if (status >= 200 && status < 300) return { kind: 'delivered' }
-      return { kind: 'failed', error: `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}` }
-    } catch (error) {
-      if (timeout.aborted) return { kind: 'failed', error: `timed out after ${requestTimeoutMs} ms` }
-      return { kind: 'failed', error: describeRequestError(error) }
+      // Only the status and a fixed reason are kept: never the receiver's body (issue 13).
+      return result.ok ? { kind: 'delivered' } : { kind: 'failed', error: result.reason }
     } finally {
       metrics?.requestSeconds.observe((performance.now() - startedAt) / 1000)
     }
