@@ -121,6 +121,13 @@ export {
   settleWithoutOwner,
 } from './sessions/session-store.js'
 
+// Endpoint deliveries: the request they send and how their secrets are sealed.
+export {
+  endpointRequestHeaders,
+  endpointSealingContext,
+  RESERVED_WEBHOOK_HEADERS,
+} from './webhooks/endpoint-request.js'
+
 // Standard Webhooks signing, and the one guarded POST every webhook request goes through.
 export {
   describeWebhookFailure,
@@ -130,6 +137,7 @@ export {
 } from './webhooks/post-webhook.js'
 export {
   generateWebhookSecret,
+  hubSignature256,
   signWebhook,
   type WebhookSignatureHeaders,
 } from './webhooks/signature.js'

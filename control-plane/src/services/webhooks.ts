@@ -23,9 +23,24 @@ function sealingContext(tenantId: string): string {
   return `webhook:${tenantId}`
 }
 
+/**
+ * The URL as the API shows it: a password in it (`https://user:pass@host/`) is replaced by `****`, so a
+ * credential the tenant put in the URL is not echoed to every reader of the endpoint (or its logs).
+ */
+export function maskUrlPassword(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (!parsed.password) return url
+    parsed.password = '****'
+    return parsed.toString()
+  } catch {
+    return url
+  }
+}
+
 function toWebhookView(ctx: ControlPlaneContext, row: WebhookRow): WebhookView {
   return {
-    url: row.url,
+    url: maskUrlPassword(row.url),
     events: (row.events as EventType[] | null) ?? null,
     secret: ctx.secretBox.open(row.secretSealed, sealingContext(row.tenantId)).toString('utf8'),
     createdAt: row.createdAt.toISOString(),

@@ -12,6 +12,7 @@ import type { SecretBox } from '@wa-cluster/shared'
 import { type SQL, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
+import { createEndpointDeliveries } from './endpoint-dispatcher.js'
 
 export type WebhookDispatcherOptions = {
   /** Attempts before an event is dead-lettered. Default 12. */
@@ -174,6 +175,23 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   let agent = newAgent()
   let claiming: Promise<void> | undefined
   let claimAgain = false
+  const endpoints = createEndpointDeliveries({
+    database,
+    secretBox,
+    logger,
+    agent: () => agent,
+    running: () => running,
+    stopSignal: () => stopController.signal,
+    onSettled: () => requestClaim(),
+    options: {
+      maxAttempts,
+      requestTimeoutMs,
+      claimLeaseMs,
+      claimBatchSize,
+      maxInFlight,
+      retryDelayMs: (attempt) => webhookRetryDelayMs(attempt, backoff),
+    },
+  })
   /** Session runs in progress = requests in flight (a run sends one request at a time). */
   const runs = new Set<Promise<void>>()
   const runsPerTenant = new Map<string, number>()
@@ -192,6 +210,15 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   async function claimLoop(): Promise<void> {
     do {
       claimAgain = false
+      try {
+        // The endpoints of /v1/webhooks: their own rows, their own slots (maxInFlight each).
+        await endpoints.claimAndSend()
+      } catch (error) {
+        logger.error(
+          { err: (error as Error).message },
+          'endpoint delivery claim failed; retrying at the next poll',
+        )
+      }
       if (runs.size >= maxInFlight) return // a finishing run asks again
       let claimed: ClaimedEventRow[]
       try {
@@ -440,7 +467,7 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
       stopping = (async () => {
         await claiming
         // Runs hand back what they did not send; wait so no write lands after the database closes.
-        await Promise.allSettled([...runs])
+        await Promise.allSettled([...runs, ...endpoints.inFlight])
         await agent
           .close()
           .catch((error: unknown) =>
