@@ -25,6 +25,8 @@ export type WebhookDispatcherOptions = {
   backoffCapMs?: number
   /** How often the outbox is polled for retries that came due. Default 1 000 ms. */
   pollIntervalMs?: number
+  /** How long stop() lets requests in flight finish before aborting them. Default: requestTimeoutMs. */
+  drainTimeoutMs?: number
   /** Requests in flight at once, over all tenants. Default 32. */
   maxInFlight?: number
   /** Requests in flight at once for one tenant, so one slow endpoint cannot take every slot. Default 8. */
@@ -46,7 +48,10 @@ export type WebhookDispatcherDeps = {
 
 export type WebhookDispatcher = {
   start(): Promise<void>
-  /** Stops claiming, aborts requests in flight and hands their events back (no attempt counted). */
+  /**
+   * Stops claiming and drains: requests in flight are let finish (up to `drainTimeoutMs`, then aborted
+   * and handed back uncounted) and their outcome recorded; claims not yet sent are handed back.
+   */
   stop(): Promise<void>
   /** An event was just committed: look for due events now instead of at the next poll. */
   notify(): void
@@ -154,6 +159,7 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     backoffCapMs: deps.options?.backoffCapMs ?? 600_000,
   }
   const pollIntervalMs = deps.options?.pollIntervalMs ?? 1_000
+  const drainTimeoutMs = deps.options?.drainTimeoutMs ?? requestTimeoutMs
   const maxInFlight = deps.options?.maxInFlight ?? 32
   const maxInFlightPerTenant = deps.options?.maxInFlightPerTenant ?? 8
   const claimBatchSize = deps.options?.claimBatchSize ?? 100
@@ -463,11 +469,15 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
       running = false
       clearInterval(pollTimer)
       pollTimer = undefined
-      stopController.abort()
+      // A request in flight may already be answered: aborting it would hand back an event the receiver
+      // has, to be sent again after the restart (issue 13). Let it finish and record it; abort only
+      // what is still waiting when the drain time is up.
+      const abortLeftovers = setTimeout(() => stopController.abort(), drainTimeoutMs)
       stopping = (async () => {
         await claiming
         // Runs hand back what they did not send; wait so no write lands after the database closes.
         await Promise.allSettled([...runs, ...endpoints.inFlight])
+        clearTimeout(abortLeftovers)
         await agent
           .close()
           .catch((error: unknown) =>
