@@ -1100,6 +1100,8 @@ export interface components {
             events: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
             /** @description Standard Webhooks signing secret (`whsec_…`) */
             secret: string;
+            /** @description Until then the secret before the last rotation still signs too; null when none */
+            previousSecretExpiresAt: string | null;
             createdAt: string;
             updatedAt: string;
         };
@@ -1108,8 +1110,13 @@ export interface components {
             url: string;
             /** @description Event types to deliver; omitted or null = all */
             events?: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
-            /** @description Generate a new signing secret */
+            /** @description Generate a new signing secret; the old one keeps signing beside it for `gracePeriodSeconds` */
             rotateSecret?: boolean;
+            /**
+             * @description With `rotateSecret`: how long the old secret keeps signing (both signatures in `webhook-signature`). Default 86400; 0 ends it at once
+             * @example 86400
+             */
+            gracePeriodSeconds?: number;
         };
         WebhookEndpointList: {
             data: components["schemas"]["WebhookEndpoint"][];

@@ -275,6 +275,26 @@ describe('webhook endpoints', () => {
     expect((await api.call('GET', `/v1/webhooks/${endpointId}`, { key })).status).toBe(404)
   })
 
+  it('the default endpoint (/v1/webhook) keeps its rotated-out secret signing for the grace period', async () => {
+    const target = await receiver()
+    const session = await createSession()
+    const first = await api.call('PUT', '/v1/webhook', { key, body: { url: target.url } })
+    const rotated = await api.call('PUT', '/v1/webhook', {
+      key,
+      body: { url: target.url, rotateSecret: true, gracePeriodSeconds: 3600 },
+    })
+    expect(rotated.body.secret).not.toBe(first.body.secret)
+    await emit(session.id, 'messages.upsert', 'default endpoint during grace')
+    await waitUntil('the event arrives', () =>
+      target.received.some((request) => request.body.includes(session.id)),
+    )
+    const during = target.received.find((request) => request.body.includes(session.id))!
+    expect(() => new Webhook(rotated.body.secret).verify(during.body, during.headers)).not.toThrow()
+    expect(() => new Webhook(first.body.secret).verify(during.body, during.headers)).not.toThrow()
+    // The default endpoint goes away again, so later tests see only their own endpoints.
+    expect((await api.call('DELETE', '/v1/webhook', { key })).status).toBe(204)
+  })
+
   it('never echoes a URL password, and refuses reserved headers and private targets, changing nothing', async () => {
     // Nothing may change the tables behind the snapshot while it is compared: no deliveries from here on.
     await dispatcher.stop()

@@ -443,7 +443,21 @@ export const PutWebhookBody = z
       .nullable()
       .optional()
       .openapi({ description: 'Event types to deliver; omitted or null = all' }),
-    rotateSecret: z.boolean().optional().openapi({ description: 'Generate a new signing secret' }),
+    rotateSecret: z.boolean().optional().openapi({
+      description:
+        'Generate a new signing secret; the old one keeps signing beside it for `gracePeriodSeconds`',
+    }),
+    gracePeriodSeconds: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be between 0 and 604800')
+      .max(604_800, 'must be between 0 and 604800')
+      .optional()
+      .openapi({
+        description:
+          'With `rotateSecret`: how long the old secret keeps signing (both signatures in `webhook-signature`). Default 86400; 0 ends it at once',
+        example: 86_400,
+      }),
   })
   .openapi('PutWebhook')
 export const WebhookSchema = z
@@ -451,6 +465,9 @@ export const WebhookSchema = z
     url: z.string(),
     events: z.array(z.enum(EVENT_TYPES)).nullable(),
     secret: z.string().openapi({ description: 'Standard Webhooks signing secret (`whsec_…`)' }),
+    previousSecretExpiresAt: z.string().nullable().openapi({
+      description: 'Until then the secret before the last rotation still signs too; null when none',
+    }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

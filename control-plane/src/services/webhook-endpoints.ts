@@ -11,7 +11,7 @@ import { webhookEndpoints } from '@wa-cluster/db'
 import { type EventType, NotFound, newId, ValidationFailed } from '@wa-cluster/shared'
 import { and, asc, eq, gt, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
-import { assertWebhookUrlAllowed, maskUrlPassword } from './webhooks.js'
+import { assertWebhookUrlAllowed, DEFAULT_SECRET_GRACE_SECONDS, maskUrlPassword } from './webhooks.js'
 
 // The endpoints of /v1/webhooks: several per tenant, each with its own URL, filters, headers, secret
 // and deliveries (webhook_deliveries). The default endpoint of /v1/webhook is services/webhooks.ts.
@@ -44,8 +44,6 @@ type EndpointRow = typeof webhookEndpoints.$inferSelect
 type TenantScope = { ctx: ControlPlaneContext; tenantId: string }
 type EndpointScope = TenantScope & { webhookId: string }
 
-/** Grace period of a rotated-out secret unless the request says otherwise: a day. */
-const DEFAULT_GRACE_SECONDS = 86_400
 const TEST_TIMEOUT_MS = 10_000
 
 function toView(ctx: ControlPlaneContext, row: EndpointRow): WebhookEndpointView {
@@ -216,7 +214,7 @@ export async function deleteWebhookEndpoint({ ctx, tenantId, webhookId }: Endpoi
  * `webhook-signature`) for `gracePeriodSeconds`, so receivers can switch without losing a delivery.
  */
 export async function rotateWebhookEndpointSecret({
-  gracePeriodSeconds = DEFAULT_GRACE_SECONDS,
+  gracePeriodSeconds = DEFAULT_SECRET_GRACE_SECONDS,
   ...scope
 }: EndpointScope & { gracePeriodSeconds?: number }): Promise<WebhookEndpointView> {
   const { ctx, tenantId, webhookId } = scope

@@ -10,11 +10,22 @@ export type WebhookView = {
   /** null = every event type */
   events: EventType[] | null
   secret: string
+  /** Until then the secret before the last rotation signs too; null when none. */
+  previousSecretExpiresAt: string | null
   createdAt: string
   updatedAt: string
 }
 
-export type PutWebhookInput = { url: string; events?: EventType[] | null; rotateSecret?: boolean }
+export type PutWebhookInput = {
+  url: string
+  events?: EventType[] | null
+  rotateSecret?: boolean
+  /** With rotateSecret: how long the old secret keeps signing beside the new one. Default a day. */
+  gracePeriodSeconds?: number
+}
+
+/** Grace period of a rotated-out secret unless the request says otherwise: a day. */
+export const DEFAULT_SECRET_GRACE_SECONDS = 86_400
 
 type WebhookRow = typeof webhooks.$inferSelect
 
@@ -43,6 +54,10 @@ function toWebhookView(ctx: ControlPlaneContext, row: WebhookRow): WebhookView {
     url: maskUrlPassword(row.url),
     events: (row.events as EventType[] | null) ?? null,
     secret: ctx.secretBox.open(row.secretSealed, sealingContext(row.tenantId)).toString('utf8'),
+    previousSecretExpiresAt:
+      row.previousSecretExpiresAt && row.previousSecretExpiresAt.getTime() > Date.now()
+        ? row.previousSecretExpiresAt.toISOString()
+        : null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   }
@@ -97,18 +112,34 @@ export async function putWebhook({
 }): Promise<WebhookView> {
   await assertWebhookUrlAllowed(ctx, input.url, 'body.url')
   const existing = await readWebhook(ctx, tenantId)
+  const rotating = existing !== undefined && input.rotateSecret === true
   const secretSealed =
-    existing && !input.rotateSecret
+    existing && !rotating
       ? existing.secretSealed
       : ctx.secretBox.seal(Buffer.from(generateWebhookSecret()), sealingContext(tenantId))
+  // Rotating keeps the old secret signing for the grace period, so receivers can switch without
+  // rejecting a delivery; otherwise whatever grace is running stays as it is.
+  const graceSeconds = input.gracePeriodSeconds ?? DEFAULT_SECRET_GRACE_SECONDS
+  const previous = rotating
+    ? graceSeconds > 0
+      ? { sealed: existing.secretSealed, expiresAt: new Date(Date.now() + graceSeconds * 1000) }
+      : { sealed: null, expiresAt: null }
+    : { sealed: existing?.previousSecretSealed ?? null, expiresAt: existing?.previousSecretExpiresAt ?? null }
   const events = input.events ? [...new Set(input.events)] : null
   const now = new Date()
+  const values = {
+    url: input.url,
+    events,
+    secretSealed,
+    previousSecretSealed: previous.sealed,
+    previousSecretExpiresAt: previous.expiresAt,
+  }
   const [row] = await ctx.database.db
     .insert(webhooks)
-    .values({ tenantId, url: input.url, events, secretSealed })
+    .values({ tenantId, ...values })
     .onConflictDoUpdate({
       target: webhooks.tenantId,
-      set: { url: input.url, events, secretSealed, updatedAt: now },
+      set: { ...values, updatedAt: now },
     })
     .returning()
   return toWebhookView(ctx, row!)

@@ -55,15 +55,30 @@ describe('webhook endpoint', () => {
     expect(rotated.body.secret).toMatch(/^whsec_/)
     expect(rotated.body.secret).not.toBe(first.body.secret)
     expect(rotated.body.events).toBeNull()
+    // The old secret keeps signing for a day unless the PUT says otherwise; 0 ends the grace.
+    expect(first.body.previousSecretExpiresAt).toBeNull()
+    expect(Date.parse(rotated.body.previousSecretExpiresAt)).toBeGreaterThan(
+      Date.parse(rotated.body.updatedAt),
+    )
+    const withoutGrace = await api.call('PUT', '/v1/webhook', {
+      key,
+      body: { url: 'https://example.com/hook2', rotateSecret: true, gracePeriodSeconds: 0 },
+    })
+    expect(withoutGrace.body.previousSecretExpiresAt).toBeNull()
+    const back = await api.call('PUT', '/v1/webhook', {
+      key,
+      body: { url: 'https://example.com/hook2' },
+    })
+    expect(back.body.secret).toBe(withoutGrace.body.secret)
 
     // At rest the secret is sealed: neither the secret nor its base64 key appears in the column.
     const [row] = await api.ctx.database.db.select().from(webhooks).where(eq(webhooks.tenantId, tenantId))
     const stored = row!.secretSealed
-    const secretKeyBytes = Buffer.from(rotated.body.secret.slice('whsec_'.length), 'base64')
-    expect(stored.includes(Buffer.from(rotated.body.secret))).toBe(false)
-    expect(stored.includes(Buffer.from(rotated.body.secret.slice('whsec_'.length)))).toBe(false)
+    const secretKeyBytes = Buffer.from(withoutGrace.body.secret.slice('whsec_'.length), 'base64')
+    expect(stored.includes(Buffer.from(withoutGrace.body.secret))).toBe(false)
+    expect(stored.includes(Buffer.from(withoutGrace.body.secret.slice('whsec_'.length)))).toBe(false)
     expect(stored.includes(secretKeyBytes)).toBe(false)
-    expect(api.ctx.secretBox.open(stored, `webhook:${tenantId}`).toString()).toBe(rotated.body.secret)
+    expect(api.ctx.secretBox.open(stored, `webhook:${tenantId}`).toString()).toBe(withoutGrace.body.secret)
   })
 
   it('DELETE removes it; a second DELETE is 404', async () => {

@@ -99,6 +99,9 @@ export type ClaimedEventRow = {
   url: string | null
   webhook_events: unknown
   secret_sealed: Uint8Array | null
+  /** The secret before the last rotation, while its grace period lasts (`previous_secret_valid`). */
+  previous_secret_sealed: Uint8Array | null
+  previous_secret_valid: boolean | null
 }
 
 export type AppendResult = {
@@ -122,6 +125,8 @@ type AppendedRow = {
   url: string | null
   webhook_events: unknown
   secret_sealed: Uint8Array | null
+  previous_secret_sealed: Uint8Array | null
+  previous_secret_valid: boolean | null
   /** Delivery rows the append wrote for endpoints (webhook_endpoints); the same on every row. */
   endpoint_deliveries: number | string
 }
@@ -142,7 +147,9 @@ const APPEND_EVENTS = `
     JOIN unnest($3::text[]) WITH ORDINALITY AS types (type, ordinal) USING (ordinal)
     JOIN jsonb_array_elements($4::text::jsonb) WITH ORDINALITY AS data (value, ordinal) USING (ordinal)
   ), hook AS (
-    SELECT w.url, w.events, w.secret_sealed FROM webhooks w JOIN session ON w.tenant_id = session.tenant_id
+    SELECT w.url, w.events, w.secret_sealed, w.previous_secret_sealed,
+      w.previous_secret_expires_at > now() AS previous_secret_valid
+    FROM webhooks w JOIN session ON w.tenant_id = session.tenant_id
   ), claim AS (
     SELECT $7::boolean AND NOT EXISTS (
       SELECT 1 FROM events e WHERE e.session_id = $1 AND e.delivery = 'pending') AS now
@@ -174,6 +181,7 @@ const APPEND_EVENTS = `
   )
   SELECT inserted.id, inserted.tenant_id, inserted.seq, to_json(inserted.occurred_at) #>> '{}' AS occurred_at,
     inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed,
+    hook.previous_secret_sealed, hook.previous_secret_valid,
     (SELECT count(*) FROM fanned_out) AS endpoint_deliveries
   FROM inserted LEFT JOIN hook ON true`
 
@@ -288,6 +296,8 @@ function appendResult(
       url: row.url,
       webhook_events: row.webhook_events,
       secret_sealed: row.secret_sealed,
+      previous_secret_sealed: row.previous_secret_sealed,
+      previous_secret_valid: row.previous_secret_valid,
     })
   })
   return result

@@ -188,7 +188,7 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     agent: () => agent,
     running: () => running,
     stopSignal: () => stopController.signal,
-    onSettled: () => requestClaim(),
+    onSettled: () => requestEndpointClaim(),
     options: {
       maxAttempts,
       requestTimeoutMs,
@@ -202,8 +202,37 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   const runs = new Set<Promise<void>>()
   const runsPerTenant = new Map<string, number>()
 
+  let claimingEndpoints: Promise<void> | undefined
+  let claimEndpointsAgain = false
+
+  /**
+   * The endpoints of /v1/webhooks are claimed by a loop of their own (their own rows, their own
+   * slots), so the default endpoint's claims never wait behind theirs.
+   */
+  function requestEndpointClaim(): void {
+    if (!running) return
+    if (claimingEndpoints) {
+      claimEndpointsAgain = true
+      return
+    }
+    claimingEndpoints = (async () => {
+      do {
+        claimEndpointsAgain = false
+        try {
+          await endpoints.claimAndSend()
+        } catch (error) {
+          logger.error({ err: (error as Error).message }, 'endpoint claim failed; retrying at the next poll')
+          return
+        }
+      } while (claimEndpointsAgain && running)
+    })().finally(() => {
+      claimingEndpoints = undefined
+    })
+  }
+
   function requestClaim(): void {
     if (!running) return
+    requestEndpointClaim()
     if (claiming) {
       claimAgain = true
       return
@@ -216,15 +245,6 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   async function claimLoop(): Promise<void> {
     do {
       claimAgain = false
-      try {
-        // The endpoints of /v1/webhooks: their own rows, their own slots (maxInFlight each).
-        await endpoints.claimAndSend()
-      } catch (error) {
-        logger.error(
-          { err: (error as Error).message },
-          'endpoint delivery claim failed; retrying at the next poll',
-        )
-      }
       if (runs.size >= maxInFlight) return // a finishing run asks again
       let claimed: ClaimedEventRow[]
       try {
@@ -267,7 +287,8 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
         -- Read before this statement's update: every earlier pending event of the session, claimed or not.
         (SELECT count(*) FROM events earlier
           WHERE earlier.session_id = c.session_id AND earlier.delivery = 'pending' AND earlier.seq < c.seq) AS earlier_pending,
-        w.url, w.events AS webhook_events, w.secret_sealed
+        w.url, w.events AS webhook_events, w.secret_sealed, w.previous_secret_sealed,
+        w.previous_secret_expires_at > now() AS previous_secret_valid
       FROM claimed c LEFT JOIN webhooks w ON w.tenant_id = c.tenant_id`)
   }
 
@@ -351,14 +372,19 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     if (Array.isArray(filter) && !filter.includes(row.type))
       return { kind: 'skipped', reason: 'event type filtered out' }
     let secret: string
+    // A rotated-out secret signs too while its grace period lasts (two signatures in one header).
+    const previousSecrets: string[] = []
     try {
-      secret = secretBox.open(row.secret_sealed, `${SEALING_CONTEXT_PREFIX}${row.tenant_id}`).toString('utf8')
+      const sealing = `${SEALING_CONTEXT_PREFIX}${row.tenant_id}`
+      secret = secretBox.open(row.secret_sealed, sealing).toString('utf8')
+      if (row.previous_secret_sealed && row.previous_secret_valid)
+        previousSecrets.push(secretBox.open(row.previous_secret_sealed, sealing).toString('utf8'))
     } catch {
       return { kind: 'failed', error: 'the webhook secret cannot be opened (wrong AUTH_STATE_KEY?)' }
     }
     const body = JSON.stringify(toEventEnvelope(row))
     const headers = {
-      ...signWebhook({ secret, messageId: row.id, timestamp: new Date(), body }),
+      ...signWebhook({ secret, previousSecrets, messageId: row.id, timestamp: new Date(), body }),
       'content-type': 'application/json',
       'user-agent': 'wa-cluster-webhooks/1',
     }
@@ -475,6 +501,7 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
       const abortLeftovers = setTimeout(() => stopController.abort(), drainTimeoutMs)
       stopping = (async () => {
         await claiming
+        await claimingEndpoints
         // Runs hand back what they did not send; wait so no write lands after the database closes.
         await Promise.allSettled([...runs, ...endpoints.inFlight])
         clearTimeout(abortLeftovers)
