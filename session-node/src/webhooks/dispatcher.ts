@@ -189,6 +189,7 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     running: () => running,
     stopSignal: () => stopController.signal,
     onSettled: () => requestEndpointClaim(),
+    onOutcome: (outcome) => metrics?.deliveries.inc({ outcome }),
     options: {
       maxAttempts,
       requestTimeoutMs,

@@ -71,6 +71,8 @@ export function createEndpointDeliveries(deps: {
   running(): boolean
   stopSignal(): AbortSignal
   onSettled(): void
+  /** Counts each attempt's outcome (the dispatcher's wa_webhook_deliveries_total). */
+  onOutcome?(outcome: 'delivered' | 'failed' | 'dead'): void
   options: EndpointDeliveryOptions
 }): EndpointDeliveries {
   const { database, secretBox, logger, options } = deps
@@ -148,6 +150,7 @@ export function createEndpointDeliveries(deps: {
         UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_error = NULL,
           last_status = ${result.status}
         WHERE ${fence}`)
+      deps.onOutcome?.('delivered')
       return
     }
     if (result.aborted) {
@@ -161,6 +164,7 @@ export function createEndpointDeliveries(deps: {
       await database.rows(sql`
         UPDATE webhook_deliveries SET status = 'dead', last_error = ${result.reason}, last_status = ${result.status}
         WHERE ${fence}`)
+      deps.onOutcome?.('dead')
       logger.warn(context, 'endpoint delivery dead-lettered after its last attempt')
       return
     }
@@ -169,6 +173,7 @@ export function createEndpointDeliveries(deps: {
       UPDATE webhook_deliveries SET next_attempt_at = now() + ${delayMs} * interval '1 millisecond',
         last_error = ${result.reason}, last_status = ${result.status}
       WHERE ${fence}`)
+    deps.onOutcome?.('failed')
     logger.warn({ ...context, retryInMs: delayMs }, 'endpoint delivery failed')
   }
 
