@@ -3,10 +3,14 @@ import type { AddressInfo } from 'node:net'
 import {
   appendEvent,
   createOutboundPolicy,
+  endpointSealingContext,
+  generateWebhookSecret,
   type HostResolver,
   listEvents,
   type OutboundPolicy,
 } from '@wa-cluster/core'
+import { newId } from '@wa-cluster/shared'
+import { sql } from 'drizzle-orm'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
 import {
@@ -109,6 +113,36 @@ describe('webhook dispatcher outbound guard', () => {
     expect(byName).toMatchObject({ attempts: 2, lastError: 'target refused: loopback address' })
     const byLiteral = await deadDelivery(`http://127.1:${port}/hook`, strict)
     expect(byLiteral).toMatchObject({ attempts: 2, lastError: 'target refused: loopback address' })
+    expect(receiver.received).toHaveLength(0)
+  })
+
+  it('guards the endpoints of /v1/webhooks the same way: refused at connect, a fixed reason stored', async () => {
+    const receiver = await startReceiver()
+    cleanups.push(() => receiver.close())
+    const port = new URL(receiver.url).port
+    const strict = createOutboundPolicy('', { resolveHost: answers({ 'rebind.example': '127.0.0.1' }) })
+    const tenantId = await seedTenant(test.handle)
+    const sessionId = await seedSession(test.handle, tenantId)
+    const endpointId = newId('whe')
+    const sealed = secretBox.seal(
+      Buffer.from(generateWebhookSecret()),
+      endpointSealingContext(tenantId, endpointId),
+    )
+    await test.handle.rows(sql`
+      INSERT INTO webhook_endpoints (id, tenant_id, url, secret_sealed)
+      VALUES (${endpointId}, ${tenantId}, ${`http://rebind.example:${port}/hook`}, ${sealed})`)
+    await appendEvent(test.handle.db, { sessionId, ...event('endpoint probe') })
+    ;(await dispatcherWith(strict)).notify()
+    await waitUntil('the endpoint delivery is dead-lettered', async () => {
+      const [row] = await test.handle.rows<{ status: string }>(
+        sql`SELECT status FROM webhook_deliveries WHERE endpoint_id = ${endpointId}`,
+      )
+      return row?.status === 'dead'
+    })
+    const [delivery] = await test.handle.rows<{ last_error: string; last_status: number | null }>(
+      sql`SELECT last_error, last_status FROM webhook_deliveries WHERE endpoint_id = ${endpointId}`,
+    )
+    expect(delivery).toEqual({ last_error: 'target refused: loopback address', last_status: null })
     expect(receiver.received).toHaveLength(0)
   })
 
