@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { appendEvent, generateWebhookSecret } from '@wa-cluster/core'
+import { appendEvent, createOutboundPolicy, generateWebhookSecret } from '@wa-cluster/core'
 import { openDatabase } from '@wa-cluster/db'
 import { createWebhookDispatcher } from '@wa-cluster/session-node'
 import { createSecretBox, newId } from '@wa-cluster/shared'
@@ -73,6 +73,8 @@ const dispatcher = createWebhookDispatcher({
   database,
   secretBox,
   logger: pino({ level: 'warn' }),
+  // The bench's receiver listens on this machine.
+  outboundPolicy: createOutboundPolicy('127.0.0.0/8,::1/128,localhost'),
   options: {},
 })
 await dispatcher.start()

@@ -4,6 +4,7 @@ import { generateSecretBoxKey } from '@wa-cluster/shared'
 import postgres from 'postgres'
 import { createTestDatabase, type TestDatabase } from './postgres.js'
 import { eventually, freePort, type ManagedProcess, startProcess } from './processes.js'
+import { TEST_ALLOW_PRIVATE_NETWORKS } from './seed.js'
 
 /** A Redis server of the test's own, so the test may restart it without touching anyone else's. */
 export async function startPrivateRedis() {
@@ -83,6 +84,8 @@ export async function startCluster(options: ClusterOptions) {
     WA_WS_URL: options.simUrl,
     WA_TRUSTED_ROOT_KEY: options.simRootKey,
     HOST: '127.0.0.1',
+    // Receivers listen on loopback, which the outbound guard refuses unless allowed.
+    ALLOW_PRIVATE_NETWORKS: TEST_ALLOW_PRIVATE_NETWORKS,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
     ...options.env,
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { generateWebhookSecret } from '@wa-cluster/core'
+import { createOutboundPolicy, generateWebhookSecret, type OutboundPolicy } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { createSecretBox, newId, type SecretBox } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
@@ -11,6 +11,15 @@ import pino from 'pino'
 // to the tables, and a real HTTP receiver on loopback.
 
 export const silentLogger = pino({ level: 'silent' })
+
+/**
+ * ALLOW_PRIVATE_NETWORKS for every test process: receivers listen on this machine, which the outbound
+ * guard refuses by default. Tests of the guard itself use their own, stricter setting.
+ */
+export const TEST_ALLOW_PRIVATE_NETWORKS = '127.0.0.0/8,::1/128,localhost'
+
+/** The outbound guard as the test processes run it (loopback allowed). */
+export const testOutboundPolicy: OutboundPolicy = createOutboundPolicy(TEST_ALLOW_PRIVATE_NETWORKS)
 
 export function createTestSecretBox(): SecretBox {
   return createSecretBox(randomBytes(32))

@@ -14,6 +14,7 @@ import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionRoutes } from './routes/sessions.js'
 import { registerTenantRoutes } from './routes/tenants.js'
 import { registerWebhookRoutes } from './routes/webhook.js'
+import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js'
 
 /** Every route of the API, and what the OpenAPI document says besides them. */
 function registerApi(app: OpenAPIHono<AppEnv>): void {
@@ -24,6 +25,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerSessionRoutes(app)
   registerMessageRoutes(app)
   registerWebhookRoutes(app)
+  registerWebhookEndpointRoutes(app)
   registerEventRoutes(app)
 }
 

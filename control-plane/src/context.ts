@@ -1,4 +1,4 @@
-import type { Coordinator } from '@wa-cluster/core'
+import type { Coordinator, OutboundPolicy } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import type { Config, SecretBox } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
@@ -10,6 +10,8 @@ export type ControlPlaneContext = {
   config: Config
   database: DatabaseHandle
   secretBox: SecretBox
+  /** Which hosts tenant-supplied URLs may target (ALLOW_PRIVATE_NETWORKS). */
+  outboundPolicy: OutboundPolicy
   coordinator: Coordinator
   /** Waits for session rows to change (pub/sub nudges plus a slow poll). */
   sessionWatcher: SessionWatcher

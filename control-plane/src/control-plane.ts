@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { RuntimeBase } from '@wa-cluster/core'
+import { createOutboundPolicy, type RuntimeBase } from '@wa-cluster/core'
 import { createApp } from './app.js'
 import { createFailoverLeader, type FailoverLeader } from './cluster/failover-leader.js'
 import { createSessionWatcher, type SessionWatcher } from './cluster/session-watcher.js'
@@ -22,6 +22,7 @@ export function createControlPlane(base: RuntimeBase, input: { adminApiKey: stri
   const sessionWatcher = createSessionWatcher(base.coordinator)
   const ctx: ControlPlaneContext = {
     ...base,
+    outboundPolicy: createOutboundPolicy(base.config.ALLOW_PRIVATE_NETWORKS),
     sessionWatcher,
     adminKeyHash: createHash('sha256').update(input.adminApiKey).digest('hex'),
   }

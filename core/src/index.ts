@@ -37,6 +37,22 @@ export {
 } from './events/outbox.js'
 // Outbound messages nobody can send.
 export { failStaleQueuedSends } from './messages/stale-sends.js'
+
+// The outbound guard (SSRF): tenant-supplied URLs reach only public addresses unless the operator allows.
+export {
+  checkOutboundUrl,
+  classifyAddress,
+  classifyHostname,
+  createOutboundAgent,
+  createOutboundPolicy,
+  type HostResolver,
+  type OutboundAgentOptions,
+  type OutboundPolicy,
+  type OutboundRefusal,
+  OutboundTargetRefused,
+  outboundRefusalOf,
+} from './net/outbound-target.js'
+
 // The `nodes` table.
 export {
   activateDrainingNode,
@@ -84,7 +100,12 @@ export {
   type ResealResult,
   resealSecrets,
 } from './secrets/reseal.js'
-export { credsSealContext, keySealContext, webhookSecretSealContext } from './secrets/seal-contexts.js'
+export {
+  credsSealContext,
+  endpointSealingContext,
+  keySealContext,
+  webhookSecretSealContext,
+} from './secrets/seal-contexts.js'
 
 // The `sessions` row and the credentials fence.
 export { credentialsExist, deleteCredentials, SESSION_FENCE } from './sessions/credentials.js'
@@ -115,9 +136,22 @@ export {
   settleWithoutOwner,
 } from './sessions/session-store.js'
 
-// Standard Webhooks signing.
+// Endpoint deliveries: the request they send and how their secrets are sealed.
+export {
+  endpointRequestHeaders,
+  RESERVED_WEBHOOK_HEADERS,
+} from './webhooks/endpoint-request.js'
+
+// Standard Webhooks signing, and the one guarded POST every webhook request goes through.
+export {
+  describeWebhookFailure,
+  describeWebhookStatus,
+  postWebhook,
+  type WebhookPostResult,
+} from './webhooks/post-webhook.js'
 export {
   generateWebhookSecret,
+  hubSignature256,
   signWebhook,
   type WebhookSignatureHeaders,
 } from './webhooks/signature.js'

@@ -1,4 +1,4 @@
-import type { RuntimeBase } from '@wa-cluster/core'
+import { createOutboundPolicy, type RuntimeBase } from '@wa-cluster/core'
 import type { Config } from '@wa-cluster/shared'
 import { WA_CERT_DETAILS } from '@whiskeysockets/baileys'
 import type { Logger } from 'pino'
@@ -56,6 +56,7 @@ export function createDispatcherFor(base: RuntimeBase): WebhookDispatcher {
     secretBox: base.secretBox,
     logger: base.logger.child({ component: 'webhooks' }),
     metrics: base.metrics,
+    outboundPolicy: createOutboundPolicy(base.config.ALLOW_PRIVATE_NETWORKS),
     options: {
       maxAttempts: base.config.WEBHOOK_MAX_ATTEMPTS,
       requestTimeoutMs: base.config.WEBHOOK_TIMEOUT_MS,

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseNetworkAllowList } from './network-allow-list.js'
 
 /**
  * The whole environment contract, parsed once at start-up. Apps call `parseConfig(process.env, role)`
@@ -115,6 +116,24 @@ export const configSchema = z.object({
    * its `limits.requestsPerMinute` (429 with Retry-After past it). Default 1200.
    */
   TENANT_REQUESTS_PER_MINUTE: positiveInt.default(1200),
+  /**
+   * Private targets webhooks may reach after all: comma-separated CIDRs, addresses or host names
+   * (`10.20.0.0/16,hooks.corp.example`). Loopback, private, link-local, CGNAT, unique-local and
+   * metadata targets are refused unless listed. Default empty (none).
+   */
+  ALLOW_PRIVATE_NETWORKS: z
+    .string()
+    .default('')
+    .superRefine((value, context) => {
+      try {
+        parseNetworkAllowList(value)
+      } catch (error) {
+        context.addIssue({
+          code: 'custom',
+          message: `must list CIDRs or host names: ${(error as Error).message}`,
+        })
+      }
+    }),
   /** Webhook delivery attempts before an event is dead-lettered. Default 12. */
   WEBHOOK_MAX_ATTEMPTS: positiveInt.default(12),
   /**

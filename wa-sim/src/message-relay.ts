@@ -88,7 +88,7 @@ export class MessageRelay {
     id: string
     devices: number
   }> {
-    const { registry, counters, sockets } = this.context
+    const { registry } = this.context
     const fromPn = assertPn('from', input.from)
     const target = registry.resolve(
       typeof input.to === 'string' ? (input.to.includes('@') ? input.to : pnJid(input.to)) : '',
@@ -124,8 +124,8 @@ export class MessageRelay {
         attrs,
         notify: sender.name,
       }
-      let queue = this.pending.get(deviceJid)
-      if (!queue) this.pending.set(deviceJid, (queue = new Map()))
+      const queue = this.pending.get(deviceJid) ?? new Map<string, PendingDelivery>()
+      this.pending.set(deviceJid, queue)
       queue.set(id, pending)
       delivered += await this.deliver(deviceJid, device, pending)
     }

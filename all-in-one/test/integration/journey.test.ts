@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebhookEventSchema } from '../../../control-plane/src/http/schemas.js'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
 import { eventually, freePort, type ManagedProcess, startProcess } from '../../../test-support/processes.js'
+import { TEST_ALLOW_PRIVATE_NETWORKS } from '../../../test-support/seed.js'
 import {
   connectionState,
   inboundText,
@@ -57,6 +58,7 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
     env = {
       PORT: String(port),
       HOST: '127.0.0.1',
+      ALLOW_PRIVATE_NETWORKS: TEST_ALLOW_PRIVATE_NETWORKS,
       DATA_DIR: dataDir,
       DATABASE_URL: database.url,
       REDIS_URL: 'redis://127.0.0.1:6379',

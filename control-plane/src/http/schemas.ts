@@ -22,6 +22,18 @@ const displayName = z
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   .regex(/^[^\x00-\x1f\x7f-\x9f]*$/, 'must not contain control characters')
 
+/** An absolute http(s) URL; where it may point is checked by the service (the outbound guard). */
+const webhookUrl = z
+  .string()
+  .max(2048, 'must be at most 2048 characters')
+  .refine((value) => {
+    try {
+      const url = new URL(value)
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0
+    } catch {
+      return false
+    }
+  }, 'must be an absolute http:// or https:// URL')
 export const ErrorSchema = z
   .object({
     error: z.object({
@@ -266,7 +278,16 @@ export const MessageParams = SessionParams.extend({
 })
 
 const sessionState = z.enum(SESSION_STATES)
-export const CreateSessionBody = z.strictObject({ name: displayName.optional() }).openapi('CreateSession')
+export const CreateSessionBody = z
+  .strictObject({
+    name: displayName.optional(),
+    webhookUrl: webhookUrl.optional().openapi({
+      description:
+        "Creates a webhook endpoint for this session only (its events, every type); the response's `webhookEndpoint` holds its id and secret",
+      example: 'https://example.com/wa-webhook/session-1',
+    }),
+  })
+  .openapi('CreateSession')
 export const SessionSchema = z
   .object({
     id: z.string(),
@@ -413,17 +434,6 @@ export const MessageSchema = z
 
 // --- webhook ---
 
-const webhookUrl = z
-  .string()
-  .max(2048, 'must be at most 2048 characters')
-  .refine((value) => {
-    try {
-      const url = new URL(value)
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0
-    } catch {
-      return false
-    }
-  }, 'must be an absolute http:// or https:// URL')
 export const PutWebhookBody = z
   .strictObject({
     url: webhookUrl.openapi({ example: 'https://example.com/wa-webhook' }),
@@ -433,7 +443,21 @@ export const PutWebhookBody = z
       .nullable()
       .optional()
       .openapi({ description: 'Event types to deliver; omitted or null = all' }),
-    rotateSecret: z.boolean().optional().openapi({ description: 'Generate a new signing secret' }),
+    rotateSecret: z.boolean().optional().openapi({
+      description:
+        'Generate a new signing secret; the old one keeps signing beside it for `gracePeriodSeconds`',
+    }),
+    gracePeriodSeconds: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be between 0 and 604800')
+      .max(604_800, 'must be between 0 and 604800')
+      .optional()
+      .openapi({
+        description:
+          'With `rotateSecret`: how long the old secret keeps signing (both signatures in `webhook-signature`). Default 86400; 0 ends it at once',
+        example: 86_400,
+      }),
   })
   .openapi('PutWebhook')
 export const WebhookSchema = z
@@ -441,10 +465,159 @@ export const WebhookSchema = z
     url: z.string(),
     events: z.array(z.enum(EVENT_TYPES)).nullable(),
     secret: z.string().openapi({ description: 'Standard Webhooks signing secret (`whsec_…`)' }),
+    previousSecretExpiresAt: z.string().nullable().openapi({
+      description: 'Until then the secret before the last rotation still signs too; null when none',
+    }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .openapi('Webhook')
+
+// --- webhook endpoints (plural) ---
+
+export const WebhookEndpointParams = z.object({
+  webhookId: idOf('whe', 'whe_0lq2x3y4z5abcdefghijkl').openapi({ param: { name: 'webhookId', in: 'path' } }),
+})
+export const WebhookDeliveryParams = WebhookEndpointParams.extend({
+  eventId: idOf('evt', 'evt_0lq2x3y4z5abcdefghijkl').openapi({ param: { name: 'eventId', in: 'path' } }),
+})
+const endpointEvents = z
+  .array(z.enum(EVENT_TYPES))
+  .min(1, 'must list at least one event type (omit it or use null for all)')
+  .nullable()
+  .openapi({ description: 'Event types to deliver; null = all' })
+const endpointSessionIds = z
+  .array(z.string().regex(/^ses_[0-9a-z]{1,64}$/, 'must be a session id'))
+  .min(1, 'must list at least one session (use null for all)')
+  .max(100, 'must list at most 100 sessions')
+  .nullable()
+  .openapi({ description: 'Sessions whose events are delivered; null = every session of the tenant' })
+const endpointHeaders = z
+  .record(
+    z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be a header name (letters, digits, -)'),
+    z
+      .string()
+      .max(1024, 'must be at most 1024 characters')
+      .regex(/^[\x20-\x7e]*$/, 'must be printable ASCII'),
+  )
+  .refine((headers) => Object.keys(headers).length <= 20, 'must have at most 20 headers')
+  .openapi({
+    description:
+      'Extra request headers. Signing, framing and identity headers (`webhook-*`, `x-hub-signature-256`, `content-type`, `host`, `user-agent`…) are refused',
+    example: { 'x-api-key': 'receiver-token' },
+  })
+export const CreateWebhookEndpointBody = z
+  .strictObject({
+    url: webhookUrl.openapi({ example: 'https://example.com/wa-webhook' }),
+    events: endpointEvents.optional(),
+    sessionIds: endpointSessionIds.optional(),
+    headers: endpointHeaders.optional(),
+    enabled: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Default true; a disabled endpoint keeps its deliveries pending' }),
+    hubSignature: z.boolean().optional().openapi({
+      description:
+        'Also send `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, keyed with `secret` exactly as returned. Default false',
+    }),
+  })
+  .openapi('CreateWebhookEndpoint')
+export const UpdateWebhookEndpointBody = z
+  .strictObject({
+    url: webhookUrl.optional(),
+    events: endpointEvents.optional(),
+    sessionIds: endpointSessionIds.optional(),
+    headers: endpointHeaders.optional(),
+    enabled: z.boolean().optional(),
+    hubSignature: z.boolean().optional(),
+  })
+  .openapi('UpdateWebhookEndpoint')
+export const RotateWebhookSecretBody = z
+  .strictObject({
+    gracePeriodSeconds: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be between 0 and 604800')
+      .max(604_800, 'must be between 0 and 604800')
+      .optional()
+      .openapi({
+        description:
+          'How long the old secret keeps signing beside the new one (both signatures in `webhook-signature`). Default 86400 (a day)',
+        example: 86_400,
+      }),
+  })
+  .openapi('RotateWebhookSecret')
+export const WebhookEndpointSchema = z
+  .object({
+    id: z.string().openapi({ example: 'whe_0lq2x3y4z5abcdefghijkl' }),
+    url: z.string().openapi({ description: 'The URL; a password in it is shown as `****`' }),
+    events: z.array(z.enum(EVENT_TYPES)).nullable(),
+    sessionIds: z.array(z.string()).nullable(),
+    headers: z.record(z.string(), z.string()),
+    enabled: z.boolean(),
+    hubSignature: z.boolean(),
+    secret: z.string().openapi({ description: 'Standard Webhooks signing secret (`whsec_…`)' }),
+    previousSecretExpiresAt: z.string().nullable().openapi({
+      description: 'Until then the secret before the last rotation still signs too; null when none',
+    }),
+    sessionId: z.string().nullable().openapi({
+      description: 'The session created with `webhookUrl` this endpoint belongs to (deleted with it)',
+    }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('WebhookEndpoint')
+export const CreatedSessionSchema = SessionSchema.extend({
+  webhookEndpoint: WebhookEndpointSchema.optional().openapi({
+    description: 'The endpoint created for `webhookUrl`, with its signing secret',
+  }),
+}).openapi('CreatedSession')
+export const WebhookEndpointListSchema = pageOf(WebhookEndpointSchema, 'WebhookEndpointList')
+export const WebhookEndpointListQuery = pageQuery(
+  idCursor('whe', 'a webhook endpoint'),
+  'whe_0lq2x3y4z5abcdefghijkl',
+)
+export const WebhookTestResultSchema = z
+  .object({
+    delivered: z.boolean().openapi({ description: 'The receiver answered 2xx' }),
+    status: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "The receiver's status code; null without an answer" }),
+    reason: z.string().nullable().openapi({
+      description:
+        'Why it failed, in a fixed phrase (`HTTP 500`, `connection refused`, `target refused: …`); never the body',
+    }),
+  })
+  .openapi('WebhookTestResult')
+export const WebhookDeliverySchema = z
+  .object({
+    eventId: z.string(),
+    type: z.enum(EVENT_TYPES),
+    sessionId: z.string(),
+    seq: z.number().int(),
+    status: z.enum(['pending', 'delivered', 'dead']),
+    attempts: z.number().int(),
+    nextAttemptAt: z.string().nullable().openapi({ description: 'Only while pending' }),
+    lastError: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The status code or a fixed reason; never the body' }),
+    lastStatus: z.number().int().nullable(),
+    deliveredAt: z.string().nullable(),
+  })
+  .openapi('WebhookDelivery')
+export const WebhookDeliveryPageSchema = pageOf(WebhookDeliverySchema, 'WebhookDeliveryPage')
+export const WebhookDeliveryQuery = pageQuery(
+  idCursor('evt', 'an event'),
+  'evt_0lq2x3y4z5abcdefghijkl',
+).extend({
+  status: z
+    .enum(['pending', 'delivered', 'dead'])
+    .optional()
+    .openapi({ param: { name: 'status', in: 'query' } }),
+})
 
 // --- events ---
 

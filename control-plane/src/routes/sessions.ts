@@ -6,6 +6,7 @@ import { acceptJsonBody } from '../http/request-body.js'
 import {
   ConnectBody,
   ConnectResultSchema,
+  CreatedSessionSchema,
   CreateSessionBody,
   errorResponses,
   jsonBody,
@@ -44,7 +45,7 @@ const createSessionRoute = createRoute({
     'A tenant may have at most `limits.sessions` sessions (default TENANT_MAX_SESSIONS); one more is `409 session_limit_reached`.',
   request: { body: jsonBody(CreateSessionBody, false) },
   responses: {
-    201: jsonResponse(SessionSchema, 'The new session, DISCONNECTED'),
+    201: jsonResponse(CreatedSessionSchema, 'The new session, DISCONNECTED'),
     ...errorResponses(400, 401, 403, 409, 413, 415, 429),
   },
 })

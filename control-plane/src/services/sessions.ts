@@ -25,6 +25,8 @@ import {
 } from '@wa-cluster/shared'
 import type { ControlPlaneContext } from '../context.js'
 import { readTenantLimits } from './tenant-limits.js'
+import { createWebhookEndpoint, type WebhookEndpointView } from './webhook-endpoints.js'
+import { assertWebhookUrlAllowed } from './webhooks.js'
 
 export type { SessionRow }
 
@@ -100,7 +102,11 @@ export async function createSession({
   ctx,
   tenantId,
   input,
-}: TenantScope & { input: { name?: string } }): Promise<SessionView> {
+}: TenantScope & { input: { name?: string; webhookUrl?: string } }): Promise<
+  SessionView & { webhookEndpoint?: WebhookEndpointView }
+> {
+  // Checked before anything is written, so a refused URL creates no session.
+  if (input.webhookUrl !== undefined) await assertWebhookUrlAllowed(ctx, input.webhookUrl, 'body.webhookUrl')
   const id = newId('ses')
   const { sessions: maxSessions } = await readTenantLimits(ctx, tenantId)
   const created = await insertSessionWithinLimit(
@@ -116,7 +122,16 @@ export async function createSession({
       `this tenant has ${created.sessions} sessions and its limit is ${maxSessions} (limits.sessions): delete a session or ask the operator to raise the limit`,
     )
   }
-  return toSessionView(created.row)
+  if (input.webhookUrl === undefined) return toSessionView(created.row)
+  // Its own endpoint, filtered to it and deleted with it (owner_session_id cascades).
+  const webhookEndpoint = await createWebhookEndpoint({
+    ctx,
+    tenantId,
+    input: { url: input.webhookUrl, sessionIds: [id] },
+    ownerSessionId: id,
+    field: 'body.webhookUrl',
+  })
+  return { ...toSessionView(created.row), webhookEndpoint }
 }
 
 /** One page of the tenant's sessions, newest first. */

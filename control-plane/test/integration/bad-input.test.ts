@@ -39,7 +39,9 @@ beforeAll(async () => {
   tenant = await createTenantThroughApi(api, 'Bad input')
   const client = api.client(tenant.apiKey)
   const sessionId = (await client.POST('/v1/sessions', { body: { name: 'target' } })).data!.id
-  ids = { sessionId, tenantId: tenant.tenantId }
+  const webhookId = (await client.POST('/v1/webhooks', { body: { url: 'https://example.com/endpoint' } }))
+    .data!.id
+  ids = { sessionId, tenantId: tenant.tenantId, webhookId }
 })
 afterAll(async () => {
   await api?.close()

@@ -27,6 +27,7 @@ let messageA: string
 let eventA: string
 let webhookSecretA: string
 let apiKeyIdA: string
+let webhookEndpointA: string
 
 const document = apiDocument()
 const operations = listOperations(document)
@@ -47,6 +48,9 @@ const NOT_SWEPT: Record<string, string> = {
   getWebhook: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
   setWebhook: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
   deleteWebhook: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+  listWebhookEndpoints: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+  createWebhookEndpoint:
+    'no path id: creates in the caller’s own tenant; another tenant’s sessionIds are refused below',
 }
 
 /** Tenant-scoped operations with a path id: tenant B on tenant A's ids must get 404. */
@@ -86,6 +90,11 @@ beforeAll(async () => {
   ).id
   webhookSecretA = (await clientA.PUT('/v1/webhook', { body: { url: 'https://a.example.com/hook' } })).data!
     .secret
+  webhookEndpointA = (
+    await clientA.POST('/v1/webhooks', {
+      body: { url: 'https://a.example.com/endpoint', sessionIds: [sessionA] },
+    })
+  ).data!.id
   const keys = await api.client(TEST_ADMIN_KEY).GET('/v1/tenants/{tenantId}/api-keys', {
     params: { path: { tenantId: tenantA.tenantId } },
   })
@@ -103,6 +112,7 @@ const idsOfTenantA = (): Record<string, string> => ({
   tenantId: tenantA.tenantId,
   apiKeyId: apiKeyIdA,
   nodeId: 'node-a',
+  webhookId: webhookEndpointA,
 })
 
 describe('tenant isolation', () => {
@@ -183,6 +193,17 @@ describe('tenant isolation', () => {
     expect(webhookB.data?.secret).not.toBe(webhookSecretA)
     const webhookA = await clientA.GET('/v1/webhook')
     expect(webhookA.data).toMatchObject({ url: 'https://a.example.com/hook', secret: webhookSecretA })
+
+    // Endpoints: B lists none of A's, and cannot point one of its own at A's session.
+    expect((await clientB.GET('/v1/webhooks')).data?.data).toEqual([])
+    const endpointOnA = await clientB.POST('/v1/webhooks', {
+      body: { url: 'https://b.example.com/endpoint', sessionIds: [sessionA] },
+    })
+    expect(endpointOnA.response.status).toBe(400)
+    expect((endpointOnA.error as { error: { field: string } }).error.field).toBe('body.sessionIds.0')
+    expect((await clientA.GET('/v1/webhooks')).data?.data.map((endpoint) => endpoint.id)).toEqual([
+      webhookEndpointA,
+    ])
 
     // The same Idempotency-Key in another tenant's session is a different message.
     const sessionB = (await clientB.POST('/v1/sessions', { body: {} })).data!.id

@@ -193,6 +193,7 @@ describe('a body on an endpoint that takes none', () => {
       messageId: 'msg_0000000000',
       eventId: 'evt_0000000000',
       nodeId: 'node-a',
+      webhookId: 'whe_0000000000',
     }
     let checked = 0
     for (const [template, operations] of Object.entries(document.paths)) {

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createClient, type WaClusterClient } from '@wa-cluster/client'
-import { type Coordinator, createMemoryCoordinator } from '@wa-cluster/core'
+import { type Coordinator, createMemoryCoordinator, createOutboundPolicy } from '@wa-cluster/core'
 import { type Config, createSecretBox, parseConfig } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
+import { TEST_ALLOW_PRIVATE_NETWORKS } from '../../../test-support/seed.js'
 import { createApp } from '../../src/app.js'
 import { createSessionWatcher } from '../../src/cluster/session-watcher.js'
 import type { ControlPlaneContext } from '../../src/context.js'
@@ -43,11 +44,19 @@ export async function createTestApi(
   const coordinator = options.coordinator ?? createMemoryCoordinator()
   const sessionWatcher = createSessionWatcher(coordinator)
   await sessionWatcher.start()
-  const config = { ...parseConfig({ DATABASE_URL: database.url }, 'all-in-one'), ...overrides }
+  // Test receivers listen on loopback: allowed here, as an operator would allow an on-premise backend.
+  const config = {
+    ...parseConfig(
+      { DATABASE_URL: database.url, ALLOW_PRIVATE_NETWORKS: TEST_ALLOW_PRIVATE_NETWORKS },
+      'all-in-one',
+    ),
+    ...overrides,
+  }
   const ctx: ControlPlaneContext = {
     config,
     database: database.handle,
     secretBox: createSecretBox(randomBytes(32)),
+    outboundPolicy: createOutboundPolicy(config.ALLOW_PRIVATE_NETWORKS),
     coordinator,
     sessionWatcher,
     adminKeyHash: createHash('sha256').update(TEST_ADMIN_KEY).digest('hex'),

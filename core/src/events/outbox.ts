@@ -99,13 +99,19 @@ export type ClaimedEventRow = {
   url: string | null
   webhook_events: unknown
   secret_sealed: Uint8Array | null
+  /** The secret before the last rotation, while its grace period lasts (`previous_secret_valid`). */
+  previous_secret_sealed: Uint8Array | null
+  previous_secret_valid: boolean | null
 }
 
 export type AppendResult = {
   envelopes: EventEnvelope[]
   /** Events this append claimed for delivery (only with a claim lease): send them now. */
   claimed: ClaimedEventRow[]
-  /** Some appended events are pending but not claimed: a dispatcher must look for them. */
+  /**
+   * Some appended events are pending but not claimed, or are due to endpoints (webhook_deliveries): a
+   * dispatcher must look for them.
+   */
   unclaimed: boolean
 }
 
@@ -119,6 +125,10 @@ type AppendedRow = {
   url: string | null
   webhook_events: unknown
   secret_sealed: Uint8Array | null
+  previous_secret_sealed: Uint8Array | null
+  previous_secret_valid: boolean | null
+  /** Delivery rows the append wrote for endpoints (webhook_endpoints); the same on every row. */
+  endpoint_deliveries: number | string
 }
 
 /**
@@ -137,7 +147,9 @@ const APPEND_EVENTS = `
     JOIN unnest($3::text[]) WITH ORDINALITY AS types (type, ordinal) USING (ordinal)
     JOIN jsonb_array_elements($4::text::jsonb) WITH ORDINALITY AS data (value, ordinal) USING (ordinal)
   ), hook AS (
-    SELECT w.url, w.events, w.secret_sealed FROM webhooks w JOIN session ON w.tenant_id = session.tenant_id
+    SELECT w.url, w.events, w.secret_sealed, w.previous_secret_sealed,
+      w.previous_secret_expires_at > now() AS previous_secret_valid
+    FROM webhooks w JOIN session ON w.tenant_id = session.tenant_id
   ), claim AS (
     SELECT $7::boolean AND NOT EXISTS (
       SELECT 1 FROM events e WHERE e.session_id = $1 AND e.delivery = 'pending') AS now
@@ -154,10 +166,23 @@ const APPEND_EVENTS = `
       CASE WHEN rows.wanted AND claim.now THEN 1 ELSE 0 END,
       CASE WHEN rows.wanted AND claim.now THEN now() + $8::int * interval '1 millisecond' ELSE now() END
     FROM rows CROSS JOIN claim
-    RETURNING id, tenant_id, seq, occurred_at, delivery, attempts
+    RETURNING id, tenant_id, seq, type, occurred_at, delivery, attempts
+  ), fanned_out AS (
+    -- One delivery row per enabled endpoint (webhook_endpoints) whose filters want the event.
+    INSERT INTO webhook_deliveries (event_id, endpoint_id, tenant_id, session_id, seq)
+    SELECT inserted.id, endpoint.id, inserted.tenant_id, $1, inserted.seq
+    FROM inserted JOIN webhook_endpoints endpoint
+      ON endpoint.tenant_id = inserted.tenant_id AND endpoint.enabled
+      AND (endpoint.events IS NULL OR jsonb_typeof(endpoint.events) = 'null'
+        OR endpoint.events @> jsonb_build_array(inserted.type))
+      AND (endpoint.session_ids IS NULL OR jsonb_typeof(endpoint.session_ids) = 'null'
+        OR endpoint.session_ids @> jsonb_build_array($1::text))
+    RETURNING event_id
   )
   SELECT inserted.id, inserted.tenant_id, inserted.seq, to_json(inserted.occurred_at) #>> '{}' AS occurred_at,
-    inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed
+    inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed,
+    hook.previous_secret_sealed, hook.previous_secret_valid,
+    (SELECT count(*) FROM fanned_out) AS endpoint_deliveries
   FROM inserted LEFT JOIN hook ON true`
 
 /**
@@ -236,7 +261,11 @@ function appendResult(
     throw new NotFound('session')
   }
   const byId = new Map(rows.map((row) => [row.id, row]))
-  const result: AppendResult = { envelopes: [], claimed: [], unclaimed: false }
+  const result: AppendResult = {
+    envelopes: [],
+    claimed: [],
+    unclaimed: Number(rows[0]?.endpoint_deliveries ?? 0) > 0,
+  }
   events.forEach((event, index) => {
     const row = byId.get(ids[index]!)!
     const envelope: EventEnvelope = {
@@ -267,6 +296,8 @@ function appendResult(
       url: row.url,
       webhook_events: row.webhook_events,
       secret_sealed: row.secret_sealed,
+      previous_secret_sealed: row.previous_secret_sealed,
+      previous_secret_valid: row.previous_secret_valid,
     })
   })
   return result

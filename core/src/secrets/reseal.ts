@@ -1,13 +1,20 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
 import type { SecretBox } from '@wa-cluster/shared'
 import { type SQL, sql } from 'drizzle-orm'
-import { credsSealContext, keySealContext, webhookSecretSealContext } from './seal-contexts.js'
+import {
+  credsSealContext,
+  endpointSealingContext,
+  keySealContext,
+  webhookSecretSealContext,
+} from './seal-contexts.js'
 
 /** A column of sealed values, its table's primary key and the AAD each row was sealed with. */
 type SealedColumn = {
   table: string
   column: string
   key: string[]
+  /** Other columns the context needs. */
+  extra?: string[]
   context(row: Record<string, string>): string
 }
 
@@ -30,6 +37,26 @@ export const SEALED_COLUMNS: SealedColumn[] = [
     column: 'secret_sealed',
     key: ['tenant_id'],
     context: (row) => webhookSecretSealContext(row.tenant_id!),
+  },
+  {
+    table: 'webhooks',
+    column: 'previous_secret_sealed',
+    key: ['tenant_id'],
+    context: (row) => webhookSecretSealContext(row.tenant_id!),
+  },
+  {
+    table: 'webhook_endpoints',
+    column: 'secret_sealed',
+    key: ['id'],
+    context: (row) => endpointSealingContext(row.tenant_id!, row.id!),
+    extra: ['tenant_id'],
+  },
+  {
+    table: 'webhook_endpoints',
+    column: 'previous_secret_sealed',
+    key: ['id'],
+    context: (row) => endpointSealingContext(row.tenant_id!, row.id!),
+    extra: ['tenant_id'],
   },
 ]
 
@@ -81,14 +108,18 @@ export async function resealSecrets(input: {
     let after: string[] | undefined
     for (;;) {
       const from: SQL = after
-        ? sql`WHERE (${keyList}) > (${sql.join(
+        ? sql`AND (${keyList}) > (${sql.join(
             after.map((value) => sql`${value}`),
             sql`, `,
           )})`
         : sql``
+      const selected = sql.join(
+        [...target.key, ...(target.extra ?? [])].map((column) => sql.identifier(column)),
+        sql`, `,
+      )
       const rows = await database.rows<Record<string, string> & { sealed: Buffer | Uint8Array }>(sql`
-        SELECT ${keyList}, ${sql.identifier(target.column)} AS sealed FROM ${sql.identifier(target.table)}
-        ${from} ORDER BY ${keyList} LIMIT ${batchSize}`)
+        SELECT ${selected}, ${sql.identifier(target.column)} AS sealed FROM ${sql.identifier(target.table)}
+        WHERE ${sql.identifier(target.column)} IS NOT NULL ${from} ORDER BY ${keyList} LIMIT ${batchSize}`)
       if (rows.length === 0) break
       for (const row of rows) {
         progress.scanned++

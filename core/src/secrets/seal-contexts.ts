@@ -14,3 +14,8 @@ export function credsSealContext(sessionId: string): string {
 export function webhookSecretSealContext(tenantId: string): string {
   return `webhook:${tenantId}`
 }
+
+/** AAD of an endpoint's sealed secrets: a value copied to another endpoint or tenant does not open. */
+export function endpointSealingContext(tenantId: string, endpointId: string): string {
+  return `webhook-endpoint:${tenantId}:${endpointId}`
+}

@@ -31,22 +31,36 @@ function secretKey(secret: string): Buffer {
 /**
  * Signs one delivery. `messageId` stays the same across retries (receivers de-duplicate on it);
  * `timestamp` is the attempt's time, which receivers check against replays. `body` must be the exact
- * bytes sent.
+ * bytes sent. While a rotated-out secret is still in its grace period, pass it as `previousSecrets`:
+ * the header then carries one signature per secret (`v1,<new> v1,<old>`), which the spec allows, so a
+ * receiver still holding the old secret keeps verifying.
  */
 export function signWebhook(input: {
   secret: string
+  previousSecrets?: string[]
   messageId: string
   timestamp: Date
   body: string | Buffer
 }): WebhookSignatureHeaders {
   const seconds = Math.floor(input.timestamp.getTime() / 1000)
-  const signature = createHmac('sha256', secretKey(input.secret))
-    .update(`${input.messageId}.${seconds}.`)
-    .update(input.body)
-    .digest('base64')
+  const signatures = [input.secret, ...(input.previousSecrets ?? [])].map(
+    (secret) =>
+      `v1,${createHmac('sha256', secretKey(secret))
+        .update(`${input.messageId}.${seconds}.`)
+        .update(input.body)
+        .digest('base64')}`,
+  )
   return {
     'webhook-id': input.messageId,
     'webhook-timestamp': String(seconds),
-    'webhook-signature': `v1,${signature}`,
+    'webhook-signature': signatures.join(' '),
   }
+}
+
+/**
+ * Meta's `X-Hub-Signature-256`: `sha256=` + hex HMAC-SHA256 of the raw body, keyed with the secret
+ * string exactly as the API returned it (`whsec_…` included), for receivers built for that scheme.
+ */
+export function hubSignature256(secret: string, body: string | Buffer): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
 }

@@ -63,6 +63,9 @@ describe('re-sealing stored secrets after an AUTH_STATE_KEY rotation (real Postg
       ['auth_creds', 2, 0],
       ['auth_keys', 2 * KEYS_PER_SESSION, 0],
       ['webhooks', 1, 0],
+      ['webhooks', 0, 0], // the rotated-out secret: none here
+      ['webhook_endpoints', 0, 0],
+      ['webhook_endpoints', 0, 0],
     ])
     const unchanged = await keyRows()
     expect(unchanged.map((row) => row.value.toString('hex'))).toEqual(

@@ -1,6 +1,7 @@
+import { createHmac } from 'node:crypto'
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, it } from 'vitest'
-import { generateWebhookSecret, signWebhook } from '../../src/index.js'
+import { generateWebhookSecret, hubSignature256, signWebhook } from '../../src/index.js'
 
 const body = JSON.stringify({ id: 'evt_1', type: 'messages.upsert', data: { messages: [{ text: 'hé ✓' }] } })
 
@@ -66,5 +67,32 @@ describe('webhook signature', () => {
         body,
       }),
     ).toThrow(/24 bytes/)
+  })
+
+  it('signs with a rotated-out secret too while it is in its grace period', () => {
+    const [current, previous, stranger] = [
+      generateWebhookSecret(),
+      generateWebhookSecret(),
+      generateWebhookSecret(),
+    ]
+    const headers = signWebhook({
+      secret: current,
+      previousSecrets: [previous],
+      messageId: 'evt_1',
+      timestamp: new Date(),
+      body,
+    })
+    expect(headers['webhook-signature'].split(' ')).toHaveLength(2)
+    expect(() => new Webhook(current).verify(body, headers)).not.toThrow()
+    expect(() => new Webhook(previous).verify(body, headers)).not.toThrow()
+    expect(() => new Webhook(stranger).verify(body, headers)).toThrow()
+  })
+
+  it('X-Hub-Signature-256 is the hex HMAC of the raw body keyed with the secret string as given', () => {
+    const secret = generateWebhookSecret()
+    expect(hubSignature256(secret, body)).toBe(
+      `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+    )
+    expect(hubSignature256(secret, body)).toMatch(/^sha256=[0-9a-f]{64}$/)
   })
 })

@@ -13,6 +13,9 @@ export const webhooks = pgTable('webhooks', {
   /** Event types to deliver; null = all. */
   events: jsonb('events').$type<EventType[] | null>(),
   secretSealed: bytea('secret_sealed').notNull(),
+  /** The secret before the last rotation, still signed with until `previousSecretExpiresAt`. */
+  previousSecretSealed: bytea('previous_secret_sealed'),
+  previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 })

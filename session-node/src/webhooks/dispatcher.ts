@@ -1,10 +1,19 @@
-import { type ClaimedEventRow, registeredMetric, signWebhook, toEventEnvelope } from '@wa-cluster/core'
+import {
+  type ClaimedEventRow,
+  createOutboundAgent,
+  type OutboundPolicy,
+  postWebhook,
+  registeredMetric,
+  signWebhook,
+  toEventEnvelope,
+  webhookSecretSealContext,
+} from '@wa-cluster/core'
 import { type DatabaseHandle, runStatement } from '@wa-cluster/db'
 import type { SecretBox } from '@wa-cluster/shared'
 import { type SQL, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
-import { Agent, request } from 'undici'
+import { createEndpointDeliveries } from './endpoint-dispatcher.js'
 
 export type WebhookDispatcherOptions = {
   /** Attempts before an event is dead-lettered. Default 12. */
@@ -17,6 +26,8 @@ export type WebhookDispatcherOptions = {
   backoffCapMs?: number
   /** How often the outbox is polled for retries that came due. Default 1 000 ms. */
   pollIntervalMs?: number
+  /** How long stop() lets requests in flight finish before aborting them. Default: requestTimeoutMs. */
+  drainTimeoutMs?: number
   /** Requests in flight at once, over all tenants. Default 32. */
   maxInFlight?: number
   /** Requests in flight at once for one tenant, so one slow endpoint cannot take every slot. Default 8. */
@@ -29,6 +40,8 @@ export type WebhookDispatcherDeps = {
   database: DatabaseHandle
   secretBox: SecretBox
   logger: Logger
+  /** Which receivers may be connected to (ALLOW_PRIVATE_NETWORKS); every POST goes through it. */
+  outboundPolicy: OutboundPolicy
   /** Where delivery metrics are registered; none when omitted. */
   metrics?: Registry
   options?: WebhookDispatcherOptions
@@ -36,7 +49,10 @@ export type WebhookDispatcherDeps = {
 
 export type WebhookDispatcher = {
   start(): Promise<void>
-  /** Stops claiming, aborts requests in flight and hands their events back (no attempt counted). */
+  /**
+   * Stops claiming and drains: requests in flight are let finish (up to `drainTimeoutMs`, then aborted
+   * and handed back uncounted) and their outcome recorded; claims not yet sent are handed back.
+   */
   stop(): Promise<void>
   /** An event was just committed: look for due events now instead of at the next poll. */
   notify(): void
@@ -64,8 +80,6 @@ type ClaimedEvent = { row: ClaimedEventRow; attempt: number }
 
 type Outcome = { kind: 'delivered' } | { kind: 'skipped'; reason: string } | { kind: 'failed'; error: string }
 
-const SEALING_CONTEXT_PREFIX = 'webhook:'
-
 /**
  * Bookkeeping writes (claims, outcomes, hand-backs) commit without waiting for the WAL flush: losing
  * one in a crash only means an event is sent again, which at-least-once delivery allows, and it takes
@@ -84,13 +98,6 @@ const RECORD_SETTLED = `
 
 function jsonValue(value: unknown): unknown {
   return typeof value === 'string' ? JSON.parse(value) : value
-}
-
-function describeRequestError(error: unknown): string {
-  const failure = error as Error & { code?: string; cause?: { code?: string; message?: string } }
-  const code = failure.code ?? failure.cause?.code
-  const message = failure.message || failure.cause?.message || 'request failed'
-  return code && !message.includes(code) ? `${message} (${code})` : message
 }
 
 function createDispatcherMetrics(registry: Registry | undefined) {
@@ -151,6 +158,7 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     backoffCapMs: deps.options?.backoffCapMs ?? 600_000,
   }
   const pollIntervalMs = deps.options?.pollIntervalMs ?? 1_000
+  const drainTimeoutMs = deps.options?.drainTimeoutMs ?? requestTimeoutMs
   const maxInFlight = deps.options?.maxInFlight ?? 32
   const maxInFlightPerTenant = deps.options?.maxInFlightPerTenant ?? 8
   const claimBatchSize = deps.options?.claimBatchSize ?? 100
@@ -163,17 +171,68 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   let stopping: Promise<void> | undefined
   let pollTimer: NodeJS.Timeout | undefined
   let stopController = new AbortController()
-  /** Keep-alive connections to the receivers, reused across deliveries. */
-  const newAgent = () => new Agent({ keepAliveTimeout: 30_000, connect: { timeout: requestTimeoutMs } })
+  /** Keep-alive connections to the receivers, reused across deliveries, opened only where allowed. */
+  const newAgent = () =>
+    createOutboundAgent(deps.outboundPolicy, {
+      connectTimeoutMs: requestTimeoutMs,
+      keepAliveTimeoutMs: 30_000,
+    })
   let agent = newAgent()
   let claiming: Promise<void> | undefined
   let claimAgain = false
+  const endpoints = createEndpointDeliveries({
+    database,
+    secretBox,
+    logger,
+    agent: () => agent,
+    running: () => running,
+    stopSignal: () => stopController.signal,
+    onSettled: () => requestEndpointClaim(),
+    onOutcome: (outcome) => metrics?.deliveries.inc({ outcome }),
+    options: {
+      maxAttempts,
+      requestTimeoutMs,
+      claimLeaseMs,
+      claimBatchSize,
+      maxInFlight,
+      retryDelayMs: (attempt) => webhookRetryDelayMs(attempt, backoff),
+    },
+  })
   /** Session runs in progress = requests in flight (a run sends one request at a time). */
   const runs = new Set<Promise<void>>()
   const runsPerTenant = new Map<string, number>()
 
+  let claimingEndpoints: Promise<void> | undefined
+  let claimEndpointsAgain = false
+
+  /**
+   * The endpoints of /v1/webhooks are claimed by a loop of their own (their own rows, their own
+   * slots), so the default endpoint's claims never wait behind theirs.
+   */
+  function requestEndpointClaim(): void {
+    if (!running) return
+    if (claimingEndpoints) {
+      claimEndpointsAgain = true
+      return
+    }
+    claimingEndpoints = (async () => {
+      do {
+        claimEndpointsAgain = false
+        try {
+          await endpoints.claimAndSend()
+        } catch (error) {
+          logger.error({ err: (error as Error).message }, 'endpoint claim failed; retrying at the next poll')
+          return
+        }
+      } while (claimEndpointsAgain && running)
+    })().finally(() => {
+      claimingEndpoints = undefined
+    })
+  }
+
   function requestClaim(): void {
     if (!running) return
+    requestEndpointClaim()
     if (claiming) {
       claimAgain = true
       return
@@ -228,7 +287,8 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
         -- Read before this statement's update: every earlier pending event of the session, claimed or not.
         (SELECT count(*) FROM events earlier
           WHERE earlier.session_id = c.session_id AND earlier.delivery = 'pending' AND earlier.seq < c.seq) AS earlier_pending,
-        w.url, w.events AS webhook_events, w.secret_sealed
+        w.url, w.events AS webhook_events, w.secret_sealed, w.previous_secret_sealed,
+        w.previous_secret_expires_at > now() AS previous_secret_valid
       FROM claimed c LEFT JOIN webhooks w ON w.tenant_id = c.tenant_id`)
   }
 
@@ -312,37 +372,34 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     if (Array.isArray(filter) && !filter.includes(row.type))
       return { kind: 'skipped', reason: 'event type filtered out' }
     let secret: string
+    // A rotated-out secret signs too while its grace period lasts (two signatures in one header).
+    const previousSecrets: string[] = []
     try {
-      secret = secretBox.open(row.secret_sealed, `${SEALING_CONTEXT_PREFIX}${row.tenant_id}`).toString('utf8')
+      const sealing = webhookSecretSealContext(row.tenant_id)
+      secret = secretBox.open(row.secret_sealed, sealing).toString('utf8')
+      if (row.previous_secret_sealed && row.previous_secret_valid)
+        previousSecrets.push(secretBox.open(row.previous_secret_sealed, sealing).toString('utf8'))
     } catch {
       return { kind: 'failed', error: 'the webhook secret cannot be opened (wrong AUTH_STATE_KEY?)' }
     }
     const body = JSON.stringify(toEventEnvelope(row))
     const headers = {
-      ...signWebhook({ secret, messageId: row.id, timestamp: new Date(), body }),
+      ...signWebhook({ secret, previousSecrets, messageId: row.id, timestamp: new Date(), body }),
       'content-type': 'application/json',
       'user-agent': 'wa-cluster-webhooks/1',
     }
     const startedAt = performance.now()
-    const timeout = AbortSignal.timeout(requestTimeoutMs)
     try {
-      // undici's request(): a fraction of fetch()'s cost per call, and redirects are not followed (a
-      // redirect is not a delivery, and following one could send the body somewhere unintended).
-      const response = await request(row.url, {
-        method: 'POST',
+      const result = await postWebhook({
+        agent,
+        url: row.url,
         body,
         headers,
-        dispatcher: agent,
-        signal: AbortSignal.any([timeout, stopController.signal]),
+        timeoutMs: requestTimeoutMs,
+        signal: stopController.signal,
       })
-      // Reading the body to its end lets the keep-alive connection be reused.
-      const text = await response.body.text()
-      const status = response.statusCode
-      if (status >= 200 && status < 300) return { kind: 'delivered' }
-      return { kind: 'failed', error: `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}` }
-    } catch (error) {
-      if (timeout.aborted) return { kind: 'failed', error: `timed out after ${requestTimeoutMs} ms` }
-      return { kind: 'failed', error: describeRequestError(error) }
+      // Only the status and a fixed reason are kept: never the receiver's body (issue 13).
+      return result.ok ? { kind: 'delivered' } : { kind: 'failed', error: result.reason }
     } finally {
       metrics?.requestSeconds.observe((performance.now() - startedAt) / 1000)
     }
@@ -438,11 +495,16 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
       running = false
       clearInterval(pollTimer)
       pollTimer = undefined
-      stopController.abort()
+      // A request in flight may already be answered: aborting it would hand back an event the receiver
+      // has, to be sent again after the restart (issue 13). Let it finish and record it; abort only
+      // what is still waiting when the drain time is up.
+      const abortLeftovers = setTimeout(() => stopController.abort(), drainTimeoutMs)
       stopping = (async () => {
         await claiming
+        await claimingEndpoints
         // Runs hand back what they did not send; wait so no write lands after the database closes.
-        await Promise.allSettled([...runs])
+        await Promise.allSettled([...runs, ...endpoints.inFlight])
+        clearTimeout(abortLeftovers)
         await agent
           .close()
           .catch((error: unknown) =>

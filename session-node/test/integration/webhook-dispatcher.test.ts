@@ -15,6 +15,7 @@ import {
   seedWebhook,
   silentLogger,
   startReceiver,
+  testOutboundPolicy,
   waitUntil,
 } from '../../../test-support/seed.js'
 import { recordStatusUpdates } from '../../src/messages/message-events.js'
@@ -103,6 +104,7 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
         database: on,
         secretBox,
         logger: silentLogger,
+        outboundPolicy: testOutboundPolicy,
         ...(metrics ? { metrics } : {}),
         options: { ...FAST, ...options },
       })
@@ -200,7 +202,7 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
       expect(receiver.received).toHaveLength(12)
       const dead = await listEvents(database.db, { tenantId, limit: 10 })
       expect(dead.data.map((event) => [event.delivery.attempts, event.delivery.lastError])).toEqual(
-        Array(4).fill([3, 'HTTP 503: nope']),
+        Array(4).fill([3, 'HTTP 503']),
       )
 
       healthy = true
@@ -430,7 +432,13 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
       const tenantId = await seedTenant(database)
       const sessionId = await seedSession(database, tenantId)
       await seedWebhook(database, secretBox, { tenantId, url: receiver.url })
-      const stopped = createWebhookDispatcher({ database, secretBox, logger: silentLogger, options: FAST })
+      const stopped = createWebhookDispatcher({
+        database,
+        secretBox,
+        logger: silentLogger,
+        outboundPolicy: testOutboundPolicy,
+        options: FAST,
+      })
       const result = await appendAndClaimEvents(
         database,
         { sessionId, epoch: 1, events: [message('handed back')] },
@@ -453,7 +461,13 @@ function dispatcherContract(kind: 'postgres' | 'pglite') {
       const tenantId = await seedTenant(database)
       const sessionId = await seedSession(database, tenantId)
       await seedWebhook(database, secretBox, { tenantId, url: receiver.url })
-      const webhooks = createWebhookDispatcher({ database, secretBox, logger: silentLogger, options: FAST })
+      const webhooks = createWebhookDispatcher({
+        database,
+        secretBox,
+        logger: silentLogger,
+        outboundPolicy: testOutboundPolicy,
+        options: FAST,
+      })
       cleanups.push(() => webhooks.stop())
       await webhooks.stop()
       await appendEvent(database.db, { sessionId, ...message('while stopped') })

@@ -15,6 +15,16 @@ describe('parseConfig', () => {
     expect(config.TENANT_REQUESTS_PER_MINUTE).toBe(1200)
   })
 
+  it('reads ALLOW_PRIVATE_NETWORKS (empty by default) and stops on an entry that is not a CIDR or a name', () => {
+    expect(parseConfig({}, 'all-in-one').ALLOW_PRIVATE_NETWORKS).toBe('')
+    expect(
+      parseConfig({ ALLOW_PRIVATE_NETWORKS: '10.0.0.0/8,hooks.corp' }, 'all-in-one').ALLOW_PRIVATE_NETWORKS,
+    ).toBe('10.0.0.0/8,hooks.corp')
+    expect(() => parseConfig({ ALLOW_PRIVATE_NETWORKS: '10.0.0.0/40' }, 'all-in-one')).toThrow(
+      /^invalid configuration: ALLOW_PRIVATE_NETWORKS must list CIDRs or host names: .*10\.0\.0\.0\/40/,
+    )
+  })
+
   it('refuses a METRICS_PORT equal to PORT', () => {
     expect(() => parseConfig({ PORT: '9000', METRICS_PORT: '9000' }, 'all-in-one')).toThrow(
       /METRICS_PORT must differ from PORT/,
