@@ -39,7 +39,7 @@ beforeAll(async () => {
   tenant = await createTenantThroughApi(api, 'Bad input')
   const client = api.client(tenant.apiKey)
   const sessionId = (await client.POST('/v1/sessions', { body: { name: 'target' } })).data!.id
-  ids = { sessionId, tenantId: tenant.tenantId }
+  ids = { sessionId, tenantId: tenant.tenantId, name: 'a_template' }
 })
 afterAll(async () => {
   await api?.close()

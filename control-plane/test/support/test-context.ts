@@ -104,7 +104,17 @@ export async function createTenantThroughApi(
   return { tenantId: data.id, apiKey: data.apiKey }
 }
 
-const SNAPSHOT_TABLES = ['tenants', 'api_keys', 'sessions', 'messages', 'webhooks', 'events'] as const
+const SNAPSHOT_TABLES = [
+  'tenants',
+  'api_keys',
+  'sessions',
+  'messages',
+  'webhooks',
+  'events',
+  'templates',
+  'broadcasts',
+  'session_pacing',
+] as const
 
 /**
  * A fingerprint of every row of the tables the API writes. Equal before and after a rejected request

@@ -1,6 +1,12 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
+import { deferClosedWindows, recordPacedSend } from '../messages/broadcast-sends.js'
 import { recordStatusUpdates } from '../messages/message-events.js'
-import { type ClaimedMessage, claimNextOutbound, findReferencedMessage } from '../messages/outbound-queue.js'
+import {
+  type ClaimedMessage,
+  claimNextOutbound,
+  findReferencedMessage,
+  msUntilNextDue,
+} from '../messages/outbound-queue.js'
 import type { SessionNodeMetrics } from '../metrics.js'
 import type {
   MessageReference,
@@ -26,16 +32,44 @@ export type SendLoopDeps = {
 export type SendLoop = {
   /** Sends queued outbound messages one by one while the session may send. Safe to call often. */
   flush(): void
+  /** Forgets the wake-up set for the next scheduled or paced message (the runner is stopping). */
+  stop(): void
 }
 
+/** The sleep before looking again for a message that is due but could not be taken (locked, held). */
+const RETRY_DUE_MS = 250
+/** Added to a wait, so the wake-up lands just after the due time rather than a hair before it. */
+const WAKE_MARGIN_MS = 5
+/** The longest sleep: a far-off schedule is looked at again after this (setTimeout's range is finite). */
+const MAX_WAKE_MS = 3_600_000
+
 /**
- * The outbound queue of one session: claims the next queued row (giving it its WhatsApp id before the
+ * The outbound queue of one session: claims the next due row (giving it its WhatsApp id before the
  * first attempt), sends it, and records `sent` or `failed`, one message at a time and in queue order.
+ * Scheduled messages and broadcast rows waiting for the session's pace are not due yet: when nothing
+ * is, the loop sleeps until the earliest of them (by Postgres' clock), so no nudge is needed for them.
  */
 export function createSendLoop(deps: SendLoopDeps): SendLoop {
   const { database, sessionId, epoch, writer } = deps
   let sending = false
   let sendAgain = false
+  let stopped = false
+  let wakeTimer: NodeJS.Timeout | undefined
+
+  async function scheduleWake(): Promise<void> {
+    const waitMs = await msUntilNextDue(database, sessionId)
+    clearTimeout(wakeTimer)
+    wakeTimer = undefined
+    if (waitMs === undefined || stopped) return
+    wakeTimer = setTimeout(
+      () => {
+        wakeTimer = undefined
+        flush()
+      },
+      waitMs <= 0 ? RETRY_DUE_MS : Math.min(MAX_WAKE_MS, Math.ceil(waitMs) + WAKE_MARGIN_MS),
+    )
+    wakeTimer.unref()
+  }
 
   async function sendQueued(): Promise<void> {
     do {
@@ -43,12 +77,16 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
       for (;;) {
         const connection = deps.sendingConnection()
         if (!connection) return
+        await deferClosedWindows(database, sessionId)
         const message = await claimNextOutbound(database, {
           sessionId,
           epoch,
           newMessageId: connection.newMessageId(),
         })
-        if (!message) break
+        if (!message) {
+          await scheduleWake()
+          break
+        }
         let update: MessageStatusUpdate
         try {
           await connection.send({
@@ -76,23 +114,38 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
             }),
           (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
         )
+        const paced = message.paced
+        if (paced) {
+          await writer.commit(
+            () => recordPacedSend(database, { sessionId, epoch, ...paced }),
+            (result) => ({ unclaimed: result?.unclaimed ?? false }),
+          )
+        }
       }
     } while (sendAgain)
   }
 
+  function flush(): void {
+    if (stopped) return
+    if (sending) {
+      sendAgain = true
+      return
+    }
+    if (!deps.sendingConnection()) return
+    sending = true
+    void sendQueued()
+      .catch((error) => deps.onError(error))
+      .finally(() => {
+        sending = false
+      })
+  }
+
   return {
-    flush() {
-      if (sending) {
-        sendAgain = true
-        return
-      }
-      if (!deps.sendingConnection()) return
-      sending = true
-      void sendQueued()
-        .catch((error) => deps.onError(error))
-        .finally(() => {
-          sending = false
-        })
+    flush,
+    stop() {
+      stopped = true
+      clearTimeout(wakeTimer)
+      wakeTimer = undefined
     },
   }
 }

@@ -315,6 +315,7 @@ export class SessionRunner {
     if (this.stopping) return this.done
     this.stopping = mode
     clearTimeout(this.reconnectTimer)
+    this.sendLoop.stop()
     const connection = this.connection
     this.connection = undefined
     try {
