@@ -997,7 +997,7 @@ export interface components {
              */
             messagesPerMinutePerSession: number;
             /**
-             * @description Single sends per day for the tenant (a 24 h window); null = no quota
+             * @description Messages per day for the tenant (a 24 h window), single sends and broadcasts together: a send past it is 429, a broadcast waits; null = no quota
              * @example 10000
              */
             messagesPerDay: number | null;
@@ -1064,7 +1064,7 @@ export interface components {
                  */
                 messagesPerMinutePerSession?: number | null;
                 /**
-                 * @description Single sends per day for the tenant; null removes the quota
+                 * @description Messages per day for the tenant; null removes the quota
                  * @example 10000
                  */
                 messagesPerDay?: number | null;

@@ -8,6 +8,7 @@ export { LockBusy } from '@wa-cluster/shared'
 export {
   BROADCAST_CANCELLED_ERROR,
   broadcastProgressData,
+  DAILY_SENDS_WINDOW_MS,
   readBroadcastCounts,
 } from './broadcasts/broadcast-progress.js'
 export type {

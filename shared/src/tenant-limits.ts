@@ -15,7 +15,10 @@ export const tenantLimitsSchema = z.object({
    * A broadcast waits for it: its pace is stretched to 60 s / this.
    */
   messagesPerMinutePerSession: z.number().int().positive().optional(),
-  /** Single sends per day for the whole tenant (a 24 h window). Default: no quota. */
+  /**
+   * Messages per day for the whole tenant (a 24 h window from the first counted send), single sends
+   * and broadcasts together; a broadcast waits for the window instead of failing. Default: no quota.
+   */
   messagesPerDay: z.number().int().positive().optional(),
 })
 export type TenantLimits = z.infer<typeof tenantLimitsSchema>

@@ -162,7 +162,7 @@ export const TenantLimitsSchema = z
       example: 100,
     }),
     messagesPerDay: z.number().int().nullable().openapi({
-      description: 'Single sends per day for the tenant (a 24 h window); null = no quota',
+      description: 'Messages per day for the tenant (a 24 h window), single sends and broadcasts together: a send past it is 429, a broadcast waits; null = no quota',
       example: 10000,
     }),
   })
@@ -209,7 +209,7 @@ export const UpdateTenantBody = z
           example: 100,
         }),
         messagesPerDay: limitValue(100_000_000).optional().openapi({
-          description: 'Single sends per day for the tenant; null removes the quota',
+          description: 'Messages per day for the tenant; null removes the quota',
           example: 10000,
         }),
       })

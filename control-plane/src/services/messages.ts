@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { coordinationKeys, credentialsExist, nudgeNode } from '@wa-cluster/core'
+import { coordinationKeys, credentialsExist, DAILY_SENDS_WINDOW_MS, nudgeNode } from '@wa-cluster/core'
 import { type MessageContent, messages } from '@wa-cluster/db'
 import {
   Conflict,
@@ -296,8 +296,6 @@ export async function sendMessage({
   return { message: toMessageView(inserted), created: true }
 }
 
-const DAY_MS = 24 * 3600_000
-
 /**
  * Counts one send against the session's per-minute limit (`limits.messagesPerMinutePerSession`, else
  * SEND_RATE_LIMIT_PER_MINUTE) and, when the operator set one, the tenant's `messagesPerDay` (a 24 h
@@ -335,9 +333,9 @@ async function countSend({
   }
   if (limits.messagesPerDay === undefined) return
   const day = await ctx.coordinator.rateLimit(
-    coordinationKeys.rateLimit(`day:${tenantId}`),
+    coordinationKeys.dailySends(tenantId),
     limits.messagesPerDay,
-    DAY_MS,
+    DAILY_SENDS_WINDOW_MS,
   )
   if (!day.allowed) {
     const retryAfterSeconds = Math.max(1, Math.ceil(day.retryAfterMs / 1000))

@@ -26,6 +26,8 @@ describe.sequential('broadcasts: pacing, pause/resume/cancel, windows, failover,
   let cluster: Cluster
   let receiver: WebhookReceiver
   let tenant: WaClusterClient
+  let admin: WaClusterClient
+  let tenantId: string
   let sessionId: string
   let runCounter = 0
 
@@ -88,8 +90,10 @@ describe.sequential('broadcasts: pacing, pause/resume/cancel, windows, failover,
       simRootKey: sim.rootPublicKey,
       env: timings,
     })
-    const admin = createClient({ baseUrl: cluster.controlPlanes[0]!.url, apiKey: cluster.adminKey })
-    const apiKey = (await admin.POST('/v1/tenants', { body: { name: 'Billing notifier' } })).data!.apiKey
+    admin = createClient({ baseUrl: cluster.controlPlanes[0]!.url, apiKey: cluster.adminKey })
+    const created = (await admin.POST('/v1/tenants', { body: { name: 'Billing notifier' } })).data!
+    tenantId = created.id
+    const apiKey = created.apiKey
     tenant = createClient({ baseUrl: cluster.controlPlanes[0]!.url, apiKey })
     const webhook = await tenant.PUT('/v1/webhook', { body: { url: receiver.url } })
     receiver.setSecret(webhook.data!.secret)
@@ -318,5 +322,30 @@ describe.sequential('broadcasts: pacing, pause/resume/cancel, windows, failover,
     const receipts = await allReceiptsWith(tag)
     expect(new Set(receipts.map((entry) => entry.id)).size).toBe(10)
     for (const gap of gapsOf(received)) expect(gap).toBeGreaterThanOrEqual(1000)
+  })
+
+  it('waits for the tenant daily quota instead of failing, and single sends meet the same budget', async () => {
+    const tag = `[run ${++runCounter}]`
+    await admin.PATCH('/v1/tenants/{tenantId}', {
+      params: { path: { tenantId } },
+      body: { limits: { messagesPerDay: 2 } },
+    })
+    const created = await createBroadcast({
+      recipients: contacts.slice(0, 4).map((to, index) => ({ to, text: `${tag} ${index}` })),
+      delayMs: 1000,
+    })
+    await eventually('two sent', async () => (await receivedWith(tag)).length >= 2, 30_000)
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    expect(await receivedWith(tag)).toHaveLength(2)
+    const view = await getBroadcast(created.id)
+    expect(view).toMatchObject({ status: 'running', sent: 2, queued: 2, failed: 0 })
+    expect(Date.parse(view.nextSendAt!)).toBeGreaterThan(Date.now() + 23 * 3600_000)
+    const single = await tenant.POST('/v1/sessions/{sessionId}/messages', {
+      params: { path: { sessionId } },
+      body: { to: contacts[0]!, text: `${tag} single` },
+    })
+    expect(single.response.status).toBe(429)
+    expect(single.error?.error.details).toMatchObject({ limit: 'messagesPerDay', value: 2 })
+    await act(created.id, 'cancel')
   })
 })

@@ -3,6 +3,9 @@ import type { BroadcastCounts, BroadcastProgressData, BroadcastStatus } from '@w
 import { sql } from 'drizzle-orm'
 import type { SqlExecutor } from '../events/outbox.js'
 
+/** The window of a tenant's `messagesPerDay` (`coordinationKeys.dailySends`). */
+export const DAILY_SENDS_WINDOW_MS = 24 * 3600_000
+
 /** The error a recipient left unsent by a cancel carries (its row is `failed` with it). */
 export const BROADCAST_CANCELLED_ERROR = 'broadcast cancelled'
 

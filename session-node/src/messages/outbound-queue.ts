@@ -19,8 +19,11 @@ export type ClaimedMessage = {
   text: string | null
   content: MessageContent | null
   waMessageId: string
-  /** A broadcast recipient: its broadcast and the delay the session keeps after it is sent. */
-  paced?: { broadcastId: string; delayMs: number }
+  /**
+   * A broadcast recipient: its broadcast, the delay the session keeps after it is sent, and the
+   * tenant's `messagesPerDay` when the operator set one.
+   */
+  paced?: { broadcastId: string; delayMs: number; messagesPerDay: number | null }
 }
 
 type ClaimedRow = {
@@ -32,6 +35,7 @@ type ClaimedRow = {
   wa_message_id: string
   broadcast_id: string | null
   delay_ms: number | null
+  messages_per_day: number | string | null
 }
 
 const CLAIMED_COLUMNS = sql`m.id, m.chat_id, m.type, m.text, m.content, m.wa_message_id`
@@ -45,7 +49,13 @@ function claimedMessage(row: ClaimedRow): ClaimedMessage {
     content: row.content,
     waMessageId: row.wa_message_id,
     ...(row.broadcast_id !== null && row.delay_ms !== null
-      ? { paced: { broadcastId: row.broadcast_id, delayMs: Number(row.delay_ms) } }
+      ? {
+          paced: {
+            broadcastId: row.broadcast_id,
+            delayMs: Number(row.delay_ms),
+            messagesPerDay: row.messages_per_day === null ? null : Number(row.messages_per_day),
+          },
+        }
       : {}),
   }
 }
@@ -75,12 +85,12 @@ export async function claimNextOutbound(
       WHERE m.session_id = ${input.sessionId} AND m.status = 'queued' AND m.direction = 'out'
         AND m.broadcast_id IS NULL AND (m.send_after IS NULL OR m.send_after <= now())
       ORDER BY m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED)
-    RETURNING ${CLAIMED_COLUMNS}, NULL::text AS broadcast_id, NULL::int AS delay_ms`)
+    RETURNING ${CLAIMED_COLUMNS}, NULL::text AS broadcast_id, NULL::int AS delay_ms, NULL::int AS messages_per_day`)
   if (single) return claimedMessage(single)
   const [paced] = await database.rows<ClaimedRow>(sql`
     WITH candidate AS (
       -- The tenant's per-minute limit stretches the delay: a broadcast waits for the limit, never fails on it.
-      SELECT m.id, b.id AS broadcast_id, b.jitter_ms,
+      SELECT m.id, b.id AS broadcast_id, b.jitter_ms, (t.limits->>'messagesPerDay')::int AS messages_per_day,
         GREATEST(b.delay_ms,
           ceil(60000.0 / NULLIF((t.limits->>'messagesPerMinutePerSession')::numeric, 0)))::int AS delay_ms
       FROM messages m
@@ -107,8 +117,27 @@ export async function claimNextOutbound(
       status_history = m.status_history || jsonb_build_array(jsonb_build_object('status', 'sending', 'at', now()))
     FROM candidate c
     WHERE m.id = c.id
-    RETURNING ${CLAIMED_COLUMNS}, c.broadcast_id, c.delay_ms`)
+    RETURNING ${CLAIMED_COLUMNS}, c.broadcast_id, c.delay_ms, c.messages_per_day`)
   return paced ? claimedMessage(paced) : undefined
+}
+
+/**
+ * Gives back a claimed broadcast row that may not be sent now (the tenant's daily quota is spent):
+ * `queued` again, never attempted, and its broadcast held until `retryAfterMs` from now.
+ */
+export async function holdPacedRow(
+  database: DatabaseHandle,
+  input: { messageId: string; broadcastId: string; epoch: number; retryAfterMs: number },
+): Promise<void> {
+  await database.rows(sql`
+    UPDATE messages m SET status = 'queued', attempts = m.attempts - 1, updated_at = now(),
+      status_history = m.status_history || jsonb_build_array(jsonb_build_object('status', 'queued', 'at', now()))
+    FROM sessions s
+    WHERE m.id = ${input.messageId} AND m.status = 'sending' AND s.id = m.session_id AND s.epoch = ${input.epoch}`)
+  await database.rows(sql`
+    UPDATE broadcasts SET updated_at = now(),
+      not_before = GREATEST(not_before, now() + ${Math.ceil(input.retryAfterMs)} * interval '1 millisecond')
+    WHERE id = ${input.broadcastId}`)
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   type ClaimedMessage,
   claimNextOutbound,
   findReferencedMessage,
+  holdPacedRow,
   msUntilNextDue,
 } from '../messages/outbound-queue.js'
 import type { SessionNodeMetrics } from '../metrics.js'
@@ -25,6 +26,11 @@ export type SendLoopDeps = {
   writer: FencedWriter
   /** The local dispatcher's claim lease: `messages.update` events are appended already claimed for it. */
   claimLeaseMs?: number
+  /**
+   * Counts one broadcast send against the tenant's `messagesPerDay` (`limit`), in the window single
+   * sends count in. Without it broadcasts ignore the daily quota.
+   */
+  countDailySend?: (limit: number) => Promise<{ allowed: boolean; retryAfterMs: number }>
   metrics?: SessionNodeMetrics
   onError: (error: unknown) => void
 }
@@ -86,6 +92,24 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
         if (!message) {
           await scheduleWake()
           break
+        }
+        const limit = message.paced?.messagesPerDay
+        if (message.paced && limit !== null && limit !== undefined && deps.countDailySend) {
+          // A broadcast waits for the daily quota instead of failing on it: the row goes back to the
+          // queue and its broadcast is held until the window resets.
+          const quota = await deps.countDailySend(limit)
+          if (!quota.allowed) {
+            const { broadcastId } = message.paced
+            await writer.commit(() =>
+              holdPacedRow(database, {
+                messageId: message.id,
+                broadcastId,
+                epoch,
+                retryAfterMs: quota.retryAfterMs,
+              }),
+            )
+            continue
+          }
         }
         let update: MessageStatusUpdate
         try {
