@@ -162,7 +162,8 @@ export const TenantLimitsSchema = z
       example: 100,
     }),
     messagesPerDay: z.number().int().nullable().openapi({
-      description: 'Messages per day for the tenant (a 24 h window), single sends and broadcasts together: a send past it is 429, a broadcast waits; null = no quota',
+      description:
+        'Messages per day for the tenant (a 24 h window), single sends and broadcasts together: a send past it is 429, a broadcast waits; null = no quota',
       example: 10000,
     }),
   })
