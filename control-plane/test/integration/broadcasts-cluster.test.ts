@@ -324,6 +324,47 @@ describe.sequential('broadcasts: pacing, pause/resume/cancel, windows, failover,
     for (const gap of gapsOf(received)) expect(gap).toBeGreaterThanOrEqual(1000)
   })
 
+  it('continues on the next node when its node is drained mid-broadcast: each recipient once, pace kept', async () => {
+    // The node killed above comes back, so the drained node's session has somewhere to go.
+    const owner = await ownerOf()
+    const other = owner === 'node-1' ? 'node-2' : 'node-1'
+    if (
+      !(await admin.GET('/v1/nodes')).data!.data.some((node) => node.id === other && node.status === 'active')
+    )
+      await cluster.startNode(other)
+    await eventually(
+      `${other} active`,
+      async () =>
+        (await admin.GET('/v1/nodes')).data!.data.some(
+          (node) => node.id === other && node.status === 'active',
+        ),
+      30_000,
+    )
+    const tag = `[run ${++runCounter}]`
+    const created = await createBroadcast({
+      recipients: contacts.slice(0, 8).map((to, index) => ({ to, text: `${tag} ${index}` })),
+      delayMs: 1000,
+    })
+    await eventually('two sent', async () => (await receivedWith(tag)).length >= 2, 30_000)
+    const drained = await admin.POST('/v1/nodes/{nodeId}/drain', { params: { path: { nodeId: owner } } })
+    expect(drained.response.status).toBe(200)
+    const done = await eventually(
+      'broadcast completed after the drain',
+      async () => {
+        const view = await getBroadcast(created.id)
+        return view.status === 'completed' ? view : undefined
+      },
+      90_000,
+    )
+    expect(await ownerOf()).toBe(other)
+    expect(done).toMatchObject({ total: 8, sent: 8, failed: 0 })
+    const received = await receivedWith(tag)
+    expect(received.map((entry) => entry.to)).toEqual(contacts.slice(0, 8))
+    expect(new Set((await allReceiptsWith(tag)).map((entry) => entry.id)).size).toBe(8)
+    for (const gap of gapsOf(received)) expect(gap).toBeGreaterThanOrEqual(1000)
+    await admin.POST('/v1/nodes/{nodeId}/activate', { params: { path: { nodeId: owner } } })
+  })
+
   it('waits for the tenant daily quota instead of failing, and single sends meet the same budget', async () => {
     const tag = `[run ${++runCounter}]`
     await admin.PATCH('/v1/tenants/{tenantId}', {
