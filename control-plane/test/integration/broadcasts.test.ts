@@ -1,5 +1,5 @@
 import { authCreds, broadcasts, messages, sessions } from '@wa-cluster/db'
-import { and, asc, eq } from 'drizzle-orm'
+import { and, asc, eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createTenantThroughApi,
@@ -224,6 +224,23 @@ describe('broadcasts', () => {
     expect(next.body.data.map((row: { index: number }) => row.index)).toEqual([2, 3])
     // Another tenant cannot see it.
     expect((await api.call('GET', `/v1/broadcasts/${response.body.id}`, { key: otherKey })).status).toBe(404)
+  })
+
+  it('takes 10,000 recipients in one request of more than 1 MiB', async () => {
+    const text = `Tagihan bulan ini sudah terbit. ${'Detail pembayaran ada di aplikasi. '.repeat(5)}`
+    const recipients = Array.from({ length: 10_000 }, (_, index) => ({
+      to: `0813${String(10_000_000 + index)}`,
+      text: `${index}: ${text}`,
+    }))
+    expect(JSON.stringify({ recipients }).length).toBeGreaterThan(2 * 1024 * 1024)
+    const response = await create({ recipients, delayMs: 1000 })
+    expect(response.status).toBe(202)
+    expect(response.body.total).toBe(10_000)
+    const [row] = await api.ctx.database.rows<{ count: number }>(
+      sql`SELECT count(*)::int AS count FROM messages WHERE broadcast_id = ${response.body.id}`,
+    )
+    expect(row?.count).toBe(10_000)
+    await api.call('POST', `/v1/broadcasts/${response.body.id}/cancel`, { key })
   })
 
   it('lists every bad row by index and queues nothing', async () => {
