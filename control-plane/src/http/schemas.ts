@@ -620,6 +620,8 @@ export const BroadcastSchema = z
     createdAt: z.string(),
   })
   .openapi('Broadcast')
+export const BroadcastListSchema = pageOf(BroadcastSchema, 'BroadcastList')
+export const BroadcastListQuery = pageQuery(idCursor('brd', 'a broadcast'), 'brd_0lq2x3y4z5abcdefghijkl')
 export const BroadcastRecipientSchema = z
   .object({
     index: z.number().int().openapi({ description: "The recipient's position in the request" }),

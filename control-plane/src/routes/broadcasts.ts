@@ -7,6 +7,8 @@ import { validationHook } from '../http/errors.js'
 import { acceptJsonBody } from '../http/request-body.js'
 import {
   BroadcastCreatedSchema,
+  BroadcastListQuery,
+  BroadcastListSchema,
   BroadcastParams,
   BroadcastRecipientListQuery,
   BroadcastRecipientListSchema,
@@ -23,6 +25,7 @@ import {
   createBroadcast,
   getBroadcast,
   listBroadcastRecipients,
+  listBroadcasts,
   pauseBroadcast,
   resumeBroadcast,
 } from '../services/broadcasts.js'
@@ -48,6 +51,20 @@ const createBroadcastRoute = createRoute({
       'Accepted: `running`, or `scheduled` until sendAt or its window',
     ),
     ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
+  },
+})
+
+const listBroadcastsRoute = createRoute({
+  ...tenant,
+  method: 'get',
+  operationId: 'listBroadcasts',
+  path: '/v1/sessions/{sessionId}/broadcasts',
+  summary: "A session's broadcasts with their progress, newest first, a page at a time",
+  description: 'Pass `nextCursor` as `after` to read the next page; it is null on the last page.',
+  request: { params: SessionParams, query: BroadcastListQuery },
+  responses: {
+    200: jsonResponse(BroadcastListSchema, 'A page of broadcasts'),
+    ...errorResponses(400, 401, 403, 404),
   },
 })
 
@@ -142,6 +159,16 @@ export function registerBroadcastRoutes(app: OpenAPIHono<AppEnv>): void {
     },
     recipientsHook,
   )
+  app.openapi(listBroadcastsRoute, async (c) => {
+    const { limit, after } = c.req.valid('query')
+    const page = await listBroadcasts({
+      ctx: c.get('ctx'),
+      tenantId: tenantIdOf(c),
+      sessionId: c.req.valid('param').sessionId,
+      page: { limit, ...(after ? { after } : {}) },
+    })
+    return c.json(page, 200)
+  })
   app.openapi(getBroadcastRoute, async (c) =>
     c.json(
       await getBroadcast({

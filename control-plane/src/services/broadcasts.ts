@@ -22,7 +22,7 @@ import {
   sendWindowProblem,
   ValidationFailed,
 } from '@wa-cluster/shared'
-import { and, asc, eq, gt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { contentOf, renderInputTemplate, type SendMessageInput, scheduledTimeOf } from './messages.js'
 import { requireSession } from './sessions.js'
@@ -310,6 +310,35 @@ export async function getBroadcast({
   broadcastId: string
 }): Promise<BroadcastView> {
   return toBroadcastView(ctx, await requireBroadcast(ctx, tenantId, broadcastId))
+}
+
+/** One page of a session's broadcasts, newest first, each with its counts, after the cursor `after`. */
+export async function listBroadcasts({
+  ctx,
+  tenantId,
+  sessionId,
+  page,
+}: {
+  ctx: ControlPlaneContext
+  tenantId: string
+  sessionId: string
+  page: { after?: string; limit: number }
+}): Promise<{ data: BroadcastView[]; nextCursor: string | null }> {
+  await requireSession(ctx, tenantId, sessionId)
+  const rows = await ctx.database.db
+    .select()
+    .from(broadcasts)
+    .where(
+      and(
+        eq(broadcasts.tenantId, tenantId),
+        eq(broadcasts.sessionId, sessionId),
+        page.after === undefined ? undefined : lt(broadcasts.id, page.after),
+      ),
+    )
+    .orderBy(desc(broadcasts.id))
+    .limit(page.limit + 1)
+  const data = await Promise.all(rows.slice(0, page.limit).map((row) => toBroadcastView(ctx, row)))
+  return { data, nextCursor: rows.length > page.limit ? (data.at(-1)?.id ?? null) : null }
 }
 
 /** One page of a broadcast's recipients, in request order, after the index `after`. */

@@ -318,6 +318,33 @@ describe('broadcasts', () => {
     expect(other.body.error.code).toBe('idempotency_key_reused')
   })
 
+  it("lists the session's broadcasts newest first, a page at a time, with their counts", async () => {
+    const first = await api.call('GET', `/v1/sessions/${sessionId}/broadcasts?limit=2`, { key })
+    expect(first.status).toBe(200)
+    expect(first.body.data).toHaveLength(2)
+    expect(first.body.data[0].id > first.body.data[1].id).toBe(true)
+    expect(first.body.data[0]).toMatchObject({
+      sessionId,
+      total: expect.any(Number),
+      queued: expect.any(Number),
+    })
+    const next = await api.call(
+      'GET',
+      `/v1/sessions/${sessionId}/broadcasts?limit=2&after=${first.body.nextCursor}`,
+      {
+        key,
+      },
+    )
+    expect(next.body.data[0].id < first.body.data[1].id).toBe(true)
+    const other = (await api.call('POST', '/v1/sessions', { key: otherKey, body: {} })).body.id
+    expect((await api.call('GET', `/v1/sessions/${other}/broadcasts`, { key: otherKey })).body.data).toEqual(
+      [],
+    )
+    expect((await api.call('GET', `/v1/sessions/${sessionId}/broadcasts`, { key: otherKey })).status).toBe(
+      404,
+    )
+  })
+
   it('pauses, resumes and cancels; cancel fails the unsent recipients and reports completion', async () => {
     const created = await create({
       recipients: [

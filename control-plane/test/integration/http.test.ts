@@ -46,6 +46,7 @@ const EXPECTED_OPERATIONS = [
   'post /v1/sessions/{sessionId}/messages',
   'get /v1/sessions/{sessionId}/messages/{messageId}',
   'post /v1/sessions/{sessionId}/broadcasts',
+  'get /v1/sessions/{sessionId}/broadcasts',
   'get /v1/broadcasts/{broadcastId}',
   'get /v1/broadcasts/{broadcastId}/recipients',
   'post /v1/broadcasts/{broadcastId}/pause',
