@@ -109,8 +109,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a tenant's limits
-         * @description Only the limits named change; `null` goes back to the configured default. Lowering `sessions` below the current count deletes nothing, it only refuses new sessions.
+         * Change a tenant's limits or status
+         * @description Only the limits named change; `null` goes back to the configured default. Lowering `sessions` below the current count deletes nothing, it only refuses new sessions. `messagesPerMinutePerSession` and `messagesPerDay` answer sends past them with 429 and Retry-After (broadcasts slow down instead). `status: "suspended"` answers every send, broadcast and connect with 403 `tenant_suspended` and holds broadcasts; the sessions keep their credentials.
          */
         patch: operations["updateTenant"];
         trace?: never;
@@ -365,7 +365,7 @@ export interface paths {
         put?: never;
         /**
          * Queue a message (stored before it is sent; idempotent with Idempotency-Key)
-         * @description Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact` or `reaction`; any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
+         * @description Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact` or `reaction`; any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
          */
         post: operations["sendMessage"];
         delete?: never;
@@ -383,6 +383,160 @@ export interface paths {
         };
         /** Get a message and its status history */
         get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/broadcasts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A session's broadcasts with their progress, newest first, a page at a time
+         * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
+        get: operations["listBroadcasts"];
+        put?: never;
+        /**
+         * Send to many recipients, paced (stored before anything is sent; idempotent with Idempotency-Key)
+         * @description Up to 10,000 recipients, each with the body of a send (or a template and its variables). Every recipient is checked before anything is queued: a 400 lists the bad rows by index in `details.rows`. The session sends them in order, never two closer than `delayMs` (+ a random `0..jitterMs`), from `sendAt` and only inside `window`; several broadcasts of one session share its pace, and single sends go out between them. The pace is kept in Postgres, so it holds across restarts and failover. The request body may be up to 8 MiB.
+         */
+        post: operations["createBroadcast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/broadcasts/{broadcastId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a broadcast and its progress */
+        get: operations["getBroadcast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/broadcasts/{broadcastId}/recipients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A broadcast's recipients and their status, in request order, a page at a time
+         * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
+        get: operations["listBroadcastRecipients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/broadcasts/{broadcastId}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a broadcast (a send already under way completes) */
+        post: operations["pauseBroadcast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/broadcasts/{broadcastId}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused broadcast where it stopped */
+        post: operations["resumeBroadcast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/broadcasts/{broadcastId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a broadcast: recipients not sent yet become failed ("broadcast cancelled") */
+        post: operations["cancelBroadcast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a template */
+        get: operations["getTemplate"];
+        /**
+         * Create or replace a message template
+         * @description The tenant's own template (not a Meta-approved one): `{{variable}}` placeholders are filled in from `variables` when a send or a broadcast recipient names it with `template`. A missing variable is a 400 naming it; the rendered text is what is stored.
+         */
+        put: operations["putTemplate"];
+        post?: never;
+        /** Delete a template (messages already rendered from it keep their text) */
+        delete: operations["deleteTemplate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List templates by name, a page at a time
+         * @description Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
+        get: operations["listTemplates"];
         put?: never;
         post?: never;
         delete?: never;
@@ -657,6 +811,46 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "broadcast.progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A `broadcast.progress` event, POSTed to the tenant's webhook URL
+         * @description Delivered at least once, retried with backoff until a 2xx, then dead-lettered. Order the events of one session by `seq`.
+         */
+        post: operations["receiveBroadcastProgress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "broadcast.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A `broadcast.completed` event, POSTed to the tenant's webhook URL
+         * @description Delivered at least once, retried with backoff until a 2xx, then dead-lettered. Order the events of one session by `seq`.
+         */
+        post: operations["receiveBroadcastCompleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -828,7 +1022,90 @@ export interface components {
              */
             error?: string;
         };
-        WebhookEvent: components["schemas"]["ConnectionUpdateEvent"] | components["schemas"]["MessagesUpsertEvent"] | components["schemas"]["MessagesUpdateEvent"];
+        BroadcastProgressEvent: {
+            /**
+             * @description The event id, also sent as `webhook-id`
+             * @example evt_0lq2x3y4z5abcdefghijkl
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "broadcast.progress";
+            tenantId: string;
+            sessionId: string;
+            /** @description Order of the session's events */
+            seq: number;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            occurredAt: string;
+            data: components["schemas"]["BroadcastProgressData"];
+        };
+        BroadcastProgressData: {
+            broadcastId: string;
+            /** @enum {string} */
+            status: "scheduled" | "running" | "paused" | "completed" | "cancelled";
+            total: number;
+            /** @description Not sent yet */
+            queued: number;
+            /** @description Sent, delivered or read */
+            sent: number;
+            /** @description Delivered or read */
+            delivered: number;
+            read: number;
+            /** @description Failed, including recipients a cancel left unsent */
+            failed: number;
+            /** @description Left unsent by a cancel */
+            cancelled: number;
+        };
+        BroadcastCompletedEvent: {
+            /**
+             * @description The event id, also sent as `webhook-id`
+             * @example evt_0lq2x3y4z5abcdefghijkl
+             */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "broadcast.completed";
+            tenantId: string;
+            sessionId: string;
+            /** @description Order of the session's events */
+            seq: number;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            occurredAt: string;
+            data: components["schemas"]["BroadcastCompletedData"];
+        };
+        BroadcastCompletedData: {
+            broadcastId: string;
+            /** @enum {string} */
+            status: "scheduled" | "running" | "paused" | "completed" | "cancelled";
+            total: number;
+            /** @description Not sent yet */
+            queued: number;
+            /** @description Sent, delivered or read */
+            sent: number;
+            /** @description Delivered or read */
+            delivered: number;
+            read: number;
+            /** @description Failed, including recipients a cancel left unsent */
+            failed: number;
+            /** @description Left unsent by a cancel */
+            cancelled: number;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            finishedAt: string;
+        };
+        WebhookEvent: components["schemas"]["ConnectionUpdateEvent"] | components["schemas"]["MessagesUpsertEvent"] | components["schemas"]["MessagesUpdateEvent"] | components["schemas"]["BroadcastProgressEvent"] | components["schemas"]["BroadcastCompletedEvent"];
         Readiness: {
             /** @enum {string} */
             status: "ready" | "not_ready";
@@ -854,10 +1131,25 @@ export interface components {
              * @example 1200
              */
             requestsPerMinute: number;
+            /**
+             * @description Sends per minute per session (default SEND_RATE_LIMIT_PER_MINUTE); a send past it is 429, a broadcast slows down to it
+             * @example 100
+             */
+            messagesPerMinutePerSession: number;
+            /**
+             * @description Messages per day for the tenant (a 24 h window), single sends and broadcasts together: a send past it is 429, a broadcast waits; null = no quota
+             * @example 10000
+             */
+            messagesPerDay: number | null;
         };
         Tenant: {
             id: string;
             name: string;
+            /**
+             * @description `suspended`: sends and connects answer 403 `tenant_suspended`; broadcasts wait
+             * @enum {string}
+             */
+            status: "active" | "suspended";
             limits: components["schemas"]["TenantLimits"];
             /** Format: date-time */
             createdAt: string;
@@ -906,7 +1198,22 @@ export interface components {
                  * @example 600
                  */
                 requestsPerMinute?: number | null;
+                /**
+                 * @description Sends per minute per session; null goes back to the default
+                 * @example 100
+                 */
+                messagesPerMinutePerSession?: number | null;
+                /**
+                 * @description Messages per day for the tenant; null removes the quota
+                 * @example 10000
+                 */
+                messagesPerDay?: number | null;
             };
+            /**
+             * @description `suspended` refuses sends and connects (403 `tenant_suspended`); `active` allows them again
+             * @enum {string}
+             */
+            status?: "active" | "suspended";
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /** @description The key (`wak_…`). Shown once. */
@@ -996,7 +1303,7 @@ export interface components {
             id: string;
             /** @description The URL; a password in it is shown as `****` */
             url: string;
-            events: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
+            events: ("connection.update" | "messages.upsert" | "messages.update" | "broadcast.progress" | "broadcast.completed")[] | null;
             sessionIds: string[] | null;
             headers: {
                 [key: string]: string;
@@ -1064,6 +1371,10 @@ export interface components {
             /** @description The quoted message (`msg_…`) */
             replyTo?: string;
             mentions?: string[];
+            /** @description A scheduled message: when it is sent */
+            sendAt?: string;
+            /** @description The broadcast this message belongs to */
+            broadcastId?: string;
             error: string | null;
             statusHistory: {
                 status: string;
@@ -1099,10 +1410,207 @@ export interface components {
             replyTo?: string;
             /** @description Phones mentioned in the text (digits with the country code) */
             mentions?: string[];
+            /**
+             * @description One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)
+             * @example payment_notification
+             */
+            template?: string;
+            /**
+             * @description Values of the template placeholders (`{{name}}`)
+             * @example {
+             *       "name": "Budi",
+             *       "invoice": "INV-2025-001",
+             *       "amount": "Rp150.000"
+             *     }
+             */
+            variables?: {
+                [key: string]: string | number | boolean;
+            };
+            /**
+             * @description Send at this time instead of now (ISO 8601 with a zone). A time already past sends now; at most 365 days ahead. The message waits as `queued` with its `sendAt`.
+             * @example 2025-01-31T09:00:00+07:00
+             */
+            sendAt?: string;
+        };
+        BroadcastCreated: {
+            id: string;
+            /** @enum {string} */
+            status: "scheduled" | "running" | "paused" | "completed" | "cancelled";
+            total: number;
+        };
+        CreateBroadcast: {
+            /** @description Each with `to` and the body of a send (`text`, any `type`, or `template` + `variables`). Every row is checked before anything is queued; a 400 lists the bad rows by index (`details.rows`). */
+            recipients: components["schemas"]["BroadcastRecipientInput"][];
+            /**
+             * @description The template of every recipient that gives neither a body nor its own template
+             * @example payment_notification
+             */
+            template?: string;
+            /**
+             * @description Least time between two sends of the session while this broadcast sends (default 3000)
+             * @example 3000
+             */
+            delayMs?: number;
+            /**
+             * @description A random 0..jitterMs added to each delay (default 0)
+             * @example 1000
+             */
+            jitterMs?: number;
+            /** @description Start at this time instead of now */
+            sendAt?: string;
+            window?: components["schemas"]["SendWindow"];
+        };
+        BroadcastRecipientInput: {
+            /**
+             * @description `+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`
+             * @example 0812 3456 7890
+             */
+            to: string;
+            /**
+             * @description `text` (the default when `text` is given), `location`, `contact` or `reaction`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
+             * @enum {string}
+             */
+            type?: "text" | "location" | "contact" | "reaction" | "list" | "buttons";
+            /**
+             * @description The text; required when `type` is `text`
+             * @example Your lab results are ready.
+             */
+            text?: string;
+            location?: components["schemas"]["MessageLocation"];
+            /** @description Required when `type` is `contact`: the cards to share (a vCard is built for each) */
+            contacts?: components["schemas"]["MessageContact"][];
+            reaction?: components["schemas"]["MessageReaction"];
+            /**
+             * @description Quote an earlier message of this session
+             * @example msg_0lq2x3y4z5abcdefghijkl
+             */
+            replyTo?: string;
+            /** @description Phones mentioned in the text (digits with the country code) */
+            mentions?: string[];
+            /**
+             * @description One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)
+             * @example payment_notification
+             */
+            template?: string;
+            /**
+             * @description Values of the template placeholders (`{{name}}`)
+             * @example {
+             *       "name": "Budi",
+             *       "invoice": "INV-2025-001",
+             *       "amount": "Rp150.000"
+             *     }
+             */
+            variables?: {
+                [key: string]: string | number | boolean;
+            };
+            /** @description Kept with the recipient and shown in its status (your customer id…) */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description Send only on these days between these local hours; outside it the broadcast waits */
+        SendWindow: {
+            /**
+             * @description ISO weekdays: 1 = Monday … 7 = Sunday
+             * @example [
+             *       1,
+             *       2,
+             *       3,
+             *       4,
+             *       5
+             *     ]
+             */
+            days: number[];
+            /**
+             * @description Local opening time, HH:MM
+             * @example 08:00
+             */
+            from: string;
+            /**
+             * @description Local closing time, HH:MM, after from
+             * @example 17:00
+             */
+            until: string;
+            /**
+             * @description IANA time zone
+             * @example Asia/Jakarta
+             */
+            timeZone: string;
+        };
+        BroadcastList: {
+            data: components["schemas"]["Broadcast"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        Broadcast: {
+            id: string;
+            sessionId: string;
+            /** @enum {string} */
+            status: "scheduled" | "running" | "paused" | "completed" | "cancelled";
+            total: number;
+            /** @description Not sent yet */
+            queued: number;
+            /** @description Sent, delivered or read */
+            sent: number;
+            /** @description Delivered or read */
+            delivered: number;
+            read: number;
+            /** @description Failed, including recipients a cancel left unsent */
+            failed: number;
+            /** @description Left unsent by a cancel */
+            cancelled: number;
+            delayMs: number;
+            jitterMs: number;
+            sendAt: string | null;
+            window: components["schemas"]["SendWindow"] & (Record<string, never> | null);
+            startedAt: string | null;
+            finishedAt: string | null;
+            /** @description The earliest time the next recipient may go (null when none is left) */
+            nextSendAt: string | null;
+            createdAt: string;
+        };
+        BroadcastRecipientList: {
+            data: components["schemas"]["BroadcastRecipient"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        BroadcastRecipient: {
+            /** @description The recipient's position in the request */
+            index: number;
+            messageId: string;
+            to: string;
+            /** @enum {string} */
+            status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
+            text: string | null;
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            error: string | null;
+            sentAt: string | null;
+        };
+        Template: {
+            name: string;
+            body: string;
+            /** @description The placeholders the body uses */
+            variables: string[];
+            createdAt: string;
+            updatedAt: string;
+        };
+        PutTemplate: {
+            /**
+             * @description The text, with `{{variable}}` placeholders filled in at send time
+             * @example Halo {{name}}, tagihan {{invoice}} sebesar {{amount}} sudah terbit.
+             */
+            body: string;
+        };
+        TemplateList: {
+            data: components["schemas"]["Template"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
         };
         Webhook: {
             url: string;
-            events: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
+            events: ("connection.update" | "messages.upsert" | "messages.update" | "broadcast.progress" | "broadcast.completed")[] | null;
             /** @description Standard Webhooks signing secret (`whsec_…`) */
             secret: string;
             /** @description Until then the secret before the last rotation still signs too; null when none */
@@ -1114,7 +1622,7 @@ export interface components {
             /** @example https://example.com/wa-webhook */
             url: string;
             /** @description Event types to deliver; omitted or null = all */
-            events?: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
+            events?: ("connection.update" | "messages.upsert" | "messages.update" | "broadcast.progress" | "broadcast.completed")[] | null;
             /** @description Generate a new signing secret; the old one keeps signing beside it for `gracePeriodSeconds` */
             rotateSecret?: boolean;
             /**
@@ -1132,7 +1640,7 @@ export interface components {
             /** @example https://example.com/wa-webhook */
             url: string;
             /** @description Event types to deliver; null = all */
-            events?: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
+            events?: ("connection.update" | "messages.upsert" | "messages.update" | "broadcast.progress" | "broadcast.completed")[] | null;
             /** @description Sessions whose events are delivered; null = every session of the tenant */
             sessionIds?: string[] | null;
             /**
@@ -1152,7 +1660,7 @@ export interface components {
         UpdateWebhookEndpoint: {
             url?: string;
             /** @description Event types to deliver; null = all */
-            events?: ("connection.update" | "messages.upsert" | "messages.update")[] | null;
+            events?: ("connection.update" | "messages.upsert" | "messages.update" | "broadcast.progress" | "broadcast.completed")[] | null;
             /** @description Sessions whose events are delivered; null = every session of the tenant */
             sessionIds?: string[] | null;
             /**
@@ -1190,7 +1698,7 @@ export interface components {
         WebhookDelivery: {
             eventId: string;
             /** @enum {string} */
-            type: "connection.update" | "messages.upsert" | "messages.update";
+            type: "connection.update" | "messages.upsert" | "messages.update" | "broadcast.progress" | "broadcast.completed";
             sessionId: string;
             seq: number;
             /** @enum {string} */
@@ -1217,7 +1725,7 @@ export interface components {
             data: components["schemas"]["Event"][];
             nextCursor: string | null;
         };
-        Event: components["schemas"]["ListedConnectionUpdateEvent"] | components["schemas"]["ListedMessagesUpsertEvent"] | components["schemas"]["ListedMessagesUpdateEvent"];
+        Event: components["schemas"]["ListedConnectionUpdateEvent"] | components["schemas"]["ListedMessagesUpsertEvent"] | components["schemas"]["ListedMessagesUpdateEvent"] | components["schemas"]["ListedBroadcastProgressEvent"] | components["schemas"]["ListedBroadcastCompletedEvent"];
         ListedConnectionUpdateEvent: components["schemas"]["ConnectionUpdateEvent"] & {
             delivery: components["schemas"]["EventDelivery"];
         } & {
@@ -1256,6 +1764,24 @@ export interface components {
              * @enum {string}
              */
             type: "messages.update";
+        };
+        ListedBroadcastProgressEvent: components["schemas"]["BroadcastProgressEvent"] & {
+            delivery: components["schemas"]["EventDelivery"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "broadcast.progress";
+        };
+        ListedBroadcastCompletedEvent: components["schemas"]["BroadcastCompletedEvent"] & {
+            delivery: components["schemas"]["EventDelivery"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "broadcast.completed";
         };
     };
     responses: never;
@@ -2822,6 +3348,681 @@ export interface operations {
             };
         };
     };
+    listBroadcasts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of broadcasts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createBroadcast: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the same message */
+                "idempotency-key"?: string;
+            };
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBroadcast"];
+            };
+        };
+        responses: {
+            /** @description Accepted: `running`, or `scheduled` until sendAt or its window */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastCreated"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBroadcast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcastId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The broadcast */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Broadcast"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listBroadcastRecipients: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
+            header?: never;
+            path: {
+                broadcastId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of recipients */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastRecipientList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pauseBroadcast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcastId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The broadcast */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Broadcast"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resumeBroadcast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcastId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The broadcast */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Broadcast"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelBroadcast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcastId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The broadcast */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Broadcast"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutTemplate"];
+            };
+        };
+        responses: {
+            /** @description The template, replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description The template, created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTemplates: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of templates */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getWebhook: {
         parameters: {
             query?: never;
@@ -3697,7 +4898,7 @@ export interface operations {
                 after?: string;
                 limit?: number;
                 sessionId?: string;
-                type?: "connection.update" | "messages.upsert" | "messages.update";
+                type?: "connection.update" | "messages.upsert" | "messages.update" | "broadcast.progress" | "broadcast.completed";
             };
             header?: never;
             path?: never;
@@ -3950,6 +5151,78 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["MessagesUpdateEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other status is a failed attempt; it is retried */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiveBroadcastProgress: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id; the same on every retry, so de-duplicate on it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt; reject old ones to stop replays */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64 after `whsec_` in the secret (Standard Webhooks) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BroadcastProgressEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other status is a failed attempt; it is retried */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiveBroadcastCompleted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id; the same on every retry, so de-duplicate on it */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt; reject old ones to stop replays */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64 after `whsec_` in the secret (Standard Webhooks) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BroadcastCompletedEvent"];
             };
         };
         responses: {

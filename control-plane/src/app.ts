@@ -7,11 +7,13 @@ import { handleError, validationHook } from './http/errors.js'
 import { observeRequests } from './http/observability.js'
 import { describeApi, OPENAPI_DOCUMENT_CONFIG, OPENAPI_DOCUMENT_PATH } from './http/openapi.js'
 import { readRequestBody } from './http/request-body.js'
+import { registerBroadcastRoutes } from './routes/broadcasts.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionRoutes } from './routes/sessions.js'
+import { registerTemplateRoutes } from './routes/templates.js'
 import { registerTenantRoutes } from './routes/tenants.js'
 import { registerWebhookRoutes } from './routes/webhook.js'
 import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js'
@@ -24,6 +26,8 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerNodeRoutes(app)
   registerSessionRoutes(app)
   registerMessageRoutes(app)
+  registerBroadcastRoutes(app)
+  registerTemplateRoutes(app)
   registerWebhookRoutes(app)
   registerWebhookEndpointRoutes(app)
   registerEventRoutes(app)

@@ -4,6 +4,13 @@
 // Coordination (Redis or in-process): leases, locks, nudges, node heartbeats, rate limits. `withLock`
 // throws LockBusy, a class of the shared error family so the API maps it like any other error.
 export { LockBusy } from '@wa-cluster/shared'
+// Broadcasts: their counts and progress events (API reads, owners report).
+export {
+  BROADCAST_CANCELLED_ERROR,
+  broadcastProgressData,
+  DAILY_SENDS_WINDOW_MS,
+  readBroadcastCounts,
+} from './broadcasts/broadcast-progress.js'
 export type {
   Coordinator,
   Lease,

@@ -146,6 +146,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
           onCommitted,
           metrics,
           claimLeaseMs: deps.webhookClaimLeaseMs,
+          coordinator,
         },
         {
           sessionId: row.id,

@@ -21,13 +21,17 @@ export class BadRequest extends AppError {
   }
 }
 
-/** A field failed validation; `field` is a dotted path such as `body.to`. */
+/**
+ * A field failed validation; `field` is a dotted path such as `body.to`. `more` adds details (the
+ * bad rows of a broadcast, each with its index).
+ */
 export class ValidationFailed extends AppError {
   constructor(
     readonly field: string,
     reason: string,
+    more: Record<string, unknown> = {},
   ) {
-    super('validation_failed', `${field} ${reason}`, { field, reason })
+    super('validation_failed', `${field} ${reason}`, { ...more, field, reason })
   }
 }
 
@@ -160,5 +164,15 @@ export class LimitReached extends AppError {
     message: string,
   ) {
     super(code, message, { limit, value })
+  }
+}
+
+/**
+ * The operator suspended the tenant (`status: "suspended"`): it may not send or connect until it is
+ * active again. Its sessions keep their credentials.
+ */
+export class TenantSuspended extends AppError {
+  constructor(message = 'this tenant is suspended: it may not send or connect; ask the operator') {
+    super('tenant_suspended', message)
   }
 }

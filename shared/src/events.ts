@@ -1,7 +1,13 @@
 import type { SessionState } from './states.js'
 
 /** Event types delivered to webhooks and listed by `GET /v1/events`. */
-export const EVENT_TYPES = ['connection.update', 'messages.upsert', 'messages.update'] as const
+export const EVENT_TYPES = [
+  'connection.update',
+  'messages.upsert',
+  'messages.update',
+  'broadcast.progress',
+  'broadcast.completed',
+] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const MESSAGE_STATUSES = [
@@ -63,10 +69,54 @@ export const NOT_ON_WHATSAPP = 'not_on_whatsapp'
 /** `error` of a queued message failed because its session did not connect within QUEUED_SEND_TIMEOUT_MS. */
 export const SESSION_NOT_CONNECTED = 'session_not_connected'
 
+export const BROADCAST_STATUSES = ['scheduled', 'running', 'paused', 'completed', 'cancelled'] as const
+export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number]
+
+/**
+ * Where a broadcast stands. The counts are cumulative: `sent` counts every recipient that reached
+ * sent or beyond, `delivered` those delivered or read, `read` those read. `queued` is what is still
+ * to go; `failed` includes recipients left unsent by a cancel (`cancelled` counts those).
+ */
+export type BroadcastCounts = {
+  total: number
+  queued: number
+  sent: number
+  delivered: number
+  read: number
+  failed: number
+  cancelled: number
+}
+
+export type BroadcastProgressData = {
+  broadcastId: string
+  status: BroadcastStatus
+  total: number
+  queued: number
+  sent: number
+  delivered: number
+  read: number
+  failed: number
+  cancelled: number
+}
+export type BroadcastCompletedData = {
+  broadcastId: string
+  status: BroadcastStatus
+  total: number
+  queued: number
+  sent: number
+  delivered: number
+  read: number
+  failed: number
+  cancelled: number
+  finishedAt: string
+}
+
 export type EventData = {
   'connection.update': ConnectionUpdateData
   'messages.upsert': MessagesUpsertData
   'messages.update': MessagesUpdateData
+  'broadcast.progress': BroadcastProgressData
+  'broadcast.completed': BroadcastCompletedData
 }
 
 /** The envelope every webhook body and every `GET /v1/events` item has. */

@@ -42,3 +42,7 @@ export const RESTING_STATES: ReadonlySet<SessionState> = new Set([
  */
 export const NODE_STATUSES = ['active', 'draining', 'stopping', 'stopped', 'dead'] as const
 export type NodeStatus = (typeof NODE_STATUSES)[number]
+
+/** Whether a tenant may send and connect: the operator suspends a tenant (an expired subscription). */
+export const TENANT_STATUSES = ['active', 'suspended'] as const
+export type TenantStatus = (typeof TENANT_STATUSES)[number]

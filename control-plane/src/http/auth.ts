@@ -1,4 +1,4 @@
-import { Forbidden, Unauthorized } from '@wa-cluster/shared'
+import { Forbidden, type TenantLimits, TenantSuspended, Unauthorized } from '@wa-cluster/shared'
 import type { Context, MiddlewareHandler } from 'hono'
 import { authenticateApiKey, isAdminKey } from '../services/api-keys.js'
 import { countTenantRequest } from '../services/tenant-limits.js'
@@ -58,4 +58,15 @@ export function tenantIdOf(c: Context<AppEnv>): string {
   const principal = c.get('principal')
   if (principal?.kind !== 'tenant') throw new Forbidden('a tenant API key is required')
   return principal.tenantId
+}
+
+/**
+ * The authenticated tenant of a request that sends or connects, with the limits the operator set:
+ * TenantSuspended (403 `tenant_suspended`) while the operator has suspended it.
+ */
+export function activeTenantOf(c: Context<AppEnv>): { tenantId: string; limits: TenantLimits } {
+  const principal = c.get('principal')
+  if (principal?.kind !== 'tenant') throw new Forbidden('a tenant API key is required')
+  if (principal.status === 'suspended') throw new TenantSuspended()
+  return { tenantId: principal.tenantId, limits: principal.limits }
 }

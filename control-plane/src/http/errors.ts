@@ -10,6 +10,7 @@ import {
   PlacementInProgress,
   RateLimited,
   StaleEpoch,
+  TenantSuspended,
   TimedOut,
   Unauthorized,
   Unavailable,
@@ -57,6 +58,7 @@ export const ERROR_STATUSES: ReadonlyMap<ErrorClass, HttpMapping> = new Map<Erro
   mapping(ValidationFailed, { status: 400 }),
   mapping(Unauthorized, { status: 401 }),
   mapping(Forbidden, { status: 403 }),
+  mapping(TenantSuspended, { status: 403 }),
   mapping(NotFound, { status: 404 }),
   mapping(Conflict, { status: 409 }),
   mapping(LimitReached, { status: 409 }),
@@ -147,7 +149,7 @@ function httpExceptionCode(exception: HTTPException): { code: string; message: s
     return { code: 'invalid_json', message: 'request body is not valid JSON' }
   }
   if (exception.status === 413)
-    return { code: 'payload_too_large', message: 'request body is larger than 1 MiB' }
+    return { code: 'payload_too_large', message: exception.message || 'request body is too large' }
   if (exception.status === 415) {
     return { code: 'unsupported_media_type', message: 'request body must be application/json' }
   }

@@ -31,6 +31,8 @@ const WEBHOOK_OPERATION_IDS = {
   'connection.update': 'receiveConnectionUpdate',
   'messages.upsert': 'receiveMessagesUpsert',
   'messages.update': 'receiveMessagesUpdate',
+  'broadcast.progress': 'receiveBroadcastProgress',
+  'broadcast.completed': 'receiveBroadcastCompleted',
 } as const
 
 const WebhookHeaders = z.object({

@@ -5,6 +5,16 @@ import type { AppEnv } from './env.js'
 
 /** Request bodies above this are refused with 413, before or while they are read. */
 export const MAX_BODY_BYTES = 1024 * 1024
+/** A broadcast carries up to 10,000 recipients, each with its own text or variables. */
+export const MAX_BROADCAST_BODY_BYTES = 8 * 1024 * 1024
+const BROADCAST_PATH = /^\/v1\/sessions\/[^/]+\/broadcasts\/?$/
+
+/** The largest body the request may have: MAX_BODY_BYTES, or more for a broadcast. */
+function bodyLimitOf(c: Context<AppEnv>): number {
+  return c.req.method === 'POST' && BROADCAST_PATH.test(c.req.path)
+    ? MAX_BROADCAST_BODY_BYTES
+    : MAX_BODY_BYTES
+}
 
 /**
  * The client went away before its request body arrived (it hung up mid-upload). Not a failure of
@@ -41,8 +51,9 @@ async function clientHungUp(c: Context<AppEnv>, error: unknown): Promise<boolean
 export const readRequestBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const body = c.req.raw.body
   if (!body) return next()
+  const limit = bodyLimitOf(c)
   const declared = c.req.header('content-length')
-  if (declared && /^\d+$/.test(declared) && Number(declared) > MAX_BODY_BYTES) throw tooLarge()
+  if (declared && /^\d+$/.test(declared) && Number(declared) > limit) throw tooLarge(limit)
   const chunks: Uint8Array[] = []
   let size = 0
   const reader = body.getReader()
@@ -51,9 +62,9 @@ export const readRequestBody: MiddlewareHandler<AppEnv> = async (c, next) => {
       const { done, value } = await reader.read()
       if (done) break
       size += value.byteLength
-      if (size > MAX_BODY_BYTES) {
+      if (size > limit) {
         void reader.cancel().catch(() => {})
-        throw tooLarge()
+        throw tooLarge(limit)
       }
       chunks.push(value)
     }
@@ -70,8 +81,8 @@ export const readRequestBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next()
 }
 
-function tooLarge(): HTTPException {
-  return new HTTPException(413, { message: 'request body is larger than 1 MiB' })
+function tooLarge(limit: number): HTTPException {
+  return new HTTPException(413, { message: `request body is larger than ${limit / (1024 * 1024)} MiB` })
 }
 
 /** The charset parameter of a Content-Type, unquoted and lower-cased; undefined when absent. */

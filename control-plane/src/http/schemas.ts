@@ -1,5 +1,12 @@
 import { z } from '@hono/zod-openapi'
-import { EVENT_TYPES, type EventType, MESSAGE_STATUSES, SESSION_STATES } from '@wa-cluster/shared'
+import {
+  BROADCAST_STATUSES,
+  EVENT_TYPES,
+  type EventType,
+  MESSAGE_STATUSES,
+  SESSION_STATES,
+  TENANT_STATUSES,
+} from '@wa-cluster/shared'
 
 // The request and response shapes of the public API. Every route declares its schemas from here, so
 // the OpenAPI document at /openapi.json is the complete contract.
@@ -161,12 +168,25 @@ export const TenantLimitsSchema = z
         'API requests per minute, all control-planes together (default TENANT_REQUESTS_PER_MINUTE)',
       example: 1200,
     }),
+    messagesPerMinutePerSession: z.number().int().openapi({
+      description:
+        'Sends per minute per session (default SEND_RATE_LIMIT_PER_MINUTE); a send past it is 429, a broadcast slows down to it',
+      example: 100,
+    }),
+    messagesPerDay: z.number().int().nullable().openapi({
+      description:
+        'Messages per day for the tenant (a 24 h window), single sends and broadcasts together: a send past it is 429, a broadcast waits; null = no quota',
+      example: 10000,
+    }),
   })
   .openapi('TenantLimits')
 export const TenantSchema = z
   .object({
     id: z.string(),
     name: z.string(),
+    status: z.enum(TENANT_STATUSES).openapi({
+      description: '`suspended`: sends and connects answer 403 `tenant_suspended`; broadcasts wait',
+    }),
     limits: TenantLimitsSchema,
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
@@ -197,9 +217,21 @@ export const UpdateTenantBody = z
           description: 'API requests per minute; null goes back to the default',
           example: 600,
         }),
+        messagesPerMinutePerSession: limitValue(100_000).optional().openapi({
+          description: 'Sends per minute per session; null goes back to the default',
+          example: 100,
+        }),
+        messagesPerDay: limitValue(100_000_000).optional().openapi({
+          description: 'Messages per day for the tenant; null removes the quota',
+          example: 10000,
+        }),
       })
       .optional()
       .openapi({ description: 'Only the limits named change' }),
+    status: z.enum(TENANT_STATUSES).optional().openapi({
+      description:
+        '`suspended` refuses sends and connects (403 `tenant_suspended`); `active` allows them again',
+    }),
   })
   .openapi('UpdateTenant')
 export const TenantCreatedSchema = TenantSchema.extend({
@@ -353,51 +385,90 @@ export const MessageReactionSchema = z
   })
   .openapi('MessageReaction')
 
+/** An instant: ISO 8601 with a time zone (`Z` or `+07:00`). */
+const isoInstant = z
+  .string()
+  .max(64, 'must be at most 64 characters')
+  .regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/,
+    'must be an ISO 8601 time with a zone, e.g. 2025-01-31T09:00:00+07:00',
+  )
+
+export const TEMPLATE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+const templateName = z
+  .string()
+  .regex(TEMPLATE_NAME_PATTERN, 'must be 1-64 letters, digits, _ or -')
+  .openapi({ example: 'payment_notification' })
+const templateVariables = z
+  .record(
+    z.string().max(64, 'names must be at most 64 characters'),
+    z.union([z.string().max(4096, 'must be at most 4096 characters'), z.number(), z.boolean()]),
+  )
+  .openapi({
+    description: 'Values of the template placeholders (`{{name}}`)',
+    example: { name: 'Budi', invoice: 'INV-2025-001', amount: 'Rp150.000' },
+  })
+
+/** The fields of one message, as the send endpoint and each broadcast recipient take them. */
+const messageFields = {
+  to: z.string().max(128, 'must be at most 128 characters').openapi({
+    description: '`+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`',
+    example: '0812 3456 7890',
+  }),
+  type: z.enum(SEND_MESSAGE_TYPES).optional().openapi({
+    description:
+      '`text` (the default when `text` is given), `location`, `contact` or `reaction`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.',
+  }),
+  text: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(4096, 'must be at most 4096 characters')
+    .regex(/^[^\0]*$/, 'must not contain NUL characters')
+    .optional()
+    .openapi({
+      description: 'The text; required when `type` is `text`',
+      example: 'Your lab results are ready.',
+    }),
+  // Required when `type` is `location` (a reference cannot carry its own description here).
+  location: MessageLocationSchema.optional(),
+  contacts: z
+    .array(MessageContactSchema)
+    .min(1, 'must not be empty')
+    .max(20, 'must have at most 20 contacts')
+    .optional()
+    .openapi({
+      description: 'Required when `type` is `contact`: the cards to share (a vCard is built for each)',
+    }),
+  // Required when `type` is `reaction`.
+  reaction: MessageReactionSchema.optional(),
+  replyTo: z
+    .string()
+    .regex(/^msg_[0-9a-z]+$/, 'must be a message id (msg_…)')
+    .optional()
+    .openapi({
+      description: 'Quote an earlier message of this session',
+      example: 'msg_0lq2x3y4z5abcdefghijkl',
+    }),
+  mentions: z
+    .array(z.string().regex(/^\d{6,20}$/, 'must be digits with the country code'))
+    .max(100, 'must have at most 100 phones')
+    .optional()
+    .openapi({ description: 'Phones mentioned in the text (digits with the country code)' }),
+  template: templateName.optional().openapi({
+    description:
+      "One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)",
+  }),
+  variables: templateVariables.optional(),
+}
+
 export const SendMessageBody = z
   .strictObject({
-    to: z.string().max(128, 'must be at most 128 characters').openapi({
-      description: '`+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`',
-      example: '0812 3456 7890',
-    }),
-    type: z.enum(SEND_MESSAGE_TYPES).optional().openapi({
+    ...messageFields,
+    sendAt: isoInstant.optional().openapi({
       description:
-        '`text` (the default when `text` is given), `location`, `contact` or `reaction`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.',
+        'Send at this time instead of now (ISO 8601 with a zone). A time already past sends now; at most 365 days ahead. The message waits as `queued` with its `sendAt`.',
+      example: '2025-01-31T09:00:00+07:00',
     }),
-    text: z
-      .string()
-      .min(1, 'must not be empty')
-      .max(4096, 'must be at most 4096 characters')
-      .regex(/^[^\0]*$/, 'must not contain NUL characters')
-      .optional()
-      .openapi({
-        description: 'The text; required when `type` is `text`',
-        example: 'Your lab results are ready.',
-      }),
-    // Required when `type` is `location` (a reference cannot carry its own description here).
-    location: MessageLocationSchema.optional(),
-    contacts: z
-      .array(MessageContactSchema)
-      .min(1, 'must not be empty')
-      .max(20, 'must have at most 20 contacts')
-      .optional()
-      .openapi({
-        description: 'Required when `type` is `contact`: the cards to share (a vCard is built for each)',
-      }),
-    // Required when `type` is `reaction`.
-    reaction: MessageReactionSchema.optional(),
-    replyTo: z
-      .string()
-      .regex(/^msg_[0-9a-z]+$/, 'must be a message id (msg_…)')
-      .optional()
-      .openapi({
-        description: 'Quote an earlier message of this session',
-        example: 'msg_0lq2x3y4z5abcdefghijkl',
-      }),
-    mentions: z
-      .array(z.string().regex(/^\d{6,20}$/, 'must be digits with the country code'))
-      .max(100, 'must have at most 100 phones')
-      .optional()
-      .openapi({ description: 'Phones mentioned in the text (digits with the country code)' }),
   })
   .openapi('SendMessage')
 export const IdempotencyHeaders = z.object({
@@ -425,12 +496,178 @@ export const MessageSchema = z
     reaction: MessageReactionSchema.optional(),
     replyTo: z.string().optional().openapi({ description: 'The quoted message (`msg_…`)' }),
     mentions: z.array(z.string()).optional(),
+    sendAt: z.string().optional().openapi({ description: 'A scheduled message: when it is sent' }),
+    broadcastId: z.string().optional().openapi({ description: 'The broadcast this message belongs to' }),
     error: z.string().nullable(),
     statusHistory: z.array(z.object({ status: z.string(), at: z.string() })),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .openapi('Message')
+
+// --- templates ---
+
+export const TemplateParams = z.object({
+  name: templateName.openapi({ param: { name: 'name', in: 'path' } }),
+})
+export const PutTemplateBody = z
+  .strictObject({
+    body: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(4096, 'must be at most 4096 characters')
+      .regex(/^[^\0]*$/, 'must not contain NUL characters')
+      .openapi({
+        description: 'The text, with `{{variable}}` placeholders filled in at send time',
+        example: 'Halo {{name}}, tagihan {{invoice}} sebesar {{amount}} sudah terbit.',
+      }),
+  })
+  .openapi('PutTemplate')
+export const TemplateSchema = z
+  .object({
+    name: z.string(),
+    body: z.string(),
+    variables: z.array(z.string()).openapi({ description: 'The placeholders the body uses' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Template')
+export const TemplateListSchema = pageOf(TemplateSchema, 'TemplateList')
+export const TemplateListQuery = pageQuery(
+  z.string().regex(TEMPLATE_NAME_PATTERN, 'must be a template name (the nextCursor of the previous page)'),
+  'payment_notification',
+)
+
+// --- broadcasts ---
+
+/** The most recipients one broadcast may have. */
+export const MAX_BROADCAST_RECIPIENTS = 10_000
+
+export const BroadcastParams = z.object({
+  broadcastId: idOf('brd', 'brd_0lq2x3y4z5abcdefghijkl').openapi({
+    param: { name: 'broadcastId', in: 'path' },
+  }),
+})
+export const SendWindowSchema = z
+  .strictObject({
+    days: z
+      .array(z.number().int().min(1).max(7))
+      .min(1, 'must name at least one day')
+      .max(7)
+      .openapi({ description: 'ISO weekdays: 1 = Monday … 7 = Sunday', example: [1, 2, 3, 4, 5] }),
+    from: z.string().max(5).openapi({ description: 'Local opening time, HH:MM', example: '08:00' }),
+    until: z
+      .string()
+      .max(5)
+      .openapi({ description: 'Local closing time, HH:MM, after from', example: '17:00' }),
+    timeZone: z.string().max(64).openapi({ description: 'IANA time zone', example: 'Asia/Jakarta' }),
+  })
+  .openapi('SendWindow')
+/** A recipient of a broadcast: whom, and the body of a send. */
+export const BroadcastRecipientInput = z
+  .strictObject({
+    ...messageFields,
+    metadata: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({ description: 'Kept with the recipient and shown in its status (your customer id…)' }),
+  })
+  .openapi('BroadcastRecipientInput')
+export const CreateBroadcastBody = z
+  .strictObject({
+    recipients: z
+      .array(BroadcastRecipientInput)
+      .min(1, 'must not be empty')
+      .max(MAX_BROADCAST_RECIPIENTS, `must have at most ${MAX_BROADCAST_RECIPIENTS} recipients`)
+      .openapi({
+        description:
+          'Each with `to` and the body of a send (`text`, any `type`, or `template` + `variables`). Every row is checked before anything is queued; a 400 lists the bad rows by index (`details.rows`).',
+      }),
+    template: templateName.optional().openapi({
+      description: 'The template of every recipient that gives neither a body nor its own template',
+    }),
+    delayMs: z
+      .number()
+      .int('must be an integer')
+      .min(1000, 'must be at least 1000')
+      .max(86_400_000, 'must be at most 86400000')
+      .optional()
+      .openapi({
+        description: 'Least time between two sends of the session while this broadcast sends (default 3000)',
+        example: 3000,
+      }),
+    jitterMs: z
+      .number()
+      .int('must be an integer')
+      .min(0)
+      .max(600_000, 'must be at most 600000')
+      .optional()
+      .openapi({ description: 'A random 0..jitterMs added to each delay (default 0)', example: 1000 }),
+    sendAt: isoInstant.optional().openapi({ description: 'Start at this time instead of now' }),
+    window: SendWindowSchema.optional().openapi({
+      description: 'Send only on these days between these local hours; outside it the broadcast waits',
+    }),
+  })
+  .openapi('CreateBroadcast')
+const broadcastStatus = z.enum(BROADCAST_STATUSES)
+export const BroadcastCreatedSchema = z
+  .object({ id: z.string(), status: broadcastStatus, total: z.number().int() })
+  .openapi('BroadcastCreated')
+const broadcastCounts = {
+  total: z.number().int(),
+  queued: z.number().int().openapi({ description: 'Not sent yet' }),
+  sent: z.number().int().openapi({ description: 'Sent, delivered or read' }),
+  delivered: z.number().int().openapi({ description: 'Delivered or read' }),
+  read: z.number().int(),
+  failed: z.number().int().openapi({ description: 'Failed, including recipients a cancel left unsent' }),
+  cancelled: z.number().int().openapi({ description: 'Left unsent by a cancel' }),
+}
+export const BroadcastSchema = z
+  .object({
+    id: z.string(),
+    sessionId: z.string(),
+    status: broadcastStatus,
+    ...broadcastCounts,
+    delayMs: z.number().int(),
+    jitterMs: z.number().int(),
+    sendAt: z.string().nullable(),
+    window: SendWindowSchema.nullable(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    nextSendAt: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The earliest time the next recipient may go (null when none is left)' }),
+    createdAt: z.string(),
+  })
+  .openapi('Broadcast')
+export const BroadcastListSchema = pageOf(BroadcastSchema, 'BroadcastList')
+export const BroadcastListQuery = pageQuery(idCursor('brd', 'a broadcast'), 'brd_0lq2x3y4z5abcdefghijkl')
+export const BroadcastRecipientSchema = z
+  .object({
+    index: z.number().int().openapi({ description: "The recipient's position in the request" }),
+    messageId: z.string(),
+    to: z.string(),
+    status: z.enum(MESSAGE_STATUSES),
+    text: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    error: z.string().nullable(),
+    sentAt: z.string().nullable(),
+  })
+  .openapi('BroadcastRecipient')
+export const BroadcastRecipientListSchema = pageOf(BroadcastRecipientSchema, 'BroadcastRecipientList')
+export const BroadcastRecipientListQuery = z.object({
+  limit: pageLimit,
+  after: z
+    .string()
+    .regex(/^\d{1,5}$/, 'must be a recipient index (the nextCursor of the previous page)')
+    .optional()
+    .openapi({
+      param: { name: 'after', in: 'query' },
+      example: '49',
+      description: 'nextCursor of the previous page',
+    }),
+})
 
 // --- webhook ---
 
@@ -714,6 +951,13 @@ export const MessagesUpdateDataSchema = z
   .object({ updates: z.array(MessageStatusUpdateSchema) })
   .openapi('MessagesUpdateData')
 
+export const BroadcastProgressDataSchema = z
+  .object({ broadcastId: z.string(), status: broadcastStatus, ...broadcastCounts })
+  .openapi('BroadcastProgressData')
+export const BroadcastCompletedDataSchema = z
+  .object({ broadcastId: z.string(), status: broadcastStatus, ...broadcastCounts, finishedAt: timestamp })
+  .openapi('BroadcastCompletedData')
+
 const envelopeOf = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
   z.object({
     id: z.string().openapi({
@@ -737,17 +981,29 @@ export const MessagesUpsertEventSchema = envelopeOf('messages.upsert', MessagesU
 export const MessagesUpdateEventSchema = envelopeOf('messages.update', MessagesUpdateDataSchema).openapi(
   'MessagesUpdateEvent',
 )
+export const BroadcastProgressEventSchema = envelopeOf(
+  'broadcast.progress',
+  BroadcastProgressDataSchema,
+).openapi('BroadcastProgressEvent')
+export const BroadcastCompletedEventSchema = envelopeOf(
+  'broadcast.completed',
+  BroadcastCompletedDataSchema,
+).openapi('BroadcastCompletedEvent')
 /** The body of every webhook delivery, by event type. */
 export const WEBHOOK_EVENT_SCHEMAS = {
   'connection.update': ConnectionUpdateEventSchema,
   'messages.upsert': MessagesUpsertEventSchema,
   'messages.update': MessagesUpdateEventSchema,
+  'broadcast.progress': BroadcastProgressEventSchema,
+  'broadcast.completed': BroadcastCompletedEventSchema,
 } as const satisfies Record<EventType, z.ZodType>
 export const WebhookEventSchema = z
   .discriminatedUnion('type', [
     ConnectionUpdateEventSchema,
     MessagesUpsertEventSchema,
     MessagesUpdateEventSchema,
+    BroadcastProgressEventSchema,
+    BroadcastCompletedEventSchema,
   ])
   .openapi('WebhookEvent')
 
@@ -770,6 +1026,8 @@ export const EventSchema = z
     withDelivery(ConnectionUpdateEventSchema).openapi('ListedConnectionUpdateEvent'),
     withDelivery(MessagesUpsertEventSchema).openapi('ListedMessagesUpsertEvent'),
     withDelivery(MessagesUpdateEventSchema).openapi('ListedMessagesUpdateEvent'),
+    withDelivery(BroadcastProgressEventSchema).openapi('ListedBroadcastProgressEvent'),
+    withDelivery(BroadcastCompletedEventSchema).openapi('ListedBroadcastCompletedEvent'),
   ])
   .openapi('Event')
 export const EventPageSchema = z

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
-import { requireTenant, tenantIdOf } from '../http/auth.js'
+import { activeTenantOf, requireTenant, tenantIdOf } from '../http/auth.js'
 import type { AppEnv } from '../http/env.js'
 import { acceptJsonBody } from '../http/request-body.js'
 import {
@@ -23,7 +23,7 @@ const sendMessageRoute = createRoute({
   path: '/v1/sessions/{sessionId}/messages',
   summary: 'Queue a message (stored before it is sent; idempotent with Idempotency-Key)',
   description:
-    'Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact` or `reaction`; any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
+    'Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact` or `reaction`; any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
   request: { params: SessionParams, headers: IdempotencyHeaders, body: jsonBody(SendMessageBody) },
   responses: {
     202: jsonResponse(MessageSchema, 'Accepted: queued for sending'),
@@ -44,9 +44,11 @@ const getMessageRoute = createRoute({
 export function registerMessageRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(sendMessageRoute, async (c) => {
     const idempotencyKey = c.req.valid('header')['idempotency-key']
+    const { tenantId, limits } = activeTenantOf(c)
     const { message } = await sendMessage({
       ctx: c.get('ctx'),
-      tenantId: tenantIdOf(c),
+      tenantId,
+      limits,
       sessionId: c.req.valid('param').sessionId,
       input: c.req.valid('json'),
       ...(idempotencyKey ? { idempotencyKey } : {}),

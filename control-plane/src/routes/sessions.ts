@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
-import { requireTenant, tenantIdOf } from '../http/auth.js'
+import { activeTenantOf, requireTenant, tenantIdOf } from '../http/auth.js'
 import { allowEmptyJsonBody } from '../http/empty-body.js'
 import type { AppEnv } from '../http/env.js'
 import { acceptJsonBody } from '../http/request-body.js'
@@ -190,7 +190,7 @@ export function registerSessionRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(connectSessionRoute, async (c) => {
     const result = await connectSession({
       ctx: c.get('ctx'),
-      tenantId: tenantIdOf(c),
+      tenantId: activeTenantOf(c).tenantId,
       sessionId: c.req.valid('param').sessionId,
       input: c.req.valid('json'),
     })

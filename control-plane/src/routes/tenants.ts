@@ -75,9 +75,9 @@ const updateTenantRoute = createRoute({
   operationId: 'updateTenant',
   method: 'patch',
   path: '/v1/tenants/{tenantId}',
-  summary: "Change a tenant's limits",
+  summary: "Change a tenant's limits or status",
   description:
-    'Only the limits named change; `null` goes back to the configured default. Lowering `sessions` below the current count deletes nothing, it only refuses new sessions.',
+    'Only the limits named change; `null` goes back to the configured default. Lowering `sessions` below the current count deletes nothing, it only refuses new sessions. `messagesPerMinutePerSession` and `messagesPerDay` answer sends past them with 429 and Retry-After (broadcasts slow down instead). `status: "suspended"` answers every send, broadcast and connect with 403 `tenant_suspended` and holds broadcasts; the sessions keep their credentials.',
   request: { params: TenantParams, body: jsonBody(UpdateTenantBody) },
   responses: {
     200: jsonResponse(TenantDetailSchema, 'The tenant with its limits in force and its usage'),

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { apiKeys, tenants } from '@wa-cluster/db'
-import { NotFound, newId, type TenantLimits } from '@wa-cluster/shared'
+import { NotFound, newId, type TenantLimits, type TenantStatus } from '@wa-cluster/shared'
 import { and, desc, eq, isNull, lt } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { parseStoredLimits } from './tenant-limits.js'
@@ -57,13 +57,15 @@ export async function authenticateApiKey({
 }: {
   ctx: ControlPlaneContext
   presentedKey: string
-}): Promise<{ tenantId: string; apiKeyId: string; limits: TenantLimits } | undefined> {
+}): Promise<{ tenantId: string; apiKeyId: string; limits: TenantLimits; status: TenantStatus } | undefined> {
   const [row] = await ctx.database.db
-    .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, limits: tenants.limits })
+    .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, limits: tenants.limits, status: tenants.status })
     .from(apiKeys)
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
     .where(and(eq(apiKeys.keyHash, hashApiKey(presentedKey)), isNull(apiKeys.revokedAt)))
-  return row ? { tenantId: row.tenantId, apiKeyId: row.id, limits: parseStoredLimits(row.limits) } : undefined
+  return row
+    ? { tenantId: row.tenantId, apiKeyId: row.id, limits: parseStoredLimits(row.limits), status: row.status }
+    : undefined
 }
 
 /** Values for a new key row plus the plain key, which is returned to the caller once and never stored. */

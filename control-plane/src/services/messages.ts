@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { coordinationKeys, credentialsExist, nudgeNode } from '@wa-cluster/core'
+import { coordinationKeys, credentialsExist, DAILY_SENDS_WINDOW_MS, nudgeNode } from '@wa-cluster/core'
 import { type MessageContent, messages } from '@wa-cluster/db'
 import {
   Conflict,
@@ -11,12 +11,15 @@ import {
   newId,
   normalizeRecipient,
   RateLimited,
+  type TemplateVariables,
+  type TenantLimits,
   Unprocessable,
   ValidationFailed,
 } from '@wa-cluster/shared'
 import { and, eq } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { requireSession } from './sessions.js'
+import { loadTemplateBodies, renderTenantTemplate } from './templates.js'
 
 export type MessageView = {
   id: string
@@ -32,6 +35,8 @@ export type MessageView = {
   reaction?: MessageReaction
   replyTo?: string
   mentions?: string[]
+  sendAt?: string
+  broadcastId?: string
   error: string | null
   statusHistory: { status: string; at: string }[]
   createdAt: string
@@ -51,6 +56,8 @@ export function toMessageView(row: MessageRow): MessageView {
     type: row.type,
     text: row.text,
     ...row.content,
+    ...(row.sendAfter ? { sendAt: row.sendAfter.toISOString() } : {}),
+    ...(row.broadcastId ? { broadcastId: row.broadcastId } : {}),
     error: row.error,
     statusHistory: row.statusHistory,
     createdAt: row.createdAt.toISOString(),
@@ -67,7 +74,13 @@ export type SendMessageInput = {
   reaction?: MessageReaction
   replyTo?: string
   mentions?: string[]
+  /** One of the tenant's templates: its rendered body is the text. */
+  template?: string
+  variables?: TemplateVariables
 }
+
+/** How far ahead a message may be scheduled. */
+export const MAX_SCHEDULE_AHEAD_MS = 365 * 24 * 3600_000
 
 /** The field each sendable type carries. */
 const FIELD_OF_TYPE = {
@@ -83,34 +96,37 @@ const FIELD_OF_TYPE = {
  * (the recipient sees nothing, or "this message can't be displayed"), so accepting them would only
  * queue messages that never arrive.
  */
-function contentOf(input: SendMessageInput): {
+export function contentOf(
+  input: SendMessageInput,
+  field = 'body',
+): {
   type: keyof typeof FIELD_OF_TYPE
   content: MessageContent | null
 } {
   const type = input.type ?? (input.text !== undefined ? 'text' : undefined)
-  if (!type) throw new ValidationFailed('body.text', 'is required unless a type is given')
+  if (!type) throw new ValidationFailed(`${field}.text`, 'is required unless a type or template is given')
   if (type === 'list' || type === 'buttons') {
     throw new Unprocessable(
-      'body.type',
+      `${field}.type`,
       'message_type_unsupported',
       `${type} messages are not delivered by WhatsApp to personal accounts from linked devices; send a text (a numbered menu) instead`,
     )
   }
-  const field = FIELD_OF_TYPE[type]
-  if (input[field] === undefined)
-    throw new ValidationFailed(`body.${field}`, `is required when type is ${type}`)
+  const typeField = FIELD_OF_TYPE[type]
+  if (input[typeField] === undefined)
+    throw new ValidationFailed(`${field}.${typeField}`, `is required when type is ${type}`)
   for (const other of Object.values(FIELD_OF_TYPE)) {
-    if (other !== field && input[other] !== undefined)
-      throw new ValidationFailed(`body.${other}`, `is not allowed when type is ${type}`)
+    if (other !== typeField && input[other] !== undefined)
+      throw new ValidationFailed(`${field}.${other}`, `is not allowed when type is ${type}`)
   }
   if (type === 'reaction') {
     if (input.replyTo !== undefined)
-      throw new ValidationFailed('body.replyTo', 'is not allowed on a reaction')
+      throw new ValidationFailed(`${field}.replyTo`, 'is not allowed on a reaction')
     if (input.mentions !== undefined)
-      throw new ValidationFailed('body.mentions', 'is not allowed on a reaction')
+      throw new ValidationFailed(`${field}.mentions`, 'is not allowed on a reaction')
   }
   if (type !== 'text' && input.mentions !== undefined)
-    throw new ValidationFailed('body.mentions', 'is only allowed on a text')
+    throw new ValidationFailed(`${field}.mentions`, 'is only allowed on a text')
   const content: MessageContent = {}
   if (input.location) content.location = input.location
   if (input.contacts) content.contacts = input.contacts
@@ -118,6 +134,48 @@ function contentOf(input: SendMessageInput): {
   if (input.replyTo) content.replyTo = input.replyTo
   if (input.mentions) content.mentions = input.mentions
   return { type, content: Object.keys(content).length > 0 ? content : null }
+}
+
+/**
+ * The input with its template rendered into `text` (the rendered text is what is stored and shown),
+ * or as it is when it names no template. `defaultTemplate` is the broadcast's, for a recipient that
+ * gives no body of its own.
+ */
+export function renderInputTemplate(
+  input: SendMessageInput,
+  bodies: Map<string, string>,
+  field = 'body',
+  defaultTemplate?: string,
+): SendMessageInput {
+  const ownBody =
+    input.text !== undefined ||
+    input.type !== undefined ||
+    input.location !== undefined ||
+    input.contacts !== undefined ||
+    input.reaction !== undefined
+  const template = input.template ?? (ownBody ? undefined : defaultTemplate)
+  if (template === undefined) {
+    if (input.variables !== undefined)
+      throw new ValidationFailed(`${field}.variables`, 'are only allowed with a template')
+    return input
+  }
+  if (input.text !== undefined) throw new ValidationFailed(`${field}.text`, 'is not allowed with a template')
+  if (input.type !== undefined && input.type !== 'text')
+    throw new ValidationFailed(`${field}.type`, 'must be text (or absent) with a template')
+  const { template: _template, variables, ...rest } = input
+  return { ...rest, text: renderTenantTemplate(bodies, template, variables ?? {}, field) }
+}
+
+/**
+ * `sendAt` as a time to store: null for none or a time already past (the message goes now), else
+ * the instant. ValidationFailed for a time that is not one, or further ahead than a year.
+ */
+export function scheduledTimeOf(sendAt: string | undefined, field: string, now = Date.now()): Date | null {
+  if (sendAt === undefined) return null
+  const at = Date.parse(sendAt)
+  if (Number.isNaN(at)) throw new ValidationFailed(field, 'is not a valid time')
+  if (at > now + MAX_SCHEDULE_AHEAD_MS) throw new ValidationFailed(field, 'must be at most 365 days ahead')
+  return at <= now ? null : new Date(at)
 }
 
 /** Checks that a message a send refers to (a quote, a reaction) is a message of the session, in the same chat. */
@@ -137,8 +195,9 @@ async function requireReferenced(
 }
 
 /**
- * Stores an outbound text (with its idempotency key) and nudges the owning node, which gives it its
- * WhatsApp id when it claims it. The same key returns the same message and never sends twice; reusing a key for a
+ * Stores an outbound message (with its idempotency key) and nudges the owning node, which gives it its
+ * WhatsApp id when it claims it. With `sendAt` in the future the row waits as `queued` with that time
+ * (`send_after`), and the owner sends it once it is due; a template is rendered here, before storing. The same key returns the same message and never sends twice; reusing a key for a
  * different body is a conflict.
  */
 export async function sendMessage({
@@ -147,25 +206,36 @@ export async function sendMessage({
   sessionId,
   input,
   idempotencyKey,
+  limits = {},
 }: {
   ctx: ControlPlaneContext
   tenantId: string
   sessionId: string
-  input: SendMessageInput
+  input: SendMessageInput & { sendAt?: string }
   idempotencyKey?: string
+  /** The limits the operator set for the tenant (`messagesPerMinutePerSession`, `messagesPerDay`). */
+  limits?: TenantLimits
 }): Promise<{ message: MessageView; created: boolean }> {
   const session = await requireSession(ctx, tenantId, sessionId)
   const recipient = normalizeRecipient(input.to, ctx.config.DEFAULT_COUNTRY_CODE)
   if (!recipient.ok) throw new ValidationFailed('body.to', recipient.reason)
-  const { type, content } = contentOf(input)
-  // A plain text hashes as it always did, so a retry across an upgrade still matches.
+  const sendAfter = scheduledTimeOf(input.sendAt, 'body.sendAt')
+  const bodies = input.template ? await loadTemplateBodies(ctx, tenantId, [input.template]) : new Map()
+  const rendered = renderInputTemplate(input, bodies)
+  const { type, content } = contentOf(rendered)
+  // A plain text hashes as it always did, so a retry across an upgrade still matches. A template send
+  // hashes what was asked (the template and its variables), not the text it rendered to.
+  const asked =
+    type === 'text' && !content
+      ? { to: recipient.jid, text: input.text }
+      : { to: recipient.jid, type, text: input.text ?? null, content }
   const requestHash = createHash('sha256')
     .update(
-      JSON.stringify(
-        type === 'text' && !content
-          ? { to: recipient.jid, text: input.text }
-          : { to: recipient.jid, type, text: input.text ?? null, content },
-      ),
+      JSON.stringify({
+        ...asked,
+        ...(input.template ? { template: input.template, variables: input.variables ?? {} } : {}),
+        ...(input.sendAt !== undefined ? { sendAt: input.sendAt } : {}),
+      }),
     )
     .digest('hex')
 
@@ -193,18 +263,7 @@ export async function sendMessage({
       'session_not_linked',
     )
   }
-  const limit = await ctx.coordinator.rateLimit(
-    coordinationKeys.rateLimit(`send:${sessionId}`),
-    ctx.config.SEND_RATE_LIMIT_PER_MINUTE,
-    60_000,
-  )
-  if (!limit.allowed) {
-    throw new RateLimited(Math.ceil(limit.retryAfterMs / 1000), 'send rate limit reached for this session', {
-      limit: 'messagesPerMinutePerSession',
-      value: ctx.config.SEND_RATE_LIMIT_PER_MINUTE,
-      resetAt: new Date(Date.now() + limit.retryAfterMs).toISOString(),
-    })
-  }
+  await countSend({ ctx, tenantId, sessionId, limits })
 
   const now = new Date()
   const [inserted] = await ctx.database.db
@@ -220,8 +279,9 @@ export async function sendMessage({
       // The owning node gives the row its WhatsApp id when it claims it, before the first attempt.
       waMessageId: null,
       type,
-      text: input.text ?? null,
+      text: rendered.text ?? null,
       content,
+      sendAfter,
       status: 'queued',
       statusHistory: [{ status: 'queued', at: now.toISOString() }],
     })
@@ -234,6 +294,61 @@ export async function sendMessage({
   }
   if (session.nodeId) await nudgeNode(ctx.coordinator, session.nodeId, { kind: 'send', sessionId })
   return { message: toMessageView(inserted), created: true }
+}
+
+/**
+ * Counts one send against the session's per-minute limit (`limits.messagesPerMinutePerSession`, else
+ * SEND_RATE_LIMIT_PER_MINUTE) and, when the operator set one, the tenant's `messagesPerDay` (a 24 h
+ * window from its first send). Both windows are the coordinator's, shared by every control-plane. RateLimited naming the
+ * limit and when it resets.
+ */
+async function countSend({
+  ctx,
+  tenantId,
+  sessionId,
+  limits,
+}: {
+  ctx: ControlPlaneContext
+  tenantId: string
+  sessionId: string
+  limits: TenantLimits
+}): Promise<void> {
+  const perMinute = limits.messagesPerMinutePerSession ?? ctx.config.SEND_RATE_LIMIT_PER_MINUTE
+  const minute = await ctx.coordinator.rateLimit(
+    coordinationKeys.rateLimit(`send:${sessionId}`),
+    perMinute,
+    60_000,
+  )
+  if (!minute.allowed) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(minute.retryAfterMs / 1000))
+    throw new RateLimited(
+      retryAfterSeconds,
+      `send rate limit reached: ${perMinute} messages per minute for this session (limits.messagesPerMinutePerSession); retry after ${retryAfterSeconds} s`,
+      {
+        limit: 'messagesPerMinutePerSession',
+        value: perMinute,
+        resetAt: new Date(Date.now() + minute.retryAfterMs).toISOString(),
+      },
+    )
+  }
+  if (limits.messagesPerDay === undefined) return
+  const day = await ctx.coordinator.rateLimit(
+    coordinationKeys.dailySends(tenantId),
+    limits.messagesPerDay,
+    DAILY_SENDS_WINDOW_MS,
+  )
+  if (!day.allowed) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(day.retryAfterMs / 1000))
+    throw new RateLimited(
+      retryAfterSeconds,
+      `daily quota reached: ${limits.messagesPerDay} messages per day for this tenant (limits.messagesPerDay); it resets in ${retryAfterSeconds} s`,
+      {
+        limit: 'messagesPerDay',
+        value: limits.messagesPerDay,
+        resetAt: new Date(Date.now() + day.retryAfterMs).toISOString(),
+      },
+    )
+  }
 }
 
 async function findByIdempotencyKey(

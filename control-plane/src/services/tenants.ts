@@ -1,6 +1,12 @@
 import { countTenantSessions, listTenantSessions } from '@wa-cluster/core'
 import { apiKeys, tenants, textArray } from '@wa-cluster/db'
-import { type EffectiveTenantLimits, effectiveTenantLimits, NotFound, newId } from '@wa-cluster/shared'
+import {
+  type EffectiveTenantLimits,
+  effectiveTenantLimits,
+  NotFound,
+  newId,
+  type TenantStatus,
+} from '@wa-cluster/shared'
 import { desc, eq, lt, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { newApiKeyRecord } from './api-keys.js'
@@ -8,11 +14,22 @@ import { deleteSession } from './sessions.js'
 import { parseStoredLimits } from './tenant-limits.js'
 
 /** `limits` are the ones in force: the tenant's own where the operator set one, else the defaults. */
-export type TenantView = { id: string; name: string; limits: EffectiveTenantLimits; createdAt: string }
+export type TenantView = {
+  id: string
+  name: string
+  status: TenantStatus
+  limits: EffectiveTenantLimits
+  createdAt: string
+}
 export type TenantDetailView = TenantView & { usage: { sessions: number } }
 
 /** A PATCH of limits: a number sets the tenant's own value, null goes back to the default. */
-export type TenantLimitsPatch = { sessions?: number | null; requestsPerMinute?: number | null }
+export type TenantLimitsPatch = {
+  sessions?: number | null
+  requestsPerMinute?: number | null
+  messagesPerMinutePerSession?: number | null
+  messagesPerDay?: number | null
+}
 
 type TenantRow = typeof tenants.$inferSelect
 
@@ -20,6 +37,7 @@ function toTenantView(ctx: ControlPlaneContext, row: TenantRow): TenantView {
   return {
     id: row.id,
     name: row.name,
+    status: row.status,
     limits: effectiveTenantLimits(parseStoredLimits(row.limits), ctx.config),
     createdAt: row.createdAt.toISOString(),
   }
@@ -77,7 +95,8 @@ export async function getTenant({
 /**
  * Operator: changes the named limits of a tenant and leaves the others (and keys this version does
  * not know) as they are. Lowering `sessions` below what the tenant has deletes nothing: it only stops
- * new sessions.
+ * new sessions. `status: "suspended"` stops its sends and connects (403) and holds its broadcasts;
+ * its sessions and their credentials stay.
  */
 export async function updateTenant({
   ctx,
@@ -86,13 +105,14 @@ export async function updateTenant({
 }: {
   ctx: ControlPlaneContext
   tenantId: string
-  input: { limits?: TenantLimitsPatch }
+  input: { limits?: TenantLimitsPatch; status?: TenantStatus }
 }): Promise<TenantDetailView> {
   const entries = Object.entries(input.limits ?? {})
   const set = Object.fromEntries(entries.filter(([, value]) => value !== null))
   const cleared = entries.filter(([, value]) => value === null).map(([key]) => key)
   const updated = await ctx.database.rows<{ id: string }>(sql`
-    UPDATE tenants SET limits = (limits - ${textArray(cleared)}) || ${JSON.stringify(set)}::jsonb
+    UPDATE tenants SET limits = (limits - ${textArray(cleared)}) || ${JSON.stringify(set)}::jsonb,
+      status = COALESCE(${input.status ?? null}, status)
     WHERE id = ${tenantId} RETURNING id`)
   if (updated.length === 0) throw new NotFound('tenant')
   return getTenant({ ctx, tenantId })

@@ -41,7 +41,7 @@ beforeAll(async () => {
   const sessionId = (await client.POST('/v1/sessions', { body: { name: 'target' } })).data!.id
   const webhookId = (await client.POST('/v1/webhooks', { body: { url: 'https://example.com/endpoint' } }))
     .data!.id
-  ids = { sessionId, tenantId: tenant.tenantId, webhookId }
+  ids = { sessionId, tenantId: tenant.tenantId, webhookId, name: 'a_template' }
 })
 afterAll(async () => {
   await api?.close()

@@ -84,6 +84,8 @@ describe('per-tenant session limit', () => {
     expect(listed.body.data.find((tenant: { id: string }) => tenant.id === tenantId).limits).toEqual({
       sessions: 3,
       requestsPerMinute: 600,
+      messagesPerMinutePerSession: 100,
+      messagesPerDay: null,
     })
   })
 
@@ -94,7 +96,9 @@ describe('per-tenant session limit', () => {
       { body: { limits: { sessions: 0 } }, field: 'body.limits.sessions' },
       { body: { limits: { sessions: 2.5 } }, field: 'body.limits.sessions' },
       { body: { limits: { requestsPerMinute: '600' } }, field: 'body.limits.requestsPerMinute' },
-      { body: { limits: { messagesPerDay: 1000 } }, field: 'body.limits' },
+      { body: { limits: { messagesPerDay: 0 } }, field: 'body.limits.messagesPerDay' },
+      { body: { limits: { messagesPerMinute: 10 } }, field: 'body.limits' },
+      { body: { status: 'banned' }, field: 'body.status' },
       { body: { name: 'renamed' }, field: 'body' },
     ]
     for (const testCase of cases) {

@@ -28,6 +28,7 @@ let eventA: string
 let webhookSecretA: string
 let apiKeyIdA: string
 let webhookEndpointA: string
+let broadcastA: string
 
 const document = apiDocument()
 const operations = listOperations(document)
@@ -51,12 +52,18 @@ const NOT_SWEPT: Record<string, string> = {
   listWebhookEndpoints: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
   createWebhookEndpoint:
     'no path id: creates in the caller’s own tenant; another tenant’s sessionIds are refused below',
+  listTemplates: 'no path id: template names are per tenant; checked in broadcasts.test.ts (templates)',
+  putTemplate:
+    'the name is looked up in the caller’s own tenant, so B’s PUT creates B’s template (never touches A’s): checked in broadcasts.test.ts (templates)',
 }
 
 /** Tenant-scoped operations with a path id: tenant B on tenant A's ids must get 404. */
 const tenantOperationsWithIds = operations.filter(
   (operation) =>
-    !isPublicOperation(operation) && !isOperatorOperation(operation) && operation.pathParameters.length > 0,
+    !isPublicOperation(operation) &&
+    !isOperatorOperation(operation) &&
+    operation.pathParameters.length > 0 &&
+    !(operation.operationId in NOT_SWEPT),
 )
 /** Operator operations: any tenant key must get 403, whatever the ids. */
 const operatorOperations = operations.filter(isOperatorOperation)
@@ -79,6 +86,16 @@ beforeAll(async () => {
     await clientA.POST('/v1/sessions/{sessionId}/messages', {
       params: { path: { sessionId: sessionA }, header: { 'idempotency-key': 'shared-key' } },
       body: { to: '6281234567890', text: 'private' },
+    })
+  ).data!.id
+  await clientA.PUT('/v1/templates/{name}', {
+    params: { path: { name: 'a_private' } },
+    body: { body: 'only for A {{name}}' },
+  })
+  broadcastA = (
+    await clientA.POST('/v1/sessions/{sessionId}/broadcasts', {
+      params: { path: { sessionId: sessionA } },
+      body: { recipients: [{ to: '6281234567890', text: 'private broadcast' }] },
     })
   ).data!.id
   eventA = (
@@ -113,6 +130,8 @@ const idsOfTenantA = (): Record<string, string> => ({
   apiKeyId: apiKeyIdA,
   nodeId: 'node-a',
   webhookId: webhookEndpointA,
+  name: 'a_private',
+  broadcastId: broadcastA,
 })
 
 describe('tenant isolation', () => {
@@ -164,6 +183,19 @@ describe('tenant isolation', () => {
         expect(await snapshotDatabase(api), operation.label).toEqual(before)
       }
     }
+  })
+
+  it("template names are per tenant: B lists none of A's, and B's PUT of the same name leaves A's alone", async () => {
+    const clientA = api.client(keyA)
+    const clientB = api.client(keyB)
+    expect((await clientB.GET('/v1/templates')).data?.data).toEqual([])
+    const path = { params: { path: { name: 'a_private' } } }
+    const putB = await clientB.PUT('/v1/templates/{name}', { ...path, body: { body: 'B’s own {{x}}' } })
+    expect(putB.response.status).toBe(201)
+    expect((await clientA.GET('/v1/templates/{name}', path)).data?.body).toBe('only for A {{name}}')
+    expect((await clientB.GET('/v1/templates/{name}', path)).data?.body).toBe('B’s own {{x}}')
+    expect((await clientB.DELETE('/v1/templates/{name}', path)).response.status).toBe(204)
+    expect((await clientA.GET('/v1/templates/{name}', path)).response.status).toBe(200)
   })
 
   it("a message id of tenant A is 404 even under tenant B's own session", async () => {

@@ -1,5 +1,6 @@
 import { createClient } from '@wa-cluster/client'
 import { generateSecretBoxKey } from '@wa-cluster/shared'
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, startCluster } from '../../../test-support/cluster.js'
 
@@ -56,5 +57,50 @@ describe('per-tenant request rate limit across two control-plane processes', () 
     expect((await viaFirst.GET('/v1/sessions')).response.status).toBe(200)
     // And the operator itself was never limited.
     for (let index = 0; index < 15; index++) expect((await admin.GET('/v1/nodes')).response.status).toBe(200)
+  })
+
+  it('a daily send quota and a suspension hold across both processes', async () => {
+    const [first, second] = cluster.controlPlanes.map((entry) => entry.url) as [string, string]
+    const admin = createClient({ baseUrl: first, apiKey: cluster.adminKey })
+    const tenant = (await admin.POST('/v1/tenants', { body: { name: 'Quota' } })).data!
+    await admin.PATCH('/v1/tenants/{tenantId}', {
+      params: { path: { tenantId: tenant.id } },
+      // Its request budget raised: this test counts sends, not requests.
+      body: { limits: { messagesPerDay: 4, requestsPerMinute: 1000 } },
+    })
+    const viaFirst = createClient({ baseUrl: first, apiKey: tenant.apiKey })
+    const viaSecond = createClient({ baseUrl: second, apiKey: tenant.apiKey })
+    const sessionId = (await viaFirst.POST('/v1/sessions', { body: {} })).data!.id
+    // No session-node runs: wanted-connected and linked, so sends are accepted and stay queued.
+    await cluster.database.handle.rows(
+      sql`UPDATE sessions SET desired_state = 'connected' WHERE id = ${sessionId}`,
+    )
+    await cluster.database.handle.rows(
+      sql`INSERT INTO auth_creds (session_id, value) VALUES (${sessionId}, ${Buffer.from('sealed creds')})`,
+    )
+    const send = (via: typeof viaFirst, text: string) =>
+      via.POST('/v1/sessions/{sessionId}/messages', {
+        params: { path: { sessionId } },
+        body: { to: '6281234567890', text },
+      })
+    const statuses: number[] = []
+    for (let index = 0; index < 4; index++)
+      statuses.push((await send(index % 2 === 0 ? viaFirst : viaSecond, `m${index}`)).response.status)
+    expect(statuses).toEqual([202, 202, 202, 202])
+    for (const via of [viaFirst, viaSecond]) {
+      const refused = await send(via, 'one too many')
+      expect(refused.response.status).toBe(429)
+      expect(refused.error?.error.details).toMatchObject({ limit: 'messagesPerDay', value: 4 })
+    }
+
+    await createClient({ baseUrl: second, apiKey: cluster.adminKey }).PATCH('/v1/tenants/{tenantId}', {
+      params: { path: { tenantId: tenant.id } },
+      body: { status: 'suspended', limits: { messagesPerDay: null } },
+    })
+    for (const via of [viaFirst, viaSecond]) {
+      const suspended = await send(via, 'while suspended')
+      expect(suspended.response.status).toBe(403)
+      expect(suspended.error?.error.code).toBe('tenant_suspended')
+    }
   })
 })

@@ -45,7 +45,13 @@ describe('tenants and API keys', () => {
     expect(one.body).toEqual({
       id: created.body.id,
       name: 'Klinik Sehat',
-      limits: { sessions: 100, requestsPerMinute: 1200 },
+      status: 'active',
+      limits: {
+        sessions: 100,
+        requestsPerMinute: 1200,
+        messagesPerMinutePerSession: 100,
+        messagesPerDay: null,
+      },
       usage: { sessions: 0 },
       createdAt: created.body.createdAt,
     })

@@ -1,8 +1,15 @@
-import type { ConnectionUpdateData, InboundMessage } from '@wa-cluster/shared'
+import type {
+  BroadcastCompletedData,
+  BroadcastProgressData,
+  ConnectionUpdateData,
+  InboundMessage,
+} from '@wa-cluster/shared'
 import { EVENT_TYPES } from '@wa-cluster/shared'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import type { z } from 'zod'
 import {
+  type BroadcastCompletedDataSchema,
+  type BroadcastProgressDataSchema,
   type ConnectionUpdateDataSchema,
   ConnectionUpdateEventSchema,
   type InboundMessageSchema,
@@ -118,6 +125,8 @@ describe('the OpenAPI document', () => {
     // The shared types are what session-node's writers are checked against at compile time.
     expectTypeOf<ConnectionUpdateData>().toEqualTypeOf<z.infer<typeof ConnectionUpdateDataSchema>>()
     expectTypeOf<InboundMessage>().toEqualTypeOf<z.infer<typeof InboundMessageSchema>>()
+    expectTypeOf<BroadcastProgressData>().toEqualTypeOf<z.infer<typeof BroadcastProgressDataSchema>>()
+    expectTypeOf<BroadcastCompletedData>().toEqualTypeOf<z.infer<typeof BroadcastCompletedDataSchema>>()
     const event = {
       id: 'evt_1',
       type: 'connection.update',

@@ -13,4 +13,6 @@ export const coordinationKeys = {
   /** Every session state change, for control-planes waiting on a QR or a state. */
   sessionChangesChannel: () => 'chan:sessions',
   rateLimit: (name: string) => `rate:${name}`,
+  /** A tenant's `messagesPerDay` window: single sends (API) and broadcast sends (owners) count here. */
+  dailySends: (tenantId: string) => `rate:day:${tenantId}`,
 }

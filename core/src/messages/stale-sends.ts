@@ -4,7 +4,8 @@ import { sql } from 'drizzle-orm'
 import { appendEvents } from '../events/outbox.js'
 
 /**
- * Fails outbound messages that waited in the queue longer than `olderThanMs` on a session that is not
+ * Fails outbound messages that waited in the queue longer than `olderThanMs` (counted from their
+ * `sendAt` when they were scheduled) on a session that is not
  * connected (its QR expired, it was logged out, no node could take it…): each becomes `failed` with
  * `error` SESSION_NOT_CONNECTED and its session gets one `messages.update` event, in one transaction per
  * session. A message on a connected session is never failed here (it is only waiting its turn), and
@@ -18,7 +19,7 @@ export async function failStaleQueuedSends(
   const stale = await database.rows<{ id: string; session_id: string }>(sql`
     SELECT m.id, m.session_id FROM messages m JOIN sessions s ON s.id = m.session_id
     WHERE m.status = 'queued' AND m.direction = 'out'
-      AND m.created_at < now() - ${input.olderThanMs} * interval '1 millisecond'
+      AND GREATEST(m.created_at, m.send_after) < now() - ${input.olderThanMs} * interval '1 millisecond'
       AND s.state <> 'CONNECTED'
     ORDER BY m.created_at LIMIT ${input.limit}`)
   const bySession = new Map<string, string[]>()

@@ -1,4 +1,5 @@
 export * from './auth.js'
+export * from './broadcasts.js'
 export * from './events.js'
 export * from './messages.js'
 export * from './sessions.js'

@@ -1,5 +1,6 @@
 import type { MessageContact, MessageLocation, MessageReaction, MessageStatus } from '@wa-cluster/shared'
-import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import { broadcasts } from './broadcasts.js'
 import { sessions } from './sessions.js'
 
 /** The fields of a message beyond its text, stored as sent. */
@@ -45,6 +46,14 @@ export const messages = pgTable(
       .default([]),
     error: text('error'),
     attempts: bigint('attempts', { mode: 'number' }).notNull().default(0),
+    /** A scheduled message: the owner does not claim it before this (`sendAt`); null = at once. */
+    sendAfter: timestamp('send_after', { withTimezone: true }),
+    /** The broadcast this row is a recipient of; its rows are sent at the session's pace. */
+    broadcastId: text('broadcast_id').references(() => broadcasts.id, { onDelete: 'cascade' }),
+    /** The recipient's position in its broadcast (the order rows are sent in). */
+    broadcastIndex: integer('broadcast_index'),
+    /** The recipient's `metadata`, as the client sent it, shown back in the broadcast's recipients. */
+    metadata: jsonb('metadata').$type<Record<string, unknown>>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -52,5 +61,6 @@ export const messages = pgTable(
     uniqueIndex('messages_idempotency_idx').on(table.sessionId, table.idempotencyKey),
     index('messages_wa_id_idx').on(table.sessionId, table.waMessageId),
     index('messages_queue_idx').on(table.status, table.sessionId),
+    index('messages_broadcast_idx').on(table.broadcastId, table.broadcastIndex),
   ],
 )

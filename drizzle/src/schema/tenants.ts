@@ -1,4 +1,4 @@
-import type { TenantLimits } from '@wa-cluster/shared'
+import type { TenantLimits, TenantStatus } from '@wa-cluster/shared'
 import { index, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
 
 export const tenants = pgTable('tenants', {
@@ -6,6 +6,8 @@ export const tenants = pgTable('tenants', {
   name: text('name').notNull(),
   /** Limits the operator set for this tenant; a missing key means the configured default. */
   limits: jsonb('limits').$type<TenantLimits>().notNull().default({}),
+  /** `suspended`: the tenant may not send or connect (403 `tenant_suspended`); its sessions stay. */
+  status: text('status').$type<TenantStatus>().notNull().default('active'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 })
 

@@ -1,7 +1,14 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { NOT_ON_WHATSAPP } from '@wa-cluster/shared'
+import { deferClosedWindows, recordPacedSend } from '../messages/broadcast-sends.js'
 import { recordStatusUpdates } from '../messages/message-events.js'
-import { type ClaimedMessage, claimNextOutbound, findReferencedMessage } from '../messages/outbound-queue.js'
+import {
+  type ClaimedMessage,
+  claimNextOutbound,
+  findReferencedMessage,
+  holdPacedRow,
+  msUntilNextDue,
+} from '../messages/outbound-queue.js'
 import type { SessionNodeMetrics } from '../metrics.js'
 import {
   type MessageReference,
@@ -21,6 +28,11 @@ export type SendLoopDeps = {
   writer: FencedWriter
   /** The local dispatcher's claim lease: `messages.update` events are appended already claimed for it. */
   claimLeaseMs?: number
+  /**
+   * Counts one broadcast send against the tenant's `messagesPerDay` (`limit`), in the window single
+   * sends count in. Without it broadcasts ignore the daily quota.
+   */
+  countDailySend?: (limit: number) => Promise<{ allowed: boolean; retryAfterMs: number }>
   metrics?: SessionNodeMetrics
   onError: (error: unknown) => void
 }
@@ -28,16 +40,44 @@ export type SendLoopDeps = {
 export type SendLoop = {
   /** Sends queued outbound messages one by one while the session may send. Safe to call often. */
   flush(): void
+  /** Forgets the wake-up set for the next scheduled or paced message (the runner is stopping). */
+  stop(): void
 }
 
+/** The sleep before looking again for a message that is due but could not be taken (locked, held). */
+const RETRY_DUE_MS = 250
+/** Added to a wait, so the wake-up lands just after the due time rather than a hair before it. */
+const WAKE_MARGIN_MS = 5
+/** The longest sleep: a far-off schedule is looked at again after this (setTimeout's range is finite). */
+const MAX_WAKE_MS = 3_600_000
+
 /**
- * The outbound queue of one session: claims the next queued row (giving it its WhatsApp id before the
+ * The outbound queue of one session: claims the next due row (giving it its WhatsApp id before the
  * first attempt), sends it, and records `sent` or `failed`, one message at a time and in queue order.
+ * Scheduled messages and broadcast rows waiting for the session's pace are not due yet: when nothing
+ * is, the loop sleeps until the earliest of them (by Postgres' clock), so no nudge is needed for them.
  */
 export function createSendLoop(deps: SendLoopDeps): SendLoop {
   const { database, sessionId, epoch, writer } = deps
   let sending = false
   let sendAgain = false
+  let stopped = false
+  let wakeTimer: NodeJS.Timeout | undefined
+
+  async function scheduleWake(): Promise<void> {
+    const waitMs = await msUntilNextDue(database, sessionId)
+    clearTimeout(wakeTimer)
+    wakeTimer = undefined
+    if (waitMs === undefined || stopped) return
+    wakeTimer = setTimeout(
+      () => {
+        wakeTimer = undefined
+        flush()
+      },
+      waitMs <= 0 ? RETRY_DUE_MS : Math.min(MAX_WAKE_MS, Math.ceil(waitMs) + WAKE_MARGIN_MS),
+    )
+    wakeTimer.unref()
+  }
 
   async function sendQueued(): Promise<void> {
     do {
@@ -45,12 +85,34 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
       for (;;) {
         const connection = deps.sendingConnection()
         if (!connection) return
+        await deferClosedWindows(database, sessionId)
         const message = await claimNextOutbound(database, {
           sessionId,
           epoch,
           newMessageId: connection.newMessageId(),
         })
-        if (!message) break
+        if (!message) {
+          await scheduleWake()
+          break
+        }
+        const limit = message.paced?.messagesPerDay
+        if (message.paced && limit !== null && limit !== undefined && deps.countDailySend) {
+          // A broadcast waits for the daily quota instead of failing on it: the row goes back to the
+          // queue and its broadcast is held until the window resets.
+          const quota = await deps.countDailySend(limit)
+          if (!quota.allowed) {
+            const { broadcastId } = message.paced
+            await writer.commit(() =>
+              holdPacedRow(database, {
+                messageId: message.id,
+                broadcastId,
+                epoch,
+                retryAfterMs: quota.retryAfterMs,
+              }),
+            )
+            continue
+          }
+        }
         let update: MessageStatusUpdate
         try {
           await connection.send({
@@ -78,23 +140,38 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
             }),
           (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
         )
+        const paced = message.paced
+        if (paced) {
+          await writer.commit(
+            () => recordPacedSend(database, { sessionId, epoch, ...paced }),
+            (result) => ({ unclaimed: result?.unclaimed ?? false }),
+          )
+        }
       }
     } while (sendAgain)
   }
 
+  function flush(): void {
+    if (stopped) return
+    if (sending) {
+      sendAgain = true
+      return
+    }
+    if (!deps.sendingConnection()) return
+    sending = true
+    void sendQueued()
+      .catch((error) => deps.onError(error))
+      .finally(() => {
+        sending = false
+      })
+  }
+
   return {
-    flush() {
-      if (sending) {
-        sendAgain = true
-        return
-      }
-      if (!deps.sendingConnection()) return
-      sending = true
-      void sendQueued()
-        .catch((error) => deps.onError(error))
-        .finally(() => {
-          sending = false
-        })
+    flush,
+    stop() {
+      stopped = true
+      clearTimeout(wakeTimer)
+      wakeTimer = undefined
     },
   }
 }

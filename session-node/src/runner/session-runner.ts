@@ -1,4 +1,11 @@
-import { type Lease, recordSessionState, type StateChange } from '@wa-cluster/core'
+import {
+  type Coordinator,
+  coordinationKeys,
+  DAILY_SENDS_WINDOW_MS,
+  type Lease,
+  recordSessionState,
+  type StateChange,
+} from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
@@ -54,6 +61,8 @@ export type SessionRunnerDeps = {
    */
   claimLeaseMs?: number
   metrics?: SessionNodeMetrics
+  /** Where the tenant's `messagesPerDay` is counted; without it broadcasts ignore the daily quota. */
+  coordinator?: Coordinator
 }
 
 export type SessionRunnerInput = {
@@ -132,6 +141,16 @@ export class SessionRunner {
       writer: this.writer,
       claimLeaseMs: deps.claimLeaseMs,
       metrics: deps.metrics,
+      ...(deps.coordinator
+        ? {
+            countDailySend: (limit: number) =>
+              deps.coordinator!.rateLimit(
+                coordinationKeys.dailySends(input.tenantId),
+                limit,
+                DAILY_SENDS_WINDOW_MS,
+              ),
+          }
+        : {}),
       sendingConnection: () =>
         this.state === 'CONNECTED' && !this.stopping && input.lease.isHeld() ? this.connection : undefined,
       onError: (error) => this.onError(error),
@@ -359,6 +378,7 @@ export class SessionRunner {
     if (this.stopping) return this.done
     this.stopping = mode
     clearTimeout(this.reconnectTimer)
+    this.sendLoop.stop()
     const connection = this.connection
     this.connection = undefined
     try {
