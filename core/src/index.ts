@@ -35,6 +35,17 @@ export {
   type SqlExecutor,
   toEventEnvelope,
 } from './events/outbox.js'
+// The outbox in commit-safe order, for live streams.
+export {
+  compareOutboxPositions,
+  currentOutboxPosition,
+  OUTBOX_ANNOUNCE_CHANNEL,
+  type OutboxPosition,
+  outboxPositionOf,
+  type PositionedEvent,
+  parseOutboxAnnouncement,
+  readOutboxAfter,
+} from './events/outbox-positions.js'
 
 // The `nodes` table.
 export {

@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test-support/pos
 import { createApp } from '../../src/app.js'
 import { createSessionWatcher } from '../../src/cluster/session-watcher.js'
 import type { ControlPlaneContext } from '../../src/context.js'
+import { createEventStreams } from '../../src/streams/event-feeds.js'
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef'
 
@@ -44,15 +45,20 @@ export async function createTestApi(
   const sessionWatcher = createSessionWatcher(coordinator)
   await sessionWatcher.start()
   const config = { ...parseConfig({ DATABASE_URL: database.url }, 'all-in-one'), ...overrides }
+  const logger = pino({ level: 'silent' })
+  const metrics = new Registry()
+  const eventStreams = createEventStreams({ config, database: database.handle, logger, metrics })
+  await eventStreams.start()
   const ctx: ControlPlaneContext = {
     config,
     database: database.handle,
     secretBox: createSecretBox(randomBytes(32)),
     coordinator,
     sessionWatcher,
+    eventStreams,
     adminKeyHash: createHash('sha256').update(TEST_ADMIN_KEY).digest('hex'),
-    logger: pino({ level: 'silent' }),
-    metrics: new Registry(),
+    logger,
+    metrics,
   }
   const app = createApp(ctx)
   return {
@@ -87,6 +93,7 @@ export async function createTestApi(
       }
     },
     async close() {
+      await eventStreams.stop()
       await sessionWatcher.stop()
       await coordinator.close()
       await database.drop()
