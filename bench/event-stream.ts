@@ -106,11 +106,16 @@ await runBench('event-stream', 12 * 60_000, async () => {
   /** text → arrival time on each stream */
   const arrivals = new Map<string, number[]>()
   const streams: { close(): void }[] = []
+  /** text → (arrival − the envelope's occurredAt) on each stream: the outbox → stream part alone. */
+  const fromOutbox = new Map<string, number[]>()
   const onEvent = (data: string) => {
     const at = now()
-    const event = JSON.parse(data) as { data: { messages: { text?: string }[] } }
+    const event = JSON.parse(data) as { occurredAt: string; data: { messages: { text?: string }[] } }
     for (const message of event.data.messages) {
       if (!message.text || !sentAt.has(message.text)) continue
+      const egress = fromOutbox.get(message.text) ?? []
+      if (egress.length === 0) fromOutbox.set(message.text, egress)
+      egress.push(at - Date.parse(event.occurredAt))
       const list = arrivals.get(message.text) ?? []
       if (list.length === 0) arrivals.set(message.text, list)
       list.push(at)
@@ -172,6 +177,7 @@ await runBench('event-stream', 12 * 60_000, async () => {
     return list && list.length >= streamCount ? [Math.max(...list) - sentAt.get(text)!] : []
   })
   const lat = summary(samples)
+  const egress = summary(runTexts.flatMap((text) => fromOutbox.get(text) ?? []))
   const last = summary(lastStream)
   const loadAfterA = loadAverage()
   for (const stream of streams) stream.close()
@@ -208,6 +214,7 @@ await runBench('event-stream', 12 * 60_000, async () => {
     `    samples ${lat.n}/${runTexts.length * streamCount} (message × stream)`,
     `    p50 ${ms(lat.p50)}  p95 ${ms(lat.p95)}  p99 ${ms(lat.p99)}  max ${ms(lat.max)}   target p99 ≤ 50 ms: ${verdict(lat.p99 <= 50)}`,
     `    last of the ${streamCount} streams per message: p50 ${ms(last.p50)}  p99 ${ms(last.p99)}  max ${ms(last.max)}`,
+    `    envelope occurredAt (the inserting transaction's start, ms clock) → read on the stream: p50 ${ms(egress.p50)}  p99 ${ms(egress.p99)}  max ${ms(egress.max)}`,
     `    gateway CPU during (a): ${(gwAfter.cpuSeconds - gwBefore.cpuSeconds).toFixed(1)} s; RSS ${gwAfter.rssMb.toFixed(0)} MB`,
     `(b) ${idle.length} idle SSE streams on the gateway (opened in ${openSeconds.toFixed(1)} s)`,
     `    gateway RSS ${rssBefore.toFixed(0)} MB before → ${rssIdle.toFixed(0)} MB with them (+${(rssIdle - rssBefore).toFixed(0)} MB, ${(((rssIdle - rssBefore) * 1024) / Math.max(1, idle.length)).toFixed(1)} KB per stream)   target ≤ 1 GB: ${verdict(rssIdle <= 1024)}`,

@@ -43,8 +43,11 @@ export type EventStreams = {
   count(): number
 }
 
-/** Rows a feed reads per query; it reads again at once while pages come back full. */
-const FEED_PAGE = 500
+/**
+ * Rows a feed reads per query; it reads again at once while pages come back full. A stream may hold
+ * one such read beyond STREAM_BUFFER_BYTES (see LiveStream).
+ */
+const FEED_PAGE = 200
 /** A row announced but still above the horizon (an older transaction running) is re-read soon. */
 const HELD_BACK_FIRST_RETRY_MS = 5
 const HELD_BACK_MAX_RETRY_MS = 500
@@ -147,12 +150,12 @@ class TenantFeed implements TenantFeedPort {
           limit: FEED_PAGE,
         })
         if (this.closed) return
-        for (const row of rows) {
-          const event = toStreamedEvent(row)
+        if (rows.length > 0) {
+          const events = rows.map(toStreamedEvent)
           // Position and fan-out move together, in one turn of the event loop: a stream attaching
           // between two reads sees a position whose rows every attached stream has been offered.
-          this.readPosition = row.position
-          for (const stream of this.streams) stream.offer(event)
+          this.readPosition = rows.at(-1)!.position
+          for (const stream of this.streams) stream.offer(events)
         }
         if (rows.length < FEED_PAGE && !this.readAgain) break
       }

@@ -44,13 +44,17 @@ const REPLAY_PAGE = 100
 
 /**
  * One connected client: replays the outbox from its cursor, then joins its tenant's live feed with no
- * gap and no duplicate, and sends in (tx, id) order. Events wait in a queue bounded by `bufferBytes`;
- * a client that stops reading lets it fill and is dropped (it resumes from its last event id).
+ * gap and no duplicate, and sends in (tx, id) order. Events wait in a queue bounded by `bufferBytes`: a
+ * batch of live events (one read of the feed) finding more than that still waiting means the client
+ * stopped reading, and it is dropped (it resumes from its last event id). The check is per batch, so
+ * a burst larger than the bound does not drop a client that keeps up: what a stream holds is at most
+ * `bufferBytes` plus one feed read (or, while it replays, one page of the outbox).
  */
 export class LiveStream {
   private state: 'replaying' | 'joining' | 'live' | 'ended' = 'replaying'
   private readonly queue: StreamedEvent[] = []
   private queuedBytes = 0
+  private backlogBytes = 0
   private pumping = false
   private drainWaiters: (() => void)[] = []
   /** Live events that arrived while the stream read the rows between its cursor and the feed's. */
@@ -117,9 +121,10 @@ export class LiveStream {
     for (;;) {
       const page = await this.read(this.cursor, undefined)
       if (this.state === 'ended') return
-      for (const event of page) this.push(event, false)
-      if (page.length < REPLAY_PAGE) return
+      for (const event of page) this.push(event)
+      // Sent before reading on: a replay holds one page, and live events never queue behind it.
       await this.whenDrained()
+      if (page.length < REPLAY_PAGE) return
     }
   }
 
@@ -135,18 +140,19 @@ export class LiveStream {
       for (;;) {
         const page = await this.read(this.cursor, feedPosition)
         if (this.isEnded()) return
-        for (const event of page) this.push(event, false)
+        for (const event of page) this.push(event)
         if (page.length < REPLAY_PAGE) break
       }
       // Rows up to the feed's position that matched nothing still count as passed.
       if (compareOutboxPositions(feedPosition, this.cursor) > 0) this.cursor = feedPosition
+      await this.whenDrained()
     }
     if (this.isEnded()) return
     const backlog = this.backlog
     this.backlog = []
-    for (const event of backlog) this.queuedBytes -= event.json.length
+    this.backlogBytes = 0
     this.state = 'live'
-    for (const event of backlog) this.offer(event)
+    this.offer(backlog, false)
   }
 
   private async read(after: OutboxPosition, until: OutboxPosition | undefined): Promise<StreamedEvent[]> {
@@ -162,18 +168,27 @@ export class LiveStream {
     return rows.map(toStreamedEvent)
   }
 
-  /** A live event from the feed, in position order. */
-  offer(event: StreamedEvent): void {
+  /**
+   * Live events from the feed (one read), in position order. Live events still waiting past the bound
+   * when the next read comes mean the client stopped reading: it is dropped.
+   */
+  offer(events: readonly StreamedEvent[], checkBuffer = true): void {
     if (this.state === 'ended') return
-    if (compareOutboxPositions(event.position, this.cursor) <= 0) return
-    if (!this.matches(event)) return
-    if (this.state === 'joining') {
-      this.backlog.push(event)
-      this.queuedBytes += event.json.length
-      if (this.queuedBytes > this.deps.bufferBytes) this.end('slow_consumer')
+    const waiting = this.state === 'joining' ? this.backlogBytes : this.queuedBytes
+    if (checkBuffer && waiting > this.deps.bufferBytes) {
+      this.end('slow_consumer')
       return
     }
-    this.push(event, true)
+    for (const event of events) {
+      if (compareOutboxPositions(event.position, this.cursor) <= 0) continue
+      if (!this.matches(event)) continue
+      if (this.state === 'joining') {
+        this.backlog.push(event)
+        this.backlogBytes += event.json.length
+        continue
+      }
+      this.push(event)
+    }
   }
 
   private matches(event: StreamedEvent): boolean {
@@ -183,15 +198,11 @@ export class LiveStream {
     return true
   }
 
-  /** Queues an event. Live events count against the buffer; replayed pages are bounded by their size. */
-  private push(event: StreamedEvent, live: boolean): void {
+  /** Queues an event and sends it when the transport has taken the ones before. */
+  private push(event: StreamedEvent): void {
     this.cursor = event.position
     this.queue.push(event)
     this.queuedBytes += event.json.length
-    if (live && this.queuedBytes > this.deps.bufferBytes) {
-      this.end('slow_consumer')
-      return
-    }
     void this.pump()
   }
 
@@ -240,6 +251,7 @@ export class LiveStream {
     this.queue.length = 0
     this.backlog = []
     this.queuedBytes = 0
+    this.backlogBytes = 0
     this.releaseDrainWaiters()
     if (reason !== 'client_closed') this.deps.transport.end(reason)
     this.deps.onEnd(this, reason)

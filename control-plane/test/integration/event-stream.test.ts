@@ -442,3 +442,90 @@ describe('GET /v1/events/ws', () => {
     expect(plain.body.error.message).toContain('WebSocket')
   })
 })
+
+describe('a WebSocket client that stops reading', () => {
+  // Heartbeats far apart here: a paused client also misses pings, and this test is about the buffer.
+  let quiet: TestApi
+  let quietServer: Server
+
+  afterAll(async () => {
+    await quiet?.close()
+    quietServer?.closeAllConnections()
+    await new Promise((resolve) => quietServer?.close(resolve))
+  })
+
+  it('is dropped once its buffer is full, and resumes with no gap', async () => {
+    quiet = await createTestApi('cp_event_stream_ws', {
+      STREAM_HEARTBEAT_MS: 600_000,
+      STREAM_BUFFER_BYTES: 64 * 1024,
+      STREAM_REREAD_INTERVAL_MS: 600_000,
+    })
+    const tenant = await createTenantThroughApi(quiet, 'Slow WS')
+    const sessionId = await seedSession(quiet.database.handle, tenant.tenantId)
+    quietServer = serve({ fetch: quiet.app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
+    await new Promise<void>((resolve) =>
+      quietServer.listening ? resolve() : quietServer.once('listening', resolve),
+    )
+    acceptEventWebSockets(quietServer, quiet.app)
+    const wsUrl = `ws://127.0.0.1:${(quietServer.address() as AddressInfo).port}/v1/events/ws`
+    const append = (text: string) =>
+      appendEvent(quiet.database.handle.db, {
+        sessionId,
+        type: 'messages.upsert',
+        data: {
+          messages: [
+            {
+              id: 'wa',
+              waMessageId: 'wa',
+              chatId: 'c',
+              from: 'c',
+              fromMe: false,
+              timestamp: 1,
+              type: 'text',
+              text,
+            },
+          ],
+        },
+      })
+    const dropped = async () => {
+      const text = await quiet.ctx.metrics.getSingleMetricAsString('event_streams_ended_total')
+      return text.includes('reason="slow_consumer"')
+    }
+    const cursor = await append('cursor')
+    const socket = new WebSocket(`${wsUrl}?after=${cursor.id}`, {
+      headers: { authorization: `Bearer ${tenant.apiKey}` },
+    })
+    const received: string[] = []
+    socket.on('message', (data) => received.push(JSON.parse(String(data)).id))
+    const closed = new Promise((resolve) => socket.once('close', resolve))
+    await new Promise((resolve) => socket.once('open', resolve))
+    socket.pause()
+    const appended: string[] = []
+    const bigText = 'y'.repeat(60 * 1024)
+    await eventually(
+      'the slow WebSocket to be dropped',
+      async () => {
+        for (let index = 0; index < 20; index++) appended.push((await append(bigText)).id)
+        return dropped()
+      },
+      120_000,
+      0,
+    )
+    socket.resume()
+    await closed
+    expect(received.length).toBeLessThan(appended.length)
+    expect(received).toEqual(appended.slice(0, received.length))
+    const resumed = new WebSocket(`${wsUrl}?after=${received.at(-1) ?? cursor.id}`, {
+      headers: { authorization: `Bearer ${tenant.apiKey}` },
+    })
+    const rest: string[] = []
+    resumed.on('message', (data) => rest.push(JSON.parse(String(data)).id))
+    await eventually(
+      'the rest after the drop',
+      () => received.length + rest.length >= appended.length,
+      60_000,
+    )
+    expect([...received, ...rest]).toEqual(appended)
+    resumed.terminate()
+  })
+})
