@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TenantLimits } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
@@ -20,8 +20,8 @@ export type WebSocketUpgradeBinding = { accept?: (socket: WebSocket) => void }
 
 /** Hono variables every request carries; set by the middleware in http/. */
 export type AppEnv = {
-  /** `incoming` is set by @hono/node-server; `wsUpgrade` by the WebSocket upgrade handler. */
-  Bindings: { incoming?: IncomingMessage; wsUpgrade?: WebSocketUpgradeBinding }
+  /** `incoming`/`outgoing` are set by @hono/node-server; `wsUpgrade` by the WebSocket upgrade handler. */
+  Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse; wsUpgrade?: WebSocketUpgradeBinding }
   Variables: {
     ctx: ControlPlaneContext
     requestId: string

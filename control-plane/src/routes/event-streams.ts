@@ -1,3 +1,4 @@
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { BadRequest, type EventType, Forbidden } from '@wa-cluster/shared'
 import type { Context } from 'hono'
@@ -17,7 +18,7 @@ import {
 } from '../http/schemas.js'
 import { type PlannedStream, planEventStream } from '../services/event-streams.js'
 import { createStreamToken } from '../services/stream-tokens.js'
-import { sseTransport } from '../streams/sse.js'
+import { serveNodeSse, serveWebSse } from '../streams/sse.js'
 import { serveWebSocketStream } from '../streams/websocket.js'
 
 const streamReader = {
@@ -111,10 +112,13 @@ export function registerEventStreamRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(streamEventsRoute, async (c) => {
     const plan = await planFrom(c, c.req.valid('query'), c.req.valid('header'))
     const ctx = c.get('ctx')
-    return streamSSE(c, async (sse) => {
-      const incoming = c.env?.incoming
-      await sseTransport(ctx, plan, sse, incoming)
-    }) as never
+    const outgoing = c.env?.outgoing
+    if (outgoing) {
+      // The stream writes its own head and body on the Node response; the server sends nothing more.
+      void serveNodeSse(ctx, plan, outgoing, c.get('requestId')).catch(() => outgoing.destroy())
+      return RESPONSE_ALREADY_SENT as never
+    }
+    return streamSSE(c, (sse) => serveWebSse(ctx, plan, sse, c.env?.incoming)) as never
   })
 
   app.openapi(eventWebSocketRoute, async (c) => {

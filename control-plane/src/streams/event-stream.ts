@@ -8,11 +8,28 @@ import type { DatabaseHandle } from '@wa-cluster/db'
 import type { EventType } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 
-/** An outbox event on its way to streams: serialized once, however many streams send it. */
-export type StreamedEvent = PositionedEvent & { json: string }
+/**
+ * An outbox event on its way to streams: serialized once, however many streams send it (the feed
+ * makes one per row for all the streams of the tenant; the wire forms are cached on it).
+ */
+export type StreamedEvent = PositionedEvent & { json: string; wire?: { sse?: Buffer; text?: Buffer } }
 
 export function toStreamedEvent(event: PositionedEvent): StreamedEvent {
   return { ...event, json: JSON.stringify(event.envelope) }
+}
+
+/** The SSE frame of an event (`id:` + one `data:` line: JSON.stringify never writes a raw newline). */
+export function sseFrameOf(event: StreamedEvent): Buffer {
+  event.wire ??= {}
+  event.wire.sse ??= Buffer.from(`id: ${event.envelope.id}\ndata: ${event.json}\n\n`)
+  return event.wire.sse
+}
+
+/** The envelope as UTF-8 bytes, for a WebSocket text message. */
+export function textBytesOf(event: StreamedEvent): Buffer {
+  event.wire ??= {}
+  event.wire.text ??= Buffer.from(event.json)
+  return event.wire.text
 }
 
 /** What a stream shows: every event of its tenant, or those of one session and/or some types. */

@@ -4,7 +4,7 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import type { ControlPlaneContext } from '../context.js'
 import type { WebSocketUpgradeBinding } from '../http/env.js'
 import type { PlannedStream } from '../services/event-streams.js'
-import type { StreamEndReason, StreamTransport } from './event-stream.js'
+import { type StreamEndReason, type StreamTransport, textBytesOf } from './event-stream.js'
 
 export const EVENT_WEBSOCKET_PATH = '/v1/events/ws'
 
@@ -80,7 +80,7 @@ export function serveWebSocketStream(ctx: ControlPlaneContext, plan: PlannedStre
     sendEvent: (event) =>
       new Promise<void>((resolve, reject) => {
         // The callback comes once the frame is handed to the kernel: a client that stops reading holds it.
-        socket.send(event.json, (error) => (error ? reject(error) : resolve()))
+        socket.send(textBytesOf(event), { binary: false }, (error) => (error ? reject(error) : resolve()))
       }),
     heartbeat: () => {
       if (!answeredPing) {
