@@ -7,11 +7,16 @@
 //      /send is called at --rate msg/s for --seconds over --linked sessions (open loop); latency = just
 //      before the send call → the `messages.upsert` event read on each stream, matched by text. Every
 //      (message, stream) pair is one sample.
+//  (c) outbox append → SSE stream, the stream path alone: the same streams, events appended straight
+//      to the outbox (as the session-node's append does) at --rate/s for --seconds; latency = just
+//      before the append → read on each stream.
 //  (b) RSS of the gateway with --idle idle SSE streams open (opened 200 at a time; each counted once
 //      it said `: ready`), against its RSS before them.
 
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
+import { appendEvent } from '@wa-cluster/core'
+import { openDatabase } from '@wa-cluster/db'
 import {
   apiFailure,
   createTenant,
@@ -22,6 +27,7 @@ import {
   ms,
   procStats,
   runBench,
+  scrapeMetric,
   sleep,
   summary,
   verdict,
@@ -73,7 +79,7 @@ function openStream(
 }
 
 await runBench('event-stream', 12 * 60_000, async () => {
-  const { sim, receiver, tracker, gateway } = await gatewayWithSim('event_stream')
+  const { sim, database, receiver, tracker, gateway } = await gatewayWithSim('event_stream')
   const { tenant, tenantKey } = await createTenant(gateway.baseUrl, gateway.adminKey, receiver.url)
   const streamUrl = `${gateway.baseUrl}/v1/events/stream?types=messages.upsert`
 
@@ -108,18 +114,19 @@ await runBench('event-stream', 12 * 60_000, async () => {
   const streams: { close(): void }[] = []
   /** text → (arrival − the envelope's occurredAt) on each stream: the outbox → stream part alone. */
   const fromOutbox = new Map<string, number[]>()
+  // The reader runs on the same 2 cores as the gateway: it picks the two fields it needs out of the
+  // envelope instead of parsing 100 copies of every event.
   const onEvent = (data: string) => {
     const at = now()
-    const event = JSON.parse(data) as { occurredAt: string; data: { messages: { text?: string }[] } }
-    for (const message of event.data.messages) {
-      if (!message.text || !sentAt.has(message.text)) continue
-      const egress = fromOutbox.get(message.text) ?? []
-      if (egress.length === 0) fromOutbox.set(message.text, egress)
-      egress.push(at - Date.parse(event.occurredAt))
-      const list = arrivals.get(message.text) ?? []
-      if (list.length === 0) arrivals.set(message.text, list)
-      list.push(at)
-    }
+    const text = /"text":"((?:[^"\\]|\\.)*)"/.exec(data)?.[1]
+    if (!text || !sentAt.has(text)) return
+    const occurredAt = /"occurredAt":"([^"]+)"/.exec(data)?.[1]
+    const egress = fromOutbox.get(text) ?? []
+    if (egress.length === 0) fromOutbox.set(text, egress)
+    egress.push(at - Date.parse(occurredAt ?? ''))
+    const list = arrivals.get(text) ?? []
+    if (list.length === 0) arrivals.set(text, list)
+    list.push(at)
   }
   for (let i = 0; i < streamCount; i++) streams.push(await openStream(streamUrl, tenantKey, onEvent))
   log(`${streams.length} streams open`)
@@ -180,6 +187,55 @@ await runBench('event-stream', 12 * 60_000, async () => {
   const egress = summary(runTexts.flatMap((text) => fromOutbox.get(text) ?? []))
   const last = summary(lastStream)
   const loadAfterA = loadAverage()
+
+  // ---------------------------------------------------------------- (c) outbox append → stream
+  const outbox = openDatabase({ url: database.url, maxConnections: 4 })
+  const gwBeforeC = procStats(gateway.pid)
+  const benchBeforeC = process.cpuUsage()
+  const heldBackBefore = (await scrapeMetric(gateway.metricsUrl, 'event_feed_held_back_reads_total')) ?? 0
+  const directTexts: string[] = []
+  const directStart = performance.now()
+  const appends: Promise<unknown>[] = []
+  for (let i = 0; i < totalMessages; i++) {
+    const due = directStart + (i * 1000) / rate
+    const wait = due - performance.now()
+    if (wait > 1) await sleep(wait)
+    const text = `direct ${tag} #${i}`
+    directTexts.push(text)
+    sentAt.set(text, now())
+    appends.push(
+      appendEvent(outbox.db, {
+        sessionId: linked[i % linked.length]!.id,
+        type: 'messages.upsert',
+        data: {
+          messages: [
+            {
+              id: `direct-${i}`,
+              waMessageId: `direct-${i}`,
+              chatId: `${contacts[0]}@s.whatsapp.net`,
+              from: `${contacts[0]}@s.whatsapp.net`,
+              fromMe: false,
+              timestamp: Math.floor(Date.now() / 1000),
+              type: 'text',
+              text,
+            },
+          ],
+        },
+      }),
+    )
+  }
+  await Promise.all(appends)
+  const directDeadline = Date.now() + 60_000
+  while (directTexts.some((t) => !everywhere(t)) && Date.now() < directDeadline) await sleep(50)
+  await outbox.close()
+  const direct = summary(
+    directTexts.flatMap((text) => (arrivals.get(text) ?? []).map((at) => at - sentAt.get(text)!)),
+  )
+  const loadAfterC = loadAverage()
+  const gwAfterC = procStats(gateway.pid)
+  const benchCpuC = process.cpuUsage(benchBeforeC)
+  const heldBack =
+    ((await scrapeMetric(gateway.metricsUrl, 'event_feed_held_back_reads_total')) ?? 0) - heldBackBefore
   for (const stream of streams) stream.close()
   await sleep(1000)
 
@@ -216,6 +272,9 @@ await runBench('event-stream', 12 * 60_000, async () => {
     `    last of the ${streamCount} streams per message: p50 ${ms(last.p50)}  p99 ${ms(last.p99)}  max ${ms(last.max)}`,
     `    envelope occurredAt (the inserting transaction's start, ms clock) → read on the stream: p50 ${ms(egress.p50)}  p99 ${ms(egress.p99)}  max ${ms(egress.max)}`,
     `    gateway CPU during (a): ${(gwAfter.cpuSeconds - gwBefore.cpuSeconds).toFixed(1)} s; RSS ${gwAfter.rssMb.toFixed(0)} MB`,
+    `(c) outbox append → read on each of ${streamCount} SSE streams (${rate}/s for ${seconds} s; load average after: ${loadAfterC})`,
+    `    samples ${direct.n}/${directTexts.length * streamCount}; p50 ${ms(direct.p50)}  p95 ${ms(direct.p95)}  p99 ${ms(direct.p99)}  max ${ms(direct.max)}; feed re-reads for events held behind an older transaction: ${heldBack}`,
+    `    CPU during (c): gateway ${(gwAfterC.cpuSeconds - gwBeforeC.cpuSeconds).toFixed(1)} s, this bench process (the ${streamCount} readers) ${((benchCpuC.user + benchCpuC.system) / 1e6).toFixed(1)} s`,
     `(b) ${idle.length} idle SSE streams on the gateway (opened in ${openSeconds.toFixed(1)} s)`,
     `    gateway RSS ${rssBefore.toFixed(0)} MB before → ${rssIdle.toFixed(0)} MB with them (+${(rssIdle - rssBefore).toFixed(0)} MB, ${(((rssIdle - rssBefore) * 1024) / Math.max(1, idle.length)).toFixed(1)} KB per stream)   target ≤ 1 GB: ${verdict(rssIdle <= 1024)}`,
   ]

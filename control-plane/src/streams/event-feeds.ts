@@ -48,11 +48,15 @@ export type EventStreams = {
  * one such read beyond STREAM_BUFFER_BYTES (see LiveStream).
  */
 const FEED_PAGE = 200
-/** A row announced but still above the horizon (an older transaction running) is re-read soon. */
+/**
+ * A row announced but still above the horizon (an older transaction running) is re-read soon: 5 ms,
+ * then every 20 ms at most while rows stay held. A short cap keeps the added latency at one retry
+ * period past the moment the older transaction ends; each retry is one indexed query per held feed.
+ */
 const HELD_BACK_FIRST_RETRY_MS = 5
-const HELD_BACK_MAX_RETRY_MS = 500
+const HELD_BACK_MAX_RETRY_MS = 20
 
-type StreamMetrics = { open: Gauge; ended: Counter<'reason'> }
+type StreamMetrics = { open: Gauge; ended: Counter<'reason'>; heldBack: Counter }
 
 function streamMetrics(registry: Registry, count: () => number): StreamMetrics {
   const open = registeredMetric(
@@ -79,7 +83,17 @@ function streamMetrics(registry: Registry, count: () => number): StreamMetrics {
         registers: [registry],
       }),
   )
-  return { open, ended }
+  const heldBack = registeredMetric(
+    registry,
+    'event_feed_held_back_reads_total',
+    () =>
+      new Counter({
+        name: 'event_feed_held_back_reads_total',
+        help: 'Feed re-reads scheduled because a committed event was held behind an older transaction still running',
+        registers: [registry],
+      }),
+  )
+  return { open, ended, heldBack }
 }
 
 /** The live feed of one tenant in this process: reads its new outbox rows once for all its streams. */
@@ -99,6 +113,7 @@ class TenantFeed implements TenantFeedPort {
     private readonly database: DatabaseHandle,
     private readonly logger: Logger,
     private readonly onEmpty: (feed: TenantFeed) => void,
+    private readonly onHeldBack: () => void,
   ) {}
 
   position(): OutboxPosition | undefined {
@@ -178,6 +193,7 @@ class TenantFeed implements TenantFeedPort {
       return
     }
     if (this.retryTimer) return
+    this.onHeldBack()
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       this.wake()
@@ -204,9 +220,15 @@ export function createEventStreams(deps: {
   function feedOf(tenantId: string): TenantFeed {
     let feed = feeds.get(tenantId)
     if (!feed) {
-      feed = new TenantFeed(tenantId, database, logger, (empty) => {
-        if (feeds.get(tenantId) === empty) feeds.delete(tenantId)
-      })
+      feed = new TenantFeed(
+        tenantId,
+        database,
+        logger,
+        (empty) => {
+          if (feeds.get(tenantId) === empty) feeds.delete(tenantId)
+        },
+        () => metrics.heldBack.inc(),
+      )
       feeds.set(tenantId, feed)
     }
     return feed
