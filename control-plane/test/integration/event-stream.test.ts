@@ -232,6 +232,30 @@ describe('GET /v1/events/stream', () => {
     stream.close()
   })
 
+  it('also streams through app.request (no Node response: the web-stream path)', {
+    timeout: 30_000,
+  }, async () => {
+    const response = await api.app.request('/v1/events/stream', {
+      headers: { authorization: `Bearer ${tenantA.apiKey}` },
+    })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toContain('text/event-stream')
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    const readUntil = async (needle: string) => {
+      while (!text.includes(needle)) {
+        const { value, done } = await reader.read()
+        if (done) throw new Error(`stream ended before ${needle}`)
+        text += decoder.decode(value, { stream: true })
+      }
+    }
+    await readUntil(': ready')
+    const event = await inbound(sessionA1)
+    await readUntil(`id: ${event.id}\ndata: {"id":"${event.id}"`)
+    await reader.cancel()
+  })
+
   it('sends heartbeats while idle', async () => {
     const stream = await sse('/v1/events/stream', { key: tenantB.apiKey })
     await stream.ready()
