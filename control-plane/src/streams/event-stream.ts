@@ -40,8 +40,11 @@ export type StreamEndReason = 'client_closed' | 'slow_consumer' | 'token_expired
 
 /** The transport under a stream (SSE response, WebSocket). */
 export type StreamTransport = {
-  /** Sends one event; resolves once the transport took it (this is where a slow client pushes back). */
-  sendEvent(event: StreamedEvent): Promise<void>
+  /**
+   * Sends events in order, in as few writes as it can; resolves once the transport took them (this is
+   * where a slow client pushes back).
+   */
+  sendEvents(events: readonly StreamedEvent[]): Promise<void>
   /** Keeps proxies from closing an idle connection (SSE comment line, WS ping). */
   heartbeat(): void
   /** Ends the connection; `reason` says why (a slow consumer's socket is destroyed, not flushed). */
@@ -139,6 +142,7 @@ export class LiveStream {
       const page = await this.read(this.cursor, undefined)
       if (this.state === 'ended') return
       for (const event of page) this.push(event)
+      void this.pump()
       // Sent before reading on: a replay holds one page, and live events never queue behind it.
       await this.whenDrained()
       if (page.length < REPLAY_PAGE) return
@@ -158,6 +162,7 @@ export class LiveStream {
         const page = await this.read(this.cursor, feedPosition)
         if (this.isEnded()) return
         for (const event of page) this.push(event)
+        void this.pump()
         if (page.length < REPLAY_PAGE) break
       }
       // Rows up to the feed's position that matched nothing still count as passed.
@@ -206,6 +211,7 @@ export class LiveStream {
       }
       this.push(event)
     }
+    void this.pump()
   }
 
   private matches(event: StreamedEvent): boolean {
@@ -215,23 +221,27 @@ export class LiveStream {
     return true
   }
 
-  /** Queues an event and sends it when the transport has taken the ones before. */
+  /** Queues an event; the caller starts the pump once it has queued what it had. */
   private push(event: StreamedEvent): void {
     this.cursor = event.position
     this.queue.push(event)
     this.queuedBytes += event.json.length
-    void this.pump()
   }
 
+  /**
+   * Sends what is queued, all of it at once: events that arrived together (one feed read, one replay
+   * page) or while the previous send waited go out in one write, so a busy stream costs fewer writes.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return
     this.pumping = true
     try {
       while (this.queue.length > 0 && this.state !== 'ended') {
-        const event = this.queue[0]!
-        await this.deps.transport.sendEvent(event)
-        this.queue.shift()
-        this.queuedBytes -= event.json.length
+        const batch = this.queue.slice()
+        await this.deps.transport.sendEvents(batch)
+        if (this.isEnded()) break
+        this.queue.splice(0, batch.length)
+        for (const event of batch) this.queuedBytes -= event.json.length
       }
     } catch {
       // The transport failed under us: the client is gone.

@@ -63,7 +63,13 @@ export async function serveNodeSse(
       outgoing.on('close', done)
     })
   const transport: StreamTransport = {
-    sendEvent: (event) => (outgoing.write(sseFrameOf(event)) ? Promise.resolve() : whenWritable()),
+    sendEvents: (events) => {
+      // Corked: the frames leave in one write, however many there are.
+      outgoing.cork()
+      for (const event of events) outgoing.write(sseFrameOf(event))
+      outgoing.uncork()
+      return outgoing.writableNeedDrain ? whenWritable() : Promise.resolve()
+    },
     heartbeat: () => {
       outgoing.write(HEARTBEAT)
     },
@@ -91,7 +97,7 @@ export async function serveWebSse(
   incoming: IncomingMessage | undefined,
 ): Promise<void> {
   const transport: StreamTransport = {
-    sendEvent: (event) => sse.write(sseFrameOf(event)).then(() => undefined),
+    sendEvents: (events) => sse.write(Buffer.concat(events.map(sseFrameOf))).then(() => undefined),
     heartbeat: () => {
       void sse.write(HEARTBEAT).catch(() => {})
     },

@@ -77,10 +77,18 @@ export function serveWebSocketStream(ctx: ControlPlaneContext, plan: PlannedStre
     answeredPing = true
   })
   const transport: StreamTransport = {
-    sendEvent: (event) =>
+    sendEvents: (events) =>
       new Promise<void>((resolve, reject) => {
-        // The callback comes once the frame is handed to the kernel: a client that stops reading holds it.
-        socket.send(textBytesOf(event), { binary: false }, (error) => (error ? reject(error) : resolve()))
+        // One message per event. The last callback comes once every frame is handed to the kernel: a
+        // client that stops reading holds it.
+        events.forEach((event, index) => {
+          const last = index === events.length - 1
+          socket.send(
+            textBytesOf(event),
+            { binary: false },
+            last ? (error) => (error ? reject(error) : resolve()) : undefined,
+          )
+        })
       }),
     heartbeat: () => {
       if (!answeredPing) {
