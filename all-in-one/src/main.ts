@@ -1,6 +1,7 @@
 // `npm start`: the all-in-one gateway, a control-plane and a session-node in one process, on PGlite and
 // in-process coordination unless DATABASE_URL / REDIS_URL are set. `--sim` (or WA_SIM=1) also runs a
 // loopback WhatsApp simulator for a demo without a phone.
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { serve } from '@hono/node-server'
@@ -111,6 +112,8 @@ const server = serve({ fetch: controlPlane.app.fetch, port: config.PORT, hostnam
     ].join('\n'),
   )
 })
+
+controlPlane.acceptWebSockets(server as Server)
 
 /** The URL to use from this machine, and who else can reach the port. */
 function describeListening(info: AddressInfo): { url: string; scope: string } {

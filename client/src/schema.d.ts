@@ -695,6 +695,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live events as Server-Sent Events: replays from a cursor, then streams as they commit
+         * @description Each event is one SSE message: `id:` is the event id (the resume cursor), `data:` the webhook envelope (JSON). Resume with `Last-Event-ID` (EventSource sends it on reconnect) or `?after=`: no gap, no duplicate. A comment line `: heartbeat` comes every STREAM_HEARTBEAT_MS (15 s) while idle; `: ready` once the replay is done. Events come in commit order (per session also `seq` order). A client that stops reading is disconnected once STREAM_BUFFER_BYTES are waiting for it. Authenticate with the tenant key or `?token=` (see `POST /v1/stream-tokens`).
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live events over a WebSocket (the same events as the SSE stream)
+         * @description Connect with `Upgrade: websocket`. Each text message is one webhook envelope (JSON), in commit order; the server pings every STREAM_HEARTBEAT_MS and closes a connection that does not answer. Resume with `?after=` (the last `id` received). Messages from the client are ignored. A plain GET (no upgrade) is answered 400.
+         */
+        get: operations["streamEventsWebSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stream-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived, read-only token for the event streams (`?token=`), for browsers
+         * @description EventSource cannot send an Authorization header. The token opens `/v1/events/stream` and `/v1/events/ws` for this tenant (or one session of it) until it expires, and no other endpoint. A stream opened with it ends when it expires; connect again with a new token and `?after=` the last event id.
+         */
+        post: operations["createStreamToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -1720,6 +1780,29 @@ export interface components {
              * @enum {string}
              */
             status: "dead";
+        };
+        StreamToken: {
+            /**
+             * @description Pass it as `?token=` to `/v1/events/stream` or `/v1/events/ws`; it opens nothing else
+             * @example wst_AbC…
+             */
+            token: string;
+            /** @description The one session it reads, or null for all */
+            sessionId: string | null;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            expiresAt: string;
+        };
+        CreateStreamToken: {
+            /** @description Limit the token to this session’s events; omitted = every session of the tenant */
+            sessionId?: string;
+            /**
+             * @description Lifetime in seconds, 1–3600; default 300
+             * @example 300
+             */
+            ttlSeconds?: number;
         };
         EventPage: {
             data: components["schemas"]["Event"][];
@@ -4883,6 +4966,218 @@ export interface operations {
             };
             /** @description Rate limited; see the Retry-After header */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description Replay the events after this one, then go live. `Last-Event-ID` wins over it (EventSource sends it on reconnect). Without either, the stream starts now. */
+                after?: string;
+                /** @description Only this session’s events */
+                sessionId?: string;
+                /** @description Only these event types, comma-separated */
+                types?: string;
+                /** @description A stream token from `POST /v1/stream-tokens`, for clients that cannot send an Authorization header (browsers’ EventSource). Valid on the stream endpoints only. */
+                token?: string;
+            };
+            header?: {
+                /** @description The `id:` of the last event received: the stream resumes after it, with no gap and no duplicate */
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An endless `text/event-stream` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamEventsWebSocket: {
+        parameters: {
+            query?: {
+                /** @description Replay the events after this one, then go live. `Last-Event-ID` wins over it (EventSource sends it on reconnect). Without either, the stream starts now. */
+                after?: string;
+                /** @description Only this session’s events */
+                sessionId?: string;
+                /** @description Only these event types, comma-separated */
+                types?: string;
+                /** @description A stream token from `POST /v1/stream-tokens`, for clients that cannot send an Authorization header (browsers’ EventSource). Valid on the stream endpoints only. */
+                token?: string;
+            };
+            header?: {
+                /** @description The `id:` of the last event received: the stream resumes after it, with no gap and no duplicate */
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols: the WebSocket is open */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createStreamToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateStreamToken"];
+            };
+        };
+        responses: {
+            /** @description The token and when it expires */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamToken"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,7 @@ import { observeRequests } from './http/observability.js'
 import { describeApi, OPENAPI_DOCUMENT_CONFIG, OPENAPI_DOCUMENT_PATH } from './http/openapi.js'
 import { readRequestBody } from './http/request-body.js'
 import { registerBroadcastRoutes } from './routes/broadcasts.js'
+import { registerEventStreamRoutes } from './routes/event-streams.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
@@ -30,6 +31,8 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerTemplateRoutes(app)
   registerWebhookRoutes(app)
   registerWebhookEndpointRoutes(app)
+  // Before the event routes: `/v1/events/stream` must not be read as `/v1/events/{eventId}`.
+  registerEventStreamRoutes(app)
   registerEventRoutes(app)
 }
 

@@ -1,15 +1,21 @@
 import { createHash } from 'node:crypto'
+import type { Server } from 'node:http'
 import { createOutboundPolicy, type RuntimeBase } from '@wa-cluster/core'
 import { createApp } from './app.js'
 import { createFailoverLeader, type FailoverLeader } from './cluster/failover-leader.js'
 import { createSessionWatcher, type SessionWatcher } from './cluster/session-watcher.js'
 import type { ControlPlaneContext } from './context.js'
+import { createEventStreams, type EventStreams } from './streams/event-feeds.js'
+import { acceptEventWebSockets } from './streams/websocket.js'
 
 export type ControlPlane = {
   ctx: ControlPlaneContext
   app: ReturnType<typeof createApp>
   sessionWatcher: SessionWatcher
   leader: FailoverLeader
+  eventStreams: EventStreams
+  /** Takes the WebSocket upgrades of the HTTP server the app is served on (`/v1/events/ws`). */
+  acceptWebSockets(server: Server): void
   start(): Promise<void>
   stop(): Promise<void>
 }
@@ -20,10 +26,12 @@ export type ControlPlane = {
  */
 export function createControlPlane(base: RuntimeBase, input: { adminApiKey: string }): ControlPlane {
   const sessionWatcher = createSessionWatcher(base.coordinator)
+  const eventStreams = createEventStreams(base)
   const ctx: ControlPlaneContext = {
     ...base,
     outboundPolicy: createOutboundPolicy(base.config.ALLOW_PRIVATE_NETWORKS),
     sessionWatcher,
+    eventStreams,
     adminKeyHash: createHash('sha256').update(input.adminApiKey).digest('hex'),
   }
   const leader = createFailoverLeader({
@@ -32,17 +40,24 @@ export function createControlPlane(base: RuntimeBase, input: { adminApiKey: stri
     logger: base.logger,
     config: base.config,
   })
+  const app = createApp(ctx)
   return {
     ctx,
-    app: createApp(ctx),
+    app,
     sessionWatcher,
     leader,
+    eventStreams,
+    acceptWebSockets(server) {
+      acceptEventWebSockets(server, app)
+    },
     async start() {
       await sessionWatcher.start()
+      await eventStreams.start()
       await leader.start()
     },
     async stop() {
       await leader.stop()
+      await eventStreams.stop()
       await sessionWatcher.stop()
     },
   }

@@ -1,5 +1,6 @@
 // `npm run start:control-plane`: one stateless control-plane of a cluster (Postgres + Redis): the
 // public API, the session watcher and the failover leader. Runs no sessions and no webhook dispatcher.
+import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 import {
   createLogger,
@@ -35,6 +36,8 @@ const server = serve({ fetch: controlPlane.app.fetch, port: config.PORT, hostnam
     'wa-cluster listening',
   ),
 )
+
+controlPlane.acceptWebSockets(server as Server)
 
 onShutdownSignal(logger, async () => {
   server.close()

@@ -42,9 +42,19 @@ export {
   type SqlExecutor,
   toEventEnvelope,
 } from './events/outbox.js'
+// The outbox in commit-safe order, for live streams.
+export {
+  compareOutboxPositions,
+  currentOutboxPosition,
+  OUTBOX_ANNOUNCE_CHANNEL,
+  type OutboxPosition,
+  outboxPositionOf,
+  type PositionedEvent,
+  parseOutboxAnnouncement,
+  readOutboxAfter,
+} from './events/outbox-positions.js'
 // Outbound messages nobody can send.
 export { failStaleQueuedSends } from './messages/stale-sends.js'
-
 // The outbound guard (SSRF): tenant-supplied URLs reach only public addresses unless the operator allows.
 export {
   checkOutboundUrl,

@@ -26,6 +26,16 @@ export type DatabaseHandle = {
   kind: 'postgres' | 'pglite'
   /** Runs raw SQL and returns its rows, hiding the drivers' different result shapes. */
   rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>
+  /**
+   * Calls `onNotification` with the payload of every NOTIFY on `channel` (a connection of its own on
+   * Postgres, re-established by the driver after a drop; `onListening` runs on every (re)subscription,
+   * since notifications sent while it was down are lost). Resolves to the unsubscribe.
+   */
+  listen(
+    channel: string,
+    onNotification: (payload: string) => void,
+    onListening?: () => void,
+  ): Promise<() => Promise<void>>
   /** Applies the generated migrations in drizzle/migrations. */
   migrate(): Promise<void>
   close(): Promise<void>
@@ -52,6 +62,10 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
       db: db as unknown as Database,
       kind: 'postgres',
       rows: async (query) => resultRows(await db.execute(query)),
+      async listen(channel, onNotification, onListening) {
+        const { unlisten } = await client.listen(channel, onNotification, onListening)
+        return unlisten
+      },
       migrate: () => migratePostgres(db, { migrationsFolder }),
       close: () => client.end({ timeout: 5 }),
     }
@@ -69,6 +83,12 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
     db: db as unknown as Database,
     kind: 'pglite',
     rows: async (query) => resultRows(await db.execute(query)),
+    async listen(channel, onNotification, onListening) {
+      // One in-process database: a NOTIFY reaches this callback when its transaction commits.
+      const unlisten = await client.listen(channel, onNotification)
+      onListening?.()
+      return unlisten
+    },
     migrate: () => migratePglite(db, { migrationsFolder }),
     close: () => client.close(),
   }

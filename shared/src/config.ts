@@ -142,6 +142,22 @@ export const configSchema = z.object({
    * Default 10 s.
    */
   WEBHOOK_TIMEOUT_MS: positiveInt.min(500).max(120_000).default(10_000),
+  /**
+   * Live event streams (SSE and WebSocket): a heartbeat (SSE comment / WS ping) this often keeps proxies
+   * from closing an idle stream. Default 15000 ms.
+   */
+  STREAM_HEARTBEAT_MS: positiveInt.min(10).default(15_000),
+  /**
+   * Bytes of events one stream may have waiting for its client; a client that stops reading for longer
+   * is disconnected (it resumes with Last-Event-ID). Default 1 MiB.
+   */
+  STREAM_BUFFER_BYTES: positiveInt.min(1024).default(1024 * 1024),
+  /**
+   * Safety re-read of the outbox by every tenant feed with a live stream, in case an announcement was
+   * lost (database connection dropped). Announcements wake streams at once; this only bounds a delay.
+   * Default 5000 ms.
+   */
+  STREAM_REREAD_INTERVAL_MS: positiveInt.min(50).default(5_000),
 })
 
 export type Config = z.infer<typeof configSchema>

@@ -1,6 +1,7 @@
 import { Forbidden, type TenantLimits, TenantSuspended, Unauthorized } from '@wa-cluster/shared'
 import type { Context, MiddlewareHandler } from 'hono'
 import { authenticateApiKey, isAdminKey } from '../services/api-keys.js'
+import { isStreamToken, verifyStreamToken } from '../services/stream-tokens.js'
 import { countTenantRequest } from '../services/tenant-limits.js'
 import type { AppEnv, Principal } from './env.js'
 
@@ -50,6 +51,33 @@ export const requireTenant: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set('tenantId', principal.tenantId)
   rememberSessionId(c)
   await countTenantRequest({ ctx: c.get('ctx'), tenantId: principal.tenantId, stored: principal.limits })
+  await next()
+}
+
+/**
+ * Route middleware for the event streams only: a tenant API key like `requireTenant`, or a stream token
+ * (`?token=`, or as the bearer). A token is never accepted anywhere else: `requireTenant` knows only
+ * API keys.
+ */
+export const requireStreamReader: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const queryToken = c.req.query('token')
+  const presented = queryToken ?? bearerToken(c.req.header('authorization'))
+  if (queryToken === undefined && !(presented && isStreamToken(presented))) return requireTenant(c, next)
+  const ctx = c.get('ctx')
+  const grant = presented ? await verifyStreamToken({ ctx, token: presented }) : undefined
+  if (!grant) {
+    throw new Unauthorized('invalid or expired stream token: ask POST /v1/stream-tokens for a new one')
+  }
+  c.set('principal', {
+    kind: 'tenant',
+    tenantId: grant.tenantId,
+    apiKeyId: grant.apiKeyId,
+    limits: grant.limits,
+    status: grant.status,
+  })
+  c.set('tenantId', grant.tenantId)
+  c.set('streamGrant', { sessionId: grant.sessionId, expiresAt: grant.expiresAt })
+  await countTenantRequest({ ctx, tenantId: grant.tenantId, stored: grant.limits })
   await next()
 }
 

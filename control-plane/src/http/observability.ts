@@ -6,6 +6,9 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { ControlPlaneContext } from '../context.js'
 import type { AppEnv } from './env.js'
 
+/** @hono/node-server's mark on a response the handler has already written to the socket. */
+const RESPONSE_WRITTEN_BY_HANDLER = 'x-hono-already-sent'
+
 /** A client-supplied request id is echoed only when it is safe to put in headers and log lines. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -58,8 +61,10 @@ export function observeRequests(ctx: ControlPlaneContext): MiddlewareHandler<App
     c.set('logger', ctx.logger.child({ requestId }))
     c.header('x-request-id', requestId)
     await next()
-    // Errors were turned into responses by onError before this point; the status is final.
-    c.header('x-request-id', requestId)
+    // Errors were turned into responses by onError before this point; the status is final. A response
+    // the handler wrote itself on the Node socket (a live event stream, whose head carries the id) is
+    // left alone: touching its headers rebuilds it, and the server would then write a second head.
+    if (!c.res.headers.has(RESPONSE_WRITTEN_BY_HANDLER)) c.header('x-request-id', requestId)
     const status = c.res.status
     const route = routeLabel(c, status)
     const labels = { route, method: c.req.method, status: String(status) }

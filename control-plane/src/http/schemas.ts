@@ -1037,3 +1037,80 @@ export const BulkRedeliverBody = z
   .strictObject({ status: z.literal('dead').openapi({ description: 'Redeliver every dead-lettered event' }) })
   .openapi('BulkRedeliver')
 export const RedeliverResultSchema = z.object({ redelivered: z.number().int() }).openapi('RedeliverResult')
+
+// --- live event streams ---
+
+const EVENT_TYPE_LIST = new RegExp(
+  `^(${EVENT_TYPES.map((type) => type.replace('.', '\\.')).join('|')})(,(${EVENT_TYPES.map((type) => type.replace('.', '\\.')).join('|')}))*$`,
+)
+const streamCursor = z
+  .string()
+  .regex(/^evt_[0-9a-z]{1,64}$/, 'must be an event id (the id of the last event received)')
+
+export const EventStreamQuery = z.object({
+  after: streamCursor.optional().openapi({
+    param: { name: 'after', in: 'query' },
+    description:
+      'Replay the events after this one, then go live. `Last-Event-ID` wins over it (EventSource sends it on reconnect). Without either, the stream starts now.',
+    example: 'evt_0lq2x3y4z5abcdefghijkl',
+  }),
+  sessionId: z
+    .string()
+    .regex(/^ses_[0-9a-z]{1,64}$/, 'must be a session id')
+    .optional()
+    .openapi({ param: { name: 'sessionId', in: 'query' }, description: 'Only this session’s events' }),
+  types: z
+    .string()
+    .regex(EVENT_TYPE_LIST, `must be a comma-separated list of ${EVENT_TYPES.join(', ')}`)
+    .optional()
+    .openapi({
+      param: { name: 'types', in: 'query' },
+      description: 'Only these event types, comma-separated',
+      example: 'messages.upsert,messages.update',
+    }),
+  token: z
+    .string()
+    .max(2048, 'is too long to be a stream token')
+    .optional()
+    .openapi({
+      param: { name: 'token', in: 'query' },
+      description:
+        'A stream token from `POST /v1/stream-tokens`, for clients that cannot send an Authorization header (browsers’ EventSource). Valid on the stream endpoints only.',
+    }),
+})
+export const EventStreamHeaders = z.object({
+  'last-event-id': streamCursor.optional().openapi({
+    param: { name: 'last-event-id', in: 'header' },
+    description:
+      'The `id:` of the last event received: the stream resumes after it, with no gap and no duplicate',
+  }),
+})
+
+export const CreateStreamTokenBody = z
+  .strictObject({
+    sessionId: z
+      .string()
+      .regex(/^ses_[0-9a-z]{1,64}$/, 'must be a session id')
+      .optional()
+      .openapi({
+        description: 'Limit the token to this session’s events; omitted = every session of the tenant',
+      }),
+    ttlSeconds: z
+      .number({ error: 'must be a number of seconds' })
+      .int('must be a whole number of seconds')
+      .min(1, 'must be between 1 and 3600')
+      .max(3600, 'must be between 1 and 3600')
+      .optional()
+      .openapi({ description: 'Lifetime in seconds, 1–3600; default 300', example: 300 }),
+  })
+  .openapi('CreateStreamToken')
+export const StreamTokenSchema = z
+  .object({
+    token: z.string().openapi({
+      description: 'Pass it as `?token=` to `/v1/events/stream` or `/v1/events/ws`; it opens nothing else',
+      example: 'wst_AbC…',
+    }),
+    sessionId: z.string().nullable().openapi({ description: 'The one session it reads, or null for all' }),
+    expiresAt: timestamp,
+  })
+  .openapi('StreamToken')

@@ -55,6 +55,11 @@ const NOT_SWEPT: Record<string, string> = {
   listTemplates: 'no path id: template names are per tenant; checked in broadcasts.test.ts (templates)',
   putTemplate:
     'the name is looked up in the caller’s own tenant, so B’s PUT creates B’s template (never touches A’s): checked in broadcasts.test.ts (templates)',
+  streamEvents:
+    'no path id: event-stream.test.ts checks that a key or stream token of one tenant never streams another’s events, and that another tenant’s event id is refused as a cursor',
+  streamEventsWebSocket: 'no path id: event-stream.test.ts checks the WebSocket like the SSE stream',
+  createStreamToken:
+    'no path id: event-stream.test.ts checks that a token for another tenant’s session is 404 and a token reads its own tenant only',
 }
 
 /** Tenant-scoped operations with a path id: tenant B on tenant A's ids must get 404. */

@@ -10,6 +10,7 @@ import { TEST_ALLOW_PRIVATE_NETWORKS } from '../../../test-support/seed.js'
 import { createApp } from '../../src/app.js'
 import { createSessionWatcher } from '../../src/cluster/session-watcher.js'
 import type { ControlPlaneContext } from '../../src/context.js'
+import { createEventStreams } from '../../src/streams/event-feeds.js'
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef'
 
@@ -52,6 +53,10 @@ export async function createTestApi(
     ),
     ...overrides,
   }
+  const logger = pino({ level: 'silent' })
+  const metrics = new Registry()
+  const eventStreams = createEventStreams({ config, database: database.handle, logger, metrics })
+  await eventStreams.start()
   const ctx: ControlPlaneContext = {
     config,
     database: database.handle,
@@ -59,9 +64,10 @@ export async function createTestApi(
     outboundPolicy: createOutboundPolicy(config.ALLOW_PRIVATE_NETWORKS),
     coordinator,
     sessionWatcher,
+    eventStreams,
     adminKeyHash: createHash('sha256').update(TEST_ADMIN_KEY).digest('hex'),
-    logger: pino({ level: 'silent' }),
-    metrics: new Registry(),
+    logger,
+    metrics,
   }
   const app = createApp(ctx)
   return {
@@ -96,6 +102,7 @@ export async function createTestApi(
       }
     },
     async close() {
+      await eventStreams.stop()
       await sessionWatcher.stop()
       await coordinator.close()
       await database.drop()

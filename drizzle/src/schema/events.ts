@@ -1,6 +1,16 @@
 import type { EventType } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
-import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import {
+  bigint,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core'
 import { bytea } from './auth.js'
 import { tenants } from './tenants.js'
 
@@ -19,6 +29,9 @@ export const webhooks = pgTable('webhooks', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 })
+
+/** Postgres' 64-bit transaction id (`xid8`), read and written as its decimal text. */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' })
 
 /**
  * The outbox. Every event is written here before anything acknowledges it; the dispatcher delivers
@@ -44,6 +57,12 @@ export const events = pgTable(
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
     lastError: text('last_error'),
     deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    /**
+     * The inserting transaction (set by the default, never updated): live streams read the outbox in
+     * (tx, id) order below the oldest running transaction, so a row that commits late cannot land
+     * behind a cursor (see docs/ARCHITECTURE.md, "Live streams").
+     */
+    tx: xid8('tx').notNull().default(sql`pg_current_xact_id()`),
   },
   (table) => [
     uniqueIndex('events_session_seq_idx').on(table.sessionId, table.seq),
@@ -51,6 +70,8 @@ export const events = pgTable(
     index('events_due_idx').on(table.delivery, table.nextAttemptAt),
     // The dispatcher's per-session order check ("is an earlier event of this session still pending?")
     // probes this; without it the probe walks the session's whole delivered history.
+    // The live streams' read: a tenant's rows after a (tx, id) position.
+    index('events_tenant_tx_idx').on(table.tenantId, table.tx, table.id),
     index('events_pending_session_idx').on(table.sessionId, table.seq).where(sql`delivery = 'pending'`),
     // "Was this received message already stored?": WhatsApp delivers a message again when its receipt
     // was not sent (a crash after the commit); the owner looks it up here before appending it twice.
