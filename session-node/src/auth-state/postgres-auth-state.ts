@@ -188,7 +188,11 @@ export async function openPostgresAuthState(options: PostgresAuthStateOptions): 
         settle(applied)
         if (!applied) refuseStale()
       } catch (error) {
-        settle(false)
+        // A write that failed while the session is still ours (Postgres away) is still what the socket
+        // uses: Baileys encrypted with these values and retries the commit. Its entries stay pending, so
+        // reads keep returning them and never the older rows in Postgres (a Signal session read back
+        // stale encrypts with a spent ratchet, which the recipient cannot decrypt). The retry replaces them.
+        if (staleError) settle(false)
         throw error
       }
     },

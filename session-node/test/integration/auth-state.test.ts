@@ -462,3 +462,37 @@ describe('pg_dump of a paired session', () => {
 })
 
 export type { AuthenticationState }
+
+describe('a key write that fails while Postgres is away', () => {
+  it('keeps serving what the socket wrote, never the older row, until the retried write commits', async () => {
+    const test = await createTestDatabase('auth_outage')
+    const admin = postgres(test.url.replace(/\/[^/]+$/, '/postgres'), { max: 1, onnotice: () => {} })
+    try {
+      const database = test.handle
+      const sessionId = await createSessionRow(database, 1)
+      const opened = await openPostgresAuthState({ database, secretBox, sessionId, epoch: 1 })
+      await opened.state.keys.set({ session: { peer: new Uint8Array([1]) } })
+      const read = async () => Buffer.from((await opened.state.keys.get('session', ['peer'])).peer!)
+
+      await admin.unsafe(`ALTER DATABASE ${test.name} ALLOW_CONNECTIONS false`)
+      await admin.unsafe(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${test.name}' AND pid <> pg_backend_pid()`,
+      )
+      // The socket moved the Signal session on (value 2); storing it fails.
+      await expect(opened.state.keys.set({ session: { peer: new Uint8Array([2]) } })).rejects.toThrow()
+      await admin.unsafe(`ALTER DATABASE ${test.name} ALLOW_CONNECTIONS true`)
+
+      // Postgres is back but still holds 1. Until the retry commits, reads must say 2: encrypting with the
+      // spent state would send what the recipient cannot decrypt.
+      expect(await read()).toEqual(Buffer.from([2]))
+      await opened.state.keys.set({ session: { peer: new Uint8Array([2]) } })
+      const reopened = await openPostgresAuthState({ database, secretBox, sessionId, epoch: 1 })
+      expect(Buffer.from((await reopened.state.keys.get('session', ['peer'])).peer!)).toEqual(
+        Buffer.from([2]),
+      )
+    } finally {
+      await admin.end()
+      await test.drop()
+    }
+  })
+})
