@@ -32,6 +32,9 @@ const FAST: WebhookDispatcherOptions = {
   backoffCapMs: 40,
   pollIntervalMs: 20,
   maxAttempts: 50,
+  // A test ends with requests still hanging on purpose: stopping waits this long for them, not for
+  // the request timeout (webhook-drain.test.ts covers the drain itself).
+  drainTimeoutMs: 200,
 }
 
 const message = (text: string) => ({
