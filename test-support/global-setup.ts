@@ -13,6 +13,17 @@ const required = [
     url: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     start: 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
   },
+  {
+    name: 'RabbitMQ',
+    url: process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    start: 'rabbitmq-server -detached',
+  },
+  {
+    name: 'NATS (with JetStream)',
+    url: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222',
+    start:
+      'start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server',
+  },
 ]
 
 function reachable(url: string): Promise<boolean> {
