@@ -535,7 +535,10 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     async start() {
       if (running) return
       if (stopping) await stopping
+      // Registers the broker sinks (event_sinks) before anything is claimed; a second start() that
+      // overlapped this one finds the dispatcher running.
       await sinks.start()
+      if (running) return
       running = true
       stopController = new AbortController()
       if (agent.closed || agent.destroyed) agent = newAgent()

@@ -15,6 +15,7 @@ import {
   waitUntil,
 } from '../../../test-support/seed.js'
 import { sinkAddress } from '../../src/sinks/publishers.js'
+import { syncEventSinks } from '../../src/sinks/sink-deliveries.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from '../../src/webhooks/dispatcher.js'
 
 // Issue 11, broker sinks: every event reaches RabbitMQ and NATS JetStream with its routing key /
@@ -85,6 +86,7 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
   let tenantA: string
   let tenantB: string
   let dispatcher: WebhookDispatcher
+  let sinks: EventSinkConfig[]
 
   async function fromNats(): Promise<Received[]> {
     const info = await jsm.streams.info(stream).catch(() => undefined)
@@ -136,7 +138,7 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
 
     tenantA = await seedTenant(test.handle)
     tenantB = await seedTenant(test.handle)
-    const sinks: EventSinkConfig[] = [
+    sinks = [
       {
         kind: 'amqp',
         name: 'rabbit',
@@ -304,5 +306,31 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
         SELECT count(*)::int AS n FROM sink_deliveries WHERE session_id = ${session} AND status <> 'delivered'`)
       return row?.n === 0
     })
+  })
+
+  it('writes deliveries only for the sinks registered and enabled when the event is appended', async () => {
+    const session = await seedSession(test.handle, tenantA)
+    const rowsOf = async () =>
+      (
+        await test.handle.rows<{ sink_id: string }>(
+          sql`SELECT sink_id FROM sink_deliveries WHERE session_id = ${session} ORDER BY seq, sink_id`,
+        )
+      ).map((row) => row.sink_id)
+    // A configuration that names only the RabbitMQ sink is authoritative: the NATS sink is disabled.
+    await syncEventSinks(test.handle, sinks.slice(0, 1), true)
+    await appendSome(session, 1, 0)
+    expect(await rowsOf()).toEqual(['rabbit'])
+    // A process with no sink configuration leaves the registry as it is.
+    await syncEventSinks(test.handle, [], false)
+    await appendSome(session, 1, 1)
+    expect(await rowsOf()).toEqual(['rabbit', 'rabbit'])
+    await syncEventSinks(test.handle, sinks, true)
+    await appendSome(session, 1, 2)
+    expect(await rowsOf()).toEqual(['rabbit', 'rabbit', 'jetstream', 'rabbit'])
+    await waitUntil('the three events reached RabbitMQ', () => firstCopies(fromAmqp, [session]).length === 3)
+    await waitUntil(
+      'NATS has only the event appended while its sink was enabled',
+      async () => (await fromNats()).filter((item) => item.envelope.sessionId === session).length === 1,
+    )
   })
 })
