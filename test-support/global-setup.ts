@@ -26,6 +26,13 @@ const required = [
   },
 ]
 
+/** The URL without its password: these lines end up in CI logs. */
+function shown(url: string): string {
+  const parsed = new URL(url)
+  if (parsed.password) parsed.password = '***'
+  return parsed.href
+}
+
 function reachable(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url)
   return new Promise((resolve) => {
@@ -45,7 +52,7 @@ export default async function setup(): Promise<void> {
   const missing: string[] = []
   for (const service of required) {
     if (!(await reachable(service.url)))
-      missing.push(`${service.name} is not reachable at ${service.url}; start it with: ${service.start}`)
+      missing.push(`${service.name} is not reachable at ${shown(service.url)}; start it with: ${service.start}`)
   }
   if (missing.length > 0) throw new Error(`integration tests need real services:\n  ${missing.join('\n  ')}`)
 }
