@@ -52,7 +52,9 @@ export default async function setup(): Promise<void> {
   const missing: string[] = []
   for (const service of required) {
     if (!(await reachable(service.url)))
-      missing.push(`${service.name} is not reachable at ${shown(service.url)}; start it with: ${service.start}`)
+      missing.push(
+        `${service.name} is not reachable at ${shown(service.url)}; start it with: ${service.start}`,
+      )
   }
   if (missing.length > 0) throw new Error(`integration tests need real services:\n  ${missing.join('\n  ')}`)
 }
