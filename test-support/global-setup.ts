@@ -13,7 +13,25 @@ const required = [
     url: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     start: 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
   },
+  {
+    name: 'RabbitMQ',
+    url: process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    start: 'rabbitmq-server -detached',
+  },
+  {
+    name: 'NATS (with JetStream)',
+    url: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222',
+    start:
+      'start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server',
+  },
 ]
+
+/** The URL without its password: these lines end up in CI logs. */
+function shown(url: string): string {
+  const parsed = new URL(url)
+  if (parsed.password) parsed.password = '***'
+  return parsed.href
+}
 
 function reachable(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url)
@@ -34,7 +52,9 @@ export default async function setup(): Promise<void> {
   const missing: string[] = []
   for (const service of required) {
     if (!(await reachable(service.url)))
-      missing.push(`${service.name} is not reachable at ${service.url}; start it with: ${service.start}`)
+      missing.push(
+        `${service.name} is not reachable at ${shown(service.url)}; start it with: ${service.start}`,
+      )
   }
   if (missing.length > 0) throw new Error(`integration tests need real services:\n  ${missing.join('\n  ')}`)
 }

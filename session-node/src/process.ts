@@ -1,5 +1,5 @@
 import { createOutboundPolicy, type RuntimeBase } from '@wa-cluster/core'
-import type { Config } from '@wa-cluster/shared'
+import { type Config, configuredEventSinks } from '@wa-cluster/shared'
 import { WA_CERT_DETAILS } from '@whiskeysockets/baileys'
 import type { Logger } from 'pino'
 import { installLeanAsyncContext } from './providers/baileys/async-context.js'
@@ -60,6 +60,11 @@ export function createDispatcherFor(base: RuntimeBase): WebhookDispatcher {
     options: {
       maxAttempts: base.config.WEBHOOK_MAX_ATTEMPTS,
       requestTimeoutMs: base.config.WEBHOOK_TIMEOUT_MS,
+    },
+    sinks: {
+      configs: configuredEventSinks(base.config),
+      authoritative:
+        base.config.EVENT_SINKS !== undefined || !!base.config.AMQP_URL || !!base.config.NATS_URL,
     },
   })
 }

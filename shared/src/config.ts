@@ -15,6 +15,68 @@ const base64Key = (what: string) =>
 
 const positiveInt = z.coerce.number().int().positive()
 
+const sinkTenants = z.array(z.string().min(1)).min(1).optional()
+/** First segment of every routing key / subject. */
+const sinkPrefix = z
+  .string()
+  .regex(
+    /^[a-zA-Z0-9_-]{1,32}(\.[a-zA-Z0-9_-]{1,32}){0,3}$/,
+    'must be 1-4 dot-separated words of [a-zA-Z0-9_-]',
+  )
+  .default('wa')
+const sinkName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 of [a-zA-Z0-9_-]')
+const amqpUrl = z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+const natsUrl = z
+  .string()
+  .regex(/^(nats|tls):\/\/[^,]+(,(nats|tls):\/\/[^,]+)*$/, 'must be nats:// URLs, comma-separated')
+
+/** One broker sink of EVENT_SINKS. */
+export const eventSinkSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('amqp'),
+    name: sinkName,
+    url: amqpUrl,
+    /** A durable topic exchange, declared when missing. */
+    exchange: z.string().min(1).max(255).default('wa.events'),
+    prefix: sinkPrefix,
+    /** Tenants whose events go to this sink; absent = every tenant. */
+    tenants: sinkTenants,
+  }),
+  z.strictObject({
+    kind: z.literal('nats'),
+    name: sinkName,
+    url: natsUrl,
+    /** A JetStream stream over `<prefix>.>`, created when missing. */
+    stream: z
+      .string()
+      .regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 of [a-zA-Z0-9_-]')
+      .default('WA_EVENTS'),
+    prefix: sinkPrefix,
+    tenants: sinkTenants,
+  }),
+])
+
+export type EventSinkConfig = z.output<typeof eventSinkSchema>
+
+const eventSinksSchema = z
+  .string()
+  .transform((value, context) => {
+    try {
+      return JSON.parse(value) as unknown
+    } catch {
+      context.addIssue({ code: 'custom', message: 'must be a JSON array of sinks' })
+      return z.NEVER
+    }
+  })
+  .pipe(
+    z
+      .array(eventSinkSchema, 'must be a JSON array of sinks')
+      .refine(
+        (sinks) => new Set(sinks.map((sink) => sink.name)).size === sinks.length,
+        'must give every sink a different name',
+      ),
+  )
+
 export const configSchema = z.object({
   /** HTTP port of the public API. Default 8080. */
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -158,6 +220,31 @@ export const configSchema = z.object({
    * Default 5000 ms.
    */
   STREAM_REREAD_INTERVAL_MS: positiveInt.min(50).default(5_000),
+  /**
+   * Broker sinks (RabbitMQ, NATS JetStream) that receive every event of all or chosen tenants, as a
+   * JSON array: `[{"kind":"amqp","name":"bus","url":"amqp://…","exchange":"wa.events","tenants":["t1"]},
+   * {"kind":"nats","name":"js","url":"nats://…","stream":"WA_EVENTS"}]`. Default none. See OPERATIONS.md.
+   */
+  EVENT_SINKS: eventSinksSchema.optional(),
+  /** Shorthand for one RabbitMQ sink named `amqp` (with AMQP_EXCHANGE, SINK_TENANTS). */
+  AMQP_URL: amqpUrl.optional(),
+  AMQP_EXCHANGE: z.string().min(1).max(255).default('wa.events'),
+  /** Shorthand for one NATS JetStream sink named `nats` (with NATS_STREAM, SINK_TENANTS). */
+  NATS_URL: natsUrl.optional(),
+  NATS_STREAM: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 of [a-zA-Z0-9_-]')
+    .default('WA_EVENTS'),
+  /** Tenants the AMQP_URL / NATS_URL sinks receive, comma-separated; empty = every tenant. */
+  SINK_TENANTS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((tenant) => tenant.trim())
+        .filter(Boolean),
+    ),
 })
 
 export type Config = z.infer<typeof configSchema>
@@ -167,8 +254,12 @@ export type Role = 'all-in-one' | 'control-plane' | 'session-node'
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
+      if (issue.expected === 'array') return 'must be a JSON array'
       return issue.expected === 'number' ? 'must be a number' : `must be a ${issue.expected}`
+    case 'invalid_union':
+      return 'must be "amqp" or "nats"'
     case 'too_small':
+      if (issue.origin === 'array') return `must list at least ${issue.minimum}`
       return issue.inclusive === false
         ? `must be greater than ${issue.minimum}`
         : `must be at least ${issue.minimum}`
@@ -198,10 +289,21 @@ export function parseConfig(env: Record<string, string | undefined>, role: Role)
     const issue = result.error.issues[0]!
     const name = String(issue.path[0] ?? 'environment')
     const given = cleaned[name]
-    const shown = given === undefined || /KEY|SECRET|PASSWORD/.test(name) ? '' : ` (got "${given}")`
-    throw new ConfigError(`invalid configuration: ${name} ${describeIssue(issue)}${shown}`)
+    // Broker URLs carry credentials: never echo them.
+    const secret = /KEY|SECRET|PASSWORD|SINKS|_URL/.test(name)
+    const shown = given === undefined || secret ? '' : ` (got "${given}")`
+    const where = issue.path
+      .slice(1)
+      .map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`))
+      .join('')
+    throw new ConfigError(`invalid configuration: ${name}${where} ${describeIssue(issue)}${shown}`)
   }
   const config = result.data
+  const sinkNames = new Set((config.EVENT_SINKS ?? []).map((sink) => sink.name))
+  if (config.AMQP_URL && sinkNames.has('amqp'))
+    throw new ConfigError('invalid configuration: AMQP_URL names a sink "amqp" that EVENT_SINKS also names')
+  if (config.NATS_URL && sinkNames.has('nats'))
+    throw new ConfigError('invalid configuration: NATS_URL names a sink "nats" that EVENT_SINKS also names')
   if (config.METRICS_PORT !== undefined && config.METRICS_PORT === config.PORT)
     throw new ConfigError('invalid configuration: METRICS_PORT must differ from PORT')
   if (role !== 'all-in-one') {
@@ -216,4 +318,42 @@ export function parseConfig(env: Record<string, string | undefined>, role: Role)
       throw new ConfigError('invalid configuration: ADMIN_API_KEY is required for the control-plane')
   }
   return config
+}
+
+/** Every broker sink the configuration names: EVENT_SINKS, then the AMQP_URL / NATS_URL shorthands. */
+export function configuredEventSinks(config: Config): EventSinkConfig[] {
+  const sinks = [...(config.EVENT_SINKS ?? [])]
+  const tenants = config.SINK_TENANTS.length > 0 ? config.SINK_TENANTS : undefined
+  if (config.AMQP_URL)
+    sinks.push({
+      kind: 'amqp',
+      name: 'amqp',
+      url: config.AMQP_URL,
+      exchange: config.AMQP_EXCHANGE,
+      prefix: 'wa',
+      tenants,
+    })
+  if (config.NATS_URL)
+    sinks.push({
+      kind: 'nats',
+      name: 'nats',
+      url: config.NATS_URL,
+      stream: config.NATS_STREAM,
+      prefix: 'wa',
+      tenants,
+    })
+  return sinks
+}
+
+/** A broker or receiver URL fit for logs: the password (and a user's token) replaced by `***`. */
+export function maskUrlCredentials(url: string): string {
+  return url
+    .split(',')
+    .map((one) =>
+      one.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_, scheme: string, auth: string) => {
+        const colon = auth.indexOf(':')
+        return `${scheme}${colon >= 0 ? `${auth.slice(0, colon)}:***` : '***'}@`
+      }),
+    )
+    .join(',')
 }

@@ -109,7 +109,8 @@ export type AppendResult = {
   /** Events this append claimed for delivery (only with a claim lease): send them now. */
   claimed: ClaimedEventRow[]
   /**
-   * Some appended events are pending but not claimed, or are due to endpoints (webhook_deliveries): a
+   * Some appended events are pending but not claimed, or are due to endpoints (webhook_deliveries) or
+   * broker sinks (sink_deliveries): a
    * dispatcher must look for them.
    */
   unclaimed: boolean
@@ -127,7 +128,10 @@ type AppendedRow = {
   secret_sealed: Uint8Array | null
   previous_secret_sealed: Uint8Array | null
   previous_secret_valid: boolean | null
-  /** Delivery rows the append wrote for endpoints (webhook_endpoints); the same on every row. */
+  /**
+   * Delivery rows the append wrote for endpoints (webhook_endpoints) and broker sinks (event_sinks); the
+   * same on every row.
+   */
   endpoint_deliveries: number | string
 }
 
@@ -178,11 +182,19 @@ const APPEND_EVENTS = `
       AND (endpoint.session_ids IS NULL OR jsonb_typeof(endpoint.session_ids) = 'null'
         OR endpoint.session_ids @> jsonb_build_array($1::text))
     RETURNING event_id
+  ), sunk AS (
+    -- One delivery row per enabled broker sink (event_sinks, from EVENT_SINKS) that wants the tenant.
+    INSERT INTO sink_deliveries (event_id, sink_id, tenant_id, session_id, seq)
+    SELECT inserted.id, sink.id, inserted.tenant_id, $1, inserted.seq
+    FROM inserted JOIN event_sinks sink
+      ON sink.enabled AND (sink.tenant_ids IS NULL OR jsonb_typeof(sink.tenant_ids) = 'null'
+        OR sink.tenant_ids @> jsonb_build_array(inserted.tenant_id))
+    RETURNING event_id
   )
   SELECT inserted.id, inserted.tenant_id, inserted.seq, to_json(inserted.occurred_at) #>> '{}' AS occurred_at,
     inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed,
     hook.previous_secret_sealed, hook.previous_secret_valid,
-    (SELECT count(*) FROM fanned_out) AS endpoint_deliveries
+    (SELECT count(*) FROM fanned_out) + (SELECT count(*) FROM sunk) AS endpoint_deliveries
   FROM inserted LEFT JOIN hook ON true`
 
 /**

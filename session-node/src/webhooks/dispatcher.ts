@@ -9,10 +9,11 @@ import {
   webhookSecretSealContext,
 } from '@wa-cluster/core'
 import { type DatabaseHandle, runStatement } from '@wa-cluster/db'
-import type { SecretBox } from '@wa-cluster/shared'
+import type { EventSinkConfig, SecretBox } from '@wa-cluster/shared'
 import { type SQL, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
+import { createSinkDeliveries } from '../sinks/sink-deliveries.js'
 import { createEndpointDeliveries } from './endpoint-dispatcher.js'
 
 export type WebhookDispatcherOptions = {
@@ -34,6 +35,8 @@ export type WebhookDispatcherOptions = {
   maxInFlightPerTenant?: number
   /** Events claimed per query. Default 100. */
   claimBatchSize?: number
+  /** Upper bound of a broker sink's retry delay (sinks retry until the broker takes the event). Default 30 000 ms. */
+  sinkBackoffCapMs?: number
 }
 
 export type WebhookDispatcherDeps = {
@@ -45,6 +48,11 @@ export type WebhookDispatcherDeps = {
   /** Where delivery metrics are registered; none when omitted. */
   metrics?: Registry
   options?: WebhookDispatcherOptions
+  /**
+   * Broker sinks (EVENT_SINKS) this process publishes to; registered in `event_sinks` at start.
+   * `authoritative`: the configuration names the full list, so sinks it leaves out are disabled.
+   */
+  sinks?: { configs: EventSinkConfig[]; authoritative: boolean }
 }
 
 export type WebhookDispatcher = {
@@ -198,6 +206,50 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
       retryDelayMs: (attempt) => webhookRetryDelayMs(attempt, backoff),
     },
   })
+  const sinks = createSinkDeliveries({
+    database,
+    logger: logger.child({ component: 'sinks' }),
+    sinks: deps.sinks?.configs ?? [],
+    authoritative: deps.sinks?.authoritative ?? false,
+    running: () => running,
+    onSettled: () => requestSinkClaim(),
+    metrics: deps.metrics,
+    options: {
+      timeoutMs: requestTimeoutMs,
+      claimLeaseMs,
+      claimBatchSize,
+      maxInFlight,
+      retryDelayMs: (attempt) =>
+        webhookRetryDelayMs(attempt, {
+          backoffBaseMs: backoff.backoffBaseMs,
+          backoffCapMs: deps.options?.sinkBackoffCapMs ?? 30_000,
+        }),
+    },
+  })
+  let claimingSinks: Promise<void> | undefined
+  let claimSinksAgain = false
+
+  /** Broker sinks are claimed by a loop of their own too: a broker outage never slows the webhooks. */
+  function requestSinkClaim(): void {
+    if (!running || sinks.size === 0) return
+    if (claimingSinks) {
+      claimSinksAgain = true
+      return
+    }
+    claimingSinks = (async () => {
+      do {
+        claimSinksAgain = false
+        try {
+          await sinks.claimAndSend()
+        } catch (error) {
+          logger.error({ err: (error as Error).message }, 'sink claim failed; retrying at the next poll')
+          return
+        }
+      } while (claimSinksAgain && running)
+    })().finally(() => {
+      claimingSinks = undefined
+    })
+  }
   /** Session runs in progress = requests in flight (a run sends one request at a time). */
   const runs = new Set<Promise<void>>()
   const runsPerTenant = new Map<string, number>()
@@ -233,6 +285,7 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   function requestClaim(): void {
     if (!running) return
     requestEndpointClaim()
+    requestSinkClaim()
     if (claiming) {
       claimAgain = true
       return
@@ -482,6 +535,10 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     async start() {
       if (running) return
       if (stopping) await stopping
+      // Registers the broker sinks (event_sinks) before anything is claimed; a second start() that
+      // overlapped this one finds the dispatcher running.
+      await sinks.start()
+      if (running) return
       running = true
       stopController = new AbortController()
       if (agent.closed || agent.destroyed) agent = newAgent()
@@ -502,9 +559,11 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
       stopping = (async () => {
         await claiming
         await claimingEndpoints
+        await claimingSinks
         // Runs hand back what they did not send; wait so no write lands after the database closes.
-        await Promise.allSettled([...runs, ...endpoints.inFlight])
+        await Promise.allSettled([...runs, ...endpoints.inFlight, ...sinks.inFlight])
         clearTimeout(abortLeftovers)
+        await sinks.close()
         await agent
           .close()
           .catch((error: unknown) =>

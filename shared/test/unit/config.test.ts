@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, parseConfig } from '../../src/config.js'
+import { ConfigError, configuredEventSinks, maskUrlCredentials, parseConfig } from '../../src/config.js'
 import { generateSecretBoxKey } from '../../src/secret-box.js'
 
 describe('parseConfig', () => {
@@ -66,5 +66,85 @@ describe('parseConfig', () => {
 
   it('treats empty strings as unset', () => {
     expect(parseConfig({ PORT: '', REDIS_URL: '' }, 'all-in-one').PORT).toBe(8080)
+  })
+
+  it('reads EVENT_SINKS and the AMQP_URL / NATS_URL shorthands into one list of broker sinks', () => {
+    expect(configuredEventSinks(parseConfig({}, 'all-in-one'))).toEqual([])
+    const config = parseConfig(
+      {
+        EVENT_SINKS: JSON.stringify([
+          { kind: 'amqp', name: 'bus', url: 'amqp://u:p@rabbit:5672/vh', tenants: ['ten_a'] },
+          {
+            kind: 'nats',
+            name: 'js',
+            url: 'nats://n1:4222,nats://n2:4222',
+            stream: 'EVENTS',
+            prefix: 'acme',
+          },
+        ]),
+        NATS_URL: 'nats://n3:4222',
+        SINK_TENANTS: 'ten_a, ten_b',
+      },
+      'all-in-one',
+    )
+    expect(configuredEventSinks(config)).toEqual([
+      {
+        kind: 'amqp',
+        name: 'bus',
+        url: 'amqp://u:p@rabbit:5672/vh',
+        exchange: 'wa.events',
+        prefix: 'wa',
+        tenants: ['ten_a'],
+      },
+      { kind: 'nats', name: 'js', url: 'nats://n1:4222,nats://n2:4222', stream: 'EVENTS', prefix: 'acme' },
+      {
+        kind: 'nats',
+        name: 'nats',
+        url: 'nats://n3:4222',
+        stream: 'WA_EVENTS',
+        prefix: 'wa',
+        tenants: ['ten_a', 'ten_b'],
+      },
+    ])
+  })
+
+  it('stops on a bad sink with one line that says where, never echoing the broker URL', () => {
+    const bad = (sinks: unknown) => () => parseConfig({ EVENT_SINKS: JSON.stringify(sinks) }, 'all-in-one')
+    expect(bad([{ kind: 'amqp', name: 'a', url: 'http://u:hunter2@x' }])).toThrow(
+      /^invalid configuration: EVENT_SINKS\[0\]\.url must be an amqp:\/\/ or amqps:\/\/ URL$/,
+    )
+    expect(bad([{ kind: 'kafka', name: 'a' }])).toThrow(/EVENT_SINKS\[0\]\.kind must be "amqp" or "nats"/)
+    expect(bad({})).toThrow(/EVENT_SINKS must be a JSON array$/)
+    expect(bad([{ kind: 'nats', name: 'a', url: 'nats://x', tenants: [] }])).toThrow(
+      /EVENT_SINKS\[0\]\.tenants must list at least 1/,
+    )
+    expect(
+      bad([
+        { kind: 'nats', name: 'a', url: 'nats://x' },
+        { kind: 'amqp', name: 'a', url: 'amqp://x' },
+      ]),
+    ).toThrow(/EVENT_SINKS must give every sink a different name/)
+    expect(() => parseConfig({ EVENT_SINKS: '[{' }, 'all-in-one')).toThrow(
+      /EVENT_SINKS must be a JSON array of sinks/,
+    )
+    try {
+      parseConfig({ EVENT_SINKS: '[{"kind":"amqp","name":"a b","url":"amqp://u:hunter2@x"}]' }, 'all-in-one')
+      expect.unreachable()
+    } catch (error) {
+      expect((error as Error).message).toMatch(/EVENT_SINKS\[0\]\.name/)
+      expect((error as Error).message).not.toContain('hunter2')
+    }
+    expect(() => parseConfig({ AMQP_URL: 'http://u:hunter2@x' }, 'all-in-one')).toThrow(
+      /^[^\n]*AMQP_URL must be an amqp/,
+    )
+    expect(() => parseConfig({ AMQP_URL: 'http://u:hunter2@x' }, 'all-in-one')).not.toThrow(/hunter2/)
+  })
+
+  it('masks the password of a broker URL for logs', () => {
+    expect(maskUrlCredentials('amqp://guest:secret@rabbit:5672/vh')).toBe('amqp://guest:***@rabbit:5672/vh')
+    expect(maskUrlCredentials('nats://token@n1:4222,nats://u:p@n2:4222')).toBe(
+      'nats://***@n1:4222,nats://u:***@n2:4222',
+    )
+    expect(maskUrlCredentials('amqp://rabbit')).toBe('amqp://rabbit')
   })
 })
