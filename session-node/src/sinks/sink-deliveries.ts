@@ -4,6 +4,7 @@ import type { EventSinkConfig } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
+import { SKIP_WAL_FLUSH } from '../webhooks/skip-wal-flush.js'
 import { createSinkPublisher, type SinkPublisher } from './publishers.js'
 
 /**
@@ -42,7 +43,6 @@ type ClaimedSinkDelivery = {
   occurred_at: string
 }
 
-const SKIP_WAL_FLUSH = sql.raw("(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL")
 const MAX_ERROR_LENGTH = 500
 
 export type SinkDeliveries = {

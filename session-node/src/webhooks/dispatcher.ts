@@ -15,6 +15,7 @@ import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { createSinkDeliveries } from '../sinks/sink-deliveries.js'
 import { createEndpointDeliveries } from './endpoint-dispatcher.js'
+import { SKIP_WAL_FLUSH, SKIP_WAL_FLUSH_TEXT } from './skip-wal-flush.js'
 
 export type WebhookDispatcherOptions = {
   /** Attempts before an event is dead-lettered. Default 12. */
@@ -88,13 +89,6 @@ type ClaimedEvent = { row: ClaimedEventRow; attempt: number }
 
 type Outcome = { kind: 'delivered' } | { kind: 'skipped'; reason: string } | { kind: 'failed'; error: string }
 
-/**
- * Bookkeeping writes (claims, outcomes, hand-backs) commit without waiting for the WAL flush: losing
- * one in a crash only means an event is sent again, which at-least-once delivery allows, and it takes
- * a disk flush off the fast path. Appends to the outbox stay fully durable.
- */
-const SKIP_WAL_FLUSH_TEXT = "(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
-const SKIP_WAL_FLUSH = sql.raw(SKIP_WAL_FLUSH_TEXT)
 const MAX_ERROR_LENGTH = 500
 
 /** Every successful POST records this: a prepared statement ($1 id, $2 attempt, $3 outcome, $4 note). */

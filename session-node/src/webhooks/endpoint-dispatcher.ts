@@ -9,6 +9,7 @@ import type { SecretBox } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Agent } from 'undici'
+import { SKIP_WAL_FLUSH } from './skip-wal-flush.js'
 
 /**
  * Delivers `webhook_deliveries`: one row per (event, endpoint) for the endpoints of /v1/webhooks. The
@@ -49,8 +50,6 @@ type ClaimedDelivery = {
   previous_secret_sealed: Uint8Array | null
   previous_secret_valid: boolean | null
 }
-
-const SKIP_WAL_FLUSH = sql.raw("(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL")
 
 function jsonValue<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T
