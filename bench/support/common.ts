@@ -490,7 +490,15 @@ export async function linkSessions(options: {
 // ------------------------------------------------------------------ gateway and cluster processes
 
 /** A benchmark is one tenant linking thousands of sessions at full speed: no per-tenant limits. */
-const BENCH_TENANT_LIMITS = { TENANT_MAX_SESSIONS: '1000000', TENANT_REQUESTS_PER_MINUTE: '100000000' }
+/**
+ * What every benchmarked gateway process is given: tenant limits out of the way, and the webhook
+ * receivers on this machine allowed as targets (the outbound guard refuses loopback otherwise).
+ */
+const BENCH_SETTINGS = {
+  TENANT_MAX_SESSIONS: '1000000',
+  TENANT_REQUESTS_PER_MINUTE: '100000000',
+  ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8,::1/128,localhost',
+}
 
 export type GatewayOptions = {
   simUrl: string
@@ -522,7 +530,7 @@ export async function startGateway(options: GatewayOptions) {
     BAILEYS_LOG_LEVEL: 'error',
     NODE_ID: 'bench-gw',
     METRICS_PORT: String(metricsPort),
-    ...BENCH_TENANT_LIMITS,
+    ...BENCH_SETTINGS,
     ...options.env,
   }
   const proc = startProcess('gateway', 'all-in-one/src/main.ts', env)
@@ -602,7 +610,7 @@ export async function startBenchCluster(options: BenchClusterOptions) {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     BAILEYS_LOG_LEVEL: 'error',
-    ...BENCH_TENANT_LIMITS,
+    ...BENCH_SETTINGS,
     ...options.env,
   }
   const controlPlanes: { url: string; process: ManagedProcess }[] = []

@@ -276,9 +276,28 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     })
   }
 
+  /**
+   * Whether any tenant has an enabled /v1/webhooks endpoint, re-read at every poll. While none does, a
+   * commit does not cost an endpoint claim query (most events go to default webhooks only); a new
+   * endpoint's first deliveries then wait for the next poll at most.
+   */
+  let endpointsExist = true
+  async function pollClaims(): Promise<void> {
+    try {
+      const [row] = await database.rows<{ exist: boolean }>(
+        sql`SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) AS exist`,
+      )
+      endpointsExist = row?.exist !== false
+    } catch (error) {
+      endpointsExist = true
+      logger.warn({ err: (error as Error).message }, 'could not check for webhook endpoints')
+    }
+    requestClaim()
+  }
+
   function requestClaim(): void {
     if (!running) return
-    requestEndpointClaim()
+    if (endpointsExist) requestEndpointClaim()
     requestSinkClaim()
     if (claiming) {
       claimAgain = true
@@ -536,10 +555,10 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
       running = true
       stopController = new AbortController()
       if (agent.closed || agent.destroyed) agent = newAgent()
-      pollTimer = setInterval(requestClaim, pollIntervalMs)
+      pollTimer = setInterval(() => void pollClaims(), pollIntervalMs)
       pollTimer.unref()
       // Catch up at once on whatever came due while nothing was dispatching.
-      requestClaim()
+      void pollClaims()
     },
     async stop() {
       if (!running) return stopping
