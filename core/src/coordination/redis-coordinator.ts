@@ -7,6 +7,10 @@ import { coordinationKeys as keys } from './keys.js'
 import { createLeaseManager } from './lease-manager.js'
 import { createRedisLeaseStore } from './redis-lease-store.js'
 
+/** What ioredis says when the server went away under a command. */
+const REDIS_CONNECTION_ERROR =
+  /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries|Stream isn't writeable/i
+
 export type RedisCoordinatorOptions = {
   url: string
   logger: Logger
@@ -55,6 +59,25 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
 
   const redisUnreachable = () => new Unavailable('coordination (Redis) is unreachable; try again shortly', 5)
 
+  /**
+   * Runs a command the API waits on. Redis going away under it is an outage (Unavailable: 503 with
+   * Retry-After), not a bug (500); any other error stays what it is.
+   */
+  async function duringOutageUnavailable<T>(
+    command: () => Promise<T>,
+    options: { failFast: boolean } = { failFast: false },
+  ): Promise<T> {
+    // failFast: refuse at once while not connected, rather than wait in ioredis' offline queue (a
+    // request that waits on it); otherwise a command sent while connecting is queued as usual.
+    if (options.failFast && client.status !== 'ready') throw redisUnreachable()
+    try {
+      return await command()
+    } catch (error) {
+      if (REDIS_CONNECTION_ERROR.test((error as Error).message ?? '')) throw redisUnreachable()
+      throw error
+    }
+  }
+
   async function tryLock(
     resource: string,
     ttlMs: number,
@@ -96,7 +119,7 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
       }
     },
     async publish(channel, message) {
-      await client.publish(named(channel), message)
+      await duringOutageUnavailable(() => client.publish(named(channel), message))
     },
     async subscribe(channel, onMessage) {
       let set = handlers.get(channel)
@@ -133,9 +156,9 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
         .exec()
     },
     async liveNodes() {
-      const ids = await client.smembers(named(keys.nodeSet()))
+      const ids = await duringOutageUnavailable(() => client.smembers(named(keys.nodeSet())))
       if (ids.length === 0) return []
-      const values = await client.mget(ids.map((id) => named(keys.node(id))))
+      const values = await duringOutageUnavailable(() => client.mget(ids.map((id) => named(keys.node(id)))))
       const live: NodeHeartbeat[] = []
       const gone: string[] = []
       values.forEach((value, index) => {
@@ -147,13 +170,10 @@ export function createRedisCoordinator(options: RedisCoordinatorOptions): Coordi
     },
     async rateLimit(key, limit, windowMs) {
       // A limit that cannot be counted is an outage (503 with Retry-After), not a bug (500).
-      if (client.status !== 'ready') throw redisUnreachable()
-      const result = await client
-        .multi()
-        .incr(named(key))
-        .pexpire(named(key), windowMs, 'NX')
-        .pttl(named(key))
-        .exec()
+      const result = await duringOutageUnavailable(
+        () => client.multi().incr(named(key)).pexpire(named(key), windowMs, 'NX').pttl(named(key)).exec(),
+        { failFast: true },
+      )
       const count = Number(result?.[0]?.[1] ?? 0)
       const ttl = Number(result?.[2]?.[1] ?? windowMs)
       return { allowed: count <= limit, retryAfterMs: count <= limit ? 0 : Math.max(ttl, 1) }
