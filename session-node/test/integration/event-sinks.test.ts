@@ -234,21 +234,21 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
     }
     // Tenant filtering: the RabbitMQ sink names tenant A only; no delivery row was even written for B.
     expect(fromAmqp.some((item) => item.envelope.tenantId === tenantB)).toBe(false)
-    const rows = await test.handle.rows<{
-      sink_id: string
-      tenant_id: string
-      status: string
-      n: number
-    }>(sql`
-      SELECT sink_id, tenant_id, status, count(*)::int AS n FROM sink_deliveries
-      GROUP BY sink_id, tenant_id, status ORDER BY sink_id, tenant_id`)
-    expect(rows).toEqual(
-      [
-        { sink_id: 'jetstream', tenant_id: tenantA, status: 'delivered', n: 10 },
-        { sink_id: 'jetstream', tenant_id: tenantB, status: 'delivered', n: 5 },
-        { sink_id: 'rabbit', tenant_id: tenantA, status: 'delivered', n: 10 },
-      ].sort((a, b) => (a.sink_id + a.tenant_id).localeCompare(b.sink_id + b.tenant_id)),
+    // A delivery is recorded just after the broker's ack, so the last rows may still be settling.
+    const expected = [
+      { sink_id: 'jetstream', tenant_id: tenantA, status: 'delivered', n: 10 },
+      { sink_id: 'jetstream', tenant_id: tenantB, status: 'delivered', n: 5 },
+      { sink_id: 'rabbit', tenant_id: tenantA, status: 'delivered', n: 10 },
+    ].sort((a, b) => (a.sink_id + a.tenant_id).localeCompare(b.sink_id + b.tenant_id))
+    const rows = () =>
+      test.handle.rows<{ sink_id: string; tenant_id: string; status: string; n: number }>(sql`
+        SELECT sink_id, tenant_id, status, count(*)::int AS n FROM sink_deliveries
+        GROUP BY sink_id, tenant_id, status ORDER BY sink_id, tenant_id`)
+    await waitUntil(
+      'every delivery recorded as delivered',
+      async () => JSON.stringify(await rows()) === JSON.stringify(expected),
     )
+    expect(await rows()).toEqual(expected)
   })
 
   it('holds events in the outbox while the brokers are unreachable and delivers them when they return', async () => {
