@@ -1,4 +1,3 @@
-import { swaggerUI } from '@hono/swagger-ui'
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { NotFound } from '@wa-cluster/shared'
 import type { ControlPlaneContext } from './context.js'
@@ -18,6 +17,9 @@ import { registerTemplateRoutes } from './routes/templates.js'
 import { registerTenantRoutes } from './routes/tenants.js'
 import { registerWebhookRoutes } from './routes/webhook.js'
 import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js'
+import { registerDocsPage } from './web/docs-page.js'
+import { pageHeaders } from './web/page.js'
+import { registerStaticAssets } from './web/static-assets.js'
 
 /** Every route of the API, and what the OpenAPI document says besides them. */
 function registerApi(app: OpenAPIHono<AppEnv>): void {
@@ -52,10 +54,12 @@ export function createApp(ctx: ControlPlaneContext): OpenAPIHono<AppEnv> {
 
   app.use('*', observeRequests(ctx))
   app.use('*', readRequestBody)
+  app.use('*', pageHeaders)
 
   registerApi(app)
   app.doc31(OPENAPI_DOCUMENT_PATH, OPENAPI_DOCUMENT_CONFIG)
-  app.get('/docs', swaggerUI({ url: OPENAPI_DOCUMENT_PATH }))
+  registerStaticAssets(app)
+  registerDocsPage(app)
 
   app.notFound((c) => handleError(new NotFound(`route ${c.req.method} ${c.req.path}`), c))
   app.onError(handleError)

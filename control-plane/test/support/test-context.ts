@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { type ServerType, serve } from '@hono/node-server'
 import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { type Coordinator, createMemoryCoordinator, createOutboundPolicy } from '@wa-cluster/core'
 import { type Config, createSecretBox, parseConfig } from '@wa-cluster/shared'
@@ -6,6 +7,7 @@ import { sql } from 'drizzle-orm'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
+import { freePort } from '../../../test-support/processes.js'
 import { TEST_ALLOW_PRIVATE_NETWORKS } from '../../../test-support/seed.js'
 import { createApp } from '../../src/app.js'
 import { createSessionWatcher } from '../../src/cluster/session-watcher.js'
@@ -29,6 +31,8 @@ export type TestApi = {
     path: string,
     options?: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
   ): Promise<{ status: number; body: any; headers: Headers; text: string }>
+  /** Serves the app on a loopback port (for a browser); closed with the rest by `close()`. */
+  listen(): Promise<string>
   close(): Promise<void>
 }
 
@@ -70,6 +74,7 @@ export async function createTestApi(
     metrics,
   }
   const app = createApp(ctx)
+  const servers: ServerType[] = []
   return {
     ctx,
     database,
@@ -101,7 +106,15 @@ export async function createTestApi(
         text,
       }
     },
+    async listen() {
+      const port = await freePort()
+      await new Promise<void>((resolve) => {
+        servers.push(serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => resolve()))
+      })
+      return `http://127.0.0.1:${port}`
+    },
     async close() {
+      for (const server of servers) server.close()
       await eventStreams.stop()
       await sessionWatcher.stop()
       await coordinator.close()
