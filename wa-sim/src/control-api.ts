@@ -21,6 +21,7 @@ const routes: Record<string, Route> = {
   'POST /send': (sim, body) =>
     sim.send({ from: body.from, to: body.to, text: body.text, addressing: body.addressing, id: body.id }),
   'POST /receipt': (sim, body) => sim.receipt({ from: body.from, to: body.to, id: body.id, type: body.type }),
+  'POST /retry': (sim, body) => sim.requestRetry({ from: body.from, id: body.id }),
   'POST /remove-device': (sim, body) => sim.removeDevice({ jid: body.jid }),
   'POST /kick': (sim, body) => sim.kick({ pn: body.pn, jid: body.jid, mode: body.mode }),
   'POST /faults': (sim, body) => sim.setFaults(parseFaultSettings(body)),

@@ -50,6 +50,9 @@ export class SimControlClient implements SimControl {
   }): Promise<{ delivered: number }> {
     return this.request('POST', '/receipt', input)
   }
+  requestRetry(input: { from: string; id: string }): Promise<{ requested: number }> {
+    return this.request('POST', '/retry', input)
+  }
   inbox(pn?: string): Promise<InboxMessage[]> {
     return this.request('GET', pn ? `/inbox?pn=${encodeURIComponent(pn)}` : '/inbox')
   }

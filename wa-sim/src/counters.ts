@@ -32,6 +32,8 @@ export interface SimStats {
   receiptsOut: number
   unknownIqs: number
   decryptFailures: number
+  /** Retry receipts the simulated phones sent (a text they could not decrypt, asked for again). */
+  retryReceipts: number
   /** Texts sent to companions and not acknowledged yet (their offline queues), right now. */
   unacknowledged?: number
   perDevice?: Record<string, DeviceCounters>
@@ -55,6 +57,7 @@ export class Counters {
     receiptsOut: 0,
     unknownIqs: 0,
     decryptFailures: 0,
+    retryReceipts: 0,
   }
   private readonly devices = new Map<string, DeviceCounters>()
   private online = 0

@@ -30,6 +30,7 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     addContact: (input) => call(() => sim.addContact(input)),
     send: (input) => call(() => sim.send(input)),
     receipt: (input) => call(() => sim.receipt(input)),
+    requestRetry: (input) => call(() => sim.requestRetry(input)),
     inbox: (pn) => call(() => sim.inboxFor(pn)),
     receipts: (id) => call(() => sim.receiptsFor(id)),
     removeDevice: (jid) => call(() => sim.removeDevice({ jid })),

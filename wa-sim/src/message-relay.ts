@@ -21,6 +21,7 @@ import { BadInput, NotFound } from './errors.js'
 import type { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
 import { unixNow } from './node-attrs.js'
+import { MAX_PHONE_RETRIES, retryReceipt } from './phone-retry.js'
 
 /** A text a simulated phone decrypted (GET /inbox). */
 export interface InboxMessage {
@@ -72,6 +73,8 @@ export class MessageRelay {
   /** Texts the simulated phones decrypted; grows without bound (meant for tests). */
   readonly inbox: InboxMessage[] = []
   private readonly sentMessages = new Map<string, SentMessage>()
+  /** Retry receipts sent per `phone pn|message id`. */
+  private readonly retries = new Map<string, number>()
   /** Per companion device jid, in the order sent: texts it has not acknowledged with a receipt. */
   private readonly pending = new Map<string, Map<string, PendingDelivery>>()
 
@@ -264,6 +267,41 @@ export class MessageRelay {
     connection.send({ tag: 'ack', attrs: { class: 'message', id, from: chatJid, t: unixNow() } })
   }
 
+  /**
+   * A contact's phone loses its Signal session with the device that sent it message `id` (a
+   * reinstall, a restored backup) and asks that device for the message again, as it does when a
+   * message cannot be decrypted. The device answers with the message encrypted afresh, which lands in
+   * the inbox a second time.
+   */
+  async requestRetry(input: { from: unknown; id: unknown }): Promise<{ requested: number }> {
+    const { registry } = this.context
+    const fromPn = assertPn('from', input.from)
+    if (typeof input.id !== 'string' || input.id === '') throw new BadInput('id', 'must be a message id')
+    const message = this.inbox.find((m) => m.id === input.id && m.to === fromPn)
+    if (!message) throw new NotFound(`no message ${input.id} to ${fromPn} in the inbox`)
+    const phoneAccount = registry.get(fromPn)!
+    await registry.phoneOf(phoneAccount).forgetSession(message.fromDevice)
+    return { requested: this.sendRetryReceipt(phoneAccount, message.fromDevice, message.id) }
+  }
+
+  /** Sends the phone's retry receipt for `id` to the sending device's live sockets. */
+  private sendRetryReceipt(phoneAccount: Account, senderDeviceJid: string, id: string): number {
+    const { registry, sockets, counters } = this.context
+    const key = `${phoneAccount.pn}|${id}`
+    const count = (this.retries.get(key) ?? 0) + 1
+    if (count > MAX_PHONE_RETRIES) return 0
+    this.retries.set(key, count)
+    const bundle = registry.phoneOf(phoneAccount).takeBundle()
+    const node = retryReceipt({ phonePn: phoneAccount.pn, id, count, bundle })
+    let sent = 0
+    for (const connection of sockets.of(senderDeviceJid)) {
+      connection.send(node)
+      sent++
+    }
+    counters.totals.retryReceipts += sent
+    return sent
+  }
+
   private async decryptOnPhone(
     phoneAccount: Account,
     senderDeviceJid: string,
@@ -281,6 +319,8 @@ export class MessageRelay {
     } catch (err) {
       counters.totals.decryptFailures++
       logger.warn({ err, id, senderDeviceJid, phone: phoneAccount.pn }, 'simulated phone could not decrypt')
+      // As a phone does: ask the sender for the message again, with keys for a fresh session.
+      this.sendRetryReceipt(phoneAccount, senderDeviceJid, id)
       return
     }
     logger.debug({ id, phone: phoneAccount.pn, message: proto.Message.toObject(message) }, 'phone decrypted')

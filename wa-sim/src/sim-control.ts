@@ -32,6 +32,11 @@ export interface SimControl {
     id: string
     type?: 'delivery' | 'read'
   }): Promise<{ delivered: number }>
+  /**
+   * The contact `from` loses its Signal session with the device that sent it message `id` and asks
+   * for the message again (a retry receipt with its keys) → how many sockets were asked.
+   */
+  requestRetry(input: { from: string; id: string }): Promise<{ requested: number }>
   /** Texts the simulated phones decrypted, optionally only those to `pn`. */
   inbox(pn?: string): Promise<InboxMessage[]>
   /** Receipts sessions sent, optionally for one message id. */

@@ -124,6 +124,11 @@ export class SimDevice {
     return this.signal().decryptMessage({ jid: peerJid, type, ciphertext })
   }
 
+  /** Loses the Signal session with `peerJid`, as a reinstalled phone does: its next `msg` fails. */
+  forgetSession(peerJid: string): Promise<void> {
+    return this.signal().deleteSession([peerJid])
+  }
+
   private signal(): SignalRepositoryWithLIDStore {
     if (!this.repository) {
       const keys = addTransactionCapability(makeMemoryKeyStore(this.data.keys, this.onChange), this.logger, {

@@ -240,6 +240,11 @@ export class Simulator implements ConnectionHandler, QueryContext {
     return this.messages.send(input)
   }
 
+  /** A contact's phone loses its session with the sender of message `id` and asks for it again. */
+  requestRetry(input: { from: unknown; id: unknown }): Promise<{ requested: number }> {
+    return this.messages.requestRetry(input)
+  }
+
   /** A contact sends a delivery (or read) receipt for a message a session sent it. */
   receipt(input: { from: unknown; to: unknown; id: unknown; type?: unknown }): { delivered: number } {
     return this.receiptRelay.fromContact(input)

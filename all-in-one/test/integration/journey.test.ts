@@ -41,6 +41,8 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
   let sessionId: string
   let linkedJid: string
   let env: Record<string, string>
+  /** WhatsApp id of the reply sent before the restart (a contact asks for it again after it). */
+  let replyWaMessageId: string
 
   async function startGateway(): Promise<ManagedProcess> {
     const process = startProcess('gateway', 'all-in-one/src/main.ts', env)
@@ -187,6 +189,7 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
       return data?.status === 'sent' || data?.status === 'delivered' ? data : undefined
     })
     expect(sent.to).toBe(`${contactPhone}@s.whatsapp.net`)
+    replyWaMessageId = sent.waMessageId!
     const inbox = await eventually('contact decrypted the text', async () => {
       const texts = await sim.inbox(contactPhone)
       return texts.filter((entry: any) => entry.text === 'Besok jam 9 pagi.').length > 0 ? texts : undefined
@@ -315,6 +318,20 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
 
     await sim.send({ from: contactPhone, to: sessionPhone, text: 'masih tersambung?' })
     await receiver.waitFor('message after restart', inboundText('masih tersambung?'))
+  })
+
+  it('a contact whose phone lost the session gets a message sent before the restart again, from Postgres', async () => {
+    // The new process has no copy of the reply in memory: only the stored message can answer.
+    const copies = async () =>
+      (await sim.inbox(contactPhone)).filter((entry) => entry.id === replyWaMessageId)
+    expect(await copies()).toHaveLength(1)
+    expect((await sim.requestRetry({ from: contactPhone, id: replyWaMessageId })).requested).toBe(1)
+    const again = await eventually('the reply encrypted afresh', async () => {
+      const found = await copies()
+      return found.length === 2 ? found : undefined
+    })
+    expect(again[1]).toMatchObject({ text: 'Besok jam 9 pagi.', fromDevice: linkedJid })
+    expect((await sim.stats()).decryptFailures).toBe(0)
   })
 
   it('a restart with a new AUTH_STATE_KEY re-seals every secret online and still needs no QR', async () => {

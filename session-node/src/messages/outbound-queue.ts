@@ -186,6 +186,24 @@ export async function findReferencedMessage(
 }
 
 /**
+ * An outbound message by the WhatsApp id it went out with, for a recipient that asks for it again
+ * (a retry receipt after it could not decrypt it). Read-only, so not fenced.
+ */
+export async function findSentMessage(
+  database: DatabaseHandle,
+  sessionId: string,
+  waMessageId: string,
+): Promise<ClaimedMessage | undefined> {
+  const [row] = await database.rows<ClaimedRow>(
+    sql`SELECT ${CLAIMED_COLUMNS}, NULL AS broadcast_id, NULL AS delay_ms, NULL AS messages_per_day
+        FROM messages m
+        WHERE m.session_id = ${sessionId} AND m.wa_message_id = ${waMessageId} AND m.direction = 'out'
+        LIMIT 1`,
+  )
+  return row ? claimedMessage(row) : undefined
+}
+
+/**
  * Puts messages a previous owner left in `sending` back in the queue. They are resent with the same
  * WhatsApp id, which recipients de-duplicate, so a crash between send and record never doubles a message.
  */

@@ -95,6 +95,12 @@ export type OpenConnectionInput = {
    * `messages` event.
    */
   storeBeforeReceipt?: (message: ReceivedMessage) => Promise<void>
+  /**
+   * A message this session sent, by its WhatsApp id, for a recipient whose phone could not decrypt
+   * it and asks for it again. The connection keeps recent sends in memory; this answers for those a
+   * restart or a failover took away.
+   */
+  loadSentMessage?: (waMessageId: string) => Promise<OutboundMessage | undefined>
 }
 
 /** `send` was refused before anything went out: the recipient's number has no WhatsApp account. */

@@ -15,10 +15,11 @@ import {
   recordReceivedMessageOnce,
   recordStatusUpdates,
 } from '../messages/message-events.js'
-import { requeueInterruptedSends } from '../messages/outbound-queue.js'
+import { findSentMessage, requeueInterruptedSends } from '../messages/outbound-queue.js'
 import type { SessionNodeMetrics } from '../metrics.js'
 import type {
   MessageStatusUpdate,
+  OutboundMessage,
   ProviderConnection,
   ProviderEvent,
   ReceivedMessage,
@@ -28,7 +29,7 @@ import { type ConnectionClose, disconnectAction } from './disconnect-policy.js'
 import { type CommitNotice, createFencedWriter, type FencedWriter } from './fenced-writes.js'
 import { renderQrImage } from './qr-image.js'
 import { nextReconnectDelay } from './reconnect-policy.js'
-import { createSendLoop, type SendLoop } from './send-loop.js'
+import { createSendLoop, outboundContentOf, type SendLoop } from './send-loop.js'
 
 export type StopMode =
   /** Close the socket, keep credentials, rest as DISCONNECTED. */
@@ -212,9 +213,22 @@ export class SessionRunner {
       // Read when the batch runs (a later microtask), so even a batch emitted inside `open` finds it.
       onEvents: (events) => this.enqueue(() => connection, events),
       storeBeforeReceipt: (message) => this.storeBeforeReceipt(connection, message),
+      loadSentMessage: (waMessageId) => this.loadSentMessage(waMessageId),
     })
     this.connection = connection
     this.qrCount = 0
+  }
+
+  /** A message this session sent, as the provider sends it, for a recipient asking for it again. */
+  private async loadSentMessage(waMessageId: string): Promise<OutboundMessage | undefined> {
+    const sent = await findSentMessage(this.deps.database, this.sessionId, waMessageId)
+    if (!sent) return undefined
+    this.logger.info({ messageId: sent.id, waMessageId }, 'a recipient asked for a sent message again')
+    return {
+      chatId: sent.chatId,
+      messageId: sent.waMessageId,
+      content: await outboundContentOf(this.deps.database, this.sessionId, sent),
+    }
   }
 
   /** Handles a batch after the previous ones; batches of a connection that is no longer ours are dropped. */

@@ -7,7 +7,10 @@ import makeWASocket, {
   Browsers,
   downloadMediaMessage,
   generateMessageIDV2,
+  generateWAMessage,
+  type proto,
   type WAMessage,
+  type WAMessageKey,
 } from '@whiskeysockets/baileys'
 import {
   type MessageReference,
@@ -61,6 +64,20 @@ function openBaileysConnection(
         storedBeforeReceipt.add(received.message.waMessageId)
       }
     : undefined
+  const loadSentMessage = async (key: WAMessageKey): Promise<proto.IMessage | undefined> => {
+    if (!input.loadSentMessage || !key.id || !auth.creds.me) return undefined
+    const sent = await input.loadSentMessage(key.id)
+    if (!sent) return undefined
+    const quote = sent.content.kind === 'reaction' ? undefined : sent.content.quote
+    const generated = await generateWAMessage(sent.chatId, contentOf(sent.content), {
+      userJid: auth.creds.me.id,
+      messageId: sent.messageId,
+      upload: socket.waUploadToServer,
+      logger: baileysLogger as never,
+      ...(quote ? { quoted: quotedMessage(quote) } : {}),
+    })
+    return generated.message ?? undefined
+  }
   const baileysLogger = logger.child({ component: 'baileys' })
   // Baileys is chatty: it has a level of its own (BAILEYS_LOG_LEVEL), but a silent node stays silent.
   if (logger.level !== 'silent') baileysLogger.level = config.BAILEYS_LOG_LEVEL
@@ -73,7 +90,9 @@ function openBaileysConnection(
       markOnlineOnConnect: false,
       syncFullHistory: false,
       generateHighQualityLinkPreview: false,
-      getMessage: async () => undefined,
+      // A recipient that could not decrypt a message asks for it again; Baileys keeps recent sends in
+      // memory, and this answers from Postgres for those a restart or a failover took away.
+      getMessage: (key) => loadSentMessage(key),
       // Not in Baileys' types: added by patches/@whiskeysockets+baileys+7.0.0-rc14.patch (postinstall),
       // which calls it before the message's receipt is sent.
       ...({ beforeMessageReceipt } as object),
