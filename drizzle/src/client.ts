@@ -17,7 +17,12 @@ export type Database = PgDatabase<PgQueryResultHKT, Schema>
 
 export type DatabaseOptions =
   /** A real Postgres server (production, the cluster, tests). */
-  | { url: string; maxConnections?: number }
+  | {
+      url: string
+      maxConnections?: number
+      /** How long the server lets a connection idle inside a transaction (default 10 s). */
+      idleInTransactionTimeoutMs?: number
+    }
   /** Embedded PGlite: data in `dataDir`, or in memory when `dataDir` is omitted. */
   | { dataDir?: string; url?: undefined }
 
@@ -48,6 +53,9 @@ export function resultRows<T>(result: unknown): T[] {
 
 const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url))
 
+/** How long the server lets a connection sit inside a transaction between two statements. */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000
+
 export function openDatabase(options: DatabaseOptions): DatabaseHandle {
   if (options.url) {
     const client = postgres(options.url, {
@@ -56,6 +64,13 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
       // Short idle lifetime keeps a restarted server from leaving us with dead sockets for long.
       idle_timeout: 30,
       connect_timeout: 10,
+      connection: {
+        // A process frozen inside a transaction (SIGSTOP, a VM pause) keeps its row locks for as long
+        // as it stays frozen, and the failover that re-places its sessions would wait on them. No
+        // transaction of ours idles between statements for long, so the server ends such a one.
+        idle_in_transaction_session_timeout:
+          options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      },
     })
     const db = drizzlePostgres(client, { schema })
     return {
