@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { WaClusterClient } from '@wa-cluster/client'
 import { generateSecretBoxKey } from '@wa-cluster/shared'
-import postgres from 'postgres'
 import { createTestDatabase, type TestDatabase } from './postgres.js'
 import { eventually, freePort, type ManagedProcess, startProcess } from './processes.js'
 import { TEST_ALLOW_PRIVATE_NETWORKS } from './seed.js'
@@ -96,23 +95,36 @@ export async function startCluster(options: ClusterOptions) {
     const port = await freePort()
     const env = { ...common, PORT: String(port) }
     const process = startProcess(`cp${index}`, 'control-plane/src/main.ts', env)
-    await process.waitForLine(/wa-cluster listening/)
     const entry = { url: `http://127.0.0.1:${port}`, process, env }
     controlPlanes[index] = entry
+    await process.waitForLine(/wa-cluster listening/)
     return entry
   }
   async function startNode(nodeId: string) {
     const env = { ...common, PORT: String(await freePort()), NODE_ID: nodeId }
     const process = startProcess(nodeId, 'session-node/src/main.ts', env)
-    await process.waitForLine(/session-node ready/)
     nodes.set(nodeId, { process, env })
+    await process.waitForLine(/session-node ready/)
     return process
   }
 
-  await Promise.all(Array.from({ length: options.controlPlanes }, (_, index) => startControlPlane(index)))
-  await Promise.all(
-    Array.from({ length: options.sessionNodes }, (_, index) => startNode(`node-${index + 1}`)),
-  )
+  async function stopAll() {
+    await Promise.all([...nodes.values()].map((entry) => entry.process.stop('SIGKILL')))
+    await Promise.all(controlPlanes.map((entry) => entry?.process.stop('SIGKILL')))
+    await redis.stop()
+    await database.drop()
+  }
+
+  try {
+    await Promise.all(Array.from({ length: options.controlPlanes }, (_, index) => startControlPlane(index)))
+    await Promise.all(
+      Array.from({ length: options.sessionNodes }, (_, index) => startNode(`node-${index + 1}`)),
+    )
+  } catch (error) {
+    // A process that did not come up fails the test; the ones that did must not outlive it.
+    await stopAll().catch(() => {})
+    throw error
+  }
 
   return {
     database,
@@ -127,16 +139,11 @@ export async function startCluster(options: ClusterOptions) {
      * is terminated, then connections are allowed again.
      */
     async postgresOutage(downMs: number) {
-      const admin = postgres(database.url.replace(/\/[^/]+$/, '/postgres'), { max: 1, onnotice: () => {} })
+      const allowAgain = await database.refuseConnections()
       try {
-        await admin.unsafe(`ALTER DATABASE ${database.name} ALLOW_CONNECTIONS false`)
-        await admin.unsafe(
-          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database.name}' AND pid <> pg_backend_pid()`,
-        )
         await new Promise((resolve) => setTimeout(resolve, downMs))
       } finally {
-        await admin.unsafe(`ALTER DATABASE ${database.name} ALLOW_CONNECTIONS true`)
-        await admin.end()
+        await allowAgain()
       }
     },
     node(nodeId: string): ManagedProcess {
@@ -144,12 +151,7 @@ export async function startCluster(options: ClusterOptions) {
       if (!entry) throw new Error(`no node ${nodeId}`)
       return entry.process
     },
-    async stop() {
-      await Promise.all([...nodes.values()].map((entry) => entry.process.stop('SIGKILL')))
-      await Promise.all(controlPlanes.map((entry) => entry?.process.stop('SIGKILL')))
-      await redis.stop()
-      await database.drop()
-    },
+    stop: stopAll,
   }
 }
 export type Cluster = Awaited<ReturnType<typeof startCluster>>

@@ -6,7 +6,17 @@ import postgres from 'postgres'
 export const TEST_POSTGRES_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
-export type TestDatabase = { url: string; name: string; handle: DatabaseHandle; drop(): Promise<void> }
+export type TestDatabase = {
+  url: string
+  name: string
+  handle: DatabaseHandle
+  /**
+   * An outage of this database, as a restart looks to its clients: every open connection is cut and
+   * new ones are refused until the returned function is called.
+   */
+  refuseConnections(): Promise<() => Promise<void>>
+  drop(): Promise<void>
+}
 
 /** Creates a fresh, migrated database (`wa_test_…`) and returns a handle plus a `drop()` for cleanup. */
 export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
@@ -22,6 +32,17 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
     url: url.toString(),
     name,
     handle,
+    async refuseConnections() {
+      const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} })
+      await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`)
+      await admin.unsafe(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid()`,
+      )
+      return async () => {
+        await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)
+        await admin.end()
+      }
+    },
     async drop() {
       await handle.close()
       const cleanup = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} })

@@ -144,6 +144,45 @@ function isPostgresDataException(error: unknown): boolean {
   return false
 }
 
+/**
+ * Errors that say Postgres is out of reach (restarting, refusing connections, the connection cut), not
+ * that the request or our code is wrong: postgres.js connection errors, and the server's "shutting
+ * down", "starting up" and "not accepting connections" answers.
+ */
+const DATABASE_UNREACHABLE_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+])
+
+function isDatabaseUnreachable(error: unknown): boolean {
+  let current: unknown = error
+  for (let depth = 0; current && depth < 5; depth++) {
+    const { code, message } = current as { code?: unknown; message?: unknown }
+    if (typeof code === 'string' && DATABASE_UNREACHABLE_CODES.has(code)) return true
+    // 55000 is broad (object not in prerequisite state); only this message means "database closed".
+    if (
+      code === '55000' &&
+      typeof message === 'string' &&
+      message.includes('not currently accepting connections')
+    )
+      return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/** Seconds a client waits before retrying through a database outage (a restart takes a few). */
+const DATABASE_RETRY_AFTER_SECONDS = 5
+
 function httpExceptionCode(exception: HTTPException): { code: string; message: string } {
   if (exception.status === 400 && /json/i.test(exception.message)) {
     return { code: 'invalid_json', message: 'request body is not valid JSON' }
@@ -195,6 +234,11 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
       code: 'bad_request',
       message: 'a value in the request cannot be stored (invalid characters?)',
     })
+  }
+  if (isDatabaseUnreachable(error)) {
+    c.get('logger')?.warn({ err: (error as Error).message }, 'database unreachable')
+    c.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS))
+    return respond(503, { code: 'unavailable', message: 'the database is unreachable; try again shortly' })
   }
   c.get('logger')?.error({ err: error }, 'unhandled error')
   return respond(500, {

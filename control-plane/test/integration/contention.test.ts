@@ -149,3 +149,31 @@ describe('placement with Redis unreachable', () => {
     expect(answer.headers.get('retry-after')).toBe('5')
   })
 })
+
+describe('the API with Postgres unreachable', () => {
+  let api: TestApi
+  let key: string
+  beforeAll(async () => {
+    api = await createTestApi('cp_postgres_down')
+    key = (await createTenantThroughApi(api, 'Postgres down')).apiKey
+  })
+  afterAll(async () => {
+    await api?.close()
+  })
+
+  it('answers 503 unavailable with Retry-After while the database is away, and serves again after', async () => {
+    const allowAgain = await api.database.refuseConnections()
+    try {
+      const answer = await api.call('GET', '/v1/sessions', { key })
+      expect(answer.status).toBe(503)
+      expect(answer.body.error).toMatchObject({ code: 'unavailable' })
+      expect(answer.headers.get('retry-after')).toBe('5')
+    } finally {
+      await allowAgain()
+    }
+    await eventually(
+      'the API serves again',
+      async () => (await api.call('GET', '/v1/sessions', { key })).status === 200,
+    )
+  })
+})
