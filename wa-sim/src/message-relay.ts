@@ -22,6 +22,7 @@ import type { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
 import { unixNow } from './node-attrs.js'
 import { MAX_PHONE_RETRIES, retryReceipt } from './phone-retry.js'
+import { receiptMessageIds } from './receipt-relay.js'
 
 /** A text a simulated phone decrypted (GET /inbox). */
 export interface InboxMessage {
@@ -185,6 +186,30 @@ export class MessageRelay {
       this.context.counters.totals.redelivered++
     }
     return sent
+  }
+
+  /**
+   * A device could not decrypt texts and sent a retry receipt. The first time the phone encrypts
+   * them again in the session it has; when the device asks again or sends its keys (Baileys does
+   * from the second retry on), the phone drops that session and starts a fresh one from the
+   * device's prekeys, as a phone does when the two sides' sessions no longer match.
+   */
+  async answerRetry(deviceJid: string, receipt: BinaryNode): Promise<number> {
+    const ids = receiptMessageIds(receipt)
+    const count = Number(getBinaryNodeChild(receipt, 'retry')?.attrs.count ?? '1')
+    if (count >= 2 || getBinaryNodeChild(receipt, 'keys')) {
+      const { registry } = this.context
+      const senders = new Set(
+        [...(this.pending.get(deviceJid)?.values() ?? [])]
+          .filter((pending) => ids.includes(pending.id))
+          .map((pending) => pending.senderPn),
+      )
+      for (const pn of senders) {
+        const sender = registry.get(pn)
+        if (sender) await registry.phoneOf(sender).forgetSession(deviceJid)
+      }
+    }
+    return this.redeliver(deviceJid, ids)
   }
 
   /** A device acknowledged messages with a receipt: they leave its offline queue. */

@@ -144,11 +144,11 @@ export class Simulator implements ConnectionHandler, QueryContext {
         this.receiptRelay.onClientReceipt(connection, node)
         if (connection.role.kind === 'device') {
           const { deviceJid } = connection.role
-          // A retry receipt says the device could not decrypt: the phone encrypts it again. Any other
-          // receipt acknowledges the messages it names.
+          // A retry receipt says the device could not decrypt: the phone encrypts it again (in a
+          // fresh session when asked twice). Any other receipt acknowledges the messages it names.
           if (node.attrs.type === 'retry')
             void this.messages
-              .redeliver(deviceJid, receiptMessageIds(node))
+              .answerRetry(deviceJid, node)
               .catch((err) => this.logger.error({ err, deviceJid }, 'failed to answer a retry receipt'))
           else this.messages.acknowledged(deviceJid, receiptMessageIds(node))
         }
