@@ -162,6 +162,25 @@ describe('messages between wa-sim contacts and Baileys sessions', () => {
     expect(after.redelivered).toBe(before.redelivered + 2)
   })
 
+  it('a device that lost its Signal session with a contact gets the text in a fresh session after asking twice', async () => {
+    const { client } = session
+    const other = newPhone()
+    const { lid } = await sim.addContact({ pn: other, name: 'Bob' })
+    await sim.send({ from: other, to: session.phone, text: 'before the loss' })
+    await client.waitFor(() => !!textOf(client, 'before the loss'), 'the first text')
+    // The device loses its sessions with the contact (a restored backup of its keys, say).
+    const repository = client.sock!.signalRepository
+    const addresses = [`${other}@s.whatsapp.net`, lid].map((jid) =>
+      repository.jidToSignalProtocolAddress(jid),
+    )
+    await client.state.keys.set({ session: Object.fromEntries(addresses.map((address) => [address, null])) })
+    const before = await sim.stats()
+    await sim.send({ from: other, to: session.phone, text: 'after the loss' })
+    await client.waitFor(() => !!textOf(client, 'after the loss'), 'the text after the retries', 30_000)
+    const after = await sim.stats()
+    expect(after.redelivered).toBeGreaterThan(before.redelivered)
+  })
+
   it('answers bad input with 400 and unknown senders with 404', async () => {
     await expect(sim.send({ from: contact, to: session.phone, text: '' })).rejects.toThrow(/text/)
     await expect(sim.send({ from: newPhone(), to: session.phone, text: 'x' })).rejects.toMatchObject({
