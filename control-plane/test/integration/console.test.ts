@@ -54,22 +54,17 @@ describe.sequential('console in a real browser', () => {
     return page
   }
 
+  // Browser-side checks are strings: this package's TypeScript has no DOM types.
   /** The page body is no wider than the screen: wide tables scroll inside their own box. */
   const bodyOverflow = (page: Page) =>
-    page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth')
 
   /** Controls that a screen reader could not name: inputs without a label, buttons without a name. */
   const unlabelledControls = (page: Page) =>
-    page.evaluate(() =>
-      [...document.querySelectorAll('input, select, textarea, button')]
-        .filter((element) => {
-          const control = element as HTMLInputElement
-          if (control.getAttribute('aria-label')) return false
-          if (element.tagName === 'BUTTON') return !element.textContent?.trim()
-          return (control.labels?.length ?? 0) === 0
-        })
-        .map((element) => element.outerHTML),
-    )
+    page.evaluate<string[]>(`[...document.querySelectorAll('input, select, textarea, button')]
+      .filter((element) => !element.getAttribute('aria-label') &&
+        (element.tagName === 'BUTTON' ? !element.textContent.trim() : element.labels.length === 0))
+      .map((element) => element.outerHTML)`)
 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0 })
@@ -127,23 +122,28 @@ describe.sequential('console in a real browser', () => {
     const { data: qr } = await tenant.GET('/v1/sessions/{sessionId}/qr', {
       params: { path: { sessionId: linkedInPage } },
     })
-    await sim.scan({ qr: qr!.qr!, phone: '6285710000082', pushName: 'Front desk' })
+    await sim.scan({ qr: (qr as { qr: string }).qr, phone: '6285710000082', pushName: 'Front desk' })
     await page.locator('.connected-note').waitFor({ timeout: 60_000 })
     await page.locator(`tr[data-session-id="${linkedInPage}"] [data-state="CONNECTED"]`).waitFor()
     await page.getByRole('button', { name: 'Close' }).click()
 
     // The message log: an inbound text appears without a reload (the marker survives), a reply goes out.
-    await page.evaluate(() => Object.assign(window, { consoleMarker: 'same page' }))
+    await page.evaluate("window.consoleMarker = 'same page'")
     await page.locator('[data-stream="live"]').waitFor()
     await page.getByRole('tab', { name: 'Messages' }).click()
     await page.getByLabel('Session', { exact: true }).selectOption(linked.id)
     await page.getByText('Loading…').waitFor({ state: 'detached' })
     const inbound = `Selamat pagi, apakah hasil lab saya sudah siap? ${Date.now()}`
     expect((await sim.send({ from: contact, to: linked.phone, text: inbound })).devices).toBe(1)
+    // Stored first (the API is the oracle), then shown by the page from the stream.
+    await eventually('the inbound text in the outbox', async () => {
+      const { data } = await tenant.GET('/v1/events', {
+        params: { query: { sessionId: linked.id, type: 'messages.upsert', limit: 200 } },
+      })
+      return data?.data.some((event) => JSON.stringify(event.data).includes(inbound))
+    })
     await page.locator('tr.message.in', { hasText: inbound }).waitFor()
-    expect(await page.evaluate(() => (window as unknown as { consoleMarker?: string }).consoleMarker)).toBe(
-      'same page',
-    )
+    expect(await page.evaluate<string>('window.consoleMarker')).toBe('same page')
 
     const reply = `Sudah, silakan diambil hari ini. ${Date.now()}`
     await page.getByLabel('To (phone number)').fill(`+${contact}`)
@@ -205,7 +205,7 @@ describe.sequential('console in a real browser', () => {
     }
     // Signing out forgets the key: a reload asks for it again.
     await page.getByRole('button', { name: 'Sign out' }).click()
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0)
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(0)
     await page.reload()
     await page.getByLabel(/API key/).waitFor()
   })

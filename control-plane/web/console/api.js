@@ -51,12 +51,14 @@ export function createApi(key) {
 }
 
 /**
- * `admin` or `tenant`, by what the key may call (a tenant key is `wak_…`, so that is asked first);
- * an unknown key throws (401).
+ * `admin` or `tenant`, by what the key may call; an unknown key throws (401). The likely role is
+ * asked first (tenant keys are `wak_…`, the generated admin key `wak_admin_…`), so a browser shows
+ * no refused request for an ordinary sign-in.
  */
 export async function roleOf(api, key) {
   const probes = { tenant: '/v1/sessions?limit=1', admin: '/v1/nodes?limit=1' }
-  const order = key.startsWith('wak_') ? ['tenant', 'admin'] : ['admin', 'tenant']
+  const tenantFirst = key.startsWith('wak_') && !key.startsWith('wak_admin_')
+  const order = tenantFirst ? ['tenant', 'admin'] : ['admin', 'tenant']
   for (const role of order) {
     try {
       await api.get(probes[role])

@@ -60,11 +60,15 @@ function Nodes({ api }) {
   const drain = (node) =>
     run(async () => {
       setConfirming('')
+      setPlan(null)
       const result = await api.post(`/v1/nodes/${encodeURIComponent(node.id)}/drain`)
-      setNotice(`Draining ${node.id}: ${result.sessionsToMove} sessions to move.`)
+      setNotice(
+        `Draining ${node.id}: ${result.sessionsToMove} ${result.sessionsToMove === 1 ? 'session' : 'sessions'} to move.`,
+      )
     })
   const activate = (node) =>
     run(async () => {
+      setPlan(null)
       await api.post(`/v1/nodes/${encodeURIComponent(node.id)}/activate`)
       setNotice(`${node.id} takes new sessions again.`)
     })
@@ -98,10 +102,10 @@ function Nodes({ api }) {
                 <td><span class="node-sessions">${node.sessions}</span> / ${node.capacity}</td>
                 <td><meter min="0" max=${node.capacity} value=${node.sessions} aria-label=${`Load of ${node.id}`}></meter> ${Math.round((100 * node.sessions) / Math.max(1, node.capacity))}%</td>
                 <td>${ago(node.lastHeartbeatAt, now)}</td>
-                <td class="row">
+                <td><div class="row">
                   ${node.status === 'active' && html`<button class="danger" aria-label=${`Drain ${node.id}`} onClick=${() => setConfirming(node.id)}>Drain</button>`}
                   ${node.status === 'draining' && html`<span class="muted">${node.sessions > 0 ? `${node.sessions} left to move` : 'empty'}</span> <button aria-label=${`Activate ${node.id}`} onClick=${() => activate(node)}>Activate</button>`}
-                </td>
+                </div></td>
               </tr>`,
             )}
           </tbody>
@@ -121,7 +125,9 @@ function Nodes({ api }) {
             run(async () => {
               const applied = await api.post('/v1/rebalance', {})
               setPlan(applied)
-              setNotice(`Rebalance started: ${applied.moves.length} moves.`)
+              setNotice(
+                `Rebalance started: ${applied.moves.length} ${applied.moves.length === 1 ? 'move' : 'moves'}; the counts above follow it.`,
+              )
             })}>Apply plan</button>`
         }
       </div>
@@ -133,7 +139,7 @@ function Nodes({ api }) {
 function RebalancePlan({ plan }) {
   const nodeIds = [...new Set([...Object.keys(plan.before), ...Object.keys(plan.after)])].sort()
   return html`
-    <p>${plan.dryRun ? 'Plan' : 'Applied'}: ${plan.moves.length === 0 ? 'the load is already even, nothing to move.' : `${plan.moves.length} moves.`}</p>
+    <p>${plan.dryRun ? 'Plan' : 'Applied'}: ${plan.moves.length === 0 ? 'the load is already even, nothing to move.' : `${plan.moves.length} ${plan.moves.length === 1 ? 'move' : 'moves'}.`}</p>
     <div class="table-wrap">
       <table class="rebalance-counts">
         <thead><tr><th>Node</th><th>Before</th><th>After</th></tr></thead>

@@ -143,10 +143,10 @@ function Sessions({ api, sessions, reload }) {
               <td><${StateBadge} state=${session.state} /></td>
               <td>${session.phone ?? ''}</td>
               <td>${session.nodeId ?? ''}</td>
-              <td class="row">
+              <td><div class="row">
                 ${session.state !== 'CONNECTED' && html`<button aria-label=${`Connect ${session.name || session.id}`} onClick=${() => setConnecting(session.id)}>Connect</button>`}
                 ${session.state === 'CONNECTED' && html`<button class="secondary" aria-label=${`Disconnect ${session.name || session.id}`} onClick=${() => act(session, 'disconnect')}>Disconnect</button>`}
-              </td>
+              </div></td>
             </tr>`,
           )}
         </tbody>

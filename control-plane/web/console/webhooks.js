@@ -217,7 +217,7 @@ function Endpoints({ api }) {
                 <td>${endpoint.url}<br /><small class="muted">${endpoint.id}</small></td>
                 <td>${endpoint.events?.join(', ') ?? 'all'}</td>
                 <td>${endpoint.enabled ? 'yes' : 'no'}</td>
-                <td class="row">
+                <td><div class="row">
                   <button class="secondary" aria-label=${`${endpoint.enabled ? 'Disable' : 'Enable'} ${endpoint.url}`} onClick=${() => run(() => api.patch(path(endpoint), { enabled: !endpoint.enabled }))}>${endpoint.enabled ? 'Disable' : 'Enable'}</button>
                   <button class="secondary" aria-label=${`Test ${endpoint.url}`} onClick=${() =>
                     run(async () => {
@@ -230,7 +230,7 @@ function Endpoints({ api }) {
                     })}>Test</button>
                   <button class="secondary" aria-expanded=${open === endpoint.id} aria-label=${`Deliveries of ${endpoint.url}`} onClick=${() => setOpen(open === endpoint.id ? '' : endpoint.id)}>Deliveries</button>
                   <button class="danger" aria-label=${`Delete ${endpoint.url}`} onClick=${() => run(() => api.del(path(endpoint)))}>Delete</button>
-                </td>
+                </div></td>
               </tr>`,
             )}
           </tbody>
