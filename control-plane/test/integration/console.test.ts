@@ -31,7 +31,8 @@ describe.sequential('console in a real browser', () => {
   let tenant: WaClusterClient
   let tenantKey: string
   let linked: { id: string; phone: string }
-  let linkedInPage: string
+  /** Sessions the tenant linked from the page (QR, then pairing code). */
+  let linkedInPage: string[] = []
   let receiver: WebhookReceiver
   const opened: { page: Page; offLoopback: string[]; errors: string[]; urls: string[] }[] = []
 
@@ -109,7 +110,7 @@ describe.sequential('console in a real browser', () => {
     expect(body).not.toMatch(/https?:\/\/|<script>/)
   })
 
-  it('tenant: links a phone with the QR in the page, sees an inbound text live and sends a reply', async () => {
+  it('tenant: links phones by QR and by pairing code in the page, sees an inbound text live and sends a reply', async () => {
     const page = await openConsole(tenantKey)
     await page.locator(`tr[data-session-id="${linked.id}"] [data-state="CONNECTED"]`).waitFor()
 
@@ -118,14 +119,28 @@ describe.sequential('console in a real browser', () => {
     await page.getByRole('button', { name: 'Create session' }).click()
     await page.getByRole('button', { name: 'Show QR code' }).click()
     await page.locator('.qr img[src^="data:image/png"]').waitFor()
-    linkedInPage = (await tenant.GET('/v1/sessions')).data!.data.find((s) => s.name === 'front desk')!.id
+    const frontDesk = (await tenant.GET('/v1/sessions')).data!.data.find((s) => s.name === 'front desk')!.id
     const { data: qr } = await tenant.GET('/v1/sessions/{sessionId}/qr', {
-      params: { path: { sessionId: linkedInPage } },
+      params: { path: { sessionId: frontDesk } },
     })
     await sim.scan({ qr: (qr as { qr: string }).qr, phone: '6285710000082', pushName: 'Front desk' })
     await page.locator('.connected-note').waitFor({ timeout: 60_000 })
-    await page.locator(`tr[data-session-id="${linkedInPage}"] [data-state="CONNECTED"]`).waitFor()
+    await page.locator(`tr[data-session-id="${frontDesk}"] [data-state="CONNECTED"]`).waitFor()
     await page.getByRole('button', { name: 'Close' }).click()
+
+    // And one with a pairing code typed on the phone instead of a QR.
+    await page.getByLabel('New session name').fill('reception')
+    await page.getByRole('button', { name: 'Create session' }).click()
+    await page.getByLabel(/phone number/).fill('0857-1000-0083')
+    await page.getByRole('button', { name: 'Get pairing code' }).click()
+    const code = await page.locator('.pairing-code').textContent()
+    await sim.enterPairingCode({ phone: '6285710000083', code: code! })
+    await page.locator('.connected-note').waitFor({ timeout: 60_000 })
+    await page.getByRole('button', { name: 'Close' }).click()
+    linkedInPage = (await tenant.GET('/v1/sessions'))
+      .data!.data.filter((s) => s.name === 'front desk' || s.name === 'reception')
+      .map((s) => s.id)
+    expect(linkedInPage).toHaveLength(2)
 
     // The message log: an inbound text appears without a reload (the marker survives), a reply goes out.
     await page.evaluate("window.consoleMarker = 'same page'")
@@ -214,7 +229,7 @@ describe.sequential('console in a real browser', () => {
     await cluster.startNode('node-2')
     const page = await openConsole(cluster.adminKey, { width: 390, height: 844 })
     const sessionsOn = (nodeId: string) => page.locator(`tr[data-node-id="${nodeId}"] .node-sessions`)
-    await expect.poll(() => sessionsOn('node-1').textContent(), { timeout: 30_000 }).toBe('2')
+    await expect.poll(() => sessionsOn('node-1').textContent(), { timeout: 30_000 }).toBe('3')
     await expect.poll(() => sessionsOn('node-2').textContent(), { timeout: 30_000 }).toBe('0')
     expect(await bodyOverflow(page)).toBeLessThanOrEqual(0)
     expect(await unlabelledControls(page)).toEqual([])
@@ -223,17 +238,17 @@ describe.sequential('console in a real browser', () => {
     await page.getByRole('button', { name: 'Plan rebalance' }).click()
     await page.locator('.rebalance-moves tbody tr').first().waitFor()
     expect(await page.locator('.rebalance-moves tbody tr').count()).toBe(1)
-    expect(await sessionsOn('node-1').textContent()).toBe('2')
+    expect(await sessionsOn('node-1').textContent()).toBe('3')
 
     await page.getByRole('button', { name: 'Drain node-1' }).click()
     await page.getByRole('alertdialog').waitFor()
     await page.getByRole('button', { name: 'Yes, drain node-1' }).click()
     await page.locator('tr[data-node-id="node-1"] .badge', { hasText: 'draining' }).waitFor()
     await expect.poll(() => sessionsOn('node-1').textContent(), { timeout: 90_000 }).toBe('0')
-    await expect.poll(() => sessionsOn('node-2').textContent(), { timeout: 30_000 }).toBe('2')
-    await eventually('both sessions CONNECTED on node-2', async () => {
+    await expect.poll(() => sessionsOn('node-2').textContent(), { timeout: 30_000 }).toBe('3')
+    await eventually('every session CONNECTED on node-2', async () => {
       const sessions = await Promise.all(
-        [linked.id, linkedInPage].map(
+        [linked.id, ...linkedInPage].map(
           async (sessionId) =>
             (await tenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })).data,
         ),
@@ -247,7 +262,7 @@ describe.sequential('console in a real browser', () => {
     await page.getByRole('button', { name: 'Activate node-1' }).click()
     await page.locator('tr[data-node-id="node-1"] .badge', { hasText: 'active' }).waitFor()
     await page.getByRole('tab', { name: 'Tenants' }).click()
-    await page.locator('tr', { hasText: 'Klinik Sehat' }).locator('td', { hasText: '3 /' }).waitFor()
+    await page.locator('tr', { hasText: 'Klinik Sehat' }).locator('td', { hasText: '4 /' }).waitFor()
     await page.getByRole('button', { name: 'API keys of Klinik Sehat' }).click()
     await page.locator('code', { hasText: tenantKey.slice(0, 12) }).waitFor()
     expect(await unlabelledControls(page)).toEqual([])
