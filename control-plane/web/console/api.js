@@ -81,18 +81,19 @@ export function query(params) {
 
 /**
  * The newest `keep` events matching `filter` (`sessionId`, `type`). `/v1/events` lists oldest first,
- * so this pages to the end, reading at most `maxPages` pages of 200.
+ * so this pages towards the end, reading at most `maxPages` pages of 200; `complete` is false when
+ * it stopped before the end (the events it returns are then not the newest).
  */
-export async function recentEvents(api, filter, keep = 100, maxPages = 10) {
+export async function recentEvents(api, filter, keep = 100, maxPages = 25) {
   let events = []
   let after
   for (let page = 0; page < maxPages; page++) {
     const { data, nextCursor } = await api.get(`/v1/events${query({ ...filter, limit: 200, after })}`)
     events = events.concat(data).slice(-keep)
-    if (!nextCursor) break
+    if (!nextCursor) return { events, complete: true }
     after = nextCursor
   }
-  return events
+  return { events, complete: false }
 }
 
 /** "12 s ago", "3 min ago" for a timestamp; "never" for null. */

@@ -11,14 +11,18 @@ const HISTORY_EVENTS = 100
 /** Sent messages whose text is read from `GET …/messages/{id}` when the log opens. */
 const SENT_TEXTS_READ = 30
 
-/** One row: `{id, direction: 'in' | 'out', chatId, text, status, at}`. */
+/**
+ * The rows of one session (`{id, direction: 'in' | 'out', chatId, text, status, at}`) and whether
+ * its whole history was read (`complete`; a very long one is read only so far).
+ */
 export async function loadMessageLog(api, sessionId) {
   const [upserts, updates] = await Promise.all([
     recentEvents(api, { sessionId, type: 'messages.upsert' }, HISTORY_EVENTS),
     recentEvents(api, { sessionId, type: 'messages.update' }, HISTORY_EVENTS),
   ])
   let entries = []
-  for (const event of [...upserts, ...updates]) entries = mergeEntries(entries, entriesFromEvent(event))
+  for (const event of [...upserts.events, ...updates.events])
+    entries = mergeEntries(entries, entriesFromEvent(event))
   const sentWithoutText = entries.filter((entry) => entry.direction === 'out' && entry.text === undefined)
   const sent = await Promise.all(
     sentWithoutText
@@ -30,7 +34,7 @@ export async function loadMessageLog(api, sessionId) {
       ),
   )
   for (const message of sent) if (message) entries = mergeEntries(entries, [entryFromSent(message)])
-  return entries
+  return { entries, complete: upserts.complete && updates.complete }
 }
 
 /** The rows an event of the live stream or the outbox adds or changes (none for other types). */
@@ -133,6 +137,7 @@ export function MessageLog({ api, sessions, subscribe }) {
   const [sessionId, setSessionId] = useState('')
   const [entries, setEntries] = useState([])
   const [loading, setLoading] = useState(false)
+  const [partial, setPartial] = useState(false)
   const [direction, setDirection] = useState('all')
   const [chat, setChat] = useState('')
   const [to, setTo] = useState('')
@@ -152,7 +157,11 @@ export function MessageLog({ api, sessions, subscribe }) {
       if (event.sessionId === chosen) setEntries((list) => mergeEntries(list, entriesFromEvent(event)))
     })
     loadMessageLog(api, chosen)
-      .then((loaded) => current && setEntries((list) => mergeEntries(list, loaded)))
+      .then((loaded) => {
+        if (!current) return
+        setEntries((list) => mergeEntries(list, loaded.entries))
+        setPartial(!loaded.complete)
+      })
       .catch((caught) => current && setError(describeError(caught)))
       .finally(() => current && setLoading(false))
     return () => {
@@ -215,6 +224,10 @@ export function MessageLog({ api, sessions, subscribe }) {
         <input id="log-chat" placeholder="number" value=${chat} onInput=${(event) => setChat(event.target.value)} />
       </div>
       ${loading && html`<p class="muted">Loading…</p>`}
+      ${
+        partial &&
+        html`<p class="muted">This session's history is long: only its oldest events were read. New messages still appear here as they come.</p>`
+      }
       <div class="table-wrap">
         <table class="message-log">
           <thead><tr><th>Time</th><th>Dir.</th><th>Chat</th><th>Text</th><th>Status</th></tr></thead>

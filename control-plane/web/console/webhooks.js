@@ -103,12 +103,16 @@ function DefaultWebhook({ api }) {
 /** The default webhook's recent deliveries: every event carries its own delivery status. */
 function DefaultDeliveries({ api }) {
   const [events, setEvents] = useState([])
+  const [partial, setPartial] = useState(false)
   const [error, setError] = useState('')
   const [notice, setNotice] = useState('')
   const load = useCallback(
     () =>
       recentEvents(api, {}, 20)
-        .then((list) => setEvents(list.reverse()))
+        .then(({ events: recent, complete }) => {
+          setEvents(recent.reverse())
+          setPartial(!complete)
+        })
         .catch((caught) => setError(describeError(caught))),
     [api],
   )
@@ -136,6 +140,7 @@ function DefaultDeliveries({ api }) {
       </div>
       ${notice && html`<p class="muted" role="status">${notice}</p>`}
       ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${partial && html`<p class="muted">The event history is long: these are the last of the first 5,000 events.</p>`}
       <div class="table-wrap">
         <table>
           <thead><tr><th>Time</th><th>Type</th><th>Session</th><th>Delivery</th><th>Attempts</th><th>Last error</th><th></th></tr></thead>
