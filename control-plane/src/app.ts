@@ -17,6 +17,7 @@ import { registerTemplateRoutes } from './routes/templates.js'
 import { registerTenantRoutes } from './routes/tenants.js'
 import { registerWebhookRoutes } from './routes/webhook.js'
 import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js'
+import { registerConsolePage } from './web/console-page.js'
 import { registerDocsPage } from './web/docs-page.js'
 import { pageHeaders } from './web/page.js'
 import { registerStaticAssets } from './web/static-assets.js'
@@ -60,6 +61,7 @@ export function createApp(ctx: ControlPlaneContext): OpenAPIHono<AppEnv> {
   app.doc31(OPENAPI_DOCUMENT_PATH, OPENAPI_DOCUMENT_CONFIG)
   registerStaticAssets(app)
   registerDocsPage(app)
+  registerConsolePage(app)
 
   app.notFound((c) => handleError(new NotFound(`route ${c.req.method} ${c.req.path}`), c))
   app.onError(handleError)

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, extname, join, relative, sep } from 'node:path'
@@ -11,7 +11,16 @@ import type { Env, Hono } from 'hono'
  * from a CDN, so `/docs`, the console and the link page work on a machine with no internet.
  */
 const require = createRequire(import.meta.url)
-const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`))
+/** A package's root: walks up from its entry point, since not every package exports `package.json` (htm does not). */
+function packageDir(name: string): string {
+  let dir = dirname(require.resolve(name))
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error(`no package.json above ${name}'s entry point`)
+    dir = parent
+  }
+  return dir
+}
 
 /** `/assets/vendor/<name>` → a file of a pinned package (see control-plane/package.json). */
 const VENDOR_FILES: Record<string, () => string> = {

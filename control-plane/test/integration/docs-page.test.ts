@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser, recordOffLoopbackRequests, recordPageErrors } from '../../../test-support/browser.js'
@@ -41,6 +42,11 @@ describe('/docs in a real browser', () => {
     expect(await page.getByText('/v1/sessions/{sessionId}/messages').first().isVisible()).toBe(true)
     expect(offLoopback).toEqual([])
     expect(errors).toEqual([])
+    // `WRITE_SCREENSHOTS=1` writes the README's picture of /docs; a normal run writes no file.
+    if (process.env.WRITE_SCREENSHOTS === '1')
+      await page.screenshot({
+        path: fileURLToPath(new URL('../../../docs/images/docs.png', import.meta.url)),
+      })
   })
 
   it('is served with a strict Content-Security-Policy and its assets from pinned packages', async () => {
