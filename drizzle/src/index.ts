@@ -1,4 +1,5 @@
 export * from './client.js'
+export * from './errors.js'
 export * from './prepared-statement.js'
 export * from './schema/index.js'
 export * from './sql-helpers.js'

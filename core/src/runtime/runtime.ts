@@ -8,7 +8,7 @@ import {
   type SecretBox,
 } from '@wa-cluster/shared'
 import pino, { type Logger } from 'pino'
-import { collectDefaultMetrics, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client'
 import type { Coordinator } from '../coordination/coordinator.js'
 import { createMemoryCoordinator } from '../coordination/memory-coordinator.js'
 import { createRedisCoordinator } from '../coordination/redis-coordinator.js'
@@ -74,6 +74,7 @@ export function createRuntimeBase(input: {
     : createMemoryCoordinator()
   const metrics = new Registry()
   collectDefaultMetrics({ register: metrics })
+  logUnhandledRejections(logger, metrics)
   return {
     config,
     logger,
@@ -85,6 +86,28 @@ export function createRuntimeBase(input: {
     ),
     metrics,
   }
+}
+
+let rejectionsLogged = false
+
+/**
+ * A promise rejected with nobody to handle it is a bug of ours, but one stray rejection (a database
+ * call during an outage, say) must not take every session of the process down with it: the state
+ * that matters is in Postgres behind fencing, and a crash would only add a failover. It is logged at
+ * error level with its stack and counted (`wa_unhandled_rejections_total`), once per process.
+ */
+function logUnhandledRejections(logger: Logger, metrics: Registry): void {
+  if (rejectionsLogged) return
+  rejectionsLogged = true
+  const counter = new Counter({
+    name: 'wa_unhandled_rejections_total',
+    help: 'Promise rejections nothing handled (logged; each one is a bug to fix)',
+    registers: [metrics],
+  })
+  process.on('unhandledRejection', (reason) => {
+    counter.inc()
+    logger.error({ err: reason }, 'unhandled promise rejection')
+  })
 }
 
 /** Parses the configuration; a bad value ends the process with its one-line message, nothing else. */

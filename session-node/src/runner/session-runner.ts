@@ -6,7 +6,7 @@ import {
   recordSessionState,
   type StateChange,
 } from '@wa-cluster/core'
-import type { DatabaseHandle } from '@wa-cluster/db'
+import { type DatabaseHandle, isDatabaseUnreachable } from '@wa-cluster/db'
 import { type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import { openPostgresAuthState, type PostgresAuthState, wipeAuthState } from '../auth-state/index.js'
@@ -191,6 +191,13 @@ export class SessionRunner {
       }
       this.openConnection()
     } catch (error) {
+      // Postgres away for a moment is no reason to give the session up: let go of it, and the node
+      // takes it again at its next look (a stop as 'lost' schedules that).
+      if (isDatabaseUnreachable(error)) {
+        this.logger.warn({ err: (error as Error).message }, 'database unreachable while starting; retrying')
+        await this.stop('lost')
+        return
+      }
       await this.fail(error)
     }
   }
