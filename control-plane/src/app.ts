@@ -12,12 +12,14 @@ import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
+import { registerSessionLinkRoutes } from './routes/session-links.js'
 import { registerSessionRoutes } from './routes/sessions.js'
 import { registerTemplateRoutes } from './routes/templates.js'
 import { registerTenantRoutes } from './routes/tenants.js'
 import { registerWebhookRoutes } from './routes/webhook.js'
 import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js'
 import { registerDocsPage } from './web/docs-page.js'
+import { registerLinkPage } from './web/link-page.js'
 import { pageHeaders } from './web/page.js'
 import { registerStaticAssets } from './web/static-assets.js'
 
@@ -28,6 +30,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerTenantRoutes(app)
   registerNodeRoutes(app)
   registerSessionRoutes(app)
+  registerSessionLinkRoutes(app)
   registerMessageRoutes(app)
   registerBroadcastRoutes(app)
   registerTemplateRoutes(app)
@@ -60,6 +63,7 @@ export function createApp(ctx: ControlPlaneContext): OpenAPIHono<AppEnv> {
   app.doc31(OPENAPI_DOCUMENT_PATH, OPENAPI_DOCUMENT_CONFIG)
   registerStaticAssets(app)
   registerDocsPage(app)
+  registerLinkPage(app)
 
   app.notFound((c) => handleError(new NotFound(`route ${c.req.method} ${c.req.path}`), c))
   app.onError(handleError)
