@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, extname, join, relative, sep } from 'node:path'
@@ -11,7 +11,14 @@ import type { Env, Hono } from 'hono'
  * from a CDN, so `/docs`, the console and the link page work on a machine with no internet.
  */
 const require = createRequire(import.meta.url)
-const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`))
+/** A package's folder, found from its main entry: htm's `exports` do not let `htm/package.json` resolve. */
+function packageDir(name: string): string {
+  for (let dir = dirname(require.resolve(name)); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === name) return dir
+  }
+  throw new Error(`cannot find the folder of package ${name}`)
+}
 
 /** `/assets/vendor/<name>` → a file of a pinned package (see control-plane/package.json). */
 const VENDOR_FILES: Record<string, () => string> = {
