@@ -96,7 +96,7 @@ describe.sequential('link page for end customers', () => {
     (await tenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })).data!
 
   const noHorizontalOverflow = (page: Page) =>
-    page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)
+    page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')
 
   it('shows the tenant and the live QR, links when the phone scans it, and returns to returnUrl by itself', async () => {
     const sessionId = await newSession(tenant, 'Front desk')
@@ -116,7 +116,7 @@ describe.sequential('link page for end customers', () => {
     // The page connected the session itself; the QR it shows is the session's current one.
     const qr = await eventually('the QR in the API', async () => {
       const { data } = await tenant.GET('/v1/sessions/{sessionId}/qr', { params: { path: { sessionId } } })
-      return data?.qr ? data : undefined
+      return typeof data === 'object' && data.qr ? data : undefined
     })
     await expect.poll(() => qrImage.getAttribute('src')).toBe(qr.qrImage)
     expect(await noHorizontalOverflow(page)).toBe(true)

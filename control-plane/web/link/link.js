@@ -205,7 +205,7 @@ function App() {
 
   useEffect(() => {
     if (link?.state !== 'CONNECTED' || !link.returnUrl || !isHttpUrl(link.returnUrl)) return
-    const timer = setTimeout(() => window.location.assign(link.returnUrl), REDIRECT_AFTER_MS)
+    const timer = setTimeout(() => window.location.replace(link.returnUrl), REDIRECT_AFTER_MS)
     return () => clearTimeout(timer)
   }, [link?.state, link?.returnUrl])
 
