@@ -297,4 +297,28 @@ describe.sequential('link page for end customers', () => {
     expect(await missingPhone.json()).toMatchObject({ error: { field: 'body.phone' } })
     expect(await sessionOf(sessionId)).toMatchObject({ state: 'DISCONNECTED', desiredState: 'disconnected' })
   })
+  it('does not connect a suspended tenant’s session, and still shows its state', async () => {
+    const created = (await admin.POST('/v1/tenants', { body: { name: 'Suspended tenant' } })).data!
+    const suspendedTenant = createClient({ baseUrl: gatewayUrl, apiKey: created.apiKey })
+    const sessionId = await newSession(suspendedTenant, 'Suspended')
+    const { url } = await newLink(suspendedTenant, sessionId)
+    await admin.PATCH('/v1/tenants/{tenantId}', {
+      params: { path: { tenantId: created.id } },
+      body: { status: 'suspended' },
+    })
+    const connect = await fetch(`${url}/connect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: gatewayUrl },
+      body: '{}',
+    })
+    expect(connect.status).toBe(403)
+    expect(await connect.json()).toMatchObject({ error: { code: 'tenant_suspended' } })
+    const state = await fetch(`${url}/state`)
+    expect(state.status).toBe(200)
+    expect(await state.json()).toMatchObject({ state: 'DISCONNECTED', tenantName: 'Suspended tenant' })
+    const session = (
+      await suspendedTenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })
+    ).data!
+    expect(session).toMatchObject({ state: 'DISCONNECTED', desiredState: 'disconnected' })
+  })
 })
