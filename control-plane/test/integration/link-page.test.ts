@@ -18,6 +18,8 @@ import { sealLinkToken } from '../../src/services/session-links.js'
 describe.sequential('link page for end customers', () => {
   const PHONE_VIEWPORT = { width: 390, height: 844 }
   const XSS = '<img src=x onerror=alert(1)>'
+  /** The page reads the state every 1.5 s; a loaded machine may take a few polls to render a change. */
+  const PAGE_WAIT = { timeout: 15_000 }
   let sim: Awaited<ReturnType<typeof startSimulator>>
   let cluster: Cluster
   let browser: Browser
@@ -98,7 +100,9 @@ describe.sequential('link page for end customers', () => {
   const noHorizontalOverflow = (page: Page) =>
     page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')
 
-  it('shows the tenant and the live QR, links when the phone scans it, and returns to returnUrl by itself', async () => {
+  it('shows the tenant and the live QR, links when the phone scans it, and returns to returnUrl by itself', {
+    timeout: 180_000,
+  }, async () => {
     const sessionId = await newSession(tenant, 'Front desk')
     const link = await newLink(tenant, sessionId, { returnUrl: `${shopUrl}/linked?ref=42` })
     expect(link.url).toMatch(new RegExp(`^${gatewayUrl}/link/wsl_[A-Za-z0-9_-]+$`))
@@ -109,20 +113,36 @@ describe.sequential('link page for end customers', () => {
     const opened = await page.goto(link.url)
     expect(opened?.status()).toBe(200)
     expect(opened?.headers()['content-security-policy']).toContain("script-src 'self'")
-    await expect.poll(() => page.locator('.link-tenant').textContent()).toBe('Klinik Sehat')
+    await expect.poll(() => page.locator('.link-tenant').textContent(), PAGE_WAIT).toBe('Klinik Sehat')
     const qrImage = page.getByRole('img', { name: 'QR code to scan with WhatsApp' })
     await qrImage.waitFor()
     expect(await qrImage.getAttribute('src')).toMatch(/^data:image\/png;base64,/)
     // The page connected the session itself; the QR it shows is the session's current one.
-    const qr = await eventually('the QR in the API', async () => {
+    const currentQr = async () => {
       const { data } = await tenant.GET('/v1/sessions/{sessionId}/qr', { params: { path: { sessionId } } })
       return typeof data === 'object' && data.qr ? data : undefined
-    })
-    await expect.poll(() => qrImage.getAttribute('src')).toBe(qr.qrImage)
+    }
+    const first = await eventually('the QR in the API', currentQr)
+    await expect.poll(() => qrImage.getAttribute('src'), PAGE_WAIT).toBe(first.qrImage)
     expect(await noHorizontalOverflow(page)).toBe(true)
     if (process.env.WRITE_SCREENSHOTS === '1') {
       await page.screenshot({ path: new URL('../../../docs/images/link-page.png', import.meta.url).pathname })
     }
+    // WhatsApp rotates the QR (the first after 60 s): the page shows the new one in the same element,
+    // without a reload, and that is the one the phone scans.
+    const shownImage = await qrImage.elementHandle()
+    const qr = await eventually(
+      'the next QR',
+      async () => {
+        const next = await currentQr()
+        return next && next.qr !== first.qr ? next : undefined
+      },
+      90_000,
+      1000,
+    )
+    await expect.poll(() => qrImage.getAttribute('src'), PAGE_WAIT).toBe(qr.qrImage)
+    expect(await shownImage!.evaluate((image) => image.isConnected)).toBe(true)
+    expect(page.url()).toBe(link.url)
 
     await sim.scan({ qr: qr.qr!, phone: '6281311110001', pushName: 'Customer' })
     await page.waitForURL(`${shopUrl}/linked?ref=42`, { timeout: 30_000 })
@@ -176,7 +196,7 @@ describe.sequential('link page for end customers', () => {
     const link = await newLink(markupTenant, sessionId)
     const { page, errors, dialogs } = await phonePage()
     await page.goto(link.url)
-    await expect.poll(() => page.locator('.link-tenant').textContent()).toBe(XSS)
+    await expect.poll(() => page.locator('.link-tenant').textContent(), PAGE_WAIT).toBe(XSS)
     expect(await page.locator('.link-session').textContent()).toBe(XSS)
     expect(await page.locator('.link-tenant').isVisible()).toBe(true)
     await page.getByRole('img', { name: 'QR code to scan with WhatsApp' }).waitFor()
