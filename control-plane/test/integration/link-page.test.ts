@@ -164,14 +164,19 @@ describe.sequential('link page for end customers', () => {
     const { page, offLoopback, errors } = await phonePage()
     await page.goto(link.url)
     await page.getByRole('img', { name: 'QR code to scan with WhatsApp' }).waitFor()
-    await page.getByRole('button', { name: 'Link with a phone number instead' }).click()
+    // By keyboard alone: the button, then the labelled field (focused for the customer), Enter submits.
+    await page.getByRole('button', { name: 'Link with a phone number instead' }).focus()
+    await page.keyboard.press('Enter')
     const phone = page.getByLabel('Your WhatsApp phone number')
-    await phone.fill('not a number')
-    await page.getByRole('button', { name: 'Get a code' }).click()
+    await expect
+      .poll(() => phone.evaluate((field) => field === field.ownerDocument.activeElement), PAGE_WAIT)
+      .toBe(true)
+    await page.keyboard.type('not a number')
+    await page.keyboard.press('Enter')
     await page.locator('#phone-error').waitFor()
     expect(await phone.getAttribute('aria-invalid')).toBe('true')
     await phone.fill('+62 813 1111 0002')
-    await page.getByRole('button', { name: 'Get a code' }).click()
+    await page.keyboard.press('Enter')
     const shown = page.locator('.pairing-code')
     await shown.waitFor({ timeout: 30_000 })
     const code = (await shown.getAttribute('data-code'))!
