@@ -354,6 +354,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A signed, expiring page that links this session, for your own customer
+         * @description The page (`url`) shows your tenant name and the live QR, or a pairing-code form, for this one session; it connects the session when opened, and once the session is CONNECTED it sends the browser to `returnUrl`. It carries no API key: hand it to the person whose phone is to be linked. An expired link shows a page saying so (410). The body may be empty.
+         */
+        post: operations["createSessionLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{sessionId}/messages": {
         parameters: {
             query?: never;
@@ -1408,6 +1428,30 @@ export interface components {
              * @example 0812 3456 7890
              */
             pairingPhone?: string;
+        };
+        SessionLink: {
+            /**
+             * @description The page to hand to your customer: it shows your tenant name and the live QR (or a pairing-code form) for this session only, and carries no API key
+             * @example https://wa.example.com/link/wsl_AbC…
+             */
+            url: string;
+            /**
+             * Format: date-time
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            expiresAt: string;
+        };
+        CreateSessionLink: {
+            /**
+             * @description Where the page sends the customer once the session is CONNECTED (an absolute http:// or https:// URL); omitted = the page only says it is linked
+             * @example https://shop.example.com/whatsapp/linked
+             */
+            returnUrl?: string;
+            /**
+             * @description How long the link works, 60–86400 seconds; default 3600
+             * @example 3600
+             */
+            ttlSeconds?: number;
         };
         Message: {
             id: string;
@@ -3262,6 +3306,95 @@ export interface operations {
             };
             /** @description Unknown id (or one that belongs to another tenant) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSessionLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateSessionLink"];
+            };
+        };
+        responses: {
+            /** @description The page and when it stops working */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionLink"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

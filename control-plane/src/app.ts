@@ -12,6 +12,7 @@ import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
+import { registerSessionLinkRoutes } from './routes/session-links.js'
 import { registerSessionRoutes } from './routes/sessions.js'
 import { registerTemplateRoutes } from './routes/templates.js'
 import { registerTenantRoutes } from './routes/tenants.js'
@@ -19,6 +20,7 @@ import { registerWebhookRoutes } from './routes/webhook.js'
 import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js'
 import { registerConsolePage } from './web/console-page.js'
 import { registerDocsPage } from './web/docs-page.js'
+import { registerLinkPage } from './web/link-page.js'
 import { pageHeaders } from './web/page.js'
 import { registerStaticAssets } from './web/static-assets.js'
 
@@ -29,6 +31,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerTenantRoutes(app)
   registerNodeRoutes(app)
   registerSessionRoutes(app)
+  registerSessionLinkRoutes(app)
   registerMessageRoutes(app)
   registerBroadcastRoutes(app)
   registerTemplateRoutes(app)
@@ -62,6 +65,7 @@ export function createApp(ctx: ControlPlaneContext): OpenAPIHono<AppEnv> {
   registerStaticAssets(app)
   registerDocsPage(app)
   registerConsolePage(app)
+  registerLinkPage(app)
 
   app.notFound((c) => handleError(new NotFound(`route ${c.req.method} ${c.req.path}`), c))
   app.onError(handleError)

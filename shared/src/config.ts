@@ -83,6 +83,15 @@ export const configSchema = z.object({
   /** Host to bind. Default 127.0.0.1 (this machine only); the container images set 0.0.0.0. */
   HOST: z.string().min(1).default('127.0.0.1'),
   /**
+   * The gateway's address as browsers reach it (`https://wa.example.com`), for the link pages it hands
+   * out and their same-origin check. Unset: the origin of the request that asks for the link.
+   */
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^/?#]+\/?$/, 'must be an http:// or https:// origin, without a path')
+    .transform((value) => new URL(value).origin)
+    .optional(),
+  /**
    * Port of a separate operator listener that serves only Prometheus `/metrics` (on HOST). Unset: no
    * such listener. The public API port never serves /metrics. A session-node keeps /metrics on PORT.
    */

@@ -64,6 +64,13 @@ export class NotFound extends AppError {
   }
 }
 
+/** It existed and has expired for good (an expired link): asking again with the same id cannot help. */
+export class Gone extends AppError {
+  constructor(message: string, code = 'gone') {
+    super(code, message)
+  }
+}
+
 /** The resource's state does not allow this; `code` says which state (`session_not_connected`...). */
 export class Conflict extends AppError {
   constructor(message: string, code = 'conflict') {

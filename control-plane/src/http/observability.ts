@@ -79,7 +79,7 @@ export function observeRequests(ctx: ControlPlaneContext): MiddlewareHandler<App
       {
         method: c.req.method,
         route,
-        path: c.req.path,
+        path: loggedPath(c.req.path),
         status,
         durationMs: Math.round(seconds * 1000),
         ...(tenantId ? { tenantId } : {}),
@@ -88,6 +88,13 @@ export function observeRequests(ctx: ControlPlaneContext): MiddlewareHandler<App
       'request',
     )
   }
+}
+
+/** A link page's token is its only credential: the log line shows where it was used, never the token. */
+const LINK_TOKEN_IN_PATH = /^\/link\/[^/]+/
+
+function loggedPath(path: string): string {
+  return path.replace(LINK_TOKEN_IN_PATH, '/link/***')
 }
 
 /** The template of the route the request matched, even when a middleware before it answered. */

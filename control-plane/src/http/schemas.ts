@@ -1114,3 +1114,40 @@ export const StreamTokenSchema = z
     expiresAt: timestamp,
   })
   .openapi('StreamToken')
+
+// --- link pages ---
+
+export const CreateSessionLinkBody = z
+  .strictObject({
+    returnUrl: webhookUrl.optional().openapi({
+      description:
+        'Where the page sends the customer once the session is CONNECTED (an absolute http:// or https:// URL); omitted = the page only says it is linked',
+      example: 'https://shop.example.com/whatsapp/linked',
+    }),
+    ttlSeconds: z
+      .number({ error: 'must be a number of seconds' })
+      .int('must be a whole number of seconds')
+      .min(60, 'must be between 60 and 86400')
+      .max(86400, 'must be between 60 and 86400')
+      .optional()
+      .openapi({ description: 'How long the link works, 60–86400 seconds; default 3600', example: 3600 }),
+  })
+  .openapi('CreateSessionLink')
+export const SessionLinkSchema = z
+  .object({
+    url: z.string().openapi({
+      description:
+        'The page to hand to your customer: it shows your tenant name and the live QR (or a pairing-code form) for this session only, and carries no API key',
+      example: 'https://wa.example.com/link/wsl_AbC…',
+    }),
+    expiresAt: timestamp,
+  })
+  .openapi('SessionLink')
+/** The link page's pairing-code form (a page endpoint, not in the OpenAPI document). */
+export const LinkPairingCodeBody = z.strictObject({
+  phone: z
+    .string({ error: 'must be a phone number' })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(40, 'must be at most 40 characters'),
+})

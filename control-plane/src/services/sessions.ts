@@ -151,7 +151,8 @@ export async function getSession({ ctx, tenantId, sessionId }: SessionScope): Pr
   return toSessionView(await requireSession(ctx, tenantId, sessionId))
 }
 
-function connectResultOf(row: SessionRow): ConnectResult {
+/** What a session shows a person who is linking it: its QR, its pairing code, or only its state. */
+export function connectResultOf(row: SessionRow): ConnectResult {
   const state = row.state as SessionState
   if (state === 'QR_READY' && row.qr) return qrViewOf(row, row.qr)
   if (row.pairingCode)
@@ -167,6 +168,15 @@ function qrViewOf(row: SessionRow, qr: string): QrView {
   return view
 }
 
+/** The digits of the number a pairing code is asked for; ValidationFailed naming `field` otherwise. */
+export function pairingPhoneOf(ctx: ControlPlaneContext, value: string, field: string): string {
+  const normalized = normalizeRecipient(value, ctx.config.DEFAULT_COUNTRY_CODE)
+  if (!normalized.ok || !normalized.jid.endsWith('@s.whatsapp.net')) {
+    throw new ValidationFailed(field, normalized.ok ? 'must be a phone number' : normalized.reason)
+  }
+  return normalized.jid.split('@')[0]!
+}
+
 /**
  * Asks for the session to be connected: stores the desire, places it on a node, and waits up to 10 s
  * for the first QR (or pairing code, or CONNECTED when credentials exist).
@@ -179,17 +189,8 @@ export async function connectSession({
 }: SessionScope & { input: { pairingPhone?: string } }): Promise<ConnectResult> {
   const row = await requireSession(ctx, tenantId, sessionId)
   if (row.state === 'CONNECTED') return { state: 'CONNECTED' }
-  let pairingPhone: string | null = null
-  if (input.pairingPhone !== undefined) {
-    const normalized = normalizeRecipient(input.pairingPhone, ctx.config.DEFAULT_COUNTRY_CODE)
-    if (!normalized.ok || !normalized.jid.endsWith('@s.whatsapp.net')) {
-      throw new ValidationFailed(
-        'body.pairingPhone',
-        normalized.ok ? 'must be a phone number' : normalized.reason,
-      )
-    }
-    pairingPhone = normalized.jid.split('@')[0]!
-  }
+  const pairingPhone =
+    input.pairingPhone === undefined ? null : pairingPhoneOf(ctx, input.pairingPhone, 'body.pairingPhone')
   const alreadyWanted = row.desiredState === 'connected' && ACTIVE_STATES.has(row.state as SessionState)
   if (!alreadyWanted || pairingPhone !== row.pairingPhone) {
     await setDesiredState(ctx.database, sessionId, { desiredState: 'connected', pairingPhone })

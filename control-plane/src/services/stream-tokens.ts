@@ -2,20 +2,20 @@ import { apiKeys, tenants } from '@wa-cluster/db'
 import type { TenantLimits, TenantStatus } from '@wa-cluster/shared'
 import { and, eq, isNull } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
+import { openClaims, type SealedTokenKind, sealClaims } from './sealed-claims.js'
 import { getSession } from './sessions.js'
 import { parseStoredLimits } from './tenant-limits.js'
 
 /**
  * Stream tokens: what a browser puts in `?token=` because EventSource cannot send an Authorization
- * header. A token is its claims sealed with the secret box (AES-256-GCM, its own context): nobody can
- * forge or alter one without AUTH_STATE_KEY, which every control-plane shares, so nothing is stored.
+ * header. A token is its claims sealed with the secret box (`sealed-claims.ts`), so nothing is stored.
  * It opens the event streams of one tenant (optionally one session) until it expires, and nothing
  * else: the bearer check of every other endpoint only knows API keys. Revoking the key that minted it
  * ends its use at the next connection.
  */
 
 export const STREAM_TOKEN_PREFIX = 'wst_'
-const SEAL_CONTEXT = 'stream-token:v1'
+const STREAM_TOKEN: SealedTokenKind = { prefix: STREAM_TOKEN_PREFIX, context: 'stream-token:v1' }
 /** Lifetime when the request names none, and the longest one a request may ask for. */
 export const STREAM_TOKEN_DEFAULT_TTL_SECONDS = 300
 export const STREAM_TOKEN_MAX_TTL_SECONDS = 3600
@@ -60,9 +60,8 @@ export async function createStreamToken({
     sessionId: input.sessionId ?? null,
     expiresAt: Date.now() + ttlSeconds * 1000,
   }
-  const sealed = ctx.secretBox.seal(Buffer.from(JSON.stringify(claims)), SEAL_CONTEXT)
   return {
-    token: `${STREAM_TOKEN_PREFIX}${sealed.toString('base64url')}`,
+    token: sealClaims(ctx, STREAM_TOKEN, claims),
     sessionId: claims.sessionId,
     expiresAt: new Date(claims.expiresAt).toISOString(),
   }
@@ -83,17 +82,9 @@ export async function verifyStreamToken({
   ctx: ControlPlaneContext
   token: string
 }): Promise<StreamGrant | undefined> {
-  if (!isStreamToken(token) || token.length > 2048) return undefined
-  let claims: StreamTokenClaims
-  try {
-    const opened = ctx.secretBox.open(
-      Buffer.from(token.slice(STREAM_TOKEN_PREFIX.length), 'base64url'),
-      SEAL_CONTEXT,
-    )
-    claims = JSON.parse(opened.toString('utf8')) as StreamTokenClaims
-  } catch {
-    return undefined
-  }
+  if (token.length > 2048) return undefined
+  const claims = openClaims(ctx, STREAM_TOKEN, token) as StreamTokenClaims | undefined
+  if (!claims) return undefined
   if (typeof claims.expiresAt !== 'number' || claims.expiresAt <= Date.now()) return undefined
   const [row] = await ctx.database.db
     .select({ limits: tenants.limits, status: tenants.status })

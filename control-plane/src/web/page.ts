@@ -71,6 +71,7 @@ export function renderPage(shell: PageShell): string {
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>${escapeHtml(shell.title)}</title>
+    <link rel="icon" href="data:,">
     ${styles}
     ${scripts}
   </head>

@@ -11,15 +11,13 @@ import type { Env, Hono } from 'hono'
  * from a CDN, so `/docs`, the console and the link page work on a machine with no internet.
  */
 const require = createRequire(import.meta.url)
-/** A package's root: walks up from its entry point, since not every package exports `package.json` (htm does not). */
+/** A package's folder, found from its main entry: htm's `exports` do not let `htm/package.json` resolve. */
 function packageDir(name: string): string {
-  let dir = dirname(require.resolve(name))
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error(`no package.json above ${name}'s entry point`)
-    dir = parent
+  for (let dir = dirname(require.resolve(name)); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === name) return dir
   }
-  return dir
+  throw new Error(`cannot find the folder of package ${name}`)
 }
 
 /** `/assets/vendor/<name>` → a file of a pinned package (see control-plane/package.json). */

@@ -40,6 +40,7 @@ const EXPECTED_OPERATIONS = [
   'get /v1/sessions/{sessionId}',
   'delete /v1/sessions/{sessionId}',
   'post /v1/sessions/{sessionId}/connect',
+  'post /v1/sessions/{sessionId}/link',
   'get /v1/sessions/{sessionId}/qr',
   'post /v1/sessions/{sessionId}/disconnect',
   'post /v1/sessions/{sessionId}/logout',

@@ -32,6 +32,17 @@ describe('parseConfig', () => {
     expect(parseConfig({ METRICS_PORT: '9464' }, 'all-in-one').METRICS_PORT).toBe(9464)
   })
 
+  it('reads PUBLIC_URL as an origin and stops on one with a path or another scheme', () => {
+    expect(parseConfig({}, 'all-in-one').PUBLIC_URL).toBeUndefined()
+    expect(parseConfig({ PUBLIC_URL: 'https://WA.example.com/' }, 'all-in-one').PUBLIC_URL).toBe(
+      'https://wa.example.com',
+    )
+    expect(() => parseConfig({ PUBLIC_URL: 'https://wa.example.com/gateway' }, 'all-in-one')).toThrow(
+      /PUBLIC_URL must be an http:\/\/ or https:\/\/ origin, without a path/,
+    )
+    expect(() => parseConfig({ PUBLIC_URL: 'javascript:alert(1)' }, 'all-in-one')).toThrow(/PUBLIC_URL/)
+  })
+
   it('stops on a bad value with one line naming the variable', () => {
     expect(() => parseConfig({ PORT: 'eighty' }, 'all-in-one')).toThrow(ConfigError)
     expect(() => parseConfig({ PORT: 'eighty' }, 'all-in-one')).toThrow(
