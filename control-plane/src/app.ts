@@ -11,6 +11,7 @@ import { registerBroadcastRoutes } from './routes/broadcasts.js'
 import { registerEventStreamRoutes } from './routes/event-streams.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
+import { registerHistoryRoutes } from './routes/history.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionRoutes } from './routes/sessions.js'
@@ -27,6 +28,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerNodeRoutes(app)
   registerSessionRoutes(app)
   registerMessageRoutes(app)
+  registerHistoryRoutes(app)
   registerBroadcastRoutes(app)
   registerTemplateRoutes(app)
   registerWebhookRoutes(app)

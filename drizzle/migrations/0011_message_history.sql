@@ -29,6 +29,8 @@ ALTER TABLE "chats" ADD CONSTRAINT "chats_session_id_sessions_id_fk" FOREIGN KEY
 ALTER TABLE "contacts" ADD CONSTRAINT "contacts_session_id_sessions_id_fk" FOREIGN KEY ("session_id") REFERENCES "public"."sessions"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "chats_activity_idx" ON "chats" USING btree ("session_id","last_activity_at","chat_id");--> statement-breakpoint
 CREATE INDEX "contacts_lid_idx" ON "contacts" USING btree ("session_id","lid");--> statement-breakpoint
+CREATE INDEX "contacts_tenant_jid_idx" ON "contacts" USING btree ("tenant_id","jid");--> statement-breakpoint
+CREATE INDEX "contacts_tenant_lid_idx" ON "contacts" USING btree ("tenant_id","lid");--> statement-breakpoint
 CREATE UNIQUE INDEX "messages_inbound_idx" ON "messages" USING btree ("session_id","chat_id","wa_message_id") WHERE direction = 'in';--> statement-breakpoint
 CREATE INDEX "messages_tenant_history_idx" ON "messages" USING btree ("tenant_id","id");--> statement-breakpoint
 CREATE INDEX "messages_session_history_idx" ON "messages" USING btree ("session_id","id");--> statement-breakpoint

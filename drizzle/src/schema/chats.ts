@@ -53,5 +53,8 @@ export const contacts = pgTable(
   (table) => [
     primaryKey({ columns: [table.sessionId, table.jid] }),
     index('contacts_lid_idx').on(table.sessionId, table.lid),
+    // A history read by chat finds the other JID of the same person tenant-wide.
+    index('contacts_tenant_jid_idx').on(table.tenantId, table.jid),
+    index('contacts_tenant_lid_idx').on(table.tenantId, table.lid),
   ],
 )
