@@ -1295,6 +1295,11 @@ export interface components {
              */
             status: "active" | "suspended";
             limits: components["schemas"]["TenantLimits"];
+            /**
+             * @description Days message bodies are kept (history, received message events); older ones are deleted
+             * @example 90
+             */
+            retentionDays: number;
             /** Format: date-time */
             createdAt: string;
         };
@@ -1358,6 +1363,11 @@ export interface components {
              * @enum {string}
              */
             status?: "active" | "suspended";
+            /**
+             * @description Days message bodies are kept (default 90)
+             * @example 30
+             */
+            retentionDays?: number;
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /** @description The key (`wak_…`). Shown once. */

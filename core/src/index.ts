@@ -57,6 +57,13 @@ export {
 // A session's chats and contacts, as WhatsApp describes them and the traffic moves them.
 export { type ChatInfo, moveChatsForSent, recordChats } from './history/chats.js'
 export { type ContactInfo, recordContacts } from './history/contacts.js'
+// Retention: message bodies older than the tenant's retention, deleted in batches.
+export {
+  deleteExpiredMessageEvents,
+  deleteExpiredMessages,
+  type RetentionCutoff,
+  retentionCutoffs,
+} from './messages/retention.js'
 // Outbound messages nobody can send.
 export { failStaleQueuedSends } from './messages/stale-sends.js'
 // The outbound guard (SSRF): tenant-supplied URLs reach only public addresses unless the operator allows.

@@ -189,6 +189,10 @@ export const TenantSchema = z
       description: '`suspended`: sends and connects answer 403 `tenant_suspended`; broadcasts wait',
     }),
     limits: TenantLimitsSchema,
+    retentionDays: z.number().int().openapi({
+      description: 'Days message bodies are kept (history, received message events); older ones are deleted',
+      example: 90,
+    }),
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('Tenant')
@@ -233,6 +237,13 @@ export const UpdateTenantBody = z
       description:
         '`suspended` refuses sends and connects (403 `tenant_suspended`); `active` allows them again',
     }),
+    retentionDays: z
+      .number()
+      .int('must be an integer')
+      .min(1, 'must be between 1 and 3650')
+      .max(3650, 'must be between 1 and 3650')
+      .optional()
+      .openapi({ description: 'Days message bodies are kept (default 90)', example: 30 }),
   })
   .openapi('UpdateTenant')
 export const TenantCreatedSchema = TenantSchema.extend({
