@@ -226,13 +226,40 @@ export function toChatInfos(batch: Partial<BaileysEventMap>): ChatInfo[] {
   ].filter((chat) => chat !== undefined)
 }
 
-/** Contacts of one batch: names and LID↔phone-number mappings from the history sync and events. */
+/**
+ * The sender of a received message as a contact: its push name, and both its JIDs when WhatsApp gave
+ * them (Baileys 7 puts the other addressing form in the `*Alt` fields). The history sync's mappings
+ * do not survive Baileys' event buffer during the initial sync, so the traffic is where most
+ * mappings are learnt.
+ */
+function senderContactOf(message: WAMessage): ContactInfo | undefined {
+  const key = message.key
+  if (key.fromMe) return undefined
+  const jids = key.remoteJid?.endsWith('@g.us')
+    ? [key.participant, key.participantAlt]
+    : [key.remoteJid, key.remoteJidAlt]
+  const phoneJid = jids.map((jid) => userJid(jid, 's.whatsapp.net')).find((jid) => jid !== undefined)
+  const lid = jids.map((jid) => userJid(jid, 'lid')).find((jid) => jid !== undefined)
+  return contactInfoOf({
+    id: phoneJid ?? lid ?? '',
+    ...(lid ? { lid } : {}),
+    ...(message.pushName ? { notify: message.pushName } : {}),
+  })
+}
+
+/**
+ * Contacts of one batch: names and LID↔phone-number mappings from the history sync, contact and
+ * mapping events, and the senders of received messages.
+ */
 export function toContactInfos(batch: Partial<BaileysEventMap>): ContactInfo[] {
   const history = batch['messaging-history.set']
   const mappings = [...(history?.lidPnMappings ?? [])]
   const mapping = batch['lid-mapping.update']
   if (mapping) mappings.push(mapping)
   return [
+    ...(batch['messages.upsert']?.messages ?? [])
+      .map(senderContactOf)
+      .filter((contact) => contact !== undefined),
     ...[
       ...(history?.contacts ?? []),
       ...(batch['contacts.upsert'] ?? []),
