@@ -240,6 +240,8 @@ function senderContactOf(message: WAMessage): ContactInfo | undefined {
     : [key.remoteJid, key.remoteJidAlt]
   const phoneJid = jids.map((jid) => userJid(jid, 's.whatsapp.net')).find((jid) => jid !== undefined)
   const lid = jids.map((jid) => userJid(jid, 'lid')).find((jid) => jid !== undefined)
+  // A bare number says nothing a contact row would add.
+  if (!lid && !message.pushName) return undefined
   return contactInfoOf({
     id: phoneJid ?? lid ?? '',
     ...(lid ? { lid } : {}),
