@@ -42,7 +42,7 @@ await runBench('message-history', 60 * 60_000, async () => {
     await api.ctx.database.rows(sql`
       INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, wa_message_id, type, text, status,
         metadata, created_at)
-      SELECT 'msg_' || lpad(to_hex(${now} - (${messageCount} - i)), 10, '0') || lpad(i::text, 12, '0'),
+      SELECT 'msg_' || lpad(to_hex(${now}::bigint - (${messageCount}::bigint - i)), 10, '0') || lpad(i::text, 12, '0'),
         ${tenantId}, (${sql.raw(`ARRAY[${sessions.map((id) => `'${id}'`).join(',')}]`)})[1 + i % 20],
         CASE WHEN i % 10 < 3 THEN 'in' ELSE 'out' END,
         (6281200000000 + i % 2000)::text || '@s.whatsapp.net', 'WA' || i,
@@ -50,8 +50,8 @@ await runBench('message-history', 60 * 60_000, async () => {
         CASE WHEN i % 10 < 3 THEN 'received' WHEN i % 100 = 99 THEN 'failed' WHEN i % 3 = 0 THEN 'read'
           ELSE 'delivered' END,
         CASE WHEN i % 3 = 0 THEN jsonb_build_object('customerId', (i % 5000)::text) END,
-        to_timestamp((${now} - (${messageCount} - i)) / 1000.0)
-      FROM generate_series(${offset + 1}, ${Math.min(offset + batch, messageCount)}) AS i`)
+        to_timestamp((${now}::bigint - (${messageCount}::bigint - i)) / 1000.0)
+      FROM generate_series(${offset + 1}::bigint, ${Math.min(offset + batch, messageCount)}::bigint) AS i`)
   }
   await api.ctx.database.rows(sql`ANALYZE messages`)
   log(`inserted in ${((performance.now() - started) / 1000).toFixed(0)} s`)
