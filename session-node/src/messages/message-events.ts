@@ -28,29 +28,41 @@ export function historyChatId(message: InboundMessage): string {
   return message.chatId
 }
 
+let lastReceivedMessageId = ''
+
+/**
+ * A message id greater than every one this process minted before: ids of one millisecond differ only
+ * in their random part, and the history lists newest first by id, so messages received in the same
+ * millisecond must still sort in the order they arrived (`…0` sorts right after its prefix).
+ */
+function nextReceivedMessageId(): string {
+  const id = newId('msg')
+  lastReceivedMessageId = id > lastReceivedMessageId ? id : `${lastReceivedMessageId}0`
+  return lastReceivedMessageId
+}
+
 /**
  * The history rows of received messages: one each, except our own (`fromMe`: sent by this gateway,
  * whose rows exist already, or from the phone itself).
  */
 export function receivedMessageRows(messages: InboundMessage[]): ReceivedMessageRow[] {
-  return messages
-    .filter((message) => !message.fromMe && message.waMessageId)
-    .map((message) => {
-      const { location, contacts, reaction, replyTo, mentions } = message
-      const content = { location, contacts, reaction, replyTo, mentions }
-      const present = Object.fromEntries(Object.entries(content).filter(([, value]) => value !== undefined))
-      return {
-        id: newId('msg'),
-        chatId: historyChatId(message),
-        waMessageId: message.waMessageId,
-        type: message.type,
-        text: message.text ?? null,
-        content: Object.keys(present).length > 0 ? present : null,
-        sender: message.from,
-        senderName: message.pushName ?? null,
-        waTimestamp: message.timestamp,
-      }
-    })
+  const received = messages.filter((message) => !message.fromMe && message.waMessageId)
+  return received.map((message) => {
+    const { location, contacts, reaction, replyTo, mentions } = message
+    const content = { location, contacts, reaction, replyTo, mentions }
+    const present = Object.fromEntries(Object.entries(content).filter(([, value]) => value !== undefined))
+    return {
+      id: nextReceivedMessageId(),
+      chatId: historyChatId(message),
+      waMessageId: message.waMessageId,
+      type: message.type,
+      text: message.text ?? null,
+      content: Object.keys(present).length > 0 ? present : null,
+      sender: message.from,
+      senderName: message.pushName ?? null,
+      waTimestamp: message.timestamp,
+    }
+  })
 }
 
 /**
