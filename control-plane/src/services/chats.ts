@@ -1,4 +1,4 @@
-import { type StoredMessageStatus, ValidationFailed } from '@wa-cluster/shared'
+import { phoneFromJid, type StoredMessageStatus, ValidationFailed } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { requireSession } from './sessions.js'
@@ -57,7 +57,7 @@ function decodeChatCursor(cursor: string): { micros: string; chatId: string } {
 
 /** `628…@s.whatsapp.net` → `628…`; anything else → null. */
 function phoneOf(jid: string | null): string | null {
-  return jid ? (/^(\d+)@s\.whatsapp\.net$/.exec(jid)?.[1] ?? null) : null
+  return phoneFromJid(jid) ?? null
 }
 
 /**
