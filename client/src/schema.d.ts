@@ -381,7 +381,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The message history of one session, inbound and outbound
+         * @description Newest first. Filters combine: `direction`, `status`, `type`, `chatId` (a number in any format or a JID; a chat WhatsApp named by LID is found by its phone number once the mapping is known), `from`/`until` (when the message was stored), and any number (up to 16) of `metadata.<key>=<value>` (the send’s metadata must hold each pair, e.g. `metadata.customerId=123`). Pass `nextCursor` as `after` for the next page. A bad filter is 400 naming it.
+         */
+        get: operations["listSessionMessages"];
         put?: never;
         /**
          * Queue a message (stored before it is sent; idempotent with Idempotency-Key)
@@ -403,6 +407,86 @@ export interface paths {
         };
         /** Get a message and its status history */
         get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The message history of every session of the tenant, inbound and outbound
+         * @description Newest first. Filters combine: `direction`, `status`, `type`, `chatId` (a number in any format or a JID; a chat WhatsApp named by LID is found by its phone number once the mapping is known), `from`/`until` (when the message was stored), and any number (up to 16) of `metadata.<key>=<value>` (the send’s metadata must hold each pair, e.g. `metadata.customerId=123`). Pass `nextCursor` as `after` for the next page. A bad filter is 400 naming it.
+         */
+        get: operations["listMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/chats/{chatId}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The messages of one chat, newest first
+         * @description The same filters as `/v1/sessions/{sessionId}/messages` but `chatId`, which is the path: a number in any format or a JID (URL-encoded). A chat that is not a number or JID is 400.
+         */
+        get: operations["listChatMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/chats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session’s chats, newest activity first
+         * @description Fed by WhatsApp’s history sync and chat events, and by the traffic: a received message counts as unread and becomes the last message; a sent one becomes the last message and clears the unread count.
+         */
+        get: operations["listChats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/contacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session’s contacts: phone, JID, LID, push name and saved name
+         * @description One entry per person, under the phone-number JID when WhatsApp gave one (else the LID); `phone` is shown whenever the LID↔phone mapping is known. In JID order.
+         */
+        get: operations["listContacts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1231,6 +1315,11 @@ export interface components {
              */
             status: "active" | "suspended";
             limits: components["schemas"]["TenantLimits"];
+            /**
+             * @description Days message bodies are kept (history, received message events); older ones are deleted
+             * @example 90
+             */
+            retentionDays: number;
             /** Format: date-time */
             createdAt: string;
         };
@@ -1294,6 +1383,11 @@ export interface components {
              * @enum {string}
              */
             status?: "active" | "suspended";
+            /**
+             * @description Days message bodies are kept (default 90)
+             * @example 30
+             */
+            retentionDays?: number;
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /** @description The key (`wak_…`). Shown once. */
@@ -1463,10 +1557,24 @@ export interface components {
              * @example 6281234567890@s.whatsapp.net
              */
             to: string;
-            /** @enum {string} */
-            status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
+            /**
+             * @description An outbound message’s progress; `received` for an inbound one
+             * @enum {string}
+             */
+            status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed" | "received";
             waMessageId: string | null;
-            /** @description `text`, `location`, `contact` or `reaction` */
+            /**
+             * @description The chat (the same as `to`): a phone-number JID, a group (`…@g.us`) or a `…@lid`
+             * @example 6281234567890@s.whatsapp.net
+             */
+            chatId: string;
+            /** @description Inbound: the sender’s JID */
+            from?: string;
+            /** @description Inbound: the name the sender set on WhatsApp */
+            pushName?: string;
+            /** @description Inbound: when WhatsApp says it was sent */
+            sentAt?: string;
+            /** @description `text`, `location`, `contact`, `reaction`; inbound also `image`, `video`, `document`… */
             type: string;
             text: string | null;
             location?: components["schemas"]["MessageLocation"];
@@ -1535,6 +1643,57 @@ export interface components {
              * @example 2025-01-31T09:00:00+07:00
              */
             sendAt?: string;
+        };
+        MessagePage: {
+            data: components["schemas"]["Message"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        ChatPage: {
+            data: components["schemas"]["Chat"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        Chat: {
+            /** @example 6281234567890@s.whatsapp.net */
+            chatId: string;
+            /**
+             * @description The phone number of a one-to-one chat, also for a `…@lid` chat whose mapping is known
+             * @example 6281234567890
+             */
+            phone: string | null;
+            /** @description The chat’s name, else the contact’s saved or push name */
+            name: string | null;
+            unreadCount: number;
+            /** @description The time of its last message */
+            lastActivityAt: string | null;
+            /** @description The last message stored for this chat; null when none is (or retention removed it) */
+            lastMessage: {
+                id: string;
+                /** @enum {string} */
+                direction: "in" | "out";
+                type: string;
+                text: string | null;
+                /** @enum {string} */
+                status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed" | "received";
+            } | null;
+        };
+        ContactPage: {
+            data: components["schemas"]["Contact"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        Contact: {
+            /** @example 6281234567890@s.whatsapp.net */
+            jid: string;
+            /** @description Known when WhatsApp gave the number or its LID mapping */
+            phone: string | null;
+            /** @example 123456789012345@lid */
+            lid: string | null;
+            /** @description The name the contact set on WhatsApp */
+            pushName: string | null;
+            /** @description The name the account saved the contact under */
+            savedName: string | null;
         };
         BroadcastCreated: {
             id: string;
@@ -3404,6 +3563,78 @@ export interface operations {
             };
         };
     };
+    listSessionMessages: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+                /** @description `in` (received) or `out` (sent) */
+                direction?: "in" | "out";
+                status?: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed" | "received";
+                type?: string;
+                /** @description Only messages stored at or after this time */
+                from?: string;
+                /** @description Only messages stored before this time */
+                until?: string;
+                /** @description Only this chat: a number in any format (`0812…`, `+62 812-…`, `62812…`), `…@s.whatsapp.net`, `…@g.us` or `…@lid` */
+                chatId?: string;
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     sendMessage: {
         parameters: {
             query?: never;
@@ -3533,6 +3764,263 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+                /** @description `in` (received) or `out` (sent) */
+                direction?: "in" | "out";
+                status?: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed" | "received";
+                type?: string;
+                /** @description Only messages stored at or after this time */
+                from?: string;
+                /** @description Only messages stored before this time */
+                until?: string;
+                /** @description Only this chat: a number in any format (`0812…`, `+62 812-…`, `62812…`), `…@s.whatsapp.net`, `…@g.us` or `…@lid` */
+                chatId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listChatMessages: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+                /** @description `in` (received) or `out` (sent) */
+                direction?: "in" | "out";
+                status?: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed" | "received";
+                type?: string;
+                /** @description Only messages stored at or after this time */
+                from?: string;
+                /** @description Only messages stored before this time */
+                until?: string;
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+                /** @description A number in any format, `…@s.whatsapp.net`, `…@g.us` or `…@lid` (URL-encoded) */
+                chatId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listChats: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of chats */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatPage"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listContacts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of contacts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactPage"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing, unknown or revoked API key */

@@ -10,6 +10,7 @@ import { registerBroadcastRoutes } from './routes/broadcasts.js'
 import { registerEventStreamRoutes } from './routes/event-streams.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
+import { registerHistoryRoutes } from './routes/history.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionLinkRoutes } from './routes/session-links.js'
@@ -33,6 +34,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerSessionRoutes(app)
   registerSessionLinkRoutes(app)
   registerMessageRoutes(app)
+  registerHistoryRoutes(app)
   registerBroadcastRoutes(app)
   registerTemplateRoutes(app)
   registerWebhookRoutes(app)

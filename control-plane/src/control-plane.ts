@@ -3,6 +3,7 @@ import type { Server } from 'node:http'
 import { createOutboundPolicy, type RuntimeBase } from '@wa-cluster/core'
 import { createApp } from './app.js'
 import { createFailoverLeader, type FailoverLeader } from './cluster/failover-leader.js'
+import { createHistoryRetention, type HistoryRetention } from './cluster/history-retention.js'
 import { createSessionWatcher, type SessionWatcher } from './cluster/session-watcher.js'
 import type { ControlPlaneContext } from './context.js'
 import { createEventStreams, type EventStreams } from './streams/event-feeds.js'
@@ -13,6 +14,7 @@ export type ControlPlane = {
   app: ReturnType<typeof createApp>
   sessionWatcher: SessionWatcher
   leader: FailoverLeader
+  retention: HistoryRetention
   eventStreams: EventStreams
   /** Takes the WebSocket upgrades of the HTTP server the app is served on (`/v1/events/ws`). */
   acceptWebSockets(server: Server): void
@@ -22,7 +24,8 @@ export type ControlPlane = {
 
 /**
  * What a control-plane runs beside its HTTP API: the session watcher (waits for session rows to
- * change) and the failover leader (one instance at a time re-places the sessions of dead nodes).
+ * change), the failover leader (one instance at a time re-places the sessions of dead nodes) and,
+ * on the leader, the history retention job.
  */
 export function createControlPlane(base: RuntimeBase, input: { adminApiKey: string }): ControlPlane {
   const sessionWatcher = createSessionWatcher(base.coordinator)
@@ -40,12 +43,19 @@ export function createControlPlane(base: RuntimeBase, input: { adminApiKey: stri
     logger: base.logger,
     config: base.config,
   })
+  const retention = createHistoryRetention({
+    database: base.database,
+    logger: base.logger,
+    isLeader: () => leader.isLeader(),
+    config: base.config,
+  })
   const app = createApp(ctx)
   return {
     ctx,
     app,
     sessionWatcher,
     leader,
+    retention,
     eventStreams,
     acceptWebSockets(server) {
       acceptEventWebSockets(server, app)
@@ -54,8 +64,10 @@ export function createControlPlane(base: RuntimeBase, input: { adminApiKey: stri
       await sessionWatcher.start()
       await eventStreams.start()
       await leader.start()
+      await retention.start()
     },
     async stop() {
+      await retention.stop()
       await leader.stop()
       await eventStreams.stop()
       await sessionWatcher.stop()

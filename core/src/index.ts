@@ -38,6 +38,7 @@ export {
   type ListedEvent,
   listEvents,
   type NewEvent,
+  type ReceivedMessageRow,
   redeliverEvents,
   type SqlExecutor,
   toEventEnvelope,
@@ -53,6 +54,16 @@ export {
   parseOutboxAnnouncement,
   readOutboxAfter,
 } from './events/outbox-positions.js'
+// A session's chats and contacts, as WhatsApp describes them and the traffic moves them.
+export { type ChatInfo, moveChatsForSent, recordChats } from './history/chats.js'
+export { type ContactInfo, recordContacts } from './history/contacts.js'
+// Retention: message bodies older than the tenant's retention, deleted in batches.
+export {
+  deleteExpiredMessageEvents,
+  deleteExpiredMessages,
+  type RetentionCutoff,
+  retentionCutoffs,
+} from './messages/retention.js'
 // Outbound messages nobody can send.
 export { failStaleQueuedSends } from './messages/stale-sends.js'
 // The outbound guard (SSRF): tenant-supplied URLs reach only public addresses unless the operator allows.

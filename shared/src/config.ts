@@ -178,6 +178,15 @@ export const configSchema = z.object({
    * error \`session_not_connected\`), instead of going out hours later or never. Default 30 minutes.
    */
   QUEUED_SEND_TIMEOUT_MS: positiveInt.min(1_000).default(30 * 60_000),
+  /**
+   * How often the retention job (on the failover leader) deletes messages older than their tenant's
+   * `retentionDays`. Default 1 hour.
+   */
+  RETENTION_INTERVAL_MS: positiveInt.min(1_000).default(60 * 60_000),
+  /** Messages (or events) the retention job deletes per statement. Default 1000. */
+  RETENTION_BATCH_SIZE: positiveInt.max(100_000).default(1_000),
+  /** The retention job's pause between batches, so it never hogs Postgres. Default 200 ms. */
+  RETENTION_PAUSE_MS: z.coerce.number().int().min(0).default(200),
   /** Messages a tenant may send per session per minute (429 with Retry-After past it). Default 100. */
   SEND_RATE_LIMIT_PER_MINUTE: positiveInt.default(100),
   /** Sessions a tenant may have, unless the operator set its `limits.sessions`. Default 100. */

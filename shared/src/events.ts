@@ -21,6 +21,10 @@ export const MESSAGE_STATUSES = [
 ] as const
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number]
 
+/** The status of a stored message: an outbound one's MessageStatus, or `received` for an inbound one. */
+export const STORED_MESSAGE_STATUSES = [...MESSAGE_STATUSES, 'received'] as const
+export type StoredMessageStatus = (typeof STORED_MESSAGE_STATUSES)[number]
+
 export type ConnectionUpdateData = {
   state: SessionState
   previousState: SessionState

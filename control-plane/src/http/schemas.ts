@@ -5,6 +5,7 @@ import {
   type EventType,
   MESSAGE_STATUSES,
   SESSION_STATES,
+  STORED_MESSAGE_STATUSES,
   TENANT_STATUSES,
 } from '@wa-cluster/shared'
 
@@ -188,6 +189,10 @@ export const TenantSchema = z
       description: '`suspended`: sends and connects answer 403 `tenant_suspended`; broadcasts wait',
     }),
     limits: TenantLimitsSchema,
+    retentionDays: z.number().int().openapi({
+      description: 'Days message bodies are kept (history, received message events); older ones are deleted',
+      example: 90,
+    }),
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('Tenant')
@@ -232,6 +237,13 @@ export const UpdateTenantBody = z
       description:
         '`suspended` refuses sends and connects (403 `tenant_suspended`); `active` allows them again',
     }),
+    retentionDays: z
+      .number()
+      .int('must be an integer')
+      .min(1, 'must be between 1 and 3650')
+      .max(3650, 'must be between 1 and 3650')
+      .optional()
+      .openapi({ description: 'Days message bodies are kept (default 90)', example: 30 }),
   })
   .openapi('UpdateTenant')
 export const TenantCreatedSchema = TenantSchema.extend({
@@ -487,9 +499,20 @@ export const MessageSchema = z
     sessionId: z.string(),
     direction: z.enum(['in', 'out']),
     to: z.string().openapi({ description: 'Normalised JID', example: '6281234567890@s.whatsapp.net' }),
-    status: z.enum(MESSAGE_STATUSES),
+    status: z.enum(STORED_MESSAGE_STATUSES).openapi({
+      description: 'An outbound message’s progress; `received` for an inbound one',
+    }),
     waMessageId: z.string().nullable(),
-    type: z.string().openapi({ description: '`text`, `location`, `contact` or `reaction`' }),
+    chatId: z.string().openapi({
+      description: 'The chat (the same as `to`): a phone-number JID, a group (`…@g.us`) or a `…@lid`',
+      example: '6281234567890@s.whatsapp.net',
+    }),
+    from: z.string().optional().openapi({ description: 'Inbound: the sender’s JID' }),
+    pushName: z.string().optional().openapi({ description: 'Inbound: the name the sender set on WhatsApp' }),
+    sentAt: z.string().optional().openapi({ description: 'Inbound: when WhatsApp says it was sent' }),
+    type: z.string().openapi({
+      description: '`text`, `location`, `contact`, `reaction`; inbound also `image`, `video`, `document`…',
+    }),
     text: z.string().nullable(),
     location: MessageLocationSchema.optional(),
     contacts: z.array(MessageContactSchema).optional(),
@@ -504,6 +527,118 @@ export const MessageSchema = z
     updatedAt: z.string(),
   })
   .openapi('Message')
+
+const messageCursor = idCursor('msg', 'a message')
+/** The filters of a history read (`metadata.<key>=<value>` are read from the raw query, see the route). */
+export const MessageHistoryFilters = {
+  direction: z
+    .enum(['in', 'out'])
+    .optional()
+    .openapi({ param: { name: 'direction', in: 'query' }, description: '`in` (received) or `out` (sent)' }),
+  status: z
+    .enum(STORED_MESSAGE_STATUSES)
+    .optional()
+    .openapi({ param: { name: 'status', in: 'query' } }),
+  type: z
+    .string()
+    .regex(/^[A-Za-z]{1,32}$/, 'must be a message type such as text, image or location')
+    .optional()
+    .openapi({ param: { name: 'type', in: 'query' }, example: 'text' }),
+  from: isoInstant.optional().openapi({
+    param: { name: 'from', in: 'query' },
+    description: 'Only messages stored at or after this time',
+    example: '2025-01-01T00:00:00Z',
+  }),
+  until: isoInstant.optional().openapi({
+    param: { name: 'until', in: 'query' },
+    description: 'Only messages stored before this time',
+    example: '2025-02-01T00:00:00Z',
+  }),
+}
+export const MessageHistoryQuery = pageQuery(messageCursor, 'msg_0lq2x3y4z5abcdefghijkl').extend({
+  ...MessageHistoryFilters,
+  chatId: z
+    .string()
+    .max(128, 'must be at most 128 characters')
+    .optional()
+    .openapi({
+      param: { name: 'chatId', in: 'query' },
+      description:
+        'Only this chat: a number in any format (`0812…`, `+62 812-…`, `62812…`), `…@s.whatsapp.net`, `…@g.us` or `…@lid`',
+      example: '0812 3456 7890',
+    }),
+})
+export const ChatMessagesQuery = pageQuery(messageCursor, 'msg_0lq2x3y4z5abcdefghijkl').extend(
+  MessageHistoryFilters,
+)
+export const MessagePageSchema = pageOf(MessageSchema, 'MessagePage')
+
+// --- chats and contacts ---
+
+export const ChatParams = SessionParams.extend({
+  chatId: z
+    .string()
+    .max(128)
+    .openapi({
+      param: { name: 'chatId', in: 'path' },
+      description: 'A number in any format, `…@s.whatsapp.net`, `…@g.us` or `…@lid` (URL-encoded)',
+      example: '6281234567890@s.whatsapp.net',
+    }),
+})
+export const ChatSchema = z
+  .object({
+    chatId: z.string().openapi({ example: '6281234567890@s.whatsapp.net' }),
+    phone: z.string().nullable().openapi({
+      description: 'The phone number of a one-to-one chat, also for a `…@lid` chat whose mapping is known',
+      example: '6281234567890',
+    }),
+    name: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The chat’s name, else the contact’s saved or push name' }),
+    unreadCount: z.number().int(),
+    lastActivityAt: z.string().nullable().openapi({ description: 'The time of its last message' }),
+    lastMessage: z
+      .object({
+        id: z.string(),
+        direction: z.enum(['in', 'out']),
+        type: z.string(),
+        text: z.string().nullable(),
+        status: z.enum(STORED_MESSAGE_STATUSES),
+      })
+      .nullable()
+      .openapi({
+        description: 'The last message stored for this chat; null when none is (or retention removed it)',
+      }),
+  })
+  .openapi('Chat')
+export const ChatPageSchema = pageOf(ChatSchema, 'ChatPage')
+export const ChatListQuery = pageQuery(
+  z.string().regex(/^[A-Za-z0-9_-]{1,400}$/, 'must be the nextCursor of the previous page'),
+  'MTcwMDAwMDAwMDAwMDAwMHw2MjgxMjM0NTY3ODkwQHMud2hhdHNhcHAubmV0',
+)
+export const ContactSchema = z
+  .object({
+    jid: z.string().openapi({ example: '6281234567890@s.whatsapp.net' }),
+    phone: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Known when WhatsApp gave the number or its LID mapping' }),
+    lid: z.string().nullable().openapi({ example: '123456789012345@lid' }),
+    pushName: z.string().nullable().openapi({ description: 'The name the contact set on WhatsApp' }),
+    savedName: z.string().nullable().openapi({ description: 'The name the account saved the contact under' }),
+  })
+  .openapi('Contact')
+export const ContactPageSchema = pageOf(ContactSchema, 'ContactPage')
+export const ContactListQuery = pageQuery(
+  z
+    .string()
+    .regex(
+      /^[0-9a-z.:_-]{1,64}@(s\.whatsapp\.net|lid)$/,
+      'must be a contact jid (the nextCursor of the previous page)',
+    ),
+  '6281234567890@s.whatsapp.net',
+)
 
 // --- templates ---
 

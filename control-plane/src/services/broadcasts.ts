@@ -369,7 +369,8 @@ export async function listBroadcastRecipients({
     index: row.broadcastIndex ?? 0,
     messageId: row.id,
     to: row.chatId,
-    status: row.status,
+    // A broadcast's rows are outbound: never `received`.
+    status: row.status as MessageStatus,
     text: row.text,
     metadata: row.metadata,
     error: row.error,

@@ -6,11 +6,11 @@ import {
   type MessageContact,
   type MessageLocation,
   type MessageReaction,
-  type MessageStatus,
   NotFound,
   newId,
   normalizeRecipient,
   RateLimited,
+  type StoredMessageStatus,
   type TemplateVariables,
   type TenantLimits,
   Unprocessable,
@@ -26,8 +26,13 @@ export type MessageView = {
   sessionId: string
   direction: 'in' | 'out'
   to: string
-  status: MessageStatus
+  status: StoredMessageStatus
   waMessageId: string | null
+  chatId: string
+  /** Inbound: the sender's JID, push name and WhatsApp's time of the message. */
+  from?: string
+  pushName?: string
+  sentAt?: string
   type: string
   text: string | null
   location?: MessageLocation
@@ -51,8 +56,12 @@ export function toMessageView(row: MessageRow): MessageView {
     sessionId: row.sessionId,
     direction: row.direction as 'in' | 'out',
     to: row.chatId,
-    status: row.status as MessageStatus,
+    status: row.status,
     waMessageId: row.waMessageId,
+    chatId: row.chatId,
+    ...(row.sender ? { from: row.sender } : {}),
+    ...(row.senderName ? { pushName: row.senderName } : {}),
+    ...(row.waTimestamp ? { sentAt: row.waTimestamp.toISOString() } : {}),
     type: row.type,
     text: row.text,
     ...row.content,

@@ -19,6 +19,8 @@ export type TenantView = {
   name: string
   status: TenantStatus
   limits: EffectiveTenantLimits
+  /** Days message bodies are kept before the retention job deletes them. */
+  retentionDays: number
   createdAt: string
 }
 export type TenantDetailView = TenantView & { usage: { sessions: number } }
@@ -39,6 +41,7 @@ function toTenantView(ctx: ControlPlaneContext, row: TenantRow): TenantView {
     name: row.name,
     status: row.status,
     limits: effectiveTenantLimits(parseStoredLimits(row.limits), ctx.config),
+    retentionDays: row.retentionDays,
     createdAt: row.createdAt.toISOString(),
   }
 }
@@ -96,7 +99,7 @@ export async function getTenant({
  * Operator: changes the named limits of a tenant and leaves the others (and keys this version does
  * not know) as they are. Lowering `sessions` below what the tenant has deletes nothing: it only stops
  * new sessions. `status: "suspended"` stops its sends and connects (403) and holds its broadcasts;
- * its sessions and their credentials stay.
+ * its sessions and their credentials stay. `retentionDays` applies from the retention job's next pass.
  */
 export async function updateTenant({
   ctx,
@@ -105,14 +108,15 @@ export async function updateTenant({
 }: {
   ctx: ControlPlaneContext
   tenantId: string
-  input: { limits?: TenantLimitsPatch; status?: TenantStatus }
+  input: { limits?: TenantLimitsPatch; status?: TenantStatus; retentionDays?: number }
 }): Promise<TenantDetailView> {
   const entries = Object.entries(input.limits ?? {})
   const set = Object.fromEntries(entries.filter(([, value]) => value !== null))
   const cleared = entries.filter(([, value]) => value === null).map(([key]) => key)
   const updated = await ctx.database.rows<{ id: string }>(sql`
     UPDATE tenants SET limits = (limits - ${textArray(cleared)}) || ${JSON.stringify(set)}::jsonb,
-      status = COALESCE(${input.status ?? null}, status)
+      status = COALESCE(${input.status ?? null}, status),
+      retention_days = COALESCE(${input.retentionDays ?? null}::int, retention_days)
     WHERE id = ${tenantId} RETURNING id`)
   if (updated.length === 0) throw new NotFound('tenant')
   return getTenant({ ctx, tenantId })

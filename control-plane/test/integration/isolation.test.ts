@@ -45,6 +45,7 @@ const NOT_SWEPT: Record<string, string> = {
   createSession: 'no path id: the tenant comes from the key; creates in the caller’s own tenant',
   listSessions: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
   listEvents: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
+  listMessages: 'no path id: message-history.test.ts checks that it lists the caller’s own tenant only',
   redeliverDeadEvents: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
   getWebhook: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
   setWebhook: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
@@ -137,6 +138,7 @@ const idsOfTenantA = (): Record<string, string> => ({
   webhookId: webhookEndpointA,
   name: 'a_private',
   broadcastId: broadcastA,
+  chatId: '6281234567890@s.whatsapp.net',
 })
 
 describe('tenant isolation', () => {

@@ -52,6 +52,7 @@ describe('tenants and API keys', () => {
         messagesPerMinutePerSession: 100,
         messagesPerDay: null,
       },
+      retentionDays: 90,
       usage: { sessions: 0 },
       createdAt: created.body.createdAt,
     })

@@ -28,6 +28,25 @@ export type AppendTarget = {
   tenantId?: string
   /** Fencing: when given, the append succeeds only while `sessions.epoch` still equals it. */
   epoch?: number
+  /**
+   * Received messages to store as `messages` rows (direction `in`, status `received`) by the same
+   * statement, each at most once per (session, chat, WhatsApp id); each also moves its chat.
+   */
+  received?: ReceivedMessageRow[]
+}
+
+/** A received message as its `messages` row stores it (see AppendTarget.received). */
+export type ReceivedMessageRow = {
+  id: string
+  chatId: string
+  waMessageId: string
+  type: string
+  text: string | null
+  content: Record<string, unknown> | null
+  sender: string
+  senderName: string | null
+  /** Unix seconds, as WhatsApp gives it. */
+  waTimestamp: number
 }
 
 /** An event as `GET /v1/events` lists it: the envelope plus where its delivery stands. */
@@ -138,7 +157,7 @@ type AppendedRow = {
 /**
  * The append, as one fixed statement (prepared once per connection): $1 session, $2 event ids,
  * $3 types, $4 data (a JSON array, one element per event), $5 epoch or null, $6 tenant or null,
- * $7 claim at insert, $8 claim lease (ms).
+ * $7 claim at insert, $8 claim lease (ms), $9 received messages to store (a JSON array) or null.
  */
 const APPEND_EVENTS = `
   WITH session AS (
@@ -190,6 +209,28 @@ const APPEND_EVENTS = `
       ON sink.enabled AND (sink.tenant_ids IS NULL OR jsonb_typeof(sink.tenant_ids) = 'null'
         OR sink.tenant_ids @> jsonb_build_array(inserted.tenant_id))
     RETURNING event_id
+  ), received AS (
+    -- Received messages become history rows with their event; a redelivered one is not stored twice.
+    INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, wa_message_id, type, text, content,
+      status, status_history, sender, sender_name, wa_timestamp)
+    SELECT m.id, session.tenant_id, $1, 'in', m.chat_id, m.wa_message_id, m.type, m.text, m.content,
+      'received', jsonb_build_array(jsonb_build_object('status', 'received', 'at', now())),
+      m.sender, m.sender_name, to_timestamp(m.wa_timestamp)
+    FROM session CROSS JOIN jsonb_to_recordset($9::text::jsonb) AS m (id text, chat_id text,
+      wa_message_id text, type text, text text, content jsonb, sender text, sender_name text,
+      wa_timestamp double precision)
+    ON CONFLICT (session_id, chat_id, wa_message_id) WHERE direction = 'in' DO NOTHING
+    RETURNING id, tenant_id, chat_id, wa_timestamp
+  ), chat_moved AS (
+    -- Each chat that received one: unread count up, last message and activity forward.
+    INSERT INTO chats AS c (session_id, tenant_id, chat_id, unread_count, last_message_id, last_activity_at)
+    SELECT $1, min(tenant_id), chat_id, count(*), max(id), max(wa_timestamp)
+    FROM received GROUP BY chat_id
+    ON CONFLICT (session_id, chat_id) DO UPDATE SET unread_count = c.unread_count + EXCLUDED.unread_count,
+      last_message_id = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at
+        THEN EXCLUDED.last_message_id ELSE c.last_message_id END,
+      last_activity_at = GREATEST(c.last_activity_at, EXCLUDED.last_activity_at), updated_at = now()
+    RETURNING 1
   )
   SELECT inserted.id, inserted.tenant_id, inserted.seq, to_json(inserted.occurred_at) #>> '{}' AS occurred_at,
     inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed,
@@ -258,8 +299,23 @@ function appendStatement(input: AppendTarget & { events: NewEvent[] }, claimLeas
     input.tenantId ?? null,
     claimLeaseMs !== undefined,
     claimLeaseMs ?? 0,
+    input.received?.length ? JSON.stringify(input.received.map(receivedRowParam)) : null,
   ]
   return { text: APPEND_EVENTS, params, ids }
+}
+
+function receivedRowParam(row: ReceivedMessageRow) {
+  return {
+    id: row.id,
+    chat_id: row.chatId,
+    wa_message_id: row.waMessageId,
+    type: row.type,
+    text: row.text,
+    content: row.content,
+    sender: row.sender,
+    sender_name: row.senderName,
+    wa_timestamp: row.waTimestamp,
+  }
 }
 
 function appendResult(

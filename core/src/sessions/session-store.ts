@@ -244,12 +244,21 @@ export async function setDesiredState(
     .where(eq(sessions.id, sessionId))
 }
 
+/**
+ * Deletes a session and its history: its messages, chats and contacts cascade, and its
+ * `messages.upsert` events (the received bodies) go in the same transaction. Its other events stay
+ * in the tenant's outbox.
+ */
 export async function deleteTenantSession(
   database: DatabaseHandle,
   tenantId: string,
   sessionId: string,
 ): Promise<void> {
-  await database.db.delete(sessions).where(and(eq(sessions.id, sessionId), eq(sessions.tenantId, tenantId)))
+  await database.db.transaction(async (tx) => {
+    await tx.execute(sql`
+      DELETE FROM events WHERE session_id = ${sessionId} AND tenant_id = ${tenantId} AND type = 'messages.upsert'`)
+    await tx.delete(sessions).where(and(eq(sessions.id, sessionId), eq(sessions.tenantId, tenantId)))
+  })
 }
 
 // --- placement ---

@@ -1,5 +1,6 @@
 export * from './auth.js'
 export * from './broadcasts.js'
+export * from './chats.js'
 export * from './event-sinks.js'
 export * from './events.js'
 export * from './messages.js'

@@ -1,4 +1,10 @@
-import type { MessageContact, MessageLocation, MessageReaction, MessageStatus } from '@wa-cluster/shared'
+import type {
+  MessageContact,
+  MessageLocation,
+  MessageReaction,
+  StoredMessageStatus,
+} from '@wa-cluster/shared'
+import { sql } from 'drizzle-orm'
 import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 import { broadcasts } from './broadcasts.js'
 import { sessions } from './sessions.js'
@@ -15,7 +21,8 @@ export type MessageContent = {
 /**
  * Outbound and inbound messages. An outbound row is stored with its idempotency key before it is
  * sent, so a retry never produces a second message; the owner gives it its WhatsApp id when it first
- * claims it, so a resend after a crash carries the same id.
+ * claims it, so a resend after a crash carries the same id. An inbound row (`received`) is written by
+ * the statement that appends its `messages.upsert` event, so the two commit together.
  */
 export const messages = pgTable(
   'messages',
@@ -39,9 +46,9 @@ export const messages = pgTable(
      * `mentions`); null for a plain text.
      */
     content: jsonb('content').$type<MessageContent>(),
-    status: text('status').$type<MessageStatus>().notNull(),
+    status: text('status').$type<StoredMessageStatus>().notNull(),
     statusHistory: jsonb('status_history')
-      .$type<{ status: MessageStatus; at: string }[]>()
+      .$type<{ status: StoredMessageStatus; at: string }[]>()
       .notNull()
       .default([]),
     error: text('error'),
@@ -54,6 +61,12 @@ export const messages = pgTable(
     broadcastIndex: integer('broadcast_index'),
     /** The recipient's `metadata`, as the client sent it, shown back in the broadcast's recipients. */
     metadata: jsonb('metadata').$type<Record<string, unknown>>(),
+    /** Inbound: the sender's JID (the phone-number form when WhatsApp gave one). */
+    sender: text('sender'),
+    /** Inbound: the name the sender set on WhatsApp. */
+    senderName: text('sender_name'),
+    /** Inbound: when WhatsApp says the message was sent. */
+    waTimestamp: timestamp('wa_timestamp', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -62,5 +75,14 @@ export const messages = pgTable(
     index('messages_wa_id_idx').on(table.sessionId, table.waMessageId),
     index('messages_queue_idx').on(table.status, table.sessionId),
     index('messages_broadcast_idx').on(table.broadcastId, table.broadcastIndex),
+    // A received message delivered again (its receipt was lost) must not become a second row.
+    uniqueIndex('messages_inbound_idx')
+      .on(table.sessionId, table.chatId, table.waMessageId)
+      .where(sql`direction = 'in'`),
+    // History reads: newest first by id (ids are time-sortable), per tenant, session or chat.
+    index('messages_tenant_history_idx').on(table.tenantId, table.id),
+    index('messages_session_history_idx').on(table.sessionId, table.id),
+    index('messages_chat_history_idx').on(table.tenantId, table.chatId, table.id),
+    index('messages_metadata_idx').using('gin', sql`${table.metadata} jsonb_path_ops`),
   ],
 )

@@ -1,5 +1,5 @@
 import type { TenantLimits, TenantStatus } from '@wa-cluster/shared'
-import { index, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+import { index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
 
 export const tenants = pgTable('tenants', {
   id: text('id').primaryKey(),
@@ -8,6 +8,8 @@ export const tenants = pgTable('tenants', {
   limits: jsonb('limits').$type<TenantLimits>().notNull().default({}),
   /** `suspended`: the tenant may not send or connect (403 `tenant_suspended`); its sessions stay. */
   status: text('status').$type<TenantStatus>().notNull().default('active'),
+  /** Days message bodies are kept; older messages are deleted by the retention job. */
+  retentionDays: integer('retention_days').notNull().default(90),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 })
 

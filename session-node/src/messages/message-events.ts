@@ -3,10 +3,12 @@ import {
   appendAndClaimEvents,
   appendAndClaimEventsInTransaction,
   appendEvents,
+  moveChatsForSent,
   type NewEvent,
+  type ReceivedMessageRow,
 } from '@wa-cluster/core'
 import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
-import type { InboundMessage, MessagesUpdateData } from '@wa-cluster/shared'
+import { type InboundMessage, type MessagesUpdateData, newId, phoneFromJid } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { MessageStatusUpdate } from '../providers/provider.js'
 
@@ -14,7 +16,58 @@ import type { MessageStatusUpdate } from '../providers/provider.js'
 // ones on their row and as `messages.update`. Every write is fenced by the owner's epoch.
 
 /**
- * Appends one `messages.upsert` event (fenced by epoch). With `claimLeaseMs` the append claims the event
+ * The chat a received message belongs to in the history: a one-to-one chat WhatsApp addressed by LID
+ * is filed under the sender's phone-number JID when WhatsApp gave it, so it is the same chat our sends
+ * to that number are in.
+ */
+export function historyChatId(message: InboundMessage): string {
+  if (message.chatId.endsWith('@lid') && !message.fromMe) {
+    const phone = phoneFromJid(message.from)
+    if (phone) return `${phone}@s.whatsapp.net`
+  }
+  return message.chatId
+}
+
+let lastReceivedMessageId = ''
+
+/**
+ * A message id greater than every one this process minted before: ids of one millisecond differ only
+ * in their random part, and the history lists newest first by id, so messages received in the same
+ * millisecond must still sort in the order they arrived (`…0` sorts right after its prefix).
+ */
+function nextReceivedMessageId(): string {
+  const id = newId('msg')
+  lastReceivedMessageId = id > lastReceivedMessageId ? id : `${lastReceivedMessageId}0`
+  return lastReceivedMessageId
+}
+
+/**
+ * The history rows of received messages: one each, except our own (`fromMe`: sent by this gateway,
+ * whose rows exist already, or from the phone itself).
+ */
+export function receivedMessageRows(messages: InboundMessage[]): ReceivedMessageRow[] {
+  const received = messages.filter((message) => !message.fromMe && message.waMessageId)
+  return received.map((message) => {
+    const { location, contacts, reaction, replyTo, mentions } = message
+    const content = { location, contacts, reaction, replyTo, mentions }
+    const present = Object.fromEntries(Object.entries(content).filter(([, value]) => value !== undefined))
+    return {
+      id: nextReceivedMessageId(),
+      chatId: historyChatId(message),
+      waMessageId: message.waMessageId,
+      type: message.type,
+      text: message.text ?? null,
+      content: Object.keys(present).length > 0 ? present : null,
+      sender: message.from,
+      senderName: message.pushName ?? null,
+      waTimestamp: message.timestamp,
+    }
+  })
+}
+
+/**
+ * Appends one `messages.upsert` event (fenced by epoch) and, in the same statement, the history rows
+ * of the received messages (see receivedMessageRows). With `claimLeaseMs` the append claims the event
  * for the caller's dispatcher when nothing of the session is pending before it (see appendAndClaimEvents).
  */
 export async function recordInboundMessages(
@@ -25,6 +78,7 @@ export async function recordInboundMessages(
     sessionId: input.sessionId,
     epoch: input.epoch,
     events: [{ type: 'messages.upsert' as const, data: { messages: input.messages } }],
+    received: receivedMessageRows(input.messages),
   }
   if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database, target, input.claimLeaseMs)
   const envelopes = await appendEvents(database.db, target)
@@ -65,19 +119,25 @@ export async function recordStatusUpdates(
   if (input.updates.length === 0) return undefined
   return database.db.transaction(async (tx) => {
     const changed: MessagesUpdateData['updates'] = []
+    const wentOut: string[] = []
     for (const update of input.updates) {
       const rank = ['queued', 'sending', 'sent', 'delivered', 'read', 'played', 'failed'].indexOf(
         update.status,
       )
-      const [row] = resultRows<{ id: string }>(
+      const [row] = resultRows<{ id: string; was_unsent: boolean }>(
         await tx.execute(sql`
-          UPDATE messages SET status = ${update.status}, error = COALESCE(${update.error ?? null}, error),
-            status_history = status_history || jsonb_build_array(jsonb_build_object('status', ${update.status}::text, 'at', now())),
+          UPDATE messages m SET status = ${update.status}, error = COALESCE(${update.error ?? null}, m.error),
+            status_history = m.status_history || jsonb_build_array(jsonb_build_object('status', ${update.status}::text, 'at', now())),
             updated_at = now()
-          WHERE session_id = ${input.sessionId} AND wa_message_id = ${update.waMessageId} AND direction = 'out'
-            AND ${STATUS_RANK} < ${rank}
-          RETURNING id`),
+          FROM (SELECT id, status IN ('queued', 'sending') AS was_unsent FROM messages
+            WHERE session_id = ${input.sessionId} AND wa_message_id = ${update.waMessageId} AND direction = 'out'
+              AND ${STATUS_RANK} < ${rank}
+            FOR UPDATE) previous
+          WHERE m.id = previous.id
+          RETURNING m.id, previous.was_unsent`),
       )
+      // The first sign it went out (usually `sent`; a receipt can overtake it) moves its chat.
+      if (row?.was_unsent && update.status !== 'failed') wentOut.push(row.id)
       if (row)
         changed.push({
           id: row.id,
@@ -87,6 +147,7 @@ export async function recordStatusUpdates(
           ...(update.status === 'failed' && update.error ? { error: update.error } : {}),
         })
     }
+    await moveChatsForSent(tx, { sessionId: input.sessionId, messageIds: wentOut })
     if (changed.length === 0) return undefined
     const target = {
       sessionId: input.sessionId,

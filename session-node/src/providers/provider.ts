@@ -1,3 +1,4 @@
+import type { ChatInfo, ContactInfo } from '@wa-cluster/core'
 import type { InboundMessage, MessageContact, MessageLocation, MessageStatus } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { PostgresAuthState } from '../auth-state/index.js'
@@ -60,6 +61,10 @@ export type ProviderEvent =
   | { type: 'close'; statusCode: number | undefined; message: string }
   | { type: 'messages'; messages: ReceivedMessage[] }
   | { type: 'statuses'; updates: MessageStatusUpdate[] }
+  /** Chats as WhatsApp describes them (history sync, chat events). */
+  | { type: 'chats'; chats: ChatInfo[] }
+  /** Contacts' names and LID↔phone-number mappings. */
+  | { type: 'contacts'; contacts: ContactInfo[] }
 
 /** A message already in the chat that a send refers to (quotes, reacts to). */
 export type MessageReference = { waMessageId: string; chatId: string; fromMe: boolean; text?: string }

@@ -3,6 +3,8 @@ import {
   coordinationKeys,
   DAILY_SENDS_WINDOW_MS,
   type Lease,
+  recordChats,
+  recordContacts,
   recordSessionState,
   type StateChange,
 } from '@wa-cluster/core'
@@ -274,6 +276,16 @@ export class SessionRunner {
       case 'statuses':
         await this.recordStatuses(event.updates)
         return
+      case 'contacts':
+        await this.recordDirectory(() =>
+          recordContacts(this.deps.database, { ...this.fence(), contacts: event.contacts }),
+        )
+        return
+      case 'chats':
+        await this.recordDirectory(() =>
+          recordChats(this.deps.database, { ...this.fence(), chats: event.chats }),
+        )
+        return
     }
   }
 
@@ -372,6 +384,18 @@ export class SessionRunner {
       if (this.connection === connection && !this.stopping) void connection.close()
     }
     if (!stored) throw new Error('received message not stored; its receipt is held')
+  }
+
+  private fence(): { sessionId: string; epoch: number } {
+    return { sessionId: this.sessionId, epoch: this.epoch }
+  }
+
+  /**
+   * Chats and contacts go through the writer like every owner write (in order, retried while owned),
+   * but they make no event: nothing for the dispatcher to look at.
+   */
+  private async recordDirectory(write: () => Promise<number>): Promise<void> {
+    await this.writer.commit(write, () => ({ unclaimed: false }))
   }
 
   private async recordStatuses(updates: MessageStatusUpdate[]): Promise<void> {

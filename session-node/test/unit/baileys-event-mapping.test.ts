@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest'
 import {
   contactFromVcard,
   sourceOf,
+  toChatInfos,
+  toContactInfos,
   toInboundMessage,
   toProviderEvents,
 } from '../../src/providers/baileys/event-mapping.js'
@@ -33,7 +35,13 @@ describe('Baileys events → provider events', () => {
       },
       ownJid,
     )
-    expect(events.map((event) => event.type)).toEqual(['credentials', 'open', 'messages', 'statuses'])
+    expect(events.map((event) => event.type)).toEqual([
+      'credentials',
+      'open',
+      'messages',
+      'statuses',
+      'contacts',
+    ])
     expect(events[1]).toEqual({ type: 'open', phone: '6285800000001' })
     expect(events[2]).toEqual({
       type: 'messages',
@@ -223,5 +231,51 @@ describe('Baileys events → provider events', () => {
       phone: '15550100000',
     })
     expect(contactFromVcard('Nobody', undefined)).toEqual({ name: 'Nobody', phone: '' })
+  })
+
+  it('maps the history sync, chat and contact events, LID mappings and message senders to chats and contacts', () => {
+    const lid = '123456789012345@lid'
+    const batch = {
+      'messaging-history.set': {
+        chats: [
+          { id: lid, pnJid: contact, name: 'Budi', unreadCount: 3, conversationTimestamp: 1_700_000_000 },
+          { id: '120363000000000001@g.us', name: 'Arisan', unreadCount: 0 },
+        ],
+        contacts: [{ id: contact, notify: 'Budi' }],
+        messages: [],
+        lidPnMappings: [{ lid: '99887766554433@lid', pn: '6281400000002@s.whatsapp.net' }],
+      },
+      'chats.update': [
+        { id: '6281400000003@s.whatsapp.net', unreadCount: 1 },
+        { id: '6281400000004@s.whatsapp.net', unreadCount: 0 },
+      ],
+      'contacts.upsert': [{ id: '6281400000005:2@s.whatsapp.net', name: 'Pak Joko' }],
+      'lid-mapping.update': { lid: '55554444333322@lid', pn: '6281400000006@s.whatsapp.net' },
+      'messages.upsert': {
+        type: 'notify' as const,
+        messages: [
+          {
+            key: { remoteJid: '11112222333344@lid', remoteJidAlt: '6281400000007@s.whatsapp.net', id: 'L1' },
+            message: { conversation: 'hi' },
+            pushName: 'Sari',
+          },
+          text('OWN', 'mine', true),
+        ],
+      },
+    }
+    expect(toChatInfos(batch)).toEqual([
+      { chatId: contact, name: 'Budi', unreadCount: 3, lastActivityAt: 1_700_000_000 },
+      { chatId: '120363000000000001@g.us', name: 'Arisan', unreadCount: 0 },
+      // A live count only follows the traffic; "read on the phone" (0) is news.
+      { chatId: '6281400000003@s.whatsapp.net' },
+      { chatId: '6281400000004@s.whatsapp.net', unreadCount: 0 },
+    ])
+    expect(toContactInfos(batch)).toEqual([
+      { phoneJid: '6281400000007@s.whatsapp.net', lid: '11112222333344@lid', pushName: 'Sari' },
+      { phoneJid: contact, pushName: 'Budi' },
+      { phoneJid: '6281400000005@s.whatsapp.net', savedName: 'Pak Joko' },
+      { phoneJid: '6281400000002@s.whatsapp.net', lid: '99887766554433@lid' },
+      { phoneJid: '6281400000006@s.whatsapp.net', lid: '55554444333322@lid' },
+    ])
   })
 })

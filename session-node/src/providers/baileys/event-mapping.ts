@@ -1,3 +1,4 @@
+import type { ChatInfo, ContactInfo } from '@wa-cluster/core'
 import {
   type InboundMessage,
   type MessageContact,
@@ -6,7 +7,10 @@ import {
 } from '@wa-cluster/shared'
 import {
   type BaileysEventMap,
+  type Chat,
+  type Contact,
   getContentType,
+  jidNormalizedUser,
   normalizeMessageContent,
   proto,
   type WAMessage,
@@ -176,6 +180,101 @@ export function toStatusUpdates(batch: Partial<BaileysEventMap>): MessageStatusU
   return updates
 }
 
+/** `…@s.whatsapp.net` or `…@lid` without a device part; undefined for anything else. */
+function userJid(jid: string | null | undefined, server: 's.whatsapp.net' | 'lid'): string | undefined {
+  if (!jid?.endsWith(`@${server}`)) return undefined
+  return jidNormalizedUser(jid)
+}
+
+/** A Baileys chat as ChatInfo; `absoluteUnread` when the count is WhatsApp's own (history sync). */
+function chatInfoOf(chat: Partial<Chat>, absoluteUnread: boolean): ChatInfo | undefined {
+  if (!chat.id) return undefined
+  // A one-to-one chat addressed by LID is kept under its phone number when WhatsApp gave it.
+  const chatId =
+    (chat.id.endsWith('@lid') && userJid(chat.pnJid, 's.whatsapp.net')) || jidNormalizedUser(chat.id)
+  const info: ChatInfo = { chatId }
+  const name = chat.name ?? chat.displayName
+  if (name) info.name = name
+  // Live messages move the count themselves; of a chat event only "read on the phone" (0) is news.
+  if (typeof chat.unreadCount === 'number' && (absoluteUnread || chat.unreadCount === 0))
+    info.unreadCount = Math.max(0, chat.unreadCount)
+  const timestamp = Number(chat.conversationTimestamp ?? chat.lastMessageRecvTimestamp ?? 0)
+  if (timestamp > 0) info.lastActivityAt = timestamp
+  return info
+}
+
+/** A Baileys contact as ContactInfo (saved name, push name, both JIDs when known). */
+function contactInfoOf(contact: Partial<Contact>): ContactInfo | undefined {
+  const phoneJid = userJid(contact.id, 's.whatsapp.net') ?? userJid(contact.phoneNumber, 's.whatsapp.net')
+  const lid = userJid(contact.id, 'lid') ?? userJid(contact.lid, 'lid')
+  if (!phoneJid && !lid) return undefined
+  const info: ContactInfo = {}
+  if (phoneJid) info.phoneJid = phoneJid
+  if (lid) info.lid = lid
+  if (contact.notify) info.pushName = contact.notify
+  if (contact.name ?? contact.verifiedName) info.savedName = (contact.name ?? contact.verifiedName)!
+  return info
+}
+
+/** Chats of one batch: the history sync's (with their unread counts) and chat events'. */
+export function toChatInfos(batch: Partial<BaileysEventMap>): ChatInfo[] {
+  const history = batch['messaging-history.set']?.chats ?? []
+  const live = [...(batch['chats.upsert'] ?? []), ...(batch['chats.update'] ?? [])]
+  return [
+    ...history.map((chat) => chatInfoOf(chat, true)),
+    ...live.map((chat) => chatInfoOf(chat, false)),
+  ].filter((chat) => chat !== undefined)
+}
+
+/**
+ * The sender of a received message as a contact: its push name, and both its JIDs when WhatsApp gave
+ * them (Baileys 7 puts the other addressing form in the `*Alt` fields). The history sync's mappings
+ * do not survive Baileys' event buffer during the initial sync, so the traffic is where most
+ * mappings are learnt.
+ */
+function senderContactOf(message: WAMessage): ContactInfo | undefined {
+  const key = message.key
+  if (key.fromMe) return undefined
+  const jids = key.remoteJid?.endsWith('@g.us')
+    ? [key.participant, key.participantAlt]
+    : [key.remoteJid, key.remoteJidAlt]
+  const phoneJid = jids.map((jid) => userJid(jid, 's.whatsapp.net')).find((jid) => jid !== undefined)
+  const lid = jids.map((jid) => userJid(jid, 'lid')).find((jid) => jid !== undefined)
+  // A bare number says nothing a contact row would add.
+  if (!lid && !message.pushName) return undefined
+  return contactInfoOf({
+    id: phoneJid ?? lid ?? '',
+    ...(lid ? { lid } : {}),
+    ...(message.pushName ? { notify: message.pushName } : {}),
+  })
+}
+
+/**
+ * Contacts of one batch: names and LID↔phone-number mappings from the history sync, contact and
+ * mapping events, and the senders of received messages.
+ */
+export function toContactInfos(batch: Partial<BaileysEventMap>): ContactInfo[] {
+  const history = batch['messaging-history.set']
+  const mappings = [...(history?.lidPnMappings ?? [])]
+  const mapping = batch['lid-mapping.update']
+  if (mapping) mappings.push(mapping)
+  return [
+    ...(batch['messages.upsert']?.messages ?? [])
+      .map(senderContactOf)
+      .filter((contact) => contact !== undefined),
+    ...[
+      ...(history?.contacts ?? []),
+      ...(batch['contacts.upsert'] ?? []),
+      ...(batch['contacts.update'] ?? []),
+    ]
+      .map(contactInfoOf)
+      .filter((contact) => contact !== undefined),
+    ...mappings
+      .map(({ pn, lid }) => contactInfoOf({ id: pn, lid }))
+      .filter((contact) => contact !== undefined),
+  ]
+}
+
 /**
  * One batch of Baileys events as provider events, in the order a runner must handle them: the
  * credentials first (persisted before anything acts on them), then the connection's state, the
@@ -210,5 +309,10 @@ export function toProviderEvents(
   }
   const updates = toStatusUpdates(batch)
   if (updates.length > 0) events.push({ type: 'statuses', updates })
+  // Contacts before chats: a chat known only by LID is filed under the phone number once mapped.
+  const contacts = toContactInfos(batch)
+  if (contacts.length > 0) events.push({ type: 'contacts', contacts })
+  const chats = toChatInfos(batch)
+  if (chats.length > 0) events.push({ type: 'chats', chats })
   return events
 }
