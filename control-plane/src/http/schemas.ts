@@ -1,8 +1,10 @@
 import { z } from '@hono/zod-openapi'
 import {
   BROADCAST_STATUSES,
+  countryOfSetting,
   EVENT_TYPES,
   type EventType,
+  isKnownTimeZone,
   MESSAGE_STATUSES,
   SESSION_STATES,
   TENANT_STATUSES,
@@ -188,6 +190,15 @@ export const TenantSchema = z
       description: '`suspended`: sends and connects answer 403 `tenant_suspended`; broadcasts wait',
     }),
     limits: TenantLimitsSchema,
+    defaultCountry: z.string().openapi({
+      description:
+        "ISO 3166 alpha-2 country of numbers written without a country code (`0812…`, `812…`): the tenant's own, else DEFAULT_COUNTRY_CODE",
+      example: 'ID',
+    }),
+    timeZone: z.string().openapi({
+      description: 'IANA time zone `groupBy=day` statistics use (default UTC)',
+      example: 'Asia/Jakarta',
+    }),
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('Tenant')
@@ -232,6 +243,29 @@ export const UpdateTenantBody = z
       description:
         '`suspended` refuses sends and connects (403 `tenant_suspended`); `active` allows them again',
     }),
+    defaultCountry: z
+      .string()
+      .max(8, 'must be an ISO 3166 alpha-2 country (ID) or a calling code (62)')
+      .refine((value) => countryOfSetting(value) !== undefined, {
+        message: 'must be an ISO 3166 alpha-2 country (ID) or a calling code (62)',
+      })
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'Country of numbers written without a country code: ISO 3166 alpha-2 (`ID`), or a calling code (`62`, stored as its main country); null goes back to DEFAULT_COUNTRY_CODE',
+        example: 'ID',
+      }),
+    timeZone: z
+      .string()
+      .max(64, 'must be an IANA time zone such as Asia/Jakarta')
+      .refine(isKnownTimeZone, { message: 'must be an IANA time zone such as Asia/Jakarta' })
+      .nullable()
+      .optional()
+      .openapi({
+        description: 'IANA time zone of `groupBy=day` statistics; null goes back to UTC',
+        example: 'Asia/Jakarta',
+      }),
   })
   .openapi('UpdateTenant')
 export const TenantCreatedSchema = TenantSchema.extend({
@@ -372,10 +406,11 @@ export const MessageLocationSchema = z
 export const MessageContactSchema = z
   .object({
     name: z.string().min(1).max(256).openapi({ example: 'Budi' }),
-    phone: z
-      .string()
-      .regex(/^\d{6,20}$/, 'must be digits with the country code')
-      .openapi({ description: 'Digits with the country code', example: '6281234567890' }),
+    phone: z.string().max(128, 'must be at most 128 characters').openapi({
+      description:
+        'A phone number in any form `to` takes (a person, not a group); stored and shown as digits with the country code',
+      example: '6281234567890',
+    }),
   })
   .openapi('MessageContact')
 export const MessageReactionSchema = z
@@ -412,7 +447,8 @@ const templateVariables = z
 /** The fields of one message, as the send endpoint and each broadcast recipient take them. */
 const messageFields = {
   to: z.string().max(128, 'must be at most 128 characters').openapi({
-    description: '`+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`',
+    description:
+      "`+62 812-…`, `62812…`, `0812…`, `812…`, `(021) …` (the tenant's `defaultCountry`), `…@s.whatsapp.net` (with or without `:device`), `…@c.us`, `…@g.us`, `…@lid`",
     example: '0812 3456 7890',
   }),
   type: z.enum(SEND_MESSAGE_TYPES).optional().openapi({
@@ -450,10 +486,13 @@ const messageFields = {
       example: 'msg_0lq2x3y4z5abcdefghijkl',
     }),
   mentions: z
-    .array(z.string().regex(/^\d{6,20}$/, 'must be digits with the country code'))
+    .array(z.string().max(128, 'must be at most 128 characters'))
     .max(100, 'must have at most 100 phones')
     .optional()
-    .openapi({ description: 'Phones mentioned in the text (digits with the country code)' }),
+    .openapi({
+      description:
+        'Phones mentioned in the text, in any form `to` takes (a person, not a group); stored as digits with the country code',
+    }),
   template: templateName.optional().openapi({
     description:
       "One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)",

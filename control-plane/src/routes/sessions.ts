@@ -188,9 +188,11 @@ export function registerSessionRoutes(app: OpenAPIHono<AppEnv>): void {
     return c.body(null, 204)
   })
   app.openapi(connectSessionRoute, async (c) => {
+    const { tenantId, defaultCountry } = activeTenantOf(c)
     const result = await connectSession({
       ctx: c.get('ctx'),
-      tenantId: activeTenantOf(c).tenantId,
+      tenantId,
+      defaultCountry,
       sessionId: c.req.valid('param').sessionId,
       input: c.req.valid('json'),
     })

@@ -89,12 +89,15 @@ export async function createBroadcast({
   sessionId,
   input,
   idempotencyKey,
+  defaultCountry = ctx.config.DEFAULT_COUNTRY_CODE,
 }: {
   ctx: ControlPlaneContext
   tenantId: string
   sessionId: string
   input: CreateBroadcastInput
   idempotencyKey?: string
+  /** The tenant's country for numbers without a country code (default DEFAULT_COUNTRY_CODE). */
+  defaultCountry?: string
 }): Promise<{ broadcast: BroadcastCreatedView; created: boolean }> {
   const session = await requireSession(ctx, tenantId, sessionId)
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex')
@@ -108,7 +111,7 @@ export async function createBroadcast({
     if (problem) throw new ValidationFailed(`body.window.${problem.field}`, problem.reason)
   }
   const sendAt = scheduledTimeOf(input.sendAt, 'body.sendAt')
-  const rows = await checkRecipients(ctx, tenantId, input)
+  const rows = await checkRecipients(ctx, tenantId, input, defaultCountry)
 
   if (session.desiredState !== 'connected') {
     throw new Conflict(`session is ${session.state}; connect it before sending`, 'session_not_connected')
@@ -192,6 +195,7 @@ async function checkRecipients(
   ctx: ControlPlaneContext,
   tenantId: string,
   input: CreateBroadcastInput,
+  defaultCountry: string,
 ): Promise<CheckedRecipient[]> {
   const names = input.recipients.flatMap((recipient) => (recipient.template ? [recipient.template] : []))
   if (input.template) names.push(input.template)
@@ -201,7 +205,7 @@ async function checkRecipients(
   input.recipients.forEach((recipient, index) => {
     const field = `body.recipients.${index}`
     try {
-      const to = normalizeRecipient(recipient.to, ctx.config.DEFAULT_COUNTRY_CODE)
+      const to = normalizeRecipient(recipient.to, defaultCountry)
       if (!to.ok) throw new ValidationFailed(`${field}.to`, to.reason)
       // A broadcast sends new messages: quoting or reacting names one earlier message of one chat.
       if (recipient.replyTo !== undefined)
@@ -210,7 +214,7 @@ async function checkRecipients(
         throw new ValidationFailed(`${field}.type`, 'reaction is not allowed in a broadcast')
       const { metadata, ...message } = recipient
       const rendered = renderInputTemplate(message, bodies, field, input.template)
-      const { type, content } = contentOf(rendered, field)
+      const { type, content } = contentOf(rendered, field, defaultCountry)
       checked.push({ chatId: to.jid, type, text: rendered.text ?? null, content, metadata: metadata ?? null })
     } catch (error) {
       if (!(error instanceof AppError) || !('field' in error)) throw error

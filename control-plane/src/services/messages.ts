@@ -91,6 +91,17 @@ const FIELD_OF_TYPE = {
 } as const
 
 /**
+ * A phone a send names (a mention, a contact card) as the digits WhatsApp uses (`6281…`), read like
+ * `to`; ValidationFailed naming the field for anything that is not a person's number.
+ */
+function phoneDigitsOf(input: string, field: string, defaultCountry: string): string {
+  const normalized = normalizeRecipient(input, defaultCountry)
+  if (!normalized.ok) throw new ValidationFailed(field, normalized.reason)
+  if (!normalized.phone) throw new ValidationFailed(field, "must be a person's number, not a group or a LID")
+  return normalized.phone.slice(1)
+}
+
+/**
  * The type of a send and its content, or the field that is wrong. `list` and `buttons` are refused:
  * WhatsApp stopped delivering interactive messages sent from linked devices to personal accounts
  * (the recipient sees nothing, or "this message can't be displayed"), so accepting them would only
@@ -98,7 +109,8 @@ const FIELD_OF_TYPE = {
  */
 export function contentOf(
   input: SendMessageInput,
-  field = 'body',
+  field: string,
+  defaultCountry: string,
 ): {
   type: keyof typeof FIELD_OF_TYPE
   content: MessageContent | null
@@ -129,10 +141,17 @@ export function contentOf(
     throw new ValidationFailed(`${field}.mentions`, 'is only allowed on a text')
   const content: MessageContent = {}
   if (input.location) content.location = input.location
-  if (input.contacts) content.contacts = input.contacts
+  if (input.contacts)
+    content.contacts = input.contacts.map((contact, index) => ({
+      ...contact,
+      phone: phoneDigitsOf(contact.phone, `${field}.contacts.${index}.phone`, defaultCountry),
+    }))
   if (input.reaction) content.reaction = input.reaction
   if (input.replyTo) content.replyTo = input.replyTo
-  if (input.mentions) content.mentions = input.mentions
+  if (input.mentions)
+    content.mentions = input.mentions.map((phone, index) =>
+      phoneDigitsOf(phone, `${field}.mentions.${index}`, defaultCountry),
+    )
   return { type, content: Object.keys(content).length > 0 ? content : null }
 }
 
@@ -207,6 +226,7 @@ export async function sendMessage({
   input,
   idempotencyKey,
   limits = {},
+  defaultCountry = ctx.config.DEFAULT_COUNTRY_CODE,
 }: {
   ctx: ControlPlaneContext
   tenantId: string
@@ -215,14 +235,16 @@ export async function sendMessage({
   idempotencyKey?: string
   /** The limits the operator set for the tenant (`messagesPerMinutePerSession`, `messagesPerDay`). */
   limits?: TenantLimits
+  /** The tenant's country for numbers without a country code (default DEFAULT_COUNTRY_CODE). */
+  defaultCountry?: string
 }): Promise<{ message: MessageView; created: boolean }> {
   const session = await requireSession(ctx, tenantId, sessionId)
-  const recipient = normalizeRecipient(input.to, ctx.config.DEFAULT_COUNTRY_CODE)
+  const recipient = normalizeRecipient(input.to, defaultCountry)
   if (!recipient.ok) throw new ValidationFailed('body.to', recipient.reason)
   const sendAfter = scheduledTimeOf(input.sendAt, 'body.sendAt')
   const bodies = input.template ? await loadTemplateBodies(ctx, tenantId, [input.template]) : new Map()
   const rendered = renderInputTemplate(input, bodies)
-  const { type, content } = contentOf(rendered)
+  const { type, content } = contentOf(rendered, 'body', defaultCountry)
   // A plain text hashes as it always did, so a retry across an upgrade still matches. A template send
   // hashes what was asked (the template and its variables), not the text it rendered to.
   const asked =

@@ -176,19 +176,24 @@ export async function connectSession({
   tenantId,
   sessionId,
   input,
-}: SessionScope & { input: { pairingPhone?: string } }): Promise<ConnectResult> {
+  defaultCountry = ctx.config.DEFAULT_COUNTRY_CODE,
+}: SessionScope & {
+  input: { pairingPhone?: string }
+  /** The tenant's country for a pairing phone without a country code (default DEFAULT_COUNTRY_CODE). */
+  defaultCountry?: string
+}): Promise<ConnectResult> {
   const row = await requireSession(ctx, tenantId, sessionId)
   if (row.state === 'CONNECTED') return { state: 'CONNECTED' }
   let pairingPhone: string | null = null
   if (input.pairingPhone !== undefined) {
-    const normalized = normalizeRecipient(input.pairingPhone, ctx.config.DEFAULT_COUNTRY_CODE)
-    if (!normalized.ok || !normalized.jid.endsWith('@s.whatsapp.net')) {
+    const normalized = normalizeRecipient(input.pairingPhone, defaultCountry)
+    if (!normalized.ok || !normalized.phone) {
       throw new ValidationFailed(
         'body.pairingPhone',
         normalized.ok ? 'must be a phone number' : normalized.reason,
       )
     }
-    pairingPhone = normalized.jid.split('@')[0]!
+    pairingPhone = normalized.phone.slice(1)
   }
   const alreadyWanted = row.desiredState === 'connected' && ACTIVE_STATES.has(row.state as SessionState)
   if (!alreadyWanted || pairingPhone !== row.pairingPhone) {

@@ -340,7 +340,7 @@ describe('sending messages', () => {
         status: 400,
         code: 'validation_failed',
         field: 'body.to',
-        reason: /15 digits/,
+        reason: /too long/,
       },
       {
         body: { to: 'someone@example.com', text: 'x' },

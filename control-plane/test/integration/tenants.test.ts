@@ -52,6 +52,8 @@ describe('tenants and API keys', () => {
         messagesPerMinutePerSession: 100,
         messagesPerDay: null,
       },
+      defaultCountry: 'ID',
+      timeZone: 'UTC',
       usage: { sessions: 0 },
       createdAt: created.body.createdAt,
     })

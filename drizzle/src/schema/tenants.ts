@@ -8,6 +8,10 @@ export const tenants = pgTable('tenants', {
   limits: jsonb('limits').$type<TenantLimits>().notNull().default({}),
   /** `suspended`: the tenant may not send or connect (403 `tenant_suspended`); its sessions stay. */
   status: text('status').$type<TenantStatus>().notNull().default('active'),
+  /** ISO 3166 alpha-2 country of numbers written without a country code; null = DEFAULT_COUNTRY_CODE. */
+  defaultCountry: text('default_country'),
+  /** IANA time zone the tenant's statistics are grouped by day in; null = UTC. */
+  timeZone: text('time_zone'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 })
 
