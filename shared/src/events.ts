@@ -1,3 +1,4 @@
+import type { MessageError } from './message-errors.js'
 import type { SessionState } from './states.js'
 
 /** Event types delivered to webhooks and listed by `GET /v1/events`. */
@@ -60,14 +61,15 @@ export type InboundMessage = {
 
 export type MessagesUpsertData = { messages: InboundMessage[] }
 export type MessagesUpdateData = {
-  updates: { id: string; waMessageId?: string; chatId: string; status: MessageStatus; error?: string }[]
+  updates: {
+    id: string
+    waMessageId?: string
+    chatId: string
+    status: MessageStatus
+    /** Only on `failed`: why (a stable code from MESSAGE_ERROR_CODES and a message). */
+    error?: MessageError
+  }[]
 }
-
-/** `error` of a message that failed because its recipient has no WhatsApp account. */
-export const NOT_ON_WHATSAPP = 'not_on_whatsapp'
-
-/** `error` of a queued message failed because its session did not connect within QUEUED_SEND_TIMEOUT_MS. */
-export const SESSION_NOT_CONNECTED = 'session_not_connected'
 
 export const BROADCAST_STATUSES = ['scheduled', 'running', 'paused', 'completed', 'cancelled'] as const
 export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number]

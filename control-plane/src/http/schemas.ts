@@ -5,7 +5,9 @@ import {
   EVENT_TYPES,
   type EventType,
   isKnownTimeZone,
+  MESSAGE_ERROR_CODES,
   MESSAGE_STATUSES,
+  type MessageErrorCode,
   SESSION_STATES,
   TENANT_STATUSES,
 } from '@wa-cluster/shared'
@@ -520,6 +522,18 @@ export const IdempotencyHeaders = z.object({
       description: 'Retries with the same key return the same message',
     }),
 })
+export const MessageErrorSchema = z
+  .object({
+    code: z.enum(Object.keys(MESSAGE_ERROR_CODES) as [MessageErrorCode, ...MessageErrorCode[]]).openapi({
+      description: 'Stable: branch on it',
+      example: 'not_on_whatsapp',
+    }),
+    message: z.string().openapi({
+      description: 'For people; may change',
+      example: 'the recipient has no WhatsApp account',
+    }),
+  })
+  .openapi('MessageError')
 export const MessageSchema = z
   .object({
     id: z.string(),
@@ -537,7 +551,7 @@ export const MessageSchema = z
     mentions: z.array(z.string()).optional(),
     sendAt: z.string().optional().openapi({ description: 'A scheduled message: when it is sent' }),
     broadcastId: z.string().optional().openapi({ description: 'The broadcast this message belongs to' }),
-    error: z.string().nullable(),
+    error: MessageErrorSchema.nullable().openapi({ description: 'Why it failed; null unless `failed`' }),
     statusHistory: z.array(z.object({ status: z.string(), at: z.string() })),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -979,10 +993,9 @@ export const MessageStatusUpdateSchema = z
     waMessageId: z.string().openapi({ description: "WhatsApp's message id" }),
     chatId: z.string(),
     status: z.enum(MESSAGE_STATUSES),
-    error: z.string().optional().openapi({
+    error: MessageErrorSchema.optional().openapi({
       description:
-        'Why a `failed` message failed. `not_on_whatsapp`: the recipient number has no WhatsApp account; `session_not_connected`: the session did not connect within `QUEUED_SEND_TIMEOUT_MS`; otherwise the reason WhatsApp or the client gave.',
-      example: 'not_on_whatsapp',
+        'Only on `failed`: a stable `code` (`not_on_whatsapp`, `session_not_connected`, `broadcast_cancelled`, `rejected_by_whatsapp`, `send_failed`) and a `message`',
     }),
   })
   .openapi('MessageStatusUpdate')

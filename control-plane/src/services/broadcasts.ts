@@ -13,6 +13,7 @@ import {
   type BroadcastCounts,
   type BroadcastStatus,
   Conflict,
+  type MessageErrorCode,
   type MessageStatus,
   NotFound,
   newId,
@@ -492,7 +493,8 @@ export async function cancelBroadcast({
       .returning()
     if (!cancelled) return undefined
     await tx.execute(sql`
-      UPDATE messages SET status = 'failed', error = ${BROADCAST_CANCELLED_ERROR}, updated_at = now(),
+      UPDATE messages SET status = 'failed', error = ${BROADCAST_CANCELLED_ERROR},
+        error_code = ${'broadcast_cancelled' satisfies MessageErrorCode}, updated_at = now(),
         status_history = status_history || jsonb_build_array(jsonb_build_object('status', 'failed', 'at', now()))
       WHERE broadcast_id = ${broadcastId} AND status = 'queued'`)
     const data = await broadcastProgressData(tx, broadcastId, 'cancelled')

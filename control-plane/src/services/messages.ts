@@ -4,9 +4,11 @@ import { type MessageContent, messages } from '@wa-cluster/db'
 import {
   Conflict,
   type MessageContact,
+  type MessageError,
   type MessageLocation,
   type MessageReaction,
   type MessageStatus,
+  messageErrorOf,
   NotFound,
   newId,
   normalizeRecipient,
@@ -37,7 +39,8 @@ export type MessageView = {
   mentions?: string[]
   sendAt?: string
   broadcastId?: string
-  error: string | null
+  /** Why it failed: a stable code and a message; null unless failed. */
+  error: MessageError | null
   statusHistory: { status: string; at: string }[]
   createdAt: string
   updatedAt: string
@@ -58,7 +61,7 @@ export function toMessageView(row: MessageRow): MessageView {
     ...row.content,
     ...(row.sendAfter ? { sendAt: row.sendAfter.toISOString() } : {}),
     ...(row.broadcastId ? { broadcastId: row.broadcastId } : {}),
-    error: row.error,
+    error: messageErrorOf(row.errorCode, row.error),
     statusHistory: row.statusHistory,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),

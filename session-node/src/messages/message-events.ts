@@ -6,7 +6,7 @@ import {
   type NewEvent,
 } from '@wa-cluster/core'
 import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
-import type { InboundMessage, MessagesUpdateData } from '@wa-cluster/shared'
+import { type InboundMessage, type MessagesUpdateData, messageError } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { MessageStatusUpdate } from '../providers/provider.js'
 
@@ -69,9 +69,12 @@ export async function recordStatusUpdates(
       const rank = ['queued', 'sending', 'sent', 'delivered', 'read', 'played', 'failed'].indexOf(
         update.status,
       )
+      const error =
+        update.status === 'failed' ? (update.error ?? messageError('rejected_by_whatsapp')) : undefined
       const [row] = resultRows<{ id: string }>(
         await tx.execute(sql`
-          UPDATE messages SET status = ${update.status}, error = COALESCE(${update.error ?? null}, error),
+          UPDATE messages SET status = ${update.status}, error = COALESCE(${error?.message ?? null}, error),
+            error_code = COALESCE(${error?.code ?? null}, error_code),
             status_history = status_history || jsonb_build_array(jsonb_build_object('status', ${update.status}::text, 'at', now())),
             updated_at = now()
           WHERE session_id = ${input.sessionId} AND wa_message_id = ${update.waMessageId} AND direction = 'out'
@@ -84,7 +87,7 @@ export async function recordStatusUpdates(
           waMessageId: update.waMessageId,
           chatId: update.chatId,
           status: update.status,
-          ...(update.status === 'failed' && update.error ? { error: update.error } : {}),
+          ...(error ? { error } : {}),
         })
     }
     if (changed.length === 0) return undefined

@@ -1,4 +1,10 @@
-import type { InboundMessage, MessageContact, MessageLocation, MessageStatus } from '@wa-cluster/shared'
+import type {
+  InboundMessage,
+  MessageContact,
+  MessageError,
+  MessageLocation,
+  MessageStatus,
+} from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { PostgresAuthState } from '../auth-state/index.js'
 
@@ -43,7 +49,8 @@ export type MessageStatusUpdate = {
   waMessageId: string
   chatId: string
   status: MessageStatus
-  error?: string
+  /** Why a `failed` one failed; a failure receipt without one is `rejected_by_whatsapp`. */
+  error?: MessageError
 }
 
 /** What a connection reports, in the order it happened (see OpenConnectionInput.onEvents). */
