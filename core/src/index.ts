@@ -53,6 +53,7 @@ export {
   parseOutboxAnnouncement,
   readOutboxAfter,
 } from './events/outbox-positions.js'
+export { metadataField } from './messages/message-metadata.js'
 // Outbound messages nobody can send.
 export { failStaleQueuedSends } from './messages/stale-sends.js'
 // The outbound guard (SSRF): tenant-supplied URLs reach only public addresses unless the operator allows.

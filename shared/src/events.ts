@@ -66,6 +66,8 @@ export type MessagesUpdateData = {
     waMessageId?: string
     chatId: string
     status: MessageStatus
+    /** The `metadata` the send gave, so a receiver can match the update without a lookup. */
+    metadata?: Record<string, string>
     /** Only on `failed`: why (a stable code from MESSAGE_ERROR_CODES and a message). */
     error?: MessageError
   }[]

@@ -495,6 +495,14 @@ const messageFields = {
       description:
         'Phones mentioned in the text, in any form `to` takes (a person, not a group); stored as digits with the country code',
     }),
+  metadata: z
+    .record(z.string(), z.string({ error: 'must be a string' }))
+    .optional()
+    .openapi({
+      description:
+        'Your own keys for this message (`customerId`, `invoiceId`…): at most 16, each key at most 64 characters and each value at most 512 bytes (UTF-8). Stored, shown on the message and in every webhook event about it.',
+      example: { customerId: 'c-123', invoiceId: 'INV-2025-001' },
+    }),
   template: templateName.optional().openapi({
     description:
       "One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)",
@@ -551,6 +559,10 @@ export const MessageSchema = z
     mentions: z.array(z.string()).optional(),
     sendAt: z.string().optional().openapi({ description: 'A scheduled message: when it is sent' }),
     broadcastId: z.string().optional().openapi({ description: 'The broadcast this message belongs to' }),
+    metadata: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ description: 'The `metadata` the send gave' }),
     error: MessageErrorSchema.nullable().openapi({ description: 'Why it failed; null unless `failed`' }),
     statusHistory: z.array(z.object({ status: z.string(), at: z.string() })),
     createdAt: z.string(),
@@ -617,15 +629,7 @@ export const SendWindowSchema = z
   })
   .openapi('SendWindow')
 /** A recipient of a broadcast: whom, and the body of a send. */
-export const BroadcastRecipientInput = z
-  .strictObject({
-    ...messageFields,
-    metadata: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .openapi({ description: 'Kept with the recipient and shown in its status (your customer id…)' }),
-  })
-  .openapi('BroadcastRecipientInput')
+export const BroadcastRecipientInput = z.strictObject({ ...messageFields }).openapi('BroadcastRecipientInput')
 export const CreateBroadcastBody = z
   .strictObject({
     recipients: z
@@ -993,6 +997,10 @@ export const MessageStatusUpdateSchema = z
     waMessageId: z.string().openapi({ description: "WhatsApp's message id" }),
     chatId: z.string(),
     status: z.enum(MESSAGE_STATUSES),
+    metadata: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ description: 'The `metadata` the send gave, when it gave one' }),
     error: MessageErrorSchema.optional().openapi({
       description:
         'Only on `failed`: a stable `code` (`not_on_whatsapp`, `session_not_connected`, `broadcast_cancelled`, `rejected_by_whatsapp`, `send_failed`) and a `message`',

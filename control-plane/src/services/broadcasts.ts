@@ -25,7 +25,13 @@ import {
 } from '@wa-cluster/shared'
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
-import { contentOf, renderInputTemplate, type SendMessageInput, scheduledTimeOf } from './messages.js'
+import {
+  checkMetadata,
+  contentOf,
+  renderInputTemplate,
+  type SendMessageInput,
+  scheduledTimeOf,
+} from './messages.js'
 import { requireSession } from './sessions.js'
 import { loadTemplateBodies } from './templates.js'
 
@@ -36,7 +42,7 @@ const INSERT_CHUNK = 500
 /** Bad rows a 400 lists in `details.rows` (the message says how many there are in all). */
 const MAX_LISTED_BAD_ROWS = 100
 
-export type BroadcastRecipientInput = SendMessageInput & { metadata?: Record<string, unknown> }
+export type BroadcastRecipientInput = SendMessageInput
 
 export type CreateBroadcastInput = {
   recipients: BroadcastRecipientInput[]
@@ -213,10 +219,11 @@ async function checkRecipients(
         throw new ValidationFailed(`${field}.replyTo`, 'is not allowed in a broadcast')
       if (recipient.type === 'reaction' || recipient.reaction !== undefined)
         throw new ValidationFailed(`${field}.type`, 'reaction is not allowed in a broadcast')
-      const { metadata, ...message } = recipient
+      const { metadata: asked, ...message } = recipient
+      const metadata = checkMetadata(asked, field)
       const rendered = renderInputTemplate(message, bodies, field, input.template)
       const { type, content } = contentOf(rendered, field, defaultCountry)
-      checked.push({ chatId: to.jid, type, text: rendered.text ?? null, content, metadata: metadata ?? null })
+      checked.push({ chatId: to.jid, type, text: rendered.text ?? null, content, metadata })
     } catch (error) {
       if (!(error instanceof AppError) || !('field' in error)) throw error
       bad.push({ index, field: String(error.field), reason: error.message })

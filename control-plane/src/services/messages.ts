@@ -39,6 +39,8 @@ export type MessageView = {
   mentions?: string[]
   sendAt?: string
   broadcastId?: string
+  /** The caller's own keys, as sent. */
+  metadata?: MessageMetadata
   /** Why it failed: a stable code and a message; null unless failed. */
   error: MessageError | null
   statusHistory: { status: string; at: string }[]
@@ -61,6 +63,7 @@ export function toMessageView(row: MessageRow): MessageView {
     ...row.content,
     ...(row.sendAfter ? { sendAt: row.sendAfter.toISOString() } : {}),
     ...(row.broadcastId ? { broadcastId: row.broadcastId } : {}),
+    ...(row.metadata ? { metadata: row.metadata as MessageMetadata } : {}),
     error: messageErrorOf(row.errorCode, row.error),
     statusHistory: row.statusHistory,
     createdAt: row.createdAt.toISOString(),
@@ -77,9 +80,44 @@ export type SendMessageInput = {
   reaction?: MessageReaction
   replyTo?: string
   mentions?: string[]
+  /** The caller's own keys, stored and echoed (see checkMetadata). */
+  metadata?: MessageMetadata
   /** One of the tenant's templates: its rendered body is the text. */
   template?: string
   variables?: TemplateVariables
+}
+
+/** The caller's own string keys on a message (`customerId`…). */
+export type MessageMetadata = Record<string, string>
+
+export const MAX_METADATA_KEYS = 16
+export const MAX_METADATA_KEY_LENGTH = 64
+export const MAX_METADATA_VALUE_BYTES = 512
+
+/**
+ * Checks a send's `metadata` against its limits; ValidationFailed naming `<field>.metadata` (too many
+ * keys) or `<field>.metadata.<key>` and the limit. The limits keep every webhook event about the
+ * message small whatever the caller puts there.
+ */
+export function checkMetadata(metadata: MessageMetadata | undefined, field: string): MessageMetadata | null {
+  if (metadata === undefined) return null
+  const keys = Object.keys(metadata)
+  if (keys.length > MAX_METADATA_KEYS)
+    throw new ValidationFailed(`${field}.metadata`, `must have at most ${MAX_METADATA_KEYS} keys`)
+  for (const key of keys) {
+    if (key.length === 0) throw new ValidationFailed(`${field}.metadata`, 'must not have an empty key')
+    if (key.length > MAX_METADATA_KEY_LENGTH)
+      throw new ValidationFailed(
+        `${field}.metadata.${key.slice(0, MAX_METADATA_KEY_LENGTH)}…`,
+        `is a key longer than ${MAX_METADATA_KEY_LENGTH} characters`,
+      )
+    if (Buffer.byteLength(metadata[key]!, 'utf8') > MAX_METADATA_VALUE_BYTES)
+      throw new ValidationFailed(
+        `${field}.metadata.${key}`,
+        `must be at most ${MAX_METADATA_VALUE_BYTES} bytes (UTF-8)`,
+      )
+  }
+  return keys.length > 0 ? metadata : null
 }
 
 /** How far ahead a message may be scheduled. */
@@ -245,6 +283,7 @@ export async function sendMessage({
   const recipient = normalizeRecipient(input.to, defaultCountry)
   if (!recipient.ok) throw new ValidationFailed('body.to', recipient.reason)
   const sendAfter = scheduledTimeOf(input.sendAt, 'body.sendAt')
+  const metadata = checkMetadata(input.metadata, 'body')
   const bodies = input.template ? await loadTemplateBodies(ctx, tenantId, [input.template]) : new Map()
   const rendered = renderInputTemplate(input, bodies)
   const { type, content } = contentOf(rendered, 'body', defaultCountry)
@@ -260,6 +299,7 @@ export async function sendMessage({
         ...asked,
         ...(input.template ? { template: input.template, variables: input.variables ?? {} } : {}),
         ...(input.sendAt !== undefined ? { sendAt: input.sendAt } : {}),
+        ...(metadata ? { metadata } : {}),
       }),
     )
     .digest('hex')
@@ -307,6 +347,7 @@ export async function sendMessage({
       text: rendered.text ?? null,
       content,
       sendAfter,
+      metadata,
       status: 'queued',
       statusHistory: [{ status: 'queued', at: now.toISOString() }],
     })

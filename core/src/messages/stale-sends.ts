@@ -2,6 +2,7 @@ import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
 import { type MessagesUpdateData, messageError } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import { appendEvents } from '../events/outbox.js'
+import { metadataField } from './message-metadata.js'
 
 /**
  * Fails outbound messages that waited in the queue longer than `olderThanMs` (counted from their
@@ -28,7 +29,12 @@ export async function failStaleQueuedSends(
   const failure = messageError('session_not_connected')
   for (const [sessionId, ids] of bySession) {
     failed += await database.db.transaction(async (tx) => {
-      const rows = resultRows<{ id: string; wa_message_id: string | null; chat_id: string }>(
+      const rows = resultRows<{
+        id: string
+        wa_message_id: string | null
+        chat_id: string
+        metadata: unknown
+      }>(
         await tx.execute(sql`
           UPDATE messages SET status = 'failed', error = ${failure.message}, error_code = ${failure.code},
             status_history = status_history || jsonb_build_array(jsonb_build_object('status', 'failed', 'at', now())),
@@ -37,7 +43,7 @@ export async function failStaleQueuedSends(
             ids.map((id) => sql`${id}`),
             sql`, `,
           )}) AND status = 'queued'
-          RETURNING id, wa_message_id, chat_id`),
+          RETURNING id, wa_message_id, chat_id, metadata`),
       )
       if (rows.length === 0) return 0
       const updates: MessagesUpdateData['updates'] = rows.map((row) => ({
@@ -45,6 +51,7 @@ export async function failStaleQueuedSends(
         ...(row.wa_message_id ? { waMessageId: row.wa_message_id } : {}),
         chatId: row.chat_id,
         status: 'failed',
+        ...metadataField(row.metadata),
         error: failure,
       }))
       await appendEvents(tx, { sessionId, events: [{ type: 'messages.update', data: { updates } }] })

@@ -3,6 +3,7 @@ import {
   appendAndClaimEvents,
   appendAndClaimEventsInTransaction,
   appendEvents,
+  metadataField,
   type NewEvent,
 } from '@wa-cluster/core'
 import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
@@ -71,7 +72,7 @@ export async function recordStatusUpdates(
       )
       const error =
         update.status === 'failed' ? (update.error ?? messageError('rejected_by_whatsapp')) : undefined
-      const [row] = resultRows<{ id: string }>(
+      const [row] = resultRows<{ id: string; metadata: unknown }>(
         await tx.execute(sql`
           UPDATE messages SET status = ${update.status}, error = COALESCE(${error?.message ?? null}, error),
             error_code = COALESCE(${error?.code ?? null}, error_code),
@@ -79,7 +80,7 @@ export async function recordStatusUpdates(
             updated_at = now()
           WHERE session_id = ${input.sessionId} AND wa_message_id = ${update.waMessageId} AND direction = 'out'
             AND ${STATUS_RANK} < ${rank}
-          RETURNING id`),
+          RETURNING id, metadata`),
       )
       if (row)
         changed.push({
@@ -87,6 +88,7 @@ export async function recordStatusUpdates(
           waMessageId: update.waMessageId,
           chatId: update.chatId,
           status: update.status,
+          ...metadataField(row.metadata),
           ...(error ? { error } : {}),
         })
     }
