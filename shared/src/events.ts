@@ -115,12 +115,19 @@ export type BroadcastCompletedData = {
   finishedAt: string
 }
 
+/**
+ * What the outbox adds to the data of every event of a session that has an `externalId` (the tenant's
+ * own key for it), as it was when the event was written.
+ */
+export type SessionEventFields = { externalId?: string }
+type WithSessionFields<T> = { [K in keyof (T & SessionEventFields)]: (T & SessionEventFields)[K] }
+
 export type EventData = {
-  'connection.update': ConnectionUpdateData
-  'messages.upsert': MessagesUpsertData
-  'messages.update': MessagesUpdateData
-  'broadcast.progress': BroadcastProgressData
-  'broadcast.completed': BroadcastCompletedData
+  'connection.update': WithSessionFields<ConnectionUpdateData>
+  'messages.upsert': WithSessionFields<MessagesUpsertData>
+  'messages.update': WithSessionFields<MessagesUpdateData>
+  'broadcast.progress': WithSessionFields<BroadcastProgressData>
+  'broadcast.completed': WithSessionFields<BroadcastCompletedData>
 }
 
 /** The envelope every webhook body and every `GET /v1/events` item has. */

@@ -346,9 +346,21 @@ export const MessageParams = SessionParams.extend({
 })
 
 const sessionState = z.enum(SESSION_STATES)
+/** A tenant's own key for a session: printable, no spaces at the ends. */
+const externalId = z
+  .string()
+  .regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/, 'must be 1-128 printable ASCII characters')
+  .openapi({
+    description: 'Your own key for the session (your customer id…), unique among your sessions',
+    example: 'customer-123',
+  })
 export const CreateSessionBody = z
   .strictObject({
     name: displayName.optional(),
+    externalId: externalId.optional().openapi({
+      description:
+        'Your own key for the session (your customer id…), unique among your sessions (a duplicate is `409 external_id_taken`); echoed in every webhook event of the session as `data.externalId`',
+    }),
     webhookUrl: webhookUrl.optional().openapi({
       description:
         "Creates a webhook endpoint for this session only (its events, every type); the response's `webhookEndpoint` holds its id and secret",
@@ -360,6 +372,7 @@ export const SessionSchema = z
   .object({
     id: z.string(),
     name: z.string(),
+    externalId: z.string().nullable().openapi({ description: 'Your own key for the session, when given' }),
     state: sessionState,
     desiredState: z.enum(['connected', 'disconnected', 'logged_out']),
     phone: z.string().nullable(),
@@ -372,7 +385,12 @@ export const SessionSchema = z
   })
   .openapi('Session')
 export const SessionListSchema = pageOf(SessionSchema, 'SessionList')
-export const SessionListQuery = pageQuery(idCursor('ses', 'a session'), 'ses_0lq2x3y4z5abcdefghijkl')
+export const SessionListQuery = pageQuery(idCursor('ses', 'a session'), 'ses_0lq2x3y4z5abcdefghijkl').extend({
+  externalId: externalId.optional().openapi({
+    param: { name: 'externalId', in: 'query' },
+    description: 'Only the session with this externalId',
+  }),
+})
 
 export const ConnectBody = z
   .strictObject({
@@ -941,8 +959,16 @@ export const EventsQuery = z.object({
 
 const timestamp = z.string().openapi({ format: 'date-time', example: '2025-01-01T00:00:00.000Z' })
 
+/** On every event of a session that has an `externalId`: its value when the event was written. */
+const eventExternalId = {
+  externalId: z.string().optional().openapi({
+    description: "The session's `externalId` when the event was written (absent when it has none)",
+    example: 'customer-123',
+  }),
+}
 export const ConnectionUpdateDataSchema = z
   .object({
+    ...eventExternalId,
     state: sessionState,
     previousState: sessionState,
     reason: z.string().optional().openapi({ example: 'disconnected by API' }),
@@ -986,7 +1012,7 @@ export const InboundMessageSchema = z
   })
   .openapi('InboundMessage')
 export const MessagesUpsertDataSchema = z
-  .object({ messages: z.array(InboundMessageSchema) })
+  .object({ ...eventExternalId, messages: z.array(InboundMessageSchema) })
   .openapi('MessagesUpsertData')
 
 export const MessageStatusUpdateSchema = z
@@ -1008,14 +1034,20 @@ export const MessageStatusUpdateSchema = z
   })
   .openapi('MessageStatusUpdate')
 export const MessagesUpdateDataSchema = z
-  .object({ updates: z.array(MessageStatusUpdateSchema) })
+  .object({ ...eventExternalId, updates: z.array(MessageStatusUpdateSchema) })
   .openapi('MessagesUpdateData')
 
 export const BroadcastProgressDataSchema = z
-  .object({ broadcastId: z.string(), status: broadcastStatus, ...broadcastCounts })
+  .object({ ...eventExternalId, broadcastId: z.string(), status: broadcastStatus, ...broadcastCounts })
   .openapi('BroadcastProgressData')
 export const BroadcastCompletedDataSchema = z
-  .object({ broadcastId: z.string(), status: broadcastStatus, ...broadcastCounts, finishedAt: timestamp })
+  .object({
+    ...eventExternalId,
+    broadcastId: z.string(),
+    status: broadcastStatus,
+    ...broadcastCounts,
+    finishedAt: timestamp,
+  })
   .openapi('BroadcastCompletedData')
 
 const envelopeOf = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>

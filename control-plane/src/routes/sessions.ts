@@ -161,11 +161,12 @@ export function registerSessionRoutes(app: OpenAPIHono<AppEnv>): void {
     return c.json(session, 201)
   })
   app.openapi(listSessionsRoute, async (c) => {
-    const { limit, after } = c.req.valid('query')
+    const { limit, after, externalId } = c.req.valid('query')
     const page = await listSessions({
       ctx: c.get('ctx'),
       tenantId: tenantIdOf(c),
       page: { limit, ...(after ? { after } : {}) },
+      filter: externalId === undefined ? {} : { externalId },
     })
     return c.json(page, 200)
   })

@@ -38,6 +38,8 @@ export type SessionScope = TenantScope & { sessionId: string }
 export type SessionView = {
   id: string
   name: string
+  /** The tenant's own key for the session; null when none was given. */
+  externalId: string | null
   state: SessionState
   desiredState: DesiredState
   phone: string | null
@@ -70,6 +72,7 @@ export function toSessionView(row: SessionRow): SessionView {
   return {
     id: row.id,
     name: row.name,
+    externalId: row.externalId,
     state: row.state as SessionState,
     desiredState: row.desiredState as DesiredState,
     phone: row.phone,
@@ -102,7 +105,7 @@ export async function createSession({
   ctx,
   tenantId,
   input,
-}: TenantScope & { input: { name?: string; webhookUrl?: string } }): Promise<
+}: TenantScope & { input: { name?: string; webhookUrl?: string; externalId?: string } }): Promise<
   SessionView & { webhookEndpoint?: WebhookEndpointView }
 > {
   // Checked before anything is written, so a refused URL creates no session.
@@ -111,9 +114,15 @@ export async function createSession({
   const { sessions: maxSessions } = await readTenantLimits(ctx, tenantId)
   const created = await insertSessionWithinLimit(
     ctx.database,
-    { id, tenantId, name: input.name ?? id },
+    { id, tenantId, name: input.name ?? id, externalId: input.externalId ?? null },
     maxSessions,
   )
+  if (created.externalIdTaken) {
+    throw new Conflict(
+      'body.externalId is already the externalId of another session of this tenant',
+      'external_id_taken',
+    )
+  }
   if (!created.row) {
     throw new LimitReached(
       'session_limit_reached',
@@ -139,11 +148,12 @@ export async function listSessions({
   ctx,
   tenantId,
   page,
-}: TenantScope & { page: { after?: string; limit: number } }): Promise<{
+  filter = {},
+}: TenantScope & { page: { after?: string; limit: number }; filter?: { externalId?: string } }): Promise<{
   data: SessionView[]
   nextCursor: string | null
 }> {
-  const { rows, nextCursor } = await pageTenantSessions(ctx.database, tenantId, page)
+  const { rows, nextCursor } = await pageTenantSessions(ctx.database, tenantId, page, filter)
   return { data: rows.map(toSessionView), nextCursor }
 }
 
