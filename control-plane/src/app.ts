@@ -14,6 +14,7 @@ import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionRoutes } from './routes/sessions.js'
+import { registerStatsRoutes } from './routes/stats.js'
 import { registerTemplateRoutes } from './routes/templates.js'
 import { registerTenantRoutes } from './routes/tenants.js'
 import { registerWebhookRoutes } from './routes/webhook.js'
@@ -27,6 +28,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerNodeRoutes(app)
   registerSessionRoutes(app)
   registerMessageRoutes(app)
+  registerStatsRoutes(app)
   registerBroadcastRoutes(app)
   registerTemplateRoutes(app)
   registerWebhookRoutes(app)

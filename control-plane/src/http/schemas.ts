@@ -1206,3 +1206,55 @@ export const StreamTokenSchema = z
     expiresAt: timestamp,
   })
   .openapi('StreamToken')
+
+// --- statistics ---
+
+export const StatsQuery = z.object({
+  from: isoInstant.optional().openapi({
+    param: { name: 'from', in: 'query' },
+    description: 'Messages created from this time (ISO 8601 with a zone; hour resolution)',
+    example: '2025-01-01T00:00:00+07:00',
+  }),
+  until: isoInstant.optional().openapi({
+    param: { name: 'until', in: 'query' },
+    description: 'Messages created before this time; after `from`',
+    example: '2025-02-01T00:00:00+07:00',
+  }),
+  groupBy: z
+    .enum(['day'], { error: 'must be day' })
+    .optional()
+    .openapi({
+      param: { name: 'groupBy', in: 'query' },
+      description: "`day`: add `days`, one per local day of the tenant's `timeZone` that had traffic",
+    }),
+})
+const statsCounts = {
+  total: z.number().int().openapi({ description: 'Outbound messages (each counted once)' }),
+  queued: z.number().int().openapi({ description: 'Outbound messages not sent yet (queued or sending)' }),
+  sent: z.number().int().openapi({ description: 'Outbound messages sent, delivered or read' }),
+  delivered: z.number().int().openapi({ description: 'Part of sent: delivered or read' }),
+  read: z.number().int().openapi({ description: 'Part of delivered: read (or played)' }),
+  failed: z.number().int().openapi({ description: 'Outbound messages that failed' }),
+  successRate: z
+    .number()
+    .nullable()
+    .openapi({ description: 'sent / (sent + failed); null while none settled', example: 0.98 }),
+  inbound: z.number().int().openapi({ description: 'Messages received' }),
+  lastSuccessAt: z
+    .string()
+    .nullable()
+    .openapi({ description: 'When one of these messages last became sent' }),
+  lastFailureAt: z.string().nullable().openapi({ description: 'When one of these messages last failed' }),
+}
+export const StatsSchema = z
+  .object({
+    ...statsCounts,
+    from: z.string().nullable(),
+    until: z.string().nullable(),
+    timeZone: z.string().openapi({ description: "The tenant's time zone, which `days` are in" }),
+    days: z
+      .array(z.object({ date: z.string().openapi({ example: '2025-01-31' }), ...statsCounts }))
+      .optional()
+      .openapi({ description: 'With `groupBy=day`: local days with traffic, oldest first' }),
+  })
+  .openapi('Stats')
