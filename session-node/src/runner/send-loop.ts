@@ -9,7 +9,7 @@ import {
   holdPacedRow,
   msUntilNextDue,
 } from '../messages/outbound-queue.js'
-import type { SessionNodeMetrics } from '../metrics.js'
+import { countRecordedOutcomes, type SessionNodeMetrics } from '../metrics.js'
 import {
   type MessageReference,
   type MessageStatusUpdate,
@@ -134,13 +134,16 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
         }
         deps.metrics?.messagesSent.inc({ outcome: update.status })
         await writer.commit(
-          () =>
-            recordStatusUpdates(database, {
+          async () => {
+            const result = await recordStatusUpdates(database, {
               sessionId,
               epoch,
               updates: [update],
               claimLeaseMs: deps.claimLeaseMs,
-            }),
+            })
+            countRecordedOutcomes(deps.metrics, result)
+            return result
+          },
           (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
         )
         const paced = message.paced
