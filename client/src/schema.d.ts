@@ -1868,7 +1868,7 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             } | null;
-            error: string | null;
+            error: components["schemas"]["MessageError"] & (Record<string, never> | null);
             sentAt: string | null;
         };
         Template: {

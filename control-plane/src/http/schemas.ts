@@ -726,7 +726,7 @@ export const BroadcastRecipientSchema = z
     status: z.enum(MESSAGE_STATUSES),
     text: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
-    error: z.string().nullable(),
+    error: MessageErrorSchema.nullable().openapi({ description: 'Why it failed; null unless `failed`' }),
     sentAt: z.string().nullable(),
   })
   .openapi('BroadcastRecipient')

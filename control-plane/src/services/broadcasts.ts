@@ -13,8 +13,10 @@ import {
   type BroadcastCounts,
   type BroadcastStatus,
   Conflict,
+  type MessageError,
   type MessageErrorCode,
   type MessageStatus,
+  messageErrorOf,
   NotFound,
   newId,
   nextWindowOpening,
@@ -76,7 +78,8 @@ export type BroadcastRecipientView = {
   status: MessageStatus
   text: string | null
   metadata: Record<string, unknown> | null
-  error: string | null
+  /** Why it failed (`broadcast_cancelled` for a recipient a cancel left unsent); null unless failed. */
+  error: MessageError | null
   sentAt: string | null
 }
 
@@ -384,7 +387,7 @@ export async function listBroadcastRecipients({
     status: row.status,
     text: row.text,
     metadata: row.metadata,
-    error: row.error,
+    error: messageErrorOf(row.errorCode, row.error),
     sentAt: row.statusHistory.find((entry) => entry.status === 'sent')?.at ?? null,
   }))
   return { data, nextCursor: rows.length > page.limit ? String(data.at(-1)?.index) : null }
