@@ -109,10 +109,30 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a tenant's limits or status
+         * Change a tenant's limits, status or settings
          * @description Only the limits named change; `null` goes back to the configured default. Lowering `sessions` below the current count deletes nothing, it only refuses new sessions. `messagesPerMinutePerSession` and `messagesPerDay` answer sends past them with 429 and Retry-After (broadcasts slow down instead). `status: "suspended"` answers every send, broadcast and connect with 403 `tenant_suspended` and holds broadcasts; the sessions keep their credentials.
          */
         patch: operations["updateTenant"];
+        trace?: never;
+    };
+    "/v1/tenant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your tenant: its limits, settings (`defaultCountry`, `timeZone`) and usage
+         * @description The operator sets limits and settings with `PATCH /v1/tenants/{tenantId}`.
+         */
+        get: operations["getOwnTenant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/tenants/{tenantId}/api-keys": {
@@ -487,6 +507,66 @@ export interface paths {
          * @description One entry per person, under the phone-number JID when WhatsApp gave one (else the LID); `phone` is shown whenever the LID↔phone mapping is known. In JID order.
          */
         get: operations["listContacts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your messages' statistics: sent, delivered, read, failed, success rate, inbound
+         * @description Counted from counters kept as messages are written (not a scan of messages), so they are correct after a restart or a failover and survive the deletion of old messages. Each outbound message is in exactly one of `queued`, `sent` and `failed` by its current status; `delivered` and `read` are the part of `sent` that got that far. `from`/`until` select messages by creation time at hour resolution; `groupBy=day` uses the tenant's `timeZone`.
+         */
+        get: operations["getStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One session's message statistics
+         * @description Counted from counters kept as messages are written (not a scan of messages), so they are correct after a restart or a failover and survive the deletion of old messages. Each outbound message is in exactly one of `queued`, `sent` and `failed` by its current status; `delivered` and `read` are the part of `sent` that got that far. `from`/`until` select messages by creation time at hour resolution; `groupBy=day` uses the tenant's `timeZone`.
+         */
+        get: operations["getSessionStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A tenant's message statistics
+         * @description Counted from counters kept as messages are written (not a scan of messages), so they are correct after a restart or a failover and survive the deletion of old messages. Each outbound message is in exactly one of `queued`, `sent` and `failed` by its current status; `delivered` and `read` are the part of `sent` that got that far. `from`/`until` select messages by creation time at hour resolution; `groupBy=day` uses the tenant's `timeZone`.
+         */
+        get: operations["getTenantStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1041,6 +1121,11 @@ export interface components {
             data: components["schemas"]["ConnectionUpdateData"];
         };
         ConnectionUpdateData: {
+            /**
+             * @description The session's `externalId` when the event was written (absent when it has none)
+             * @example customer-123
+             */
+            externalId?: string;
             /** @enum {string} */
             state: "DISCONNECTED" | "CONNECTING" | "QR_READY" | "PAIRING" | "CONNECTED" | "RECONNECTING" | "LOGGED_OUT" | "EXPIRED" | "FAILED";
             /** @enum {string} */
@@ -1086,6 +1171,11 @@ export interface components {
             data: components["schemas"]["MessagesUpsertData"];
         };
         MessagesUpsertData: {
+            /**
+             * @description The session's `externalId` when the event was written (absent when it has none)
+             * @example customer-123
+             */
+            externalId?: string;
             messages: components["schemas"]["InboundMessage"][];
         };
         InboundMessage: {
@@ -1129,7 +1219,7 @@ export interface components {
             /** @example Budi */
             name: string;
             /**
-             * @description Digits with the country code
+             * @description A phone number in any form `to` takes (a person, not a group); stored and shown as digits with the country code
              * @example 6281234567890
              */
             phone: string;
@@ -1167,6 +1257,11 @@ export interface components {
             data: components["schemas"]["MessagesUpdateData"];
         };
         MessagesUpdateData: {
+            /**
+             * @description The session's `externalId` when the event was written (absent when it has none)
+             * @example customer-123
+             */
+            externalId?: string;
             updates: components["schemas"]["MessageStatusUpdate"][];
         };
         MessageStatusUpdate: {
@@ -1180,11 +1275,25 @@ export interface components {
             chatId: string;
             /** @enum {string} */
             status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
+            /** @description The `metadata` the send gave, when it gave one */
+            metadata?: {
+                [key: string]: string;
+            };
+            error?: components["schemas"]["MessageError"];
+        };
+        /** @description Only on `failed`: a stable `code` (`not_on_whatsapp`, `session_not_connected`, `broadcast_cancelled`, `rejected_by_whatsapp`, `send_failed`) and a `message` */
+        MessageError: {
             /**
-             * @description Why a `failed` message failed. `not_on_whatsapp`: the recipient number has no WhatsApp account; `session_not_connected`: the session did not connect within `QUEUED_SEND_TIMEOUT_MS`; otherwise the reason WhatsApp or the client gave.
+             * @description Stable: branch on it
              * @example not_on_whatsapp
+             * @enum {string}
              */
-            error?: string;
+            code: "not_on_whatsapp" | "session_not_connected" | "broadcast_cancelled" | "rejected_by_whatsapp" | "send_failed";
+            /**
+             * @description For people; may change
+             * @example the recipient has no WhatsApp account
+             */
+            message: string;
         };
         BroadcastProgressEvent: {
             /**
@@ -1209,6 +1318,11 @@ export interface components {
             data: components["schemas"]["BroadcastProgressData"];
         };
         BroadcastProgressData: {
+            /**
+             * @description The session's `externalId` when the event was written (absent when it has none)
+             * @example customer-123
+             */
+            externalId?: string;
             broadcastId: string;
             /** @enum {string} */
             status: "scheduled" | "running" | "paused" | "completed" | "cancelled";
@@ -1248,6 +1362,11 @@ export interface components {
             data: components["schemas"]["BroadcastCompletedData"];
         };
         BroadcastCompletedData: {
+            /**
+             * @description The session's `externalId` when the event was written (absent when it has none)
+             * @example customer-123
+             */
+            externalId?: string;
             broadcastId: string;
             /** @enum {string} */
             status: "scheduled" | "running" | "paused" | "completed" | "cancelled";
@@ -1320,6 +1439,16 @@ export interface components {
              * @example 90
              */
             retentionDays: number;
+            /**
+             * @description ISO 3166 alpha-2 country of numbers written without a country code (`0812…`, `812…`): the tenant's own, else DEFAULT_COUNTRY_CODE
+             * @example ID
+             */
+            defaultCountry: string;
+            /**
+             * @description IANA time zone `groupBy=day` statistics use (default UTC)
+             * @example Asia/Jakarta
+             */
+            timeZone: string;
             /** Format: date-time */
             createdAt: string;
         };
@@ -1388,6 +1517,16 @@ export interface components {
              * @example 30
              */
             retentionDays?: number;
+            /**
+             * @description Country of numbers written without a country code: ISO 3166 alpha-2 (`ID`), or a calling code (`62`, stored as its main country); null goes back to DEFAULT_COUNTRY_CODE
+             * @example ID
+             */
+            defaultCountry?: string | null;
+            /**
+             * @description IANA time zone of `groupBy=day` statistics; null goes back to UTC
+             * @example Asia/Jakarta
+             */
+            timeZone?: string | null;
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /** @description The key (`wak_…`). Shown once. */
@@ -1453,6 +1592,8 @@ export interface components {
         Session: {
             id: string;
             name: string;
+            /** @description Your own key for the session, when given */
+            externalId: string | null;
             /** @enum {string} */
             state: "DISCONNECTED" | "CONNECTING" | "QR_READY" | "PAIRING" | "CONNECTED" | "RECONNECTING" | "LOGGED_OUT" | "EXPIRED" | "FAILED";
             /** @enum {string} */
@@ -1495,6 +1636,11 @@ export interface components {
         };
         CreateSession: {
             name?: string;
+            /**
+             * @description Your own key for the session (your customer id…), unique among your sessions (a duplicate is `409 external_id_taken`); echoed in every webhook event of the session as `data.externalId`
+             * @example customer-123
+             */
+            externalId?: string;
             /**
              * @description Creates a webhook endpoint for this session only (its events, every type); the response's `webhookEndpoint` holds its id and secret
              * @example https://example.com/wa-webhook/session-1
@@ -1587,7 +1733,11 @@ export interface components {
             sendAt?: string;
             /** @description The broadcast this message belongs to */
             broadcastId?: string;
-            error: string | null;
+            /** @description The `metadata` the send gave */
+            metadata?: {
+                [key: string]: string;
+            };
+            error: components["schemas"]["MessageError"] & (Record<string, never> | null);
             statusHistory: {
                 status: string;
                 at: string;
@@ -1597,7 +1747,7 @@ export interface components {
         };
         SendMessage: {
             /**
-             * @description `+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`
+             * @description `+62 812-…`, `62812…`, `0812…`, `812…`, `(021) …` (the tenant's `defaultCountry`), `…@s.whatsapp.net` (with or without `:device`), `…@c.us`, `…@g.us`, `…@lid`
              * @example 0812 3456 7890
              */
             to: string;
@@ -1620,8 +1770,18 @@ export interface components {
              * @example msg_0lq2x3y4z5abcdefghijkl
              */
             replyTo?: string;
-            /** @description Phones mentioned in the text (digits with the country code) */
+            /** @description Phones mentioned in the text, in any form `to` takes (a person, not a group); stored as digits with the country code */
             mentions?: string[];
+            /**
+             * @description Your own keys for this message (`customerId`, `invoiceId`…): at most 16, each key at most 64 characters and each value at most 512 bytes (UTF-8). Stored, shown on the message and in every webhook event about it.
+             * @example {
+             *       "customerId": "c-123",
+             *       "invoiceId": "INV-2025-001"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             /**
              * @description One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)
              * @example payment_notification
@@ -1695,6 +1855,63 @@ export interface components {
             /** @description The name the account saved the contact under */
             savedName: string | null;
         };
+        Stats: {
+            /** @description Outbound messages (each counted once) */
+            total: number;
+            /** @description Outbound messages not sent yet (queued or sending) */
+            queued: number;
+            /** @description Outbound messages sent, delivered or read */
+            sent: number;
+            /** @description Part of sent: delivered or read */
+            delivered: number;
+            /** @description Part of delivered: read (or played) */
+            read: number;
+            /** @description Outbound messages that failed */
+            failed: number;
+            /**
+             * @description sent / (sent + failed); null while none settled
+             * @example 0.98
+             */
+            successRate: number | null;
+            /** @description Messages received */
+            inbound: number;
+            /** @description When one of these messages last became sent */
+            lastSuccessAt: string | null;
+            /** @description When one of these messages last failed */
+            lastFailureAt: string | null;
+            from: string | null;
+            until: string | null;
+            /** @description The tenant's time zone, which `days` are in */
+            timeZone: string;
+            /** @description With `groupBy=day`: local days with traffic, oldest first */
+            days?: {
+                /** @example 2025-01-31 */
+                date: string;
+                /** @description Outbound messages (each counted once) */
+                total: number;
+                /** @description Outbound messages not sent yet (queued or sending) */
+                queued: number;
+                /** @description Outbound messages sent, delivered or read */
+                sent: number;
+                /** @description Part of sent: delivered or read */
+                delivered: number;
+                /** @description Part of delivered: read (or played) */
+                read: number;
+                /** @description Outbound messages that failed */
+                failed: number;
+                /**
+                 * @description sent / (sent + failed); null while none settled
+                 * @example 0.98
+                 */
+                successRate: number | null;
+                /** @description Messages received */
+                inbound: number;
+                /** @description When one of these messages last became sent */
+                lastSuccessAt: string | null;
+                /** @description When one of these messages last failed */
+                lastFailureAt: string | null;
+            }[];
+        };
         BroadcastCreated: {
             id: string;
             /** @enum {string} */
@@ -1725,7 +1942,7 @@ export interface components {
         };
         BroadcastRecipientInput: {
             /**
-             * @description `+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`
+             * @description `+62 812-…`, `62812…`, `0812…`, `812…`, `(021) …` (the tenant's `defaultCountry`), `…@s.whatsapp.net` (with or without `:device`), `…@c.us`, `…@g.us`, `…@lid`
              * @example 0812 3456 7890
              */
             to: string;
@@ -1748,8 +1965,18 @@ export interface components {
              * @example msg_0lq2x3y4z5abcdefghijkl
              */
             replyTo?: string;
-            /** @description Phones mentioned in the text (digits with the country code) */
+            /** @description Phones mentioned in the text, in any form `to` takes (a person, not a group); stored as digits with the country code */
             mentions?: string[];
+            /**
+             * @description Your own keys for this message (`customerId`, `invoiceId`…): at most 16, each key at most 64 characters and each value at most 512 bytes (UTF-8). Stored, shown on the message and in every webhook event about it.
+             * @example {
+             *       "customerId": "c-123",
+             *       "invoiceId": "INV-2025-001"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             /**
              * @description One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)
              * @example payment_notification
@@ -1765,10 +1992,6 @@ export interface components {
              */
             variables?: {
                 [key: string]: string | number | boolean;
-            };
-            /** @description Kept with the recipient and shown in its status (your customer id…) */
-            metadata?: {
-                [key: string]: unknown;
             };
         };
         /** @description Send only on these days between these local hours; outside it the broadcast waits */
@@ -1848,7 +2071,7 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             } | null;
-            error: string | null;
+            error: components["schemas"]["MessageError"] & (Record<string, never> | null);
             sentAt: string | null;
         };
         Template: {
@@ -2468,6 +2691,44 @@ export interface operations {
             };
         };
     };
+    getOwnTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant of the API key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDetail"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listApiKeys: {
         parameters: {
             query?: {
@@ -2991,6 +3252,8 @@ export interface operations {
                 limit?: number;
                 /** @description nextCursor of the previous page */
                 after?: string;
+                /** @description Only the session with this externalId */
+                externalId?: string;
             };
             header?: never;
             path?: never;
@@ -4012,6 +4275,208 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ContactPage"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getStats: {
+        parameters: {
+            query?: {
+                /** @description Messages created from this time (ISO 8601 with a zone; hour resolution) */
+                from?: string;
+                /** @description Messages created before this time; after `from` */
+                until?: string;
+                /** @description `day`: add `days`, one per local day of the tenant's `timeZone` that had traffic */
+                groupBy?: "day";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSessionStats: {
+        parameters: {
+            query?: {
+                /** @description Messages created from this time (ISO 8601 with a zone; hour resolution) */
+                from?: string;
+                /** @description Messages created before this time; after `from` */
+                until?: string;
+                /** @description `day`: add `days`, one per local day of the tenant's `timeZone` that had traffic */
+                groupBy?: "day";
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getTenantStats: {
+        parameters: {
+            query?: {
+                /** @description Messages created from this time (ISO 8601 with a zone; hour resolution) */
+                from?: string;
+                /** @description Messages created before this time; after `from` */
+                until?: string;
+                /** @description `day`: add `days`, one per local day of the tenant's `timeZone` that had traffic */
+                groupBy?: "day";
+            };
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
                 };
             };
             /** @description Invalid JSON or a field failed validation (`field` names it) */

@@ -15,6 +15,7 @@ import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionLinkRoutes } from './routes/session-links.js'
 import { registerSessionRoutes } from './routes/sessions.js'
+import { registerStatsRoutes } from './routes/stats.js'
 import { registerTemplateRoutes } from './routes/templates.js'
 import { registerTenantRoutes } from './routes/tenants.js'
 import { registerWebhookRoutes } from './routes/webhook.js'
@@ -35,6 +36,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerSessionLinkRoutes(app)
   registerMessageRoutes(app)
   registerHistoryRoutes(app)
+  registerStatsRoutes(app)
   registerBroadcastRoutes(app)
   registerTemplateRoutes(app)
   registerWebhookRoutes(app)

@@ -57,6 +57,7 @@ export {
 // A session's chats and contacts, as WhatsApp describes them and the traffic moves them.
 export { type ChatInfo, moveChatsForSent, recordChats } from './history/chats.js'
 export { type ContactInfo, recordContacts } from './history/contacts.js'
+export { metadataField } from './messages/message-metadata.js'
 // Retention: message bodies older than the tenant's retention, deleted in batches.
 export {
   deleteExpiredMessageEvents,

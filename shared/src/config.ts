@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseNetworkAllowList } from './network-allow-list.js'
+import { countryOfSetting } from './phone.js'
 
 /**
  * The whole environment contract, parsed once at start-up. Apps call `parseConfig(process.env, role)`
@@ -131,11 +132,23 @@ export const configSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(base64Key('an AES-256 key'))),
-  /** Country code applied to national numbers such as 0812…. Default 62 (Indonesia). */
+  /**
+   * Country of numbers written without a country code (0812…, 812…) for tenants that set no
+   * `defaultCountry`: an ISO 3166 alpha-2 code (`ID`) or a calling code (`62`, read as its main
+   * country: `1` is US). Parsed to the ISO code. Default 62 (Indonesia).
+   */
   DEFAULT_COUNTRY_CODE: z
     .string()
-    .regex(/^[1-9]\d{0,3}$/, 'must be 1-4 digits without +')
-    .default('62'),
+    .default('62')
+    .transform((value, context) => {
+      const country = countryOfSetting(value)
+      if (country) return country
+      context.addIssue({
+        code: 'custom',
+        message: 'must be an ISO 3166 alpha-2 country (ID) or a calling code (62)',
+      })
+      return z.NEVER
+    }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Log level of the Baileys client inside each session (it is chatty). Default warn. */
   BAILEYS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),

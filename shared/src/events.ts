@@ -1,3 +1,4 @@
+import type { MessageError } from './message-errors.js'
 import type { SessionState } from './states.js'
 
 /** Event types delivered to webhooks and listed by `GET /v1/events`. */
@@ -64,14 +65,17 @@ export type InboundMessage = {
 
 export type MessagesUpsertData = { messages: InboundMessage[] }
 export type MessagesUpdateData = {
-  updates: { id: string; waMessageId?: string; chatId: string; status: MessageStatus; error?: string }[]
+  updates: {
+    id: string
+    waMessageId?: string
+    chatId: string
+    status: MessageStatus
+    /** The `metadata` the send gave, so a receiver can match the update without a lookup. */
+    metadata?: Record<string, string>
+    /** Only on `failed`: why (a stable code from MESSAGE_ERROR_CODES and a message). */
+    error?: MessageError
+  }[]
 }
-
-/** `error` of a message that failed because its recipient has no WhatsApp account. */
-export const NOT_ON_WHATSAPP = 'not_on_whatsapp'
-
-/** `error` of a queued message failed because its session did not connect within QUEUED_SEND_TIMEOUT_MS. */
-export const SESSION_NOT_CONNECTED = 'session_not_connected'
 
 export const BROADCAST_STATUSES = ['scheduled', 'running', 'paused', 'completed', 'cancelled'] as const
 export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number]
@@ -115,12 +119,19 @@ export type BroadcastCompletedData = {
   finishedAt: string
 }
 
+/**
+ * What the outbox adds to the data of every event of a session that has an `externalId` (the tenant's
+ * own key for it), as it was when the event was written.
+ */
+export type SessionEventFields = { externalId?: string }
+type WithSessionFields<T> = { [K in keyof (T & SessionEventFields)]: (T & SessionEventFields)[K] }
+
 export type EventData = {
-  'connection.update': ConnectionUpdateData
-  'messages.upsert': MessagesUpsertData
-  'messages.update': MessagesUpdateData
-  'broadcast.progress': BroadcastProgressData
-  'broadcast.completed': BroadcastCompletedData
+  'connection.update': WithSessionFields<ConnectionUpdateData>
+  'messages.upsert': WithSessionFields<MessagesUpsertData>
+  'messages.update': WithSessionFields<MessagesUpdateData>
+  'broadcast.progress': WithSessionFields<BroadcastProgressData>
+  'broadcast.completed': WithSessionFields<BroadcastCompletedData>
 }
 
 /** The envelope every webhook body and every `GET /v1/events` item has. */

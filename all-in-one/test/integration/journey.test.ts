@@ -242,11 +242,15 @@ describe.sequential('tenant journey (all-in-one gateway process, real Postgres +
     )
     expect(
       failed.type === 'messages.update' && failed.data.updates.find((update) => update.id === messageId),
-    ).toMatchObject({ status: 'failed', error: 'not_on_whatsapp', chatId: `${nobody}@s.whatsapp.net` })
+    ).toMatchObject({
+      status: 'failed',
+      error: { code: 'not_on_whatsapp', message: 'the recipient has no WhatsApp account' },
+      chatId: `${nobody}@s.whatsapp.net`,
+    })
     const { data } = await tenant.GET('/v1/sessions/{sessionId}/messages/{messageId}', {
       params: { path: { sessionId, messageId } },
     })
-    expect(data).toMatchObject({ status: 'failed', error: 'not_on_whatsapp' })
+    expect(data).toMatchObject({ status: 'failed', error: { code: 'not_on_whatsapp' } })
     expect(data?.statusHistory.map((entry) => entry.status)).toEqual(['queued', 'sending', 'failed'])
   })
 

@@ -74,6 +74,9 @@ export const requireStreamReader: MiddlewareHandler<AppEnv> = async (c, next) =>
     apiKeyId: grant.apiKeyId,
     limits: grant.limits,
     status: grant.status,
+    // A stream only reads events: it never parses a number or groups statistics.
+    defaultCountry: null,
+    timeZone: null,
   })
   c.set('tenantId', grant.tenantId)
   c.set('streamGrant', { sessionId: grant.sessionId, expiresAt: grant.expiresAt })
@@ -92,9 +95,18 @@ export function tenantIdOf(c: Context<AppEnv>): string {
  * The authenticated tenant of a request that sends or connects, with the limits the operator set:
  * TenantSuspended (403 `tenant_suspended`) while the operator has suspended it.
  */
-export function activeTenantOf(c: Context<AppEnv>): { tenantId: string; limits: TenantLimits } {
+export function activeTenantOf(c: Context<AppEnv>): {
+  tenantId: string
+  limits: TenantLimits
+  /** The country numbers without a country code are read in: the tenant's, else DEFAULT_COUNTRY_CODE. */
+  defaultCountry: string
+} {
   const principal = c.get('principal')
   if (principal?.kind !== 'tenant') throw new Forbidden('a tenant API key is required')
   if (principal.status === 'suspended') throw new TenantSuspended()
-  return { tenantId: principal.tenantId, limits: principal.limits }
+  return {
+    tenantId: principal.tenantId,
+    limits: principal.limits,
+    defaultCountry: principal.defaultCountry ?? c.get('ctx').config.DEFAULT_COUNTRY_CODE,
+  }
 }

@@ -7,7 +7,16 @@ import type { ControlPlaneContext } from '../context.js'
 /** Who is calling: the operator (admin key) or one tenant (its API key). */
 export type Principal =
   | { kind: 'admin' }
-  | { kind: 'tenant'; tenantId: string; apiKeyId: string; limits: TenantLimits; status: TenantStatus }
+  | {
+      kind: 'tenant'
+      tenantId: string
+      apiKeyId: string
+      limits: TenantLimits
+      status: TenantStatus
+      /** The tenant's own settings; null = the configured default. */
+      defaultCountry: string | null
+      timeZone: string | null
+    }
 
 /** What a stream token allows, when a stream was opened with one. */
 export type StreamGrantScope = { sessionId: string | null; expiresAt: Date }

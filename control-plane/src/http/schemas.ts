@@ -1,9 +1,13 @@
 import { z } from '@hono/zod-openapi'
 import {
   BROADCAST_STATUSES,
+  countryOfSetting,
   EVENT_TYPES,
   type EventType,
+  isKnownTimeZone,
+  MESSAGE_ERROR_CODES,
   MESSAGE_STATUSES,
+  type MessageErrorCode,
   SESSION_STATES,
   STORED_MESSAGE_STATUSES,
   TENANT_STATUSES,
@@ -193,6 +197,15 @@ export const TenantSchema = z
       description: 'Days message bodies are kept (history, received message events); older ones are deleted',
       example: 90,
     }),
+    defaultCountry: z.string().openapi({
+      description:
+        "ISO 3166 alpha-2 country of numbers written without a country code (`0812…`, `812…`): the tenant's own, else DEFAULT_COUNTRY_CODE",
+      example: 'ID',
+    }),
+    timeZone: z.string().openapi({
+      description: 'IANA time zone `groupBy=day` statistics use (default UTC)',
+      example: 'Asia/Jakarta',
+    }),
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('Tenant')
@@ -244,6 +257,29 @@ export const UpdateTenantBody = z
       .max(3650, 'must be between 1 and 3650')
       .optional()
       .openapi({ description: 'Days message bodies are kept (default 90)', example: 30 }),
+    defaultCountry: z
+      .string()
+      .max(8, 'must be an ISO 3166 alpha-2 country (ID) or a calling code (62)')
+      .refine((value) => countryOfSetting(value) !== undefined, {
+        message: 'must be an ISO 3166 alpha-2 country (ID) or a calling code (62)',
+      })
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'Country of numbers written without a country code: ISO 3166 alpha-2 (`ID`), or a calling code (`62`, stored as its main country); null goes back to DEFAULT_COUNTRY_CODE',
+        example: 'ID',
+      }),
+    timeZone: z
+      .string()
+      .max(64, 'must be an IANA time zone such as Asia/Jakarta')
+      .refine(isKnownTimeZone, { message: 'must be an IANA time zone such as Asia/Jakarta' })
+      .nullable()
+      .optional()
+      .openapi({
+        description: 'IANA time zone of `groupBy=day` statistics; null goes back to UTC',
+        example: 'Asia/Jakarta',
+      }),
   })
   .openapi('UpdateTenant')
 export const TenantCreatedSchema = TenantSchema.extend({
@@ -322,9 +358,21 @@ export const MessageParams = SessionParams.extend({
 })
 
 const sessionState = z.enum(SESSION_STATES)
+/** A tenant's own key for a session: printable, no spaces at the ends. */
+const externalId = z
+  .string()
+  .regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/, 'must be 1-128 printable ASCII characters')
+  .openapi({
+    description: 'Your own key for the session (your customer id…), unique among your sessions',
+    example: 'customer-123',
+  })
 export const CreateSessionBody = z
   .strictObject({
     name: displayName.optional(),
+    externalId: externalId.optional().openapi({
+      description:
+        'Your own key for the session (your customer id…), unique among your sessions (a duplicate is `409 external_id_taken`); echoed in every webhook event of the session as `data.externalId`',
+    }),
     webhookUrl: webhookUrl.optional().openapi({
       description:
         "Creates a webhook endpoint for this session only (its events, every type); the response's `webhookEndpoint` holds its id and secret",
@@ -336,6 +384,7 @@ export const SessionSchema = z
   .object({
     id: z.string(),
     name: z.string(),
+    externalId: z.string().nullable().openapi({ description: 'Your own key for the session, when given' }),
     state: sessionState,
     desiredState: z.enum(['connected', 'disconnected', 'logged_out']),
     phone: z.string().nullable(),
@@ -348,7 +397,12 @@ export const SessionSchema = z
   })
   .openapi('Session')
 export const SessionListSchema = pageOf(SessionSchema, 'SessionList')
-export const SessionListQuery = pageQuery(idCursor('ses', 'a session'), 'ses_0lq2x3y4z5abcdefghijkl')
+export const SessionListQuery = pageQuery(idCursor('ses', 'a session'), 'ses_0lq2x3y4z5abcdefghijkl').extend({
+  externalId: externalId.optional().openapi({
+    param: { name: 'externalId', in: 'query' },
+    description: 'Only the session with this externalId',
+  }),
+})
 
 export const ConnectBody = z
   .strictObject({
@@ -384,10 +438,11 @@ export const MessageLocationSchema = z
 export const MessageContactSchema = z
   .object({
     name: z.string().min(1).max(256).openapi({ example: 'Budi' }),
-    phone: z
-      .string()
-      .regex(/^\d{6,20}$/, 'must be digits with the country code')
-      .openapi({ description: 'Digits with the country code', example: '6281234567890' }),
+    phone: z.string().max(128, 'must be at most 128 characters').openapi({
+      description:
+        'A phone number in any form `to` takes (a person, not a group); stored and shown as digits with the country code',
+      example: '6281234567890',
+    }),
   })
   .openapi('MessageContact')
 export const MessageReactionSchema = z
@@ -424,7 +479,8 @@ const templateVariables = z
 /** The fields of one message, as the send endpoint and each broadcast recipient take them. */
 const messageFields = {
   to: z.string().max(128, 'must be at most 128 characters').openapi({
-    description: '`+62812…`, `62812…`, `0812…` (default country), `…@s.whatsapp.net`, `…@g.us`',
+    description:
+      "`+62 812-…`, `62812…`, `0812…`, `812…`, `(021) …` (the tenant's `defaultCountry`), `…@s.whatsapp.net` (with or without `:device`), `…@c.us`, `…@g.us`, `…@lid`",
     example: '0812 3456 7890',
   }),
   type: z.enum(SEND_MESSAGE_TYPES).optional().openapi({
@@ -462,10 +518,21 @@ const messageFields = {
       example: 'msg_0lq2x3y4z5abcdefghijkl',
     }),
   mentions: z
-    .array(z.string().regex(/^\d{6,20}$/, 'must be digits with the country code'))
+    .array(z.string().max(128, 'must be at most 128 characters'))
     .max(100, 'must have at most 100 phones')
     .optional()
-    .openapi({ description: 'Phones mentioned in the text (digits with the country code)' }),
+    .openapi({
+      description:
+        'Phones mentioned in the text, in any form `to` takes (a person, not a group); stored as digits with the country code',
+    }),
+  metadata: z
+    .record(z.string(), z.string({ error: 'must be a string' }))
+    .optional()
+    .openapi({
+      description:
+        'Your own keys for this message (`customerId`, `invoiceId`…): at most 16, each key at most 64 characters and each value at most 512 bytes (UTF-8). Stored, shown on the message and in every webhook event about it.',
+      example: { customerId: 'c-123', invoiceId: 'INV-2025-001' },
+    }),
   template: templateName.optional().openapi({
     description:
       "One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)",
@@ -493,6 +560,18 @@ export const IdempotencyHeaders = z.object({
       description: 'Retries with the same key return the same message',
     }),
 })
+export const MessageErrorSchema = z
+  .object({
+    code: z.enum(Object.keys(MESSAGE_ERROR_CODES) as [MessageErrorCode, ...MessageErrorCode[]]).openapi({
+      description: 'Stable: branch on it',
+      example: 'not_on_whatsapp',
+    }),
+    message: z.string().openapi({
+      description: 'For people; may change',
+      example: 'the recipient has no WhatsApp account',
+    }),
+  })
+  .openapi('MessageError')
 export const MessageSchema = z
   .object({
     id: z.string(),
@@ -521,7 +600,11 @@ export const MessageSchema = z
     mentions: z.array(z.string()).optional(),
     sendAt: z.string().optional().openapi({ description: 'A scheduled message: when it is sent' }),
     broadcastId: z.string().optional().openapi({ description: 'The broadcast this message belongs to' }),
-    error: z.string().nullable(),
+    metadata: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ description: 'The `metadata` the send gave' }),
+    error: MessageErrorSchema.nullable().openapi({ description: 'Why it failed; null unless `failed`' }),
     statusHistory: z.array(z.object({ status: z.string(), at: z.string() })),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -699,15 +782,7 @@ export const SendWindowSchema = z
   })
   .openapi('SendWindow')
 /** A recipient of a broadcast: whom, and the body of a send. */
-export const BroadcastRecipientInput = z
-  .strictObject({
-    ...messageFields,
-    metadata: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .openapi({ description: 'Kept with the recipient and shown in its status (your customer id…)' }),
-  })
-  .openapi('BroadcastRecipientInput')
+export const BroadcastRecipientInput = z.strictObject({ ...messageFields }).openapi('BroadcastRecipientInput')
 export const CreateBroadcastBody = z
   .strictObject({
     recipients: z
@@ -786,7 +861,7 @@ export const BroadcastRecipientSchema = z
     status: z.enum(MESSAGE_STATUSES),
     text: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
-    error: z.string().nullable(),
+    error: MessageErrorSchema.nullable().openapi({ description: 'Why it failed; null unless `failed`' }),
     sentAt: z.string().nullable(),
   })
   .openapi('BroadcastRecipient')
@@ -1019,8 +1094,16 @@ export const EventsQuery = z.object({
 
 const timestamp = z.string().openapi({ format: 'date-time', example: '2025-01-01T00:00:00.000Z' })
 
+/** On every event of a session that has an `externalId`: its value when the event was written. */
+const eventExternalId = {
+  externalId: z.string().optional().openapi({
+    description: "The session's `externalId` when the event was written (absent when it has none)",
+    example: 'customer-123',
+  }),
+}
 export const ConnectionUpdateDataSchema = z
   .object({
+    ...eventExternalId,
     state: sessionState,
     previousState: sessionState,
     reason: z.string().optional().openapi({ example: 'disconnected by API' }),
@@ -1064,7 +1147,7 @@ export const InboundMessageSchema = z
   })
   .openapi('InboundMessage')
 export const MessagesUpsertDataSchema = z
-  .object({ messages: z.array(InboundMessageSchema) })
+  .object({ ...eventExternalId, messages: z.array(InboundMessageSchema) })
   .openapi('MessagesUpsertData')
 
 export const MessageStatusUpdateSchema = z
@@ -1075,22 +1158,31 @@ export const MessageStatusUpdateSchema = z
     waMessageId: z.string().openapi({ description: "WhatsApp's message id" }),
     chatId: z.string(),
     status: z.enum(MESSAGE_STATUSES),
-    error: z.string().optional().openapi({
+    metadata: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ description: 'The `metadata` the send gave, when it gave one' }),
+    error: MessageErrorSchema.optional().openapi({
       description:
-        'Why a `failed` message failed. `not_on_whatsapp`: the recipient number has no WhatsApp account; `session_not_connected`: the session did not connect within `QUEUED_SEND_TIMEOUT_MS`; otherwise the reason WhatsApp or the client gave.',
-      example: 'not_on_whatsapp',
+        'Only on `failed`: a stable `code` (`not_on_whatsapp`, `session_not_connected`, `broadcast_cancelled`, `rejected_by_whatsapp`, `send_failed`) and a `message`',
     }),
   })
   .openapi('MessageStatusUpdate')
 export const MessagesUpdateDataSchema = z
-  .object({ updates: z.array(MessageStatusUpdateSchema) })
+  .object({ ...eventExternalId, updates: z.array(MessageStatusUpdateSchema) })
   .openapi('MessagesUpdateData')
 
 export const BroadcastProgressDataSchema = z
-  .object({ broadcastId: z.string(), status: broadcastStatus, ...broadcastCounts })
+  .object({ ...eventExternalId, broadcastId: z.string(), status: broadcastStatus, ...broadcastCounts })
   .openapi('BroadcastProgressData')
 export const BroadcastCompletedDataSchema = z
-  .object({ broadcastId: z.string(), status: broadcastStatus, ...broadcastCounts, finishedAt: timestamp })
+  .object({
+    ...eventExternalId,
+    broadcastId: z.string(),
+    status: broadcastStatus,
+    ...broadcastCounts,
+    finishedAt: timestamp,
+  })
   .openapi('BroadcastCompletedData')
 
 const envelopeOf = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
@@ -1286,3 +1378,54 @@ export const LinkPairingCodeBody = z.strictObject({
     .min(1, 'must not be empty')
     .max(40, 'must be at most 40 characters'),
 })
+// --- statistics ---
+
+export const StatsQuery = z.object({
+  from: isoInstant.optional().openapi({
+    param: { name: 'from', in: 'query' },
+    description: 'Messages created from this time (ISO 8601 with a zone; hour resolution)',
+    example: '2025-01-01T00:00:00+07:00',
+  }),
+  until: isoInstant.optional().openapi({
+    param: { name: 'until', in: 'query' },
+    description: 'Messages created before this time; after `from`',
+    example: '2025-02-01T00:00:00+07:00',
+  }),
+  groupBy: z
+    .enum(['day'], { error: 'must be day' })
+    .optional()
+    .openapi({
+      param: { name: 'groupBy', in: 'query' },
+      description: "`day`: add `days`, one per local day of the tenant's `timeZone` that had traffic",
+    }),
+})
+const statsCounts = {
+  total: z.number().int().openapi({ description: 'Outbound messages (each counted once)' }),
+  queued: z.number().int().openapi({ description: 'Outbound messages not sent yet (queued or sending)' }),
+  sent: z.number().int().openapi({ description: 'Outbound messages sent, delivered or read' }),
+  delivered: z.number().int().openapi({ description: 'Part of sent: delivered or read' }),
+  read: z.number().int().openapi({ description: 'Part of delivered: read (or played)' }),
+  failed: z.number().int().openapi({ description: 'Outbound messages that failed' }),
+  successRate: z
+    .number()
+    .nullable()
+    .openapi({ description: 'sent / (sent + failed); null while none settled', example: 0.98 }),
+  inbound: z.number().int().openapi({ description: 'Messages received' }),
+  lastSuccessAt: z
+    .string()
+    .nullable()
+    .openapi({ description: 'When one of these messages last became sent' }),
+  lastFailureAt: z.string().nullable().openapi({ description: 'When one of these messages last failed' }),
+}
+export const StatsSchema = z
+  .object({
+    ...statsCounts,
+    from: z.string().nullable(),
+    until: z.string().nullable(),
+    timeZone: z.string().openapi({ description: "The tenant's time zone, which `days` are in" }),
+    days: z
+      .array(z.object({ date: z.string().openapi({ example: '2025-01-31' }), ...statsCounts }))
+      .optional()
+      .openapi({ description: 'With `groupBy=day`: local days with traffic, oldest first' }),
+  })
+  .openapi('Stats')

@@ -148,9 +148,11 @@ export function registerBroadcastRoutes(app: OpenAPIHono<AppEnv>): void {
     createBroadcastRoute,
     async (c) => {
       const idempotencyKey = c.req.valid('header')['idempotency-key']
+      const { tenantId, defaultCountry } = activeTenantOf(c)
       const { broadcast } = await createBroadcast({
         ctx: c.get('ctx'),
-        tenantId: activeTenantOf(c).tenantId,
+        tenantId,
+        defaultCountry,
         sessionId: c.req.valid('param').sessionId,
         input: c.req.valid('json'),
         ...(idempotencyKey ? { idempotencyKey } : {}),

@@ -44,11 +44,12 @@ const getMessageRoute = createRoute({
 export function registerMessageRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(sendMessageRoute, async (c) => {
     const idempotencyKey = c.req.valid('header')['idempotency-key']
-    const { tenantId, limits } = activeTenantOf(c)
+    const { tenantId, limits, defaultCountry } = activeTenantOf(c)
     const { message } = await sendMessage({
       ctx: c.get('ctx'),
       tenantId,
       limits,
+      defaultCountry,
       sessionId: c.req.valid('param').sessionId,
       input: c.req.valid('json'),
       ...(idempotencyKey ? { idempotencyKey } : {}),

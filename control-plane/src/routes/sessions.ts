@@ -161,11 +161,12 @@ export function registerSessionRoutes(app: OpenAPIHono<AppEnv>): void {
     return c.json(session, 201)
   })
   app.openapi(listSessionsRoute, async (c) => {
-    const { limit, after } = c.req.valid('query')
+    const { limit, after, externalId } = c.req.valid('query')
     const page = await listSessions({
       ctx: c.get('ctx'),
       tenantId: tenantIdOf(c),
       page: { limit, ...(after ? { after } : {}) },
+      filter: externalId === undefined ? {} : { externalId },
     })
     return c.json(page, 200)
   })
@@ -188,9 +189,11 @@ export function registerSessionRoutes(app: OpenAPIHono<AppEnv>): void {
     return c.body(null, 204)
   })
   app.openapi(connectSessionRoute, async (c) => {
+    const { tenantId, defaultCountry } = activeTenantOf(c)
     const result = await connectSession({
       ctx: c.get('ctx'),
-      tenantId: activeTenantOf(c).tenantId,
+      tenantId,
+      defaultCountry,
       sessionId: c.req.valid('param').sessionId,
       input: c.req.valid('json'),
     })

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
-import { requireAdmin } from '../http/auth.js'
+import { requireAdmin, requireTenant, tenantIdOf } from '../http/auth.js'
 import { allowEmptyJsonBody } from '../http/empty-body.js'
 import type { AppEnv } from '../http/env.js'
 import { acceptJsonBody } from '../http/request-body.js'
@@ -75,13 +75,28 @@ const updateTenantRoute = createRoute({
   operationId: 'updateTenant',
   method: 'patch',
   path: '/v1/tenants/{tenantId}',
-  summary: "Change a tenant's limits or status",
+  summary: "Change a tenant's limits, status or settings",
   description:
     'Only the limits named change; `null` goes back to the configured default. Lowering `sessions` below the current count deletes nothing, it only refuses new sessions. `messagesPerMinutePerSession` and `messagesPerDay` answer sends past them with 429 and Retry-After (broadcasts slow down instead). `status: "suspended"` answers every send, broadcast and connect with 403 `tenant_suspended` and holds broadcasts; the sessions keep their credentials.',
   request: { params: TenantParams, body: jsonBody(UpdateTenantBody) },
   responses: {
     200: jsonResponse(TenantDetailSchema, 'The tenant with its limits in force and its usage'),
     ...errorResponses(400, 401, 403, 404, 413, 415),
+  },
+})
+
+const getOwnTenantRoute = createRoute({
+  tags: ['Tenant'],
+  security: [{ bearer: [] }],
+  middleware: [requireTenant],
+  method: 'get',
+  operationId: 'getOwnTenant',
+  path: '/v1/tenant',
+  summary: 'Your tenant: its limits, settings (`defaultCountry`, `timeZone`) and usage',
+  description: 'The operator sets limits and settings with `PATCH /v1/tenants/{tenantId}`.',
+  responses: {
+    200: jsonResponse(TenantDetailSchema, 'The tenant of the API key'),
+    ...errorResponses(401, 403),
   },
 })
 
@@ -155,6 +170,9 @@ export function registerTenantRoutes(app: OpenAPIHono<AppEnv>): void {
       }),
       200,
     ),
+  )
+  app.openapi(getOwnTenantRoute, async (c) =>
+    c.json(await getTenant({ ctx: c.get('ctx'), tenantId: tenantIdOf(c) }), 200),
   )
   app.openapi(deleteTenantRoute, async (c) => {
     await deleteTenant({ ctx: c.get('ctx'), tenantId: c.req.valid('param').tenantId })

@@ -57,14 +57,38 @@ export async function authenticateApiKey({
 }: {
   ctx: ControlPlaneContext
   presentedKey: string
-}): Promise<{ tenantId: string; apiKeyId: string; limits: TenantLimits; status: TenantStatus } | undefined> {
+}): Promise<
+  | {
+      tenantId: string
+      apiKeyId: string
+      limits: TenantLimits
+      status: TenantStatus
+      defaultCountry: string | null
+      timeZone: string | null
+    }
+  | undefined
+> {
   const [row] = await ctx.database.db
-    .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, limits: tenants.limits, status: tenants.status })
+    .select({
+      id: apiKeys.id,
+      tenantId: apiKeys.tenantId,
+      limits: tenants.limits,
+      status: tenants.status,
+      defaultCountry: tenants.defaultCountry,
+      timeZone: tenants.timeZone,
+    })
     .from(apiKeys)
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
     .where(and(eq(apiKeys.keyHash, hashApiKey(presentedKey)), isNull(apiKeys.revokedAt)))
   return row
-    ? { tenantId: row.tenantId, apiKeyId: row.id, limits: parseStoredLimits(row.limits), status: row.status }
+    ? {
+        tenantId: row.tenantId,
+        apiKeyId: row.id,
+        limits: parseStoredLimits(row.limits),
+        status: row.status,
+        defaultCountry: row.defaultCountry,
+        timeZone: row.timeZone,
+      }
     : undefined
 }
 

@@ -13,7 +13,10 @@ import {
   type BroadcastCounts,
   type BroadcastStatus,
   Conflict,
+  type MessageError,
+  type MessageErrorCode,
   type MessageStatus,
+  messageErrorOf,
   NotFound,
   newId,
   nextWindowOpening,
@@ -24,7 +27,13 @@ import {
 } from '@wa-cluster/shared'
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
-import { contentOf, renderInputTemplate, type SendMessageInput, scheduledTimeOf } from './messages.js'
+import {
+  checkMetadata,
+  contentOf,
+  renderInputTemplate,
+  type SendMessageInput,
+  scheduledTimeOf,
+} from './messages.js'
 import { requireSession } from './sessions.js'
 import { loadTemplateBodies } from './templates.js'
 
@@ -35,7 +44,7 @@ const INSERT_CHUNK = 500
 /** Bad rows a 400 lists in `details.rows` (the message says how many there are in all). */
 const MAX_LISTED_BAD_ROWS = 100
 
-export type BroadcastRecipientInput = SendMessageInput & { metadata?: Record<string, unknown> }
+export type BroadcastRecipientInput = SendMessageInput
 
 export type CreateBroadcastInput = {
   recipients: BroadcastRecipientInput[]
@@ -69,7 +78,8 @@ export type BroadcastRecipientView = {
   status: MessageStatus
   text: string | null
   metadata: Record<string, unknown> | null
-  error: string | null
+  /** Why it failed (`broadcast_cancelled` for a recipient a cancel left unsent); null unless failed. */
+  error: MessageError | null
   sentAt: string | null
 }
 
@@ -89,12 +99,15 @@ export async function createBroadcast({
   sessionId,
   input,
   idempotencyKey,
+  defaultCountry = ctx.config.DEFAULT_COUNTRY_CODE,
 }: {
   ctx: ControlPlaneContext
   tenantId: string
   sessionId: string
   input: CreateBroadcastInput
   idempotencyKey?: string
+  /** The tenant's country for numbers without a country code (default DEFAULT_COUNTRY_CODE). */
+  defaultCountry?: string
 }): Promise<{ broadcast: BroadcastCreatedView; created: boolean }> {
   const session = await requireSession(ctx, tenantId, sessionId)
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex')
@@ -108,7 +121,7 @@ export async function createBroadcast({
     if (problem) throw new ValidationFailed(`body.window.${problem.field}`, problem.reason)
   }
   const sendAt = scheduledTimeOf(input.sendAt, 'body.sendAt')
-  const rows = await checkRecipients(ctx, tenantId, input)
+  const rows = await checkRecipients(ctx, tenantId, input, defaultCountry)
 
   if (session.desiredState !== 'connected') {
     throw new Conflict(`session is ${session.state}; connect it before sending`, 'session_not_connected')
@@ -192,6 +205,7 @@ async function checkRecipients(
   ctx: ControlPlaneContext,
   tenantId: string,
   input: CreateBroadcastInput,
+  defaultCountry: string,
 ): Promise<CheckedRecipient[]> {
   const names = input.recipients.flatMap((recipient) => (recipient.template ? [recipient.template] : []))
   if (input.template) names.push(input.template)
@@ -201,17 +215,18 @@ async function checkRecipients(
   input.recipients.forEach((recipient, index) => {
     const field = `body.recipients.${index}`
     try {
-      const to = normalizeRecipient(recipient.to, ctx.config.DEFAULT_COUNTRY_CODE)
+      const to = normalizeRecipient(recipient.to, defaultCountry)
       if (!to.ok) throw new ValidationFailed(`${field}.to`, to.reason)
       // A broadcast sends new messages: quoting or reacting names one earlier message of one chat.
       if (recipient.replyTo !== undefined)
         throw new ValidationFailed(`${field}.replyTo`, 'is not allowed in a broadcast')
       if (recipient.type === 'reaction' || recipient.reaction !== undefined)
         throw new ValidationFailed(`${field}.type`, 'reaction is not allowed in a broadcast')
-      const { metadata, ...message } = recipient
+      const { metadata: asked, ...message } = recipient
+      const metadata = checkMetadata(asked, field)
       const rendered = renderInputTemplate(message, bodies, field, input.template)
-      const { type, content } = contentOf(rendered, field)
-      checked.push({ chatId: to.jid, type, text: rendered.text ?? null, content, metadata: metadata ?? null })
+      const { type, content } = contentOf(rendered, field, defaultCountry)
+      checked.push({ chatId: to.jid, type, text: rendered.text ?? null, content, metadata })
     } catch (error) {
       if (!(error instanceof AppError) || !('field' in error)) throw error
       bad.push({ index, field: String(error.field), reason: error.message })
@@ -373,7 +388,7 @@ export async function listBroadcastRecipients({
     status: row.status as MessageStatus,
     text: row.text,
     metadata: row.metadata,
-    error: row.error,
+    error: messageErrorOf(row.errorCode, row.error),
     sentAt: row.statusHistory.find((entry) => entry.status === 'sent')?.at ?? null,
   }))
   return { data, nextCursor: rows.length > page.limit ? String(data.at(-1)?.index) : null }
@@ -489,7 +504,8 @@ export async function cancelBroadcast({
       .returning()
     if (!cancelled) return undefined
     await tx.execute(sql`
-      UPDATE messages SET status = 'failed', error = ${BROADCAST_CANCELLED_ERROR}, updated_at = now(),
+      UPDATE messages SET status = 'failed', error = ${BROADCAST_CANCELLED_ERROR},
+        error_code = ${'broadcast_cancelled' satisfies MessageErrorCode}, updated_at = now(),
         status_history = status_history || jsonb_build_array(jsonb_build_object('status', 'failed', 'at', now()))
       WHERE broadcast_id = ${broadcastId} AND status = 'queued'`)
     const data = await broadcastProgressData(tx, broadcastId, 'cancelled')

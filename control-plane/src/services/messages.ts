@@ -4,8 +4,11 @@ import { type MessageContent, messages } from '@wa-cluster/db'
 import {
   Conflict,
   type MessageContact,
+  type MessageError,
   type MessageLocation,
   type MessageReaction,
+  type MessageStatus,
+  messageErrorOf,
   NotFound,
   newId,
   normalizeRecipient,
@@ -42,7 +45,10 @@ export type MessageView = {
   mentions?: string[]
   sendAt?: string
   broadcastId?: string
-  error: string | null
+  /** The caller's own keys, as sent. */
+  metadata?: MessageMetadata
+  /** Why it failed: a stable code and a message; null unless failed. */
+  error: MessageError | null
   statusHistory: { status: string; at: string }[]
   createdAt: string
   updatedAt: string
@@ -67,7 +73,8 @@ export function toMessageView(row: MessageRow): MessageView {
     ...row.content,
     ...(row.sendAfter ? { sendAt: row.sendAfter.toISOString() } : {}),
     ...(row.broadcastId ? { broadcastId: row.broadcastId } : {}),
-    error: row.error,
+    ...(row.metadata ? { metadata: row.metadata as MessageMetadata } : {}),
+    error: messageErrorOf(row.errorCode, row.error),
     statusHistory: row.statusHistory,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
@@ -83,9 +90,44 @@ export type SendMessageInput = {
   reaction?: MessageReaction
   replyTo?: string
   mentions?: string[]
+  /** The caller's own keys, stored and echoed (see checkMetadata). */
+  metadata?: MessageMetadata
   /** One of the tenant's templates: its rendered body is the text. */
   template?: string
   variables?: TemplateVariables
+}
+
+/** The caller's own string keys on a message (`customerId`…). */
+export type MessageMetadata = Record<string, string>
+
+export const MAX_METADATA_KEYS = 16
+export const MAX_METADATA_KEY_LENGTH = 64
+export const MAX_METADATA_VALUE_BYTES = 512
+
+/**
+ * Checks a send's `metadata` against its limits; ValidationFailed naming `<field>.metadata` (too many
+ * keys) or `<field>.metadata.<key>` and the limit. The limits keep every webhook event about the
+ * message small whatever the caller puts there.
+ */
+export function checkMetadata(metadata: MessageMetadata | undefined, field: string): MessageMetadata | null {
+  if (metadata === undefined) return null
+  const keys = Object.keys(metadata)
+  if (keys.length > MAX_METADATA_KEYS)
+    throw new ValidationFailed(`${field}.metadata`, `must have at most ${MAX_METADATA_KEYS} keys`)
+  for (const key of keys) {
+    if (key.length === 0) throw new ValidationFailed(`${field}.metadata`, 'must not have an empty key')
+    if (key.length > MAX_METADATA_KEY_LENGTH)
+      throw new ValidationFailed(
+        `${field}.metadata.${key.slice(0, MAX_METADATA_KEY_LENGTH)}…`,
+        `is a key longer than ${MAX_METADATA_KEY_LENGTH} characters`,
+      )
+    if (Buffer.byteLength(metadata[key]!, 'utf8') > MAX_METADATA_VALUE_BYTES)
+      throw new ValidationFailed(
+        `${field}.metadata.${key}`,
+        `must be at most ${MAX_METADATA_VALUE_BYTES} bytes (UTF-8)`,
+      )
+  }
+  return keys.length > 0 ? metadata : null
 }
 
 /** How far ahead a message may be scheduled. */
@@ -100,6 +142,17 @@ const FIELD_OF_TYPE = {
 } as const
 
 /**
+ * A phone a send names (a mention, a contact card) as the digits WhatsApp uses (`6281…`), read like
+ * `to`; ValidationFailed naming the field for anything that is not a person's number.
+ */
+function phoneDigitsOf(input: string, field: string, defaultCountry: string): string {
+  const normalized = normalizeRecipient(input, defaultCountry)
+  if (!normalized.ok) throw new ValidationFailed(field, normalized.reason)
+  if (!normalized.phone) throw new ValidationFailed(field, "must be a person's number, not a group or a LID")
+  return normalized.phone.slice(1)
+}
+
+/**
  * The type of a send and its content, or the field that is wrong. `list` and `buttons` are refused:
  * WhatsApp stopped delivering interactive messages sent from linked devices to personal accounts
  * (the recipient sees nothing, or "this message can't be displayed"), so accepting them would only
@@ -107,7 +160,8 @@ const FIELD_OF_TYPE = {
  */
 export function contentOf(
   input: SendMessageInput,
-  field = 'body',
+  field: string,
+  defaultCountry: string,
 ): {
   type: keyof typeof FIELD_OF_TYPE
   content: MessageContent | null
@@ -138,10 +192,17 @@ export function contentOf(
     throw new ValidationFailed(`${field}.mentions`, 'is only allowed on a text')
   const content: MessageContent = {}
   if (input.location) content.location = input.location
-  if (input.contacts) content.contacts = input.contacts
+  if (input.contacts)
+    content.contacts = input.contacts.map((contact, index) => ({
+      ...contact,
+      phone: phoneDigitsOf(contact.phone, `${field}.contacts.${index}.phone`, defaultCountry),
+    }))
   if (input.reaction) content.reaction = input.reaction
   if (input.replyTo) content.replyTo = input.replyTo
-  if (input.mentions) content.mentions = input.mentions
+  if (input.mentions)
+    content.mentions = input.mentions.map((phone, index) =>
+      phoneDigitsOf(phone, `${field}.mentions.${index}`, defaultCountry),
+    )
   return { type, content: Object.keys(content).length > 0 ? content : null }
 }
 
@@ -216,6 +277,7 @@ export async function sendMessage({
   input,
   idempotencyKey,
   limits = {},
+  defaultCountry = ctx.config.DEFAULT_COUNTRY_CODE,
 }: {
   ctx: ControlPlaneContext
   tenantId: string
@@ -224,14 +286,17 @@ export async function sendMessage({
   idempotencyKey?: string
   /** The limits the operator set for the tenant (`messagesPerMinutePerSession`, `messagesPerDay`). */
   limits?: TenantLimits
+  /** The tenant's country for numbers without a country code (default DEFAULT_COUNTRY_CODE). */
+  defaultCountry?: string
 }): Promise<{ message: MessageView; created: boolean }> {
   const session = await requireSession(ctx, tenantId, sessionId)
-  const recipient = normalizeRecipient(input.to, ctx.config.DEFAULT_COUNTRY_CODE)
+  const recipient = normalizeRecipient(input.to, defaultCountry)
   if (!recipient.ok) throw new ValidationFailed('body.to', recipient.reason)
   const sendAfter = scheduledTimeOf(input.sendAt, 'body.sendAt')
+  const metadata = checkMetadata(input.metadata, 'body')
   const bodies = input.template ? await loadTemplateBodies(ctx, tenantId, [input.template]) : new Map()
   const rendered = renderInputTemplate(input, bodies)
-  const { type, content } = contentOf(rendered)
+  const { type, content } = contentOf(rendered, 'body', defaultCountry)
   // A plain text hashes as it always did, so a retry across an upgrade still matches. A template send
   // hashes what was asked (the template and its variables), not the text it rendered to.
   const asked =
@@ -244,6 +309,7 @@ export async function sendMessage({
         ...asked,
         ...(input.template ? { template: input.template, variables: input.variables ?? {} } : {}),
         ...(input.sendAt !== undefined ? { sendAt: input.sendAt } : {}),
+        ...(metadata ? { metadata } : {}),
       }),
     )
     .digest('hex')
@@ -291,6 +357,7 @@ export async function sendMessage({
       text: rendered.text ?? null,
       content,
       sendAfter,
+      metadata,
       status: 'queued',
       statusHistory: [{ status: 'queued', at: now.toISOString() }],
     })

@@ -49,6 +49,8 @@ export type LinkGrant = {
   tenantName: string
   tenantStatus: TenantStatus
   tenantLimits: TenantLimits
+  /** The country a pairing phone without a country code is read in. */
+  tenantCountry: string
   sessionId: string
   returnUrl: string | null
   expiresAt: Date
@@ -129,7 +131,12 @@ export async function resolveSessionLink({
   if (!claims || !isClaims(claims)) return { status: 'invalid' }
   if (claims.expiresAt <= Date.now()) return { status: 'expired' }
   const [tenant] = await ctx.database.db
-    .select({ name: tenants.name, status: tenants.status, limits: tenants.limits })
+    .select({
+      name: tenants.name,
+      status: tenants.status,
+      limits: tenants.limits,
+      defaultCountry: tenants.defaultCountry,
+    })
     .from(tenants)
     .where(eq(tenants.id, claims.tenantId))
   if (!tenant) return { status: 'invalid' }
@@ -143,6 +150,7 @@ export async function resolveSessionLink({
       tenantName: tenant.name,
       tenantStatus: tenant.status,
       tenantLimits: parseStoredLimits(tenant.limits),
+      tenantCountry: tenant.defaultCountry ?? ctx.config.DEFAULT_COUNTRY_CODE,
       sessionId: claims.sessionId,
       returnUrl: claims.returnUrl,
       expiresAt: new Date(claims.expiresAt),
@@ -185,9 +193,14 @@ export async function connectLinkedSession({
 }): Promise<ConnectResult> {
   if (grant.tenantStatus === 'suspended') throw new TenantSuspended()
   const scope = { ctx, tenantId: grant.tenantId, sessionId: grant.sessionId }
-  const wanted = pairingPhone === undefined ? null : pairingPhoneOf(ctx, pairingPhone, 'body.phone')
+  const wanted =
+    pairingPhone === undefined ? null : pairingPhoneOf(pairingPhone, 'body.phone', grant.tenantCountry)
   const row = await requireSession(ctx, grant.tenantId, grant.sessionId)
   const running = row.state !== 'CONNECTED' && ACTIVE_STATES.has(row.state as SessionState)
   if (running && row.pairingPhone !== wanted) await disconnectSession(scope)
-  return connectSession({ ...scope, input: pairingPhone === undefined ? {} : { pairingPhone } })
+  return connectSession({
+    ...scope,
+    defaultCountry: grant.tenantCountry,
+    input: pairingPhone === undefined ? {} : { pairingPhone },
+  })
 }

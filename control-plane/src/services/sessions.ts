@@ -38,6 +38,8 @@ export type SessionScope = TenantScope & { sessionId: string }
 export type SessionView = {
   id: string
   name: string
+  /** The tenant's own key for the session; null when none was given. */
+  externalId: string | null
   state: SessionState
   desiredState: DesiredState
   phone: string | null
@@ -70,6 +72,7 @@ export function toSessionView(row: SessionRow): SessionView {
   return {
     id: row.id,
     name: row.name,
+    externalId: row.externalId,
     state: row.state as SessionState,
     desiredState: row.desiredState as DesiredState,
     phone: row.phone,
@@ -102,7 +105,7 @@ export async function createSession({
   ctx,
   tenantId,
   input,
-}: TenantScope & { input: { name?: string; webhookUrl?: string } }): Promise<
+}: TenantScope & { input: { name?: string; webhookUrl?: string; externalId?: string } }): Promise<
   SessionView & { webhookEndpoint?: WebhookEndpointView }
 > {
   // Checked before anything is written, so a refused URL creates no session.
@@ -111,9 +114,15 @@ export async function createSession({
   const { sessions: maxSessions } = await readTenantLimits(ctx, tenantId)
   const created = await insertSessionWithinLimit(
     ctx.database,
-    { id, tenantId, name: input.name ?? id },
+    { id, tenantId, name: input.name ?? id, externalId: input.externalId ?? null },
     maxSessions,
   )
+  if (created.externalIdTaken) {
+    throw new Conflict(
+      'body.externalId is already the externalId of another session of this tenant',
+      'external_id_taken',
+    )
+  }
   if (!created.row) {
     throw new LimitReached(
       'session_limit_reached',
@@ -139,11 +148,12 @@ export async function listSessions({
   ctx,
   tenantId,
   page,
-}: TenantScope & { page: { after?: string; limit: number } }): Promise<{
+  filter = {},
+}: TenantScope & { page: { after?: string; limit: number }; filter?: { externalId?: string } }): Promise<{
   data: SessionView[]
   nextCursor: string | null
 }> {
-  const { rows, nextCursor } = await pageTenantSessions(ctx.database, tenantId, page)
+  const { rows, nextCursor } = await pageTenantSessions(ctx.database, tenantId, page, filter)
   return { data: rows.map(toSessionView), nextCursor }
 }
 
@@ -168,13 +178,16 @@ function qrViewOf(row: SessionRow, qr: string): QrView {
   return view
 }
 
-/** The digits of the number a pairing code is asked for; ValidationFailed naming `field` otherwise. */
-export function pairingPhoneOf(ctx: ControlPlaneContext, value: string, field: string): string {
-  const normalized = normalizeRecipient(value, ctx.config.DEFAULT_COUNTRY_CODE)
-  if (!normalized.ok || !normalized.jid.endsWith('@s.whatsapp.net')) {
+/**
+ * The digits of the number a pairing code is asked for (read with the tenant's country);
+ * ValidationFailed naming `field` otherwise.
+ */
+export function pairingPhoneOf(value: string, field: string, defaultCountry: string): string {
+  const normalized = normalizeRecipient(value, defaultCountry)
+  if (!normalized.ok || !normalized.phone) {
     throw new ValidationFailed(field, normalized.ok ? 'must be a phone number' : normalized.reason)
   }
-  return normalized.jid.split('@')[0]!
+  return normalized.phone.slice(1)
 }
 
 /**
@@ -186,11 +199,18 @@ export async function connectSession({
   tenantId,
   sessionId,
   input,
-}: SessionScope & { input: { pairingPhone?: string } }): Promise<ConnectResult> {
+  defaultCountry = ctx.config.DEFAULT_COUNTRY_CODE,
+}: SessionScope & {
+  input: { pairingPhone?: string }
+  /** The tenant's country for a pairing phone without a country code (default DEFAULT_COUNTRY_CODE). */
+  defaultCountry?: string
+}): Promise<ConnectResult> {
   const row = await requireSession(ctx, tenantId, sessionId)
   if (row.state === 'CONNECTED') return { state: 'CONNECTED' }
   const pairingPhone =
-    input.pairingPhone === undefined ? null : pairingPhoneOf(ctx, input.pairingPhone, 'body.pairingPhone')
+    input.pairingPhone === undefined
+      ? null
+      : pairingPhoneOf(input.pairingPhone, 'body.pairingPhone', defaultCountry)
   const alreadyWanted = row.desiredState === 'connected' && ACTIVE_STATES.has(row.state as SessionState)
   if (!alreadyWanted || pairingPhone !== row.pairingPhone) {
     await setDesiredState(ctx.database, sessionId, { desiredState: 'connected', pairingPhone })

@@ -1,6 +1,7 @@
 import { countTenantSessions, listTenantSessions } from '@wa-cluster/core'
 import { apiKeys, tenants, textArray } from '@wa-cluster/db'
 import {
+  countryOfSetting,
   type EffectiveTenantLimits,
   effectiveTenantLimits,
   NotFound,
@@ -21,6 +22,10 @@ export type TenantView = {
   limits: EffectiveTenantLimits
   /** Days message bodies are kept before the retention job deletes them. */
   retentionDays: number
+  /** The tenant's own or DEFAULT_COUNTRY_CODE's country (ISO 3166 alpha-2). */
+  defaultCountry: string
+  /** The tenant's own or UTC. */
+  timeZone: string
   createdAt: string
 }
 export type TenantDetailView = TenantView & { usage: { sessions: number } }
@@ -42,6 +47,8 @@ function toTenantView(ctx: ControlPlaneContext, row: TenantRow): TenantView {
     status: row.status,
     limits: effectiveTenantLimits(parseStoredLimits(row.limits), ctx.config),
     retentionDays: row.retentionDays,
+    defaultCountry: row.defaultCountry ?? ctx.config.DEFAULT_COUNTRY_CODE,
+    timeZone: row.timeZone ?? 'UTC',
     createdAt: row.createdAt.toISOString(),
   }
 }
@@ -108,15 +115,29 @@ export async function updateTenant({
 }: {
   ctx: ControlPlaneContext
   tenantId: string
-  input: { limits?: TenantLimitsPatch; status?: TenantStatus; retentionDays?: number }
+  input: {
+    limits?: TenantLimitsPatch
+    status?: TenantStatus
+    retentionDays?: number
+    /** ISO country or calling code (stored as the ISO country); null clears it. */
+    defaultCountry?: string | null
+    /** IANA zone; null clears it. */
+    timeZone?: string | null
+  }
 }): Promise<TenantDetailView> {
   const entries = Object.entries(input.limits ?? {})
   const set = Object.fromEntries(entries.filter(([, value]) => value !== null))
   const cleared = entries.filter(([, value]) => value === null).map(([key]) => key)
+  const country =
+    input.defaultCountry === undefined || input.defaultCountry === null
+      ? null
+      : (countryOfSetting(input.defaultCountry) ?? null)
   const updated = await ctx.database.rows<{ id: string }>(sql`
     UPDATE tenants SET limits = (limits - ${textArray(cleared)}) || ${JSON.stringify(set)}::jsonb,
       status = COALESCE(${input.status ?? null}, status),
-      retention_days = COALESCE(${input.retentionDays ?? null}::int, retention_days)
+      retention_days = COALESCE(${input.retentionDays ?? null}::int, retention_days),
+      default_country = CASE WHEN ${input.defaultCountry !== undefined} THEN ${country} ELSE default_country END,
+      time_zone = CASE WHEN ${input.timeZone !== undefined} THEN ${input.timeZone ?? null} ELSE time_zone END
     WHERE id = ${tenantId} RETURNING id`)
   if (updated.length === 0) throw new NotFound('tenant')
   return getTenant({ ctx, tenantId })

@@ -374,6 +374,16 @@ describe('broadcasts', () => {
       .from(messages)
       .where(and(eq(messages.broadcastId, id), eq(messages.status, 'failed')))
     expect(rows.map((row) => row.error)).toEqual(['broadcast cancelled', 'broadcast cancelled'])
+    expect(rows.map((row) => row.errorCode)).toEqual(['broadcast_cancelled', 'broadcast_cancelled'])
+    const recipients = await api.call('GET', `/v1/broadcasts/${id}/recipients`, { key })
+    expect(
+      recipients.body.data
+        .filter((recipient: { status: string }) => recipient.status === 'failed')
+        .map((recipient: { error: unknown }) => recipient.error),
+    ).toEqual([
+      { code: 'broadcast_cancelled', message: 'broadcast cancelled' },
+      { code: 'broadcast_cancelled', message: 'broadcast cancelled' },
+    ])
     expect((await action('resume')).status).toBe(409)
     const events = await api.call('GET', `/v1/events?type=broadcast.completed&sessionId=${sessionId}`, {
       key,

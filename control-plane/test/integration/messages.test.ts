@@ -146,7 +146,10 @@ describe('sending messages', () => {
 
     const read = async (id: string, session = sessionId) =>
       (await api.call('GET', `/v1/sessions/${session}/messages/${id}`, { key })).body
-    expect(await read(waiting)).toMatchObject({ status: 'failed', error: 'session_not_connected' })
+    expect(await read(waiting)).toMatchObject({
+      status: 'failed',
+      error: { code: 'session_not_connected', message: 'the session did not connect in time to send it' },
+    })
     expect((await read(waiting)).statusHistory.map((entry: { status: string }) => entry.status)).toEqual([
       'queued',
       'failed',
@@ -162,7 +165,7 @@ describe('sending messages', () => {
         id: waiting,
         chatId: '6281234567890@s.whatsapp.net',
         status: 'failed',
-        error: 'session_not_connected',
+        error: { code: 'session_not_connected', message: 'the session did not connect in time to send it' },
       },
     ])
   })
@@ -340,7 +343,7 @@ describe('sending messages', () => {
         status: 400,
         code: 'validation_failed',
         field: 'body.to',
-        reason: /15 digits/,
+        reason: /too long/,
       },
       {
         body: { to: 'someone@example.com', text: 'x' },

@@ -53,6 +53,8 @@ describe('tenants and API keys', () => {
         messagesPerDay: null,
       },
       retentionDays: 90,
+      defaultCountry: 'ID',
+      timeZone: 'UTC',
       usage: { sessions: 0 },
       createdAt: created.body.createdAt,
     })

@@ -1,9 +1,4 @@
-import type {
-  BroadcastCompletedData,
-  BroadcastProgressData,
-  ConnectionUpdateData,
-  InboundMessage,
-} from '@wa-cluster/shared'
+import type { EventData, InboundMessage } from '@wa-cluster/shared'
 import { EVENT_TYPES } from '@wa-cluster/shared'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import type { z } from 'zod'
@@ -123,10 +118,14 @@ describe('the OpenAPI document', () => {
 
   it('describes the event data session-node writes', () => {
     // The shared types are what session-node's writers are checked against at compile time.
-    expectTypeOf<ConnectionUpdateData>().toEqualTypeOf<z.infer<typeof ConnectionUpdateDataSchema>>()
+    expectTypeOf<EventData['connection.update']>().toEqualTypeOf<z.infer<typeof ConnectionUpdateDataSchema>>()
     expectTypeOf<InboundMessage>().toEqualTypeOf<z.infer<typeof InboundMessageSchema>>()
-    expectTypeOf<BroadcastProgressData>().toEqualTypeOf<z.infer<typeof BroadcastProgressDataSchema>>()
-    expectTypeOf<BroadcastCompletedData>().toEqualTypeOf<z.infer<typeof BroadcastCompletedDataSchema>>()
+    expectTypeOf<EventData['broadcast.progress']>().toEqualTypeOf<
+      z.infer<typeof BroadcastProgressDataSchema>
+    >()
+    expectTypeOf<EventData['broadcast.completed']>().toEqualTypeOf<
+      z.infer<typeof BroadcastCompletedDataSchema>
+    >()
     const event = {
       id: 'evt_1',
       type: 'connection.update',

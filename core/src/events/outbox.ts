@@ -152,6 +152,8 @@ type AppendedRow = {
    * same on every row.
    */
   endpoint_deliveries: number | string
+  /** The session's `externalId`, which the append added to every event's data; null when none. */
+  external_id: string | null
 }
 
 /**
@@ -163,7 +165,7 @@ const APPEND_EVENTS = `
   WITH session AS (
     UPDATE sessions SET last_seq = last_seq + cardinality($2::text[])
     WHERE id = $1 AND ($5::bigint IS NULL OR epoch = $5::bigint) AND ($6::text IS NULL OR tenant_id = $6::text)
-    RETURNING tenant_id, last_seq
+    RETURNING tenant_id, last_seq, external_id
   ), input AS (
     SELECT ids.ordinal, ids.id, types.type, data.value AS data
     FROM unnest($2::text[]) WITH ORDINALITY AS ids (id, ordinal)
@@ -178,7 +180,9 @@ const APPEND_EVENTS = `
       SELECT 1 FROM events e WHERE e.session_id = $1 AND e.delivery = 'pending') AS now
   ), rows AS (
     SELECT input.id, session.tenant_id, session.last_seq - cardinality($2::text[]) + input.ordinal AS seq,
-      input.type, input.data,
+      input.type,
+      CASE WHEN session.external_id IS NULL THEN input.data
+        ELSE input.data || jsonb_build_object('externalId', session.external_id) END AS data,
       EXISTS (SELECT 1 FROM hook WHERE hook.events IS NULL OR jsonb_typeof(hook.events) = 'null'
         OR hook.events @> jsonb_build_array(input.type)) AS wanted
     FROM session CROSS JOIN input
@@ -235,7 +239,8 @@ const APPEND_EVENTS = `
   SELECT inserted.id, inserted.tenant_id, inserted.seq, to_json(inserted.occurred_at) #>> '{}' AS occurred_at,
     inserted.delivery, inserted.attempts, hook.url, hook.events AS webhook_events, hook.secret_sealed,
     hook.previous_secret_sealed, hook.previous_secret_valid,
-    (SELECT count(*) FROM fanned_out) + (SELECT count(*) FROM sunk) AS endpoint_deliveries
+    (SELECT count(*) FROM fanned_out) + (SELECT count(*) FROM sunk) AS endpoint_deliveries,
+    (SELECT external_id FROM session) AS external_id
   FROM inserted LEFT JOIN hook ON true`
 
 /**
@@ -336,6 +341,7 @@ function appendResult(
   }
   events.forEach((event, index) => {
     const row = byId.get(ids[index]!)!
+    const data = row.external_id === null ? event.data : { ...event.data, externalId: row.external_id }
     const envelope: EventEnvelope = {
       id: row.id,
       type: event.type,
@@ -343,7 +349,7 @@ function appendResult(
       sessionId,
       seq: Number(row.seq),
       occurredAt: isoTimestamp(row.occurred_at),
-      data: event.data,
+      data,
     }
     result.envelopes.push(envelope)
     if (row.delivery !== 'pending') return
@@ -357,7 +363,7 @@ function appendResult(
       tenant_id: row.tenant_id,
       session_id: sessionId,
       seq: row.seq,
-      data: event.data,
+      data,
       occurred_at: row.occurred_at,
       attempts: row.attempts,
       earlier_pending: result.claimed.length,

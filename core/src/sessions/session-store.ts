@@ -160,11 +160,25 @@ export async function insertSession(
  */
 export async function insertSessionWithinLimit(
   database: DatabaseHandle,
-  input: { id: string; tenantId: string; name: string },
+  input: { id: string; tenantId: string; name: string; externalId?: string | null },
   maxSessions: number,
-): Promise<{ row: SessionRow } | { row?: undefined; sessions: number }> {
+): Promise<
+  | { row: SessionRow; externalIdTaken?: undefined }
+  | { row?: undefined; sessions: number; externalIdTaken?: undefined }
+  | { row?: undefined; sessions?: undefined; externalIdTaken: true }
+> {
   return database.db.transaction(async (tx) => {
     await tx.execute(sql`SELECT id FROM tenants WHERE id = ${input.tenantId} FOR UPDATE`)
+    // The tenant row lock serializes its session inserts, so this check and the insert cannot race
+    // (the unique index stays the guarantee).
+    if (input.externalId) {
+      const taken = resultRows(
+        await tx.execute(
+          sql`SELECT 1 FROM sessions WHERE tenant_id = ${input.tenantId} AND external_id = ${input.externalId}`,
+        ),
+      )
+      if (taken.length > 0) return { externalIdTaken: true as const }
+    }
     const [counted] = resultRows<{ count: number }>(
       await tx.execute(sql`SELECT count(*)::int AS count FROM sessions WHERE tenant_id = ${input.tenantId}`),
     )
@@ -217,14 +231,17 @@ export async function pageTenantSessions(
   database: DatabaseHandle,
   tenantId: string,
   page: { after?: string; limit: number },
+  filter: { externalId?: string } = {},
 ): Promise<{ rows: SessionRow[]; nextCursor: string | null }> {
   const rows = await database.db
     .select()
     .from(sessions)
     .where(
-      page.after === undefined
-        ? eq(sessions.tenantId, tenantId)
-        : and(eq(sessions.tenantId, tenantId), lt(sessions.id, page.after)),
+      and(
+        eq(sessions.tenantId, tenantId),
+        page.after === undefined ? undefined : lt(sessions.id, page.after),
+        filter.externalId === undefined ? undefined : eq(sessions.externalId, filter.externalId),
+      ),
     )
     .orderBy(desc(sessions.id))
     .limit(page.limit + 1)

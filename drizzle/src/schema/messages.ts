@@ -51,7 +51,10 @@ export const messages = pgTable(
       .$type<{ status: StoredMessageStatus; at: string }[]>()
       .notNull()
       .default([]),
+    /** Why a failed message failed, for people; the stable reason is `error_code`. */
     error: text('error'),
+    /** The stable reason of a failure (MESSAGE_ERROR_CODES in @wa-cluster/shared); null unless failed. */
+    errorCode: text('error_code'),
     attempts: bigint('attempts', { mode: 'number' }).notNull().default(0),
     /** A scheduled message: the owner does not claim it before this (`sendAt`); null = at once. */
     sendAfter: timestamp('send_after', { withTimezone: true }),

@@ -1,5 +1,5 @@
 import type { DesiredState, NodeStatus, SessionState } from '@wa-cluster/shared'
-import { bigint, index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+import { bigint, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 import { tenants } from './tenants.js'
 
 export const sessions = pgTable(
@@ -10,6 +10,8 @@ export const sessions = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
+    /** The tenant's own key for this session (its customer id…), unique within the tenant; optional. */
+    externalId: text('external_id'),
     /** Current state (SessionState), written by the owning node. */
     state: text('state').$type<SessionState>().notNull().default('DISCONNECTED'),
     /** What the tenant asked for; nodes reconcile towards it. */
@@ -35,7 +37,11 @@ export const sessions = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (table) => [index('sessions_tenant_idx').on(table.tenantId), index('sessions_node_idx').on(table.nodeId)],
+  (table) => [
+    index('sessions_tenant_idx').on(table.tenantId),
+    index('sessions_node_idx').on(table.nodeId),
+    uniqueIndex('sessions_external_id_idx').on(table.tenantId, table.externalId),
+  ],
 )
 
 /** Session-node processes. Liveness comes from the coordinator's heartbeat; this row keeps what must survive it. */

@@ -10,6 +10,10 @@ export const tenants = pgTable('tenants', {
   status: text('status').$type<TenantStatus>().notNull().default('active'),
   /** Days message bodies are kept; older messages are deleted by the retention job. */
   retentionDays: integer('retention_days').notNull().default(90),
+  /** ISO 3166 alpha-2 country of numbers written without a country code; null = DEFAULT_COUNTRY_CODE. */
+  defaultCountry: text('default_country'),
+  /** IANA time zone the tenant's statistics are grouped by day in; null = UTC. */
+  timeZone: text('time_zone'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 })
 

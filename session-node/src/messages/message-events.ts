@@ -3,12 +3,19 @@ import {
   appendAndClaimEvents,
   appendAndClaimEventsInTransaction,
   appendEvents,
+  metadataField,
   moveChatsForSent,
   type NewEvent,
   type ReceivedMessageRow,
 } from '@wa-cluster/core'
 import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
-import { type InboundMessage, type MessagesUpdateData, newId, phoneFromJid } from '@wa-cluster/shared'
+import {
+  type InboundMessage,
+  type MessagesUpdateData,
+  messageError,
+  newId,
+  phoneFromJid,
+} from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import type { MessageStatusUpdate } from '../providers/provider.js'
 
@@ -124,9 +131,12 @@ export async function recordStatusUpdates(
       const rank = ['queued', 'sending', 'sent', 'delivered', 'read', 'played', 'failed'].indexOf(
         update.status,
       )
-      const [row] = resultRows<{ id: string; was_unsent: boolean }>(
+      const error =
+        update.status === 'failed' ? (update.error ?? messageError('rejected_by_whatsapp')) : undefined
+      const [row] = resultRows<{ id: string; metadata: unknown; was_unsent: boolean }>(
         await tx.execute(sql`
-          UPDATE messages m SET status = ${update.status}, error = COALESCE(${update.error ?? null}, m.error),
+          UPDATE messages m SET status = ${update.status}, error = COALESCE(${error?.message ?? null}, m.error),
+            error_code = COALESCE(${error?.code ?? null}, m.error_code),
             status_history = m.status_history || jsonb_build_array(jsonb_build_object('status', ${update.status}::text, 'at', now())),
             updated_at = now()
           FROM (SELECT id, status IN ('queued', 'sending') AS was_unsent FROM messages
@@ -134,7 +144,7 @@ export async function recordStatusUpdates(
               AND ${STATUS_RANK} < ${rank}
             FOR UPDATE) previous
           WHERE m.id = previous.id
-          RETURNING m.id, previous.was_unsent`),
+          RETURNING m.id, m.metadata, previous.was_unsent`),
       )
       // The first sign it went out (usually `sent`; a receipt can overtake it) moves its chat.
       if (row?.was_unsent && update.status !== 'failed') wentOut.push(row.id)
@@ -144,7 +154,8 @@ export async function recordStatusUpdates(
           waMessageId: update.waMessageId,
           chatId: update.chatId,
           status: update.status,
-          ...(update.status === 'failed' && update.error ? { error: update.error } : {}),
+          ...metadataField(row.metadata),
+          ...(error ? { error } : {}),
         })
     }
     await moveChatsForSent(tx, { sessionId: input.sessionId, messageIds: wentOut })

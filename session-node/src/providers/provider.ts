@@ -1,5 +1,11 @@
 import type { ChatInfo, ContactInfo } from '@wa-cluster/core'
-import type { InboundMessage, MessageContact, MessageLocation, MessageStatus } from '@wa-cluster/shared'
+import type {
+  InboundMessage,
+  MessageContact,
+  MessageError,
+  MessageLocation,
+  MessageStatus,
+} from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { PostgresAuthState } from '../auth-state/index.js'
 
@@ -44,7 +50,8 @@ export type MessageStatusUpdate = {
   waMessageId: string
   chatId: string
   status: MessageStatus
-  error?: string
+  /** Why a `failed` one failed; a failure receipt without one is `rejected_by_whatsapp`. */
+  error?: MessageError
 }
 
 /** What a connection reports, in the order it happened (see OpenConnectionInput.onEvents). */

@@ -1,5 +1,5 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
-import { NOT_ON_WHATSAPP } from '@wa-cluster/shared'
+import { messageError } from '@wa-cluster/shared'
 import { deferClosedWindows, recordPacedSend } from '../messages/broadcast-sends.js'
 import { recordStatusUpdates } from '../messages/message-events.js'
 import {
@@ -9,7 +9,7 @@ import {
   holdPacedRow,
   msUntilNextDue,
 } from '../messages/outbound-queue.js'
-import type { SessionNodeMetrics } from '../metrics.js'
+import { countRecordedOutcomes, type SessionNodeMetrics } from '../metrics.js'
 import {
   type MessageReference,
   type MessageStatusUpdate,
@@ -126,18 +126,24 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
             waMessageId: message.waMessageId,
             chatId: message.chatId,
             status: 'failed',
-            error: error instanceof RecipientNotOnWhatsApp ? NOT_ON_WHATSAPP : (error as Error).message,
+            error:
+              error instanceof RecipientNotOnWhatsApp
+                ? messageError('not_on_whatsapp')
+                : messageError('send_failed', (error as Error).message),
           }
         }
         deps.metrics?.messagesSent.inc({ outcome: update.status })
         await writer.commit(
-          () =>
-            recordStatusUpdates(database, {
+          async () => {
+            const result = await recordStatusUpdates(database, {
               sessionId,
               epoch,
               updates: [update],
               claimLeaseMs: deps.claimLeaseMs,
-            }),
+            })
+            countRecordedOutcomes(deps.metrics, result)
+            return result
+          },
           (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
         )
         const paced = message.paced

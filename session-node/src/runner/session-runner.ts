@@ -18,7 +18,7 @@ import {
   recordStatusUpdates,
 } from '../messages/message-events.js'
 import { findSentMessage, requeueInterruptedSends } from '../messages/outbound-queue.js'
-import type { SessionNodeMetrics } from '../metrics.js'
+import { countRecordedOutcomes, type SessionNodeMetrics } from '../metrics.js'
 import type {
   MessageStatusUpdate,
   OutboundMessage,
@@ -404,13 +404,16 @@ export class SessionRunner {
       'message status updates',
     )
     await this.writer.commit(
-      () =>
-        recordStatusUpdates(this.deps.database, {
+      async () => {
+        const result = await recordStatusUpdates(this.deps.database, {
           sessionId: this.sessionId,
           epoch: this.epoch,
           updates,
           claimLeaseMs: this.deps.claimLeaseMs,
-        }),
+        })
+        countRecordedOutcomes(this.deps.metrics, result)
+        return result
+      },
       (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
     )
   }

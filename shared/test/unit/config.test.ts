@@ -6,7 +6,7 @@ describe('parseConfig', () => {
   it('applies the documented defaults for the embedded mode', () => {
     const config = parseConfig({}, 'all-in-one')
     expect(config.PORT).toBe(8080)
-    expect(config.DEFAULT_COUNTRY_CODE).toBe('62')
+    expect(config.DEFAULT_COUNTRY_CODE).toBe('ID')
     expect(config.DATA_DIR).toBe('./.wa-cluster')
     expect(config.WA_SIM).toBe(false)
     expect(config.HOST).toBe('127.0.0.1')
@@ -41,6 +41,14 @@ describe('parseConfig', () => {
       /PUBLIC_URL must be an http:\/\/ or https:\/\/ origin, without a path/,
     )
     expect(() => parseConfig({ PUBLIC_URL: 'javascript:alert(1)' }, 'all-in-one')).toThrow(/PUBLIC_URL/)
+  })
+
+  it('reads DEFAULT_COUNTRY_CODE as an ISO country or a calling code, as the ISO code', () => {
+    expect(parseConfig({ DEFAULT_COUNTRY_CODE: 'MY' }, 'all-in-one').DEFAULT_COUNTRY_CODE).toBe('MY')
+    expect(parseConfig({ DEFAULT_COUNTRY_CODE: '1' }, 'all-in-one').DEFAULT_COUNTRY_CODE).toBe('US')
+    expect(() => parseConfig({ DEFAULT_COUNTRY_CODE: 'Indonesia' }, 'all-in-one')).toThrow(
+      /DEFAULT_COUNTRY_CODE must be an ISO 3166 alpha-2 country/,
+    )
   })
 
   it('stops on a bad value with one line naming the variable', () => {
