@@ -193,6 +193,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/nodes/{nodeId}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the sessions assigned to a node, of every tenant, a page at a time
+         * @description Newest first. Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
+        get: operations["listNodeSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/nodes/{nodeId}/drain": {
         parameters: {
             query?: never;
@@ -993,6 +1013,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List dead-lettered deliveries of every tenant (or one), newest first
+         * @description One item per event and endpoint whose delivery gave up: `endpoint` is `default` (the webhook of `/v1/webhook`) or a `/v1/webhooks` endpoint id. Pass `nextCursor` as `after` to read the next page; it is null on the last page.
+         */
+        get: operations["listDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dead-letters/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver a tenant's dead letters again: the listed events', or all of them
+         * @description Only dead deliveries are queued again, with a fresh attempt budget; a delivered or pending delivery of the same event is left alone. Ids that are no dead letter of the tenant count 0.
+         */
+        post: operations["redeliverDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "connection.update": {
@@ -1568,6 +1628,32 @@ export interface components {
             lastHeartbeatAt: string | null;
             startedAt: string;
         };
+        NodeSessionList: {
+            data: components["schemas"]["NodeSession"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        NodeSession: components["schemas"]["Session"] & {
+            tenantId: string;
+            tenantName: string;
+        };
+        Session: {
+            id: string;
+            name: string;
+            /** @description Your own key for the session, when given */
+            externalId: string | null;
+            /** @enum {string} */
+            state: "DISCONNECTED" | "CONNECTING" | "QR_READY" | "PAIRING" | "CONNECTED" | "RECONNECTING" | "LOGGED_OUT" | "EXPIRED" | "FAILED";
+            /** @enum {string} */
+            desiredState: "connected" | "disconnected" | "logged_out";
+            phone: string | null;
+            nodeId: string | null;
+            reason: string | null;
+            qrExpiresAt: string | null;
+            connectedAt: string | null;
+            createdAt: string;
+            updatedAt: string;
+        };
         DrainResult: components["schemas"]["Node"] & {
             /** @description Sessions being handed over to other nodes, a few at a time, in the background */
             sessionsToMove: number;
@@ -1588,23 +1674,6 @@ export interface components {
         };
         Rebalance: {
             dryRun?: boolean;
-        };
-        Session: {
-            id: string;
-            name: string;
-            /** @description Your own key for the session, when given */
-            externalId: string | null;
-            /** @enum {string} */
-            state: "DISCONNECTED" | "CONNECTING" | "QR_READY" | "PAIRING" | "CONNECTED" | "RECONNECTING" | "LOGGED_OUT" | "EXPIRED" | "FAILED";
-            /** @enum {string} */
-            desiredState: "connected" | "disconnected" | "logged_out";
-            phone: string | null;
-            nodeId: string | null;
-            reason: string | null;
-            qrExpiresAt: string | null;
-            connectedAt: string | null;
-            createdAt: string;
-            updatedAt: string;
         };
         MoveSession: {
             nodeId: string;
@@ -2292,6 +2361,34 @@ export interface components {
              */
             type: "broadcast.completed";
         };
+        DeadLetterPage: {
+            data: components["schemas"]["DeadLetter"][];
+            /** @description Pass it as `after` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        DeadLetter: {
+            tenantId: string;
+            tenantName: string;
+            sessionId: string;
+            eventId: string;
+            /** @enum {string} */
+            type: "connection.update" | "messages.upsert" | "messages.update" | "broadcast.progress" | "broadcast.completed";
+            /**
+             * @description `default` (the webhook of `/v1/webhook`) or the id of a `/v1/webhooks` endpoint
+             * @example default
+             */
+            endpoint: string;
+            attempts: number;
+            /** @description The status code or a fixed reason; never the body */
+            lastError: string | null;
+            occurredAt: string;
+        };
+        RedeliverDeadLetters: {
+            /** @example ten_0lq2x3y4z5abcdefghijkl */
+            tenantId: string;
+            /** @description Only these events' dead deliveries (every endpoint they are dead on); without it, every dead letter of the tenant */
+            eventIds?: string[];
+        };
     };
     responses: never;
     parameters: never;
@@ -2963,6 +3060,68 @@ export interface operations {
             };
             /** @description The key may not call this endpoint (admin vs tenant) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listNodeSessions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+            };
+            header?: never;
+            path: {
+                nodeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of sessions, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeSessionList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6416,6 +6575,137 @@ export interface operations {
             };
             /** @description The key may not call this endpoint (admin vs tenant) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDeadLetters: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                after?: string;
+                /** @description Only this tenant's dead letters */
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of dead letters, newest event first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterPage"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeliverDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeliverDeadLetters"];
+            };
+        };
+        responses: {
+            /** @description How many deliveries were queued again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeliverResult"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,7 @@ import { observeRequests } from './http/observability.js'
 import { describeApi, OPENAPI_DOCUMENT_CONFIG, OPENAPI_DOCUMENT_PATH } from './http/openapi.js'
 import { readRequestBody } from './http/request-body.js'
 import { registerBroadcastRoutes } from './routes/broadcasts.js'
+import { registerDeadLetterRoutes } from './routes/dead-letters.js'
 import { registerEventStreamRoutes } from './routes/event-streams.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
@@ -44,6 +45,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   // Before the event routes: `/v1/events/stream` must not be read as `/v1/events/{eventId}`.
   registerEventStreamRoutes(app)
   registerEventRoutes(app)
+  registerDeadLetterRoutes(app)
 }
 
 /**

@@ -151,6 +151,7 @@ export {
   insertSessionWithinLimit,
   listTenantSessions,
   orphanedSessionIds,
+  pageNodeSessions,
   pageTenantSessions,
   RELEASING_STATES,
   readEpoch,

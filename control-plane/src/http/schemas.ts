@@ -1014,6 +1014,14 @@ export const WebhookEndpointSchema = z
     updatedAt: z.string(),
   })
   .openapi('WebhookEndpoint')
+/** A session as the operator sees it on a node: the tenant's view of it plus whose it is. */
+export const NodeSessionSchema = SessionSchema.extend({
+  tenantId: z.string(),
+  tenantName: z.string(),
+}).openapi('NodeSession')
+export const NodeSessionListSchema = pageOf(NodeSessionSchema, 'NodeSessionList')
+export const NodeSessionListQuery = pageQuery(idCursor('ses', 'a session'), 'ses_0lq2x3y4z5abcdefghijkl')
+
 export const CreatedSessionSchema = SessionSchema.extend({
   webhookEndpoint: WebhookEndpointSchema.optional().openapi({
     description: 'The endpoint created for `webhookUrl`, with its signing secret',
@@ -1264,6 +1272,62 @@ export const BulkRedeliverBody = z
   .strictObject({ status: z.literal('dead').openapi({ description: 'Redeliver every dead-lettered event' }) })
   .openapi('BulkRedeliver')
 export const RedeliverResultSchema = z.object({ redelivered: z.number().int() }).openapi('RedeliverResult')
+
+// --- dead letters (operator) ---
+
+const deadLetterEndpoint = z.string().openapi({
+  description: '`default` (the webhook of `/v1/webhook`) or the id of a `/v1/webhooks` endpoint',
+  example: 'default',
+})
+export const DeadLetterSchema = z
+  .object({
+    tenantId: z.string(),
+    tenantName: z.string(),
+    sessionId: z.string(),
+    eventId: z.string(),
+    type: z.enum(EVENT_TYPES),
+    endpoint: deadLetterEndpoint,
+    attempts: z.number().int(),
+    lastError: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The status code or a fixed reason; never the body' }),
+    occurredAt: z.string(),
+  })
+  .openapi('DeadLetter')
+export const DeadLetterPageSchema = pageOf(DeadLetterSchema, 'DeadLetterPage')
+export const DeadLetterQuery = pageQuery(
+  z
+    .string()
+    .regex(
+      /^evt_[0-9a-z]{1,64}:(default|whe_[0-9a-z]{1,64})$/,
+      'must be a dead-letter cursor (the nextCursor of the previous page)',
+    ),
+  'evt_0lq2x3y4z5abcdefghijkl:default',
+).extend({
+  tenantId: z
+    .string()
+    .regex(/^ten_[0-9a-z]{1,64}$/, 'must be a tenant id')
+    .optional()
+    .openapi({ param: { name: 'tenantId', in: 'query' }, description: "Only this tenant's dead letters" }),
+})
+export const RedeliverDeadLettersBody = z
+  .strictObject({
+    tenantId: z
+      .string()
+      .regex(/^ten_[0-9a-z]{1,64}$/, 'must be a tenant id')
+      .openapi({ example: 'ten_0lq2x3y4z5abcdefghijkl' }),
+    eventIds: z
+      .array(z.string().regex(/^evt_[0-9a-z]{1,64}$/, 'must be an event id'))
+      .min(1, 'must list at least one event id')
+      .max(200, 'must list at most 200 event ids')
+      .optional()
+      .openapi({
+        description:
+          "Only these events' dead deliveries (every endpoint they are dead on); without it, every dead letter of the tenant",
+      }),
+  })
+  .openapi('RedeliverDeadLetters')
 
 // --- live event streams ---
 

@@ -13,12 +13,14 @@ import {
   NodeListSchema,
   NodeParams,
   NodeSchema,
+  NodeSessionListQuery,
+  NodeSessionListSchema,
   RebalanceBody,
   RebalancePlanSchema,
   SessionParams,
   SessionSchema,
 } from '../http/schemas.js'
-import { activateNode, drainNode, listNodes, rebalance } from '../services/nodes.js'
+import { activateNode, drainNode, listNodeSessions, listNodes, rebalance } from '../services/nodes.js'
 import { moveSession } from '../services/sessions.js'
 
 const operator = {
@@ -38,6 +40,21 @@ const listNodesRoute = createRoute({
   responses: {
     200: jsonResponse(NodeListSchema, 'A page of nodes, by id'),
     ...errorResponses(400, 401, 403),
+  },
+})
+
+const listNodeSessionsRoute = createRoute({
+  ...operator,
+  method: 'get',
+  operationId: 'listNodeSessions',
+  path: '/v1/nodes/{nodeId}/sessions',
+  summary: 'List the sessions assigned to a node, of every tenant, a page at a time',
+  description:
+    'Newest first. Pass `nextCursor` as `after` to read the next page; it is null on the last page.',
+  request: { params: NodeParams, query: NodeSessionListQuery },
+  responses: {
+    200: jsonResponse(NodeSessionListSchema, 'A page of sessions, newest first'),
+    ...errorResponses(400, 401, 403, 404),
   },
 })
 
@@ -99,6 +116,14 @@ export function registerNodeRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(listNodesRoute, async (c) => {
     const { limit, after } = c.req.valid('query')
     return c.json(await listNodes({ ctx: c.get('ctx'), page: { limit, ...(after ? { after } : {}) } }), 200)
+  })
+  app.openapi(listNodeSessionsRoute, async (c) => {
+    const { limit, after } = c.req.valid('query')
+    const page = { limit, ...(after ? { after } : {}) }
+    return c.json(
+      await listNodeSessions({ ctx: c.get('ctx'), nodeId: c.req.valid('param').nodeId, page }),
+      200,
+    )
   })
   app.openapi(drainNodeRoute, async (c) =>
     c.json(await drainNode({ ctx: c.get('ctx'), nodeId: c.req.valid('param').nodeId }), 200),

@@ -6,12 +6,14 @@ import {
   listRegisteredNodes,
   loadPlaceableNodes,
   type NodeAssignment,
+  pageNodeSessions,
   planRebalance,
   type RegisteredNode,
   setNodeStatus,
 } from '@wa-cluster/core'
 import { Conflict, type NodeStatus, NotFound } from '@wa-cluster/shared'
 import type { ControlPlaneContext } from '../context.js'
+import { type SessionView, toSessionView } from './sessions.js'
 
 export type NodeView = {
   id: string
@@ -43,6 +45,27 @@ export async function listNodes({
   const rows = await listRegisteredNodes(ctx.database, undefined, { ...page, limit: page.limit + 1 })
   const data = await nodeViews(ctx, rows.slice(0, page.limit))
   return { data, nextCursor: rows.length > page.limit ? (data.at(-1)?.id ?? null) : null }
+}
+
+export type NodeSessionView = SessionView & { tenantId: string; tenantName: string }
+
+/** One page of the sessions assigned to a node, any tenant's, newest first; NotFound for an unknown node. */
+export async function listNodeSessions({
+  ctx,
+  nodeId,
+  page,
+}: {
+  ctx: ControlPlaneContext
+  nodeId: string
+  page: { after?: string; limit: number }
+}): Promise<{ data: NodeSessionView[]; nextCursor: string | null }> {
+  const [registered] = await listRegisteredNodes(ctx.database, [nodeId])
+  if (!registered) throw new NotFound('node')
+  const { rows, nextCursor } = await pageNodeSessions(ctx.database, nodeId, page)
+  return {
+    data: rows.map((row) => ({ ...toSessionView(row), tenantId: row.tenantId, tenantName: row.tenantName })),
+    nextCursor,
+  }
 }
 
 async function nodeViews(ctx: ControlPlaneContext, rows: RegisteredNode[]): Promise<NodeView[]> {

@@ -1,4 +1,4 @@
-import { type DatabaseHandle, resultRows, sessions, textArray } from '@wa-cluster/db'
+import { type DatabaseHandle, resultRows, sessions, tenants, textArray } from '@wa-cluster/db'
 import {
   type ConnectionUpdateData,
   type DesiredState,
@@ -333,6 +333,28 @@ export async function sessionIdsOnNode(database: DatabaseHandle, nodeId: string)
     .where(eq(sessions.nodeId, nodeId))
     .orderBy(sessions.id)
   return rows.map((row) => row.id)
+}
+
+/**
+ * One page of the sessions assigned to `nodeId` (any tenant, operators), newest first, each with its
+ * tenant's name: at most `limit` after the cursor `after` (the last id of the previous page).
+ */
+export async function pageNodeSessions(
+  database: DatabaseHandle,
+  nodeId: string,
+  page: { after?: string; limit: number },
+): Promise<{ rows: (SessionRow & { tenantName: string })[]; nextCursor: string | null }> {
+  const rows = await database.db
+    .select({ session: sessions, tenantName: tenants.name })
+    .from(sessions)
+    .innerJoin(tenants, eq(tenants.id, sessions.tenantId))
+    .where(
+      and(eq(sessions.nodeId, nodeId), page.after === undefined ? undefined : lt(sessions.id, page.after)),
+    )
+    .orderBy(desc(sessions.id))
+    .limit(page.limit + 1)
+  const shown = rows.slice(0, page.limit).map((row) => ({ ...row.session, tenantName: row.tenantName }))
+  return { rows: shown, nextCursor: rows.length > page.limit ? (shown.at(-1)?.id ?? null) : null }
 }
 
 /** What a node reconciles: sessions assigned to it, plus those it still runs (to stop them). */
