@@ -42,6 +42,8 @@ const NOT_SWEPT: Record<string, string> = {
   getReadiness: 'public: no key, no tenant data',
   getOpenApiDocument: 'public: no key, no tenant data',
   getApiDocs: 'public: no key, no tenant data',
+  getOwnTenant: 'no path id: answers the tenant of the key, never another',
+  getStats: 'no path id: counts the messages of the key’s own tenant only',
   createSession: 'no path id: the tenant comes from the key; creates in the caller’s own tenant',
   listSessions: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
   listEvents: 'no path id: checked by "lists and the webhook never show tenant A’s data" below',
