@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import { createClient, type WaClusterClient } from '@wa-cluster/client'
+import { events } from '@wa-cluster/db'
 import { startSimulator } from '@wa-cluster/wa-sim'
+import { eq } from 'drizzle-orm'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser, recordOffLoopbackRequests, recordPageErrors } from '../../../test-support/browser.js'
@@ -17,7 +19,8 @@ const screenshotPath = (name: string) =>
 /**
  * The console in headless Chromium against real processes: a control-plane and two session-nodes
  * on Postgres and Redis, Baileys against wa-sim. The tenant links a phone and chats from the page;
- * the operator drains the node holding the sessions and watches them move. Every page also checks
+ * the operator sees the node's sessions, drains it and watches them move, then redelivers dead letters
+ * from the page. Every page also checks
  * what the pages promise: no request beyond loopback, no script or CSP error, no key in a URL.
  */
 // A story: the operator drains the sessions the tenant linked, so the steps run in order.
@@ -225,13 +228,27 @@ describe.sequential('console in a real browser', () => {
     await page.getByLabel(/API key/).waitFor()
   })
 
-  it('operator: drains the node holding the sessions from the page and watches them move', async () => {
+  it("operator: sees a node's sessions, drains it from the page and watches them move, redelivers dead letters", async () => {
     await cluster.startNode('node-2')
     const page = await openConsole(cluster.adminKey, { width: 390, height: 844 })
     const sessionsOn = (nodeId: string) => page.locator(`tr[data-node-id="${nodeId}"] .node-sessions`)
     await expect.poll(() => sessionsOn('node-1').textContent(), { timeout: 30_000 }).toBe('3')
     await expect.poll(() => sessionsOn('node-2').textContent(), { timeout: 30_000 }).toBe('0')
     expect(await bodyOverflow(page)).toBeLessThanOrEqual(0)
+    expect(await unlabelledControls(page)).toEqual([])
+
+    // The node's sessions, of every tenant, under it; the list stays open and follows the node.
+    await page.getByRole('button', { name: 'Sessions on node-1' }).click()
+    const listedOn = (nodeId: string) =>
+      page.locator(`tr[data-sessions-of="${nodeId}"] tr[data-node-session-id]`)
+    await expect.poll(() => listedOn('node-1').count(), { timeout: 30_000 }).toBe(3)
+    const linkedRow = page.locator(`tr[data-sessions-of="node-1"] tr[data-node-session-id="${linked.id}"]`)
+    const { data: linkedSession } = await tenant.GET('/v1/sessions/{sessionId}', {
+      params: { path: { sessionId: linked.id } },
+    })
+    expect(await linkedRow.locator('.tenant-name').textContent()).toBe('Klinik Sehat')
+    expect(await linkedRow.locator('[data-state]').getAttribute('data-state')).toBe('CONNECTED')
+    expect(await linkedRow.locator('td').nth(3).textContent()).toBe(linkedSession!.phone)
     expect(await unlabelledControls(page)).toEqual([])
 
     // The plan first: moving one session evens the load; nothing moves until it is applied.
@@ -246,6 +263,7 @@ describe.sequential('console in a real browser', () => {
     await page.locator('tr[data-node-id="node-1"] .badge', { hasText: 'draining' }).waitFor()
     await expect.poll(() => sessionsOn('node-1').textContent(), { timeout: 90_000 }).toBe('0')
     await expect.poll(() => sessionsOn('node-2').textContent(), { timeout: 30_000 }).toBe('3')
+    await page.locator('tr[data-sessions-of="node-1"]', { hasText: 'No sessions on node-1.' }).waitFor()
     await eventually('every session CONNECTED on node-2', async () => {
       const sessions = await Promise.all(
         [linked.id, ...linkedInPage].map(
@@ -265,6 +283,41 @@ describe.sequential('console in a real browser', () => {
     await page.locator('tr', { hasText: 'Klinik Sehat' }).locator('td', { hasText: '4 /' }).waitFor()
     await page.getByRole('button', { name: 'API keys of Klinik Sehat' }).click()
     await page.locator('code', { hasText: tenantKey.slice(0, 12) }).waitFor()
+    expect(await unlabelledControls(page)).toEqual([])
+
+    // Two dead letters, as the dispatcher leaves events whose receiver kept failing: one redelivered
+    // from its row, then the tenant's rest with "Redeliver all"; the receiver gets them again.
+    const { data: oldest } = await tenant.GET('/v1/events', { params: { query: { limit: 2 } } })
+    const deadIds = oldest!.data.map((event) => event.id)
+    const deliveriesBefore = receiver.deliveries
+    for (const eventId of deadIds)
+      await cluster.database.handle.db
+        .update(events)
+        .set({ delivery: 'dead', attempts: 12, lastError: 'HTTP 500' })
+        .where(eq(events.id, eventId))
+    await page.getByRole('tab', { name: 'Dead letters' }).click()
+    const deadRow = (eventId: string) =>
+      page.locator(`tr[data-event-id="${eventId}"][data-endpoint="default"]`)
+    await deadRow(deadIds[1]!).waitFor()
+    expect(await page.getByRole('region', { name: 'Dead letters of Klinik Sehat' }).count()).toBe(1)
+    expect(await deadRow(deadIds[0]!).locator('td').nth(4).textContent()).toBe('HTTP 500')
+    await page.getByRole('button', { name: `Redeliver ${deadIds[1]} to default` }).click()
+    await page.getByRole('status').filter({ hasText: '1 delivery queued again' }).waitFor()
+    await deadRow(deadIds[1]!).waitFor({ state: 'detached' })
+    expect(await deadRow(deadIds[0]!).count()).toBe(1)
+    await page.getByRole('button', { name: 'Redeliver all dead letters of Klinik Sehat' }).click()
+    await page.getByText('No dead letters.').waitFor()
+    await eventually('both dead letters delivered again', async () => {
+      const rows = await Promise.all(
+        deadIds.map(
+          async (eventId) =>
+            (await cluster.database.handle.db.select().from(events).where(eq(events.id, eventId)))[0],
+        ),
+      )
+      return rows.every((row) => row?.delivery === 'delivered')
+    })
+    expect(receiver.deliveries).toBeGreaterThanOrEqual(deliveriesBefore + 2)
+    expect(await bodyOverflow(page)).toBeLessThanOrEqual(0)
     expect(await unlabelledControls(page)).toEqual([])
   })
 

@@ -1,15 +1,23 @@
-import { html, useCallback, useEffect, useState } from '/assets/vendor/preact-htm.js'
-import { ago, describeError } from './api.js'
+import { html, useCallback, useEffect, useRef, useState } from '/assets/vendor/preact-htm.js'
+import { ago, describeError, shortTime } from './api.js'
+import { StateBadge } from './tenant.js'
 
 /** Nodes are polled: the event stream is per tenant, and a drain's progress is the nodes' counts. */
 const NODES_POLL_MS = 2000
 
-/** The operator's console: nodes (drain, activate, rebalance) and tenants with their limits and keys. */
+/** Sessions listed under an opened node (the newest; the node's count says how many there are). */
+const NODE_SESSIONS_SHOWN = 200
+
+/**
+ * The operator's console: nodes with their sessions (drain, activate, rebalance), tenants with their
+ * limits and keys, and the dead letters of every tenant.
+ */
 export function OperatorConsole({ api }) {
   const [tab, setTab] = useState('nodes')
   const tabs = [
     ['nodes', 'Nodes'],
     ['tenants', 'Tenants'],
+    ['dead-letters', 'Dead letters'],
   ]
   return html`
     <nav class="tabs" role="tablist" aria-label="Console sections">
@@ -21,6 +29,7 @@ export function OperatorConsole({ api }) {
     <div role="tabpanel" id=${`tab-${tab}`} aria-labelledby=${`tab-button-${tab}`}>
       ${tab === 'nodes' && html`<${Nodes} api=${api} />`}
       ${tab === 'tenants' && html`<${Tenants} api=${api} />`}
+      ${tab === 'dead-letters' && html`<${DeadLetters} api=${api} />`}
     </div>
   `
 }
@@ -32,15 +41,42 @@ function Nodes({ api }) {
   const [plan, setPlan] = useState(null)
   const [notice, setNotice] = useState('')
   const [error, setError] = useState('')
+  /** Nodes whose sessions are shown; the poll reads it through the ref. */
+  const [openNodes, setOpenNodes] = useState([])
+  const openNodesRef = useRef([])
+  const [sessionsOf, setSessionsOf] = useState({})
 
+  const loadSessions = useCallback(
+    async (nodeIds) => {
+      const pages = await Promise.all(
+        nodeIds.map((nodeId) =>
+          api.get(`/v1/nodes/${encodeURIComponent(nodeId)}/sessions?limit=${NODE_SESSIONS_SHOWN}`),
+        ),
+      )
+      setSessionsOf((current) => ({
+        ...current,
+        ...Object.fromEntries(nodeIds.map((nodeId, index) => [nodeId, pages[index]])),
+      }))
+    },
+    [api],
+  )
   const load = useCallback(async () => {
     try {
       setNodes((await api.get('/v1/nodes?limit=200')).data)
+      await loadSessions(openNodesRef.current)
       setNow(Date.now())
     } catch (caught) {
       setError(describeError(caught))
     }
-  }, [api])
+  }, [api, loadSessions])
+  function toggleSessions(nodeId) {
+    const open = openNodesRef.current.includes(nodeId)
+    openNodesRef.current = open
+      ? openNodesRef.current.filter((id) => id !== nodeId)
+      : [...openNodesRef.current, nodeId]
+    setOpenNodes(openNodesRef.current)
+    if (!open) loadSessions([nodeId]).catch((caught) => setError(describeError(caught)))
+  }
   useEffect(() => {
     load()
     const timer = setInterval(load, NODES_POLL_MS)
@@ -105,13 +141,20 @@ function Nodes({ api }) {
                 <td><div class="row">
                   ${node.status === 'active' && html`<button class="danger" aria-label=${`Drain ${node.id}`} onClick=${() => setConfirming(node.id)}>Drain</button>`}
                   ${node.status === 'draining' && html`<span class="muted">${node.sessions > 0 ? `${node.sessions} left to move` : 'empty'}</span> <button aria-label=${`Activate ${node.id}`} onClick=${() => activate(node)}>Activate</button>`}
+                  <button class="secondary" aria-expanded=${openNodes.includes(node.id)} aria-label=${`Sessions on ${node.id}`} onClick=${() => toggleSessions(node.id)}>Sessions</button>
                 </div></td>
-              </tr>`,
+              </tr>
+              ${
+                openNodes.includes(node.id) &&
+                html`<tr class="node-sessions-row" data-sessions-of=${node.id}>
+                  <td colspan="6"><${NodeSessions} node=${node} page=${sessionsOf[node.id]} now=${now} /></td>
+                </tr>`
+              }`,
             )}
           </tbody>
         </table>
       </div>
-      <p class="muted">Sessions and heartbeats refresh every ${NODES_POLL_MS / 1000} s.</p>
+      <p class="muted">Sessions, heartbeats and the opened session lists refresh every ${NODES_POLL_MS / 1000} s.</p>
     </section>
     <section class="panel" aria-labelledby="rebalance-title">
       <h2 id="rebalance-title">Rebalance</h2>
@@ -133,6 +176,29 @@ function Nodes({ api }) {
       </div>
       ${plan && html`<${RebalancePlan} plan=${plan} />`}
     </section>
+  `
+}
+
+/** The sessions assigned to one node, of every tenant, newest first. */
+function NodeSessions({ node, page, now }) {
+  if (!page) return html`<p class="muted">Loading the sessions on ${node.id}…</p>`
+  if (page.data.length === 0) return html`<p class="muted">No sessions on ${node.id}.</p>`
+  return html`
+    <table class="node-session-list" aria-label=${`Sessions on ${node.id}`}>
+      <thead><tr><th>Session</th><th>Tenant</th><th>State</th><th>Phone</th><th>Updated</th></tr></thead>
+      <tbody>
+        ${page.data.map(
+          (session) => html`<tr data-node-session-id=${session.id}>
+            <td><span class="session-name">${session.name}</span><br /><small class="muted">${session.id}</small></td>
+            <td><span class="tenant-name">${session.tenantName}</span><br /><small class="muted">${session.tenantId}</small></td>
+            <td><${StateBadge} state=${session.state} /></td>
+            <td>${session.phone ?? ''}</td>
+            <td>${ago(session.updatedAt, now)}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${page.nextCursor && html`<p class="muted">The newest ${page.data.length} of ${node.sessions} sessions are shown.</p>`}
   `
 }
 
@@ -225,9 +291,6 @@ function Tenants({ api }) {
           </tbody>
         </table>
       </div>
-      <p class="muted">
-        Dead-lettered events belong to a tenant: its console lists them and redelivers them (Webhooks tab).
-      </p>
       ${keysOf && html`<${TenantKeys} api=${api} tenant=${tenants.find((tenant) => tenant.id === keysOf)} />`}
     </section>
   `
@@ -294,6 +357,114 @@ function TenantKeys({ api, tenant }) {
           </tbody>
         </table>
       </div>
+    </section>
+  `
+}
+
+/** Dead letters per page; "Show more" reads the next page. */
+const DEAD_LETTERS_PAGE = 100
+
+/**
+ * The dead letters of every tenant (deliveries that used up their attempts), newest first, grouped by
+ * tenant: redeliver one event, or every dead letter of a tenant. Read when opened and after each
+ * redelivery (a listing that scans the dead rows is not polled).
+ */
+function DeadLetters({ api }) {
+  const [items, setItems] = useState([])
+  const [nextCursor, setNextCursor] = useState(null)
+  const [loaded, setLoaded] = useState(false)
+  const [notice, setNotice] = useState('')
+  const [error, setError] = useState('')
+
+  const load = useCallback(async () => {
+    try {
+      const page = await api.get(`/v1/dead-letters?limit=${DEAD_LETTERS_PAGE}`)
+      setItems(page.data)
+      setNextCursor(page.nextCursor)
+      setLoaded(true)
+    } catch (caught) {
+      setError(describeError(caught))
+    }
+  }, [api])
+  useEffect(() => {
+    load()
+  }, [load])
+
+  async function run(action) {
+    setError('')
+    setNotice('')
+    try {
+      await action()
+      await load()
+    } catch (caught) {
+      setError(describeError(caught))
+    }
+  }
+  const redeliver = (body, what) =>
+    run(async () => {
+      const { redelivered } = await api.post('/v1/dead-letters/redeliver', body)
+      setNotice(`${what}: ${redelivered} ${redelivered === 1 ? 'delivery' : 'deliveries'} queued again.`)
+    })
+  const showMore = () =>
+    run(async () => {
+      const page = await api.get(
+        `/v1/dead-letters?limit=${DEAD_LETTERS_PAGE}&after=${encodeURIComponent(nextCursor)}`,
+      )
+      setItems((current) => [...current, ...page.data])
+      setNextCursor(page.nextCursor)
+    })
+
+  const tenants = []
+  for (const item of items) {
+    let group = tenants.find((tenant) => tenant.id === item.tenantId)
+    if (!group) {
+      group = { id: item.tenantId, name: item.tenantName, items: [] }
+      tenants.push(group)
+    }
+    group.items.push(item)
+  }
+
+  return html`
+    <section aria-labelledby="dead-letters-title">
+      <h2 id="dead-letters-title">Dead letters</h2>
+      <p class="muted">
+        Deliveries that used up their attempts, newest first: <code>default</code> is the tenant's webhook,
+        <code>whe_…</code> one of its endpoints. Redeliver queues every dead delivery of that event again
+        once its receiver is fixed.
+      </p>
+      <div class="row"><button class="secondary" onClick=${() => run(() => Promise.resolve())}>Refresh dead letters</button></div>
+      ${notice && html`<p role="status">${notice}</p>`}
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${loaded && items.length === 0 && html`<p class="muted">No dead letters.</p>`}
+      ${tenants.map(
+        (
+          tenant,
+        ) => html`<section class="panel" data-dead-letters-of=${tenant.id} aria-label=${`Dead letters of ${tenant.name}`}>
+          <div class="row">
+            <h3><span>${tenant.name}</span> <small class="muted">${tenant.id}</small></h3>
+            <button class="danger" aria-label=${`Redeliver all dead letters of ${tenant.name}`} onClick=${() => redeliver({ tenantId: tenant.id }, `All of ${tenant.name}`)}>Redeliver all</button>
+          </div>
+          <div class="table-wrap">
+            <table class="dead-letters">
+              <thead><tr><th>Event</th><th>Session</th><th>Endpoint</th><th>Attempts</th><th>Last error</th><th>Occurred</th><th></th></tr></thead>
+              <tbody>
+                ${tenant.items.map(
+                  (item) => html`<tr data-event-id=${item.eventId} data-endpoint=${item.endpoint}>
+                    <td>${item.type}<br /><small class="muted">${item.eventId}</small></td>
+                    <td><small>${item.sessionId}</small></td>
+                    <td><code>${item.endpoint}</code></td>
+                    <td>${item.attempts}</td>
+                    <td>${item.lastError ?? ''}</td>
+                    <td>${shortTime(item.occurredAt)}</td>
+                    <td><button aria-label=${`Redeliver ${item.eventId} to ${item.endpoint}`} onClick=${() => redeliver({ tenantId: tenant.id, eventIds: [item.eventId] }, item.eventId)}>Redeliver</button></td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table>
+          </div>
+        </section>`,
+      )}
+      ${nextCursor && html`<button class="secondary" onClick=${showMore}>Show more dead letters</button>`}
     </section>
   `
 }
