@@ -43,7 +43,8 @@ const cursorOf = (item: { eventId: string; endpoint: string }) => `${item.eventI
 
 /**
  * A page of dead letters, newest event first (one per event and endpoint), of every tenant or of
- * `tenantId`, after the cursor. Each source is limited before the two are merged.
+ * `tenantId`, after the cursor. Each source is limited before the two are merged; both are read through
+ * partial indexes of their dead rows (`events_dead_idx`, `webhook_deliveries_dead_idx`).
  */
 export async function listDeadLetters({
   ctx,

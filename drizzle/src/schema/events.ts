@@ -73,6 +73,8 @@ export const events = pgTable(
     // The live streams' read: a tenant's rows after a (tx, id) position.
     index('events_tenant_tx_idx').on(table.tenantId, table.tx, table.id),
     index('events_pending_session_idx').on(table.sessionId, table.seq).where(sql`delivery = 'pending'`),
+    // The operator's dead letters, newest first (GET /v1/dead-letters): few rows, read without a scan.
+    index('events_dead_idx').on(table.id).where(sql`delivery = 'dead'`),
     // "Was this received message already stored?": WhatsApp delivers a message again when its receipt
     // was not sent (a crash after the commit); the owner looks it up here before appending it twice.
     index('events_inbound_wa_id_idx')

@@ -83,5 +83,7 @@ export const webhookDeliveries = pgTable(
       .on(table.endpointId, table.sessionId, table.seq)
       .where(sql`status = 'pending'`),
     index('webhook_deliveries_endpoint_idx').on(table.endpointId, table.eventId),
+    // The operator's dead letters, newest first (GET /v1/dead-letters): few rows, read without a scan.
+    index('webhook_deliveries_dead_idx').on(table.eventId, table.endpointId).where(sql`status = 'dead'`),
   ],
 )

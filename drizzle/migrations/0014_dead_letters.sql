@@ -1,0 +1,2 @@
+CREATE INDEX "events_dead_idx" ON "events" USING btree ("id") WHERE delivery = 'dead';--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_dead_idx" ON "webhook_deliveries" USING btree ("event_id","endpoint_id") WHERE status = 'dead';
