@@ -7,7 +7,6 @@ import {
   type MessageError,
   type MessageLocation,
   type MessageReaction,
-  type MessageStatus,
   messageErrorOf,
   NotFound,
   newId,
