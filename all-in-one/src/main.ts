@@ -98,6 +98,7 @@ const server = serve({ fetch: controlPlane.app.fetch, port: config.PORT, hostnam
       '',
       `wa-cluster is running at ${listening.url}`,
       `  listening:  ${listening.scope}`,
+      `  console:    ${listening.url}/console (sign in with the admin key)`,
       `  API docs:   ${listening.url}/docs`,
       `  admin key:  ${adminKeyLine(secrets.adminKeySource)}`,
       `  data:       ${dataDir}`,

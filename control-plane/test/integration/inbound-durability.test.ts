@@ -13,7 +13,7 @@ import { startWebhookReceiver, type WebhookReceiver } from '../../../test-suppor
  * reaches the webhook, and a message seen twice is the same event (the same event id) seen twice.
  */
 describe.sequential('inbound messages survive SIGKILLs of the owning node (real processes, wa-sim)', () => {
-  const RATE_PER_SECOND = 50
+  const RATE_PER_SECOND = 200
   const KILLS = 3
   const contacts = ['6281300000201', '6281300000202', '6281300000203', '6281300000204']
   const phones = ['6285700000201', '6285700000202']
