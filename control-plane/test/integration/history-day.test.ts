@@ -84,7 +84,7 @@ describe.sequential('a day of traffic in the history (real processes, wa-sim)', 
     await sim?.stop()
   })
 
-  it('stores inbound and outbound messages, their statuses, chats and contacts across a restart', async () => {
+  it('stores inbound and outbound messages, their statuses, chats, contacts and statistics across a restart', async () => {
     // Morning: Budi writes (addressed by LID, as WhatsApp does more and more), the tenant answers, he reads it.
     const morning = await sim.send({ from: budi, to: phone, text: 'pagi, tagihan saya?', addressing: 'lid' })
     await eventually('Budi’s message stored', async () => (await history({ direction: 'in' })).length === 1)
@@ -176,6 +176,22 @@ describe.sequential('a day of traffic in the history (real processes, wa-sim)', 
         { jid: `${sari}@s.whatsapp.net`, phone: sari, lid: sariLid, pushName: 'Sari', savedName: null },
       ]),
     )
+
+    // The day's statistics, counted by the trigger across the restart: 3 sends, of which 2 went out
+    // (one delivered and read) and 1 failed; 3 received (Sari's repeated message counted once).
+    const stats = (await tenant.GET('/v1/sessions/{sessionId}/stats', { params: { path: { sessionId } } }))
+      .data
+    expect(stats).toMatchObject({
+      total: 3,
+      queued: 0,
+      sent: 2,
+      delivered: 1,
+      read: 1,
+      failed: 1,
+      inbound: 3,
+    })
+    expect(stats?.successRate).toBeCloseTo(2 / 3)
+    expect((await tenant.GET('/v1/stats')).data).toMatchObject({ total: 3, failed: 1, inbound: 3 })
 
     // Another tenant sees none of it.
     expect((await other.GET('/v1/messages')).data?.data).toEqual([])

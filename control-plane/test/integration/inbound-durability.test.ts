@@ -109,7 +109,7 @@ describe.sequential('inbound messages survive SIGKILLs of the owning node (real 
         const seen = new Set(received().map((entry) => entry.waMessageId))
         return sent.every((id) => seen.has(id))
       },
-      120_000,
+      240_000,
     )
     const eventIdsByMessage = new Map<string, Set<string>>()
     for (const { eventId, waMessageId } of received()) {
@@ -127,5 +127,5 @@ describe.sequential('inbound messages survive SIGKILLs of the owning node (real 
       'every message acknowledged by the sessions',
       async () => (await sim.stats()).unacknowledged === 0,
     )
-  }, 300_000)
+  }, 420_000)
 })
