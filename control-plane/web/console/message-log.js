@@ -1,40 +1,21 @@
 import { html, useEffect, useState } from '/assets/vendor/preact-htm.js'
-import { describeError, recentEvents, shortTime } from './api.js'
+import { describeError, query, shortTime } from './api.js'
 
-// The message log of one session and its send form. The API has no message listing yet, so the log
-// is built from the event outbox: received messages are `messages.upsert` events, sent ones are the
-// `messages.update` events of their status changes (their text read once from the message resource)
-// plus what this page sent. Everything else in the console sees only `loadMessageLog` and
-// `entriesFromEvent`: a message listing endpoint replaces these two functions and nothing more.
+// The message log of one session and its send form. It opens with the session's stored history
+// (`GET /v1/sessions/{id}/messages`, newest first) and the live stream then adds received messages
+// and moves the status of sent ones.
 
-const HISTORY_EVENTS = 100
-/** Sent messages whose text is read from `GET …/messages/{id}` when the log opens. */
-const SENT_TEXTS_READ = 30
+const HISTORY_ROWS = 200
 
 /**
- * The rows of one session (`{id, direction: 'in' | 'out', chatId, text, status, at}`) and whether
- * its whole history was read (`complete`; a very long one is read only so far).
+ * The newest rows of one session (`{id, direction: 'in' | 'out', chatId, text, status, at}`) and
+ * whether that is its whole history (`complete`).
  */
 export async function loadMessageLog(api, sessionId) {
-  const [upserts, updates] = await Promise.all([
-    recentEvents(api, { sessionId, type: 'messages.upsert' }, HISTORY_EVENTS),
-    recentEvents(api, { sessionId, type: 'messages.update' }, HISTORY_EVENTS),
-  ])
-  let entries = []
-  for (const event of [...upserts.events, ...updates.events])
-    entries = mergeEntries(entries, entriesFromEvent(event))
-  const sentWithoutText = entries.filter((entry) => entry.direction === 'out' && entry.text === undefined)
-  const sent = await Promise.all(
-    sentWithoutText
-      .slice(-SENT_TEXTS_READ)
-      .map((entry) =>
-        api
-          .get(`/v1/sessions/${encodeURIComponent(sessionId)}/messages/${encodeURIComponent(entry.id)}`)
-          .catch(() => null),
-      ),
+  const { data, nextCursor } = await api.get(
+    `/v1/sessions/${encodeURIComponent(sessionId)}/messages${query({ limit: HISTORY_ROWS })}`,
   )
-  for (const message of sent) if (message) entries = mergeEntries(entries, [entryFromSent(message)])
-  return { entries, complete: upserts.complete && updates.complete }
+  return { entries: mergeEntries([], data.map(entryFromMessage)), complete: !nextCursor }
 }
 
 /** The rows an event of the live stream or the outbox adds or changes (none for other types). */
@@ -65,17 +46,18 @@ export function entriesFromEvent(event) {
   return []
 }
 
-/** A row for a message resource (`POST …/messages` answers one). */
-export function entryFromSent(message) {
+/** A row for a message resource (the history lists them; `POST …/messages` answers one). */
+export function entryFromMessage(message) {
   return {
     id: message.id,
     waMessageId: message.waMessageId ?? undefined,
-    direction: 'out',
-    chatId: message.to,
+    direction: message.direction ?? 'out',
+    chatId: message.chatId ?? message.to,
     text: message.text ?? `(${message.type ?? 'message'})`,
     status: message.status,
     error: message.error ?? undefined,
-    at: message.createdAt,
+    // WhatsApp's time of a received message, else when it was stored.
+    at: message.sentAt ?? message.createdAt,
   }
 }
 
@@ -176,7 +158,7 @@ export function MessageLog({ api, sessions, subscribe }) {
     setError('')
     try {
       const message = await api.post(`/v1/sessions/${encodeURIComponent(chosen)}/messages`, { to, text })
-      setEntries((list) => mergeEntries(list, [entryFromSent(message)]))
+      setEntries((list) => mergeEntries(list, [entryFromMessage(message)]))
       setText('')
     } catch (caught) {
       setError(describeError(caught))
@@ -226,7 +208,7 @@ export function MessageLog({ api, sessions, subscribe }) {
       ${loading && html`<p class="muted">Loading…</p>`}
       ${
         partial &&
-        html`<p class="muted">This session's history is long: only its oldest events were read. New messages still appear here as they come.</p>`
+        html`<p class="muted">Showing this session's newest ${HISTORY_ROWS} messages; the API lists the rest (GET /v1/sessions/{id}/messages).</p>`
       }
       <div class="table-wrap">
         <table class="message-log">
@@ -238,7 +220,7 @@ export function MessageLog({ api, sessions, subscribe }) {
                 <td>${entry.direction === 'in' ? '⬅ in' : 'out ➡'}</td>
                 <td>${chatLabel(entry.chatId)}</td>
                 <td class="message-text">${entry.text ?? ''}</td>
-                <td><span class="badge">${entry.status}</span>${entry.error ? html` <span class="error">${entry.error}</span>` : ''}</td>
+                <td><span class="badge">${entry.status}</span>${entry.error ? html` <span class="error">${entry.error.message ?? entry.error}</span>` : ''}</td>
               </tr>`,
             )}
           </tbody>
