@@ -1,4 +1,5 @@
 import {
+  type ContactInfo,
   type Coordinator,
   coordinationKeys,
   DAILY_SENDS_WINDOW_MS,
@@ -110,6 +111,8 @@ export class SessionRunner {
   private stopping: StopMode | undefined
   private reconnectTimer: NodeJS.Timeout | undefined
   private reconnectAttempt = 0
+  /** Contacts this runner wrote as they are now (see contactKey): the same again is not rewritten. */
+  private readonly knownContacts = new Set<string>()
   private qrCount = 0
   private pairingRequested = false
   /** Serialises event handling so events reach the outbox in the order the connection reported them. */
@@ -276,11 +279,15 @@ export class SessionRunner {
       case 'statuses':
         await this.recordStatuses(event.updates)
         return
-      case 'contacts':
-        await this.recordDirectory(() =>
-          recordContacts(this.deps.database, { ...this.fence(), contacts: event.contacts }),
-        )
+      case 'contacts': {
+        // Every received message names its sender; most senders are known already, exactly so.
+        const contacts = event.contacts.filter((contact) => !this.knownContacts.has(contactKey(contact)))
+        if (contacts.length === 0) return
+        await this.recordDirectory(() => recordContacts(this.deps.database, { ...this.fence(), contacts }))
+        if (this.knownContacts.size + contacts.length > KNOWN_CONTACTS_MAX) this.knownContacts.clear()
+        for (const contact of contacts) this.knownContacts.add(contactKey(contact))
         return
+      }
       case 'chats':
         await this.recordDirectory(() =>
           recordChats(this.deps.database, { ...this.fence(), chats: event.chats }),
@@ -517,4 +524,12 @@ export class SessionRunner {
     }
     await this.stop('release')
   }
+}
+
+/** How many written contacts a runner remembers before it starts over (a bound on its memory). */
+const KNOWN_CONTACTS_MAX = 500
+
+/** A contact as written: the same JIDs and names give the same key. */
+function contactKey(contact: ContactInfo): string {
+  return JSON.stringify([contact.phoneJid, contact.lid, contact.pushName, contact.savedName])
 }
