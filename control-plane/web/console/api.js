@@ -113,3 +113,18 @@ export function shortTime(timestamp) {
 export function describeError(error) {
   return error instanceof ApiError ? `${error.message} (${error.code})` : String(error?.message ?? error)
 }
+
+/**
+ * Runs what a button asks for, then reloads what it changed; a failure is shown instead. `clear`
+ * runs first, with the error cleared, so the last notice does not stay beside the new outcome.
+ */
+export async function runThenReload(action, { load, setError, clear = () => {} }) {
+  setError('')
+  clear()
+  try {
+    await action()
+    await load()
+  } catch (caught) {
+    setError(describeError(caught))
+  }
+}

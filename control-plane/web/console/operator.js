@@ -1,5 +1,5 @@
 import { html, useCallback, useEffect, useRef, useState } from '/assets/vendor/preact-htm.js'
-import { ago, describeError, shortTime } from './api.js'
+import { ago, describeError, runThenReload, shortTime } from './api.js'
 import { StateBadge } from './tenant.js'
 
 /** Nodes are polled: the event stream is per tenant, and a drain's progress is the nodes' counts. */
@@ -83,16 +83,7 @@ function Nodes({ api }) {
     return () => clearInterval(timer)
   }, [load])
 
-  async function run(action) {
-    setError('')
-    setNotice('')
-    try {
-      await action()
-      await load()
-    } catch (caught) {
-      setError(describeError(caught))
-    }
-  }
+  const run = (action) => runThenReload(action, { load, setError, clear: () => setNotice('') })
   const drain = (node) =>
     run(async () => {
       setConfirming('')
@@ -314,15 +305,7 @@ function TenantKeys({ api, tenant }) {
     load()
   }, [load])
 
-  async function run(action) {
-    setError('')
-    try {
-      await action()
-      await load()
-    } catch (caught) {
-      setError(describeError(caught))
-    }
-  }
+  const run = (action) => runThenReload(action, { load, setError })
 
   return html`
     <section class="panel" aria-labelledby="keys-title">
@@ -390,16 +373,7 @@ function DeadLetters({ api }) {
     load()
   }, [load])
 
-  async function run(action) {
-    setError('')
-    setNotice('')
-    try {
-      await action()
-      await load()
-    } catch (caught) {
-      setError(describeError(caught))
-    }
-  }
+  const run = (action) => runThenReload(action, { load, setError, clear: () => setNotice('') })
   const redeliver = (body, what) =>
     run(async () => {
       const { redelivered } = await api.post('/v1/dead-letters/redeliver', body)

@@ -1,5 +1,5 @@
 import { html, useCallback, useEffect, useState } from '/assets/vendor/preact-htm.js'
-import { ApiError, describeError, query, recentEvents, shortTime } from './api.js'
+import { ApiError, describeError, query, recentEvents, runThenReload, shortTime } from './api.js'
 
 const EVENT_TYPES = [
   'connection.update',
@@ -8,6 +8,17 @@ const EVENT_TYPES = [
   'broadcast.progress',
   'broadcast.completed',
 ]
+
+/** Asks for a redelivery, says how many went back in the queue, and reloads the list. */
+function requeue(api, path, body, { load, setNotice, setError }) {
+  return runThenReload(
+    async () => {
+      const { redelivered } = await api.post(path, body)
+      setNotice(`${redelivered} queued again.`)
+    },
+    { load, setError },
+  )
+}
 
 /** Webhook settings: the default webhook and its deliveries (the events' own), and the endpoints. */
 export function Webhooks({ api }) {
@@ -120,16 +131,7 @@ function DefaultDeliveries({ api }) {
     load()
   }, [load])
 
-  async function redeliver(path, body) {
-    setError('')
-    try {
-      const { redelivered } = await api.post(path, body)
-      setNotice(`${redelivered} queued again.`)
-      await load()
-    } catch (caught) {
-      setError(describeError(caught))
-    }
-  }
+  const redeliver = (path, body) => requeue(api, path, body, { load, setNotice, setError })
 
   return html`
     <section aria-labelledby="deliveries-title">
@@ -184,16 +186,7 @@ function Endpoints({ api }) {
     load()
   }, [load])
 
-  async function run(action) {
-    setError('')
-    setResult('')
-    try {
-      await action()
-      await load()
-    } catch (caught) {
-      setError(describeError(caught))
-    }
-  }
+  const run = (action) => runThenReload(action, { load, setError, clear: () => setResult('') })
   const path = (endpoint) => `/v1/webhooks/${encodeURIComponent(endpoint.id)}`
 
   return html`
@@ -265,16 +258,7 @@ function EndpointDeliveries({ api, endpointId }) {
     load()
   }, [load])
 
-  async function redeliver(path, body) {
-    setError('')
-    try {
-      const { redelivered } = await api.post(path, body)
-      setNotice(`${redelivered} queued again.`)
-      await load()
-    } catch (caught) {
-      setError(describeError(caught))
-    }
-  }
+  const redeliver = (path, body) => requeue(api, path, body, { load, setNotice, setError })
 
   return html`
     <section class="panel" aria-labelledby="endpoint-deliveries-title">
