@@ -165,13 +165,16 @@ export async function linkSessionThroughApi(
   sim: { scan(input: { qr: string; phone: string; pushName?: string }): Promise<{ jid: string }> },
   phone: string,
   confirmVia: WaClusterClient = tenant,
+  /** The session's fields (`name` defaults to the phone) and the push name the phone shows. */
+  details: { name?: string; externalId?: string; pushName?: string } = {},
 ): Promise<{ id: string; phone: string; jid: string }> {
-  const session = (await tenant.POST('/v1/sessions', { body: { name: phone } })).data!
+  const { pushName = phone, ...fields } = details
+  const session = (await tenant.POST('/v1/sessions', { body: { name: phone, ...fields } })).data!
   const path = { sessionId: session.id }
   const connect = await tenant.POST('/v1/sessions/{sessionId}/connect', { params: { path } })
   if (connect.data?.state !== 'QR_READY')
     throw new Error(`connect answered ${JSON.stringify(connect.data ?? connect.error)}`)
-  const { jid } = await sim.scan({ qr: connect.data.qr!, phone, pushName: phone })
+  const { jid } = await sim.scan({ qr: connect.data.qr!, phone, pushName })
   await eventually(
     `${phone} CONNECTED`,
     async () =>

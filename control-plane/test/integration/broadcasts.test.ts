@@ -1,7 +1,8 @@
-import { authCreds, broadcasts, messages, sessions } from '@wa-cluster/db'
+import { broadcasts, messages } from '@wa-cluster/db'
 import { and, asc, eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  createSendableSession,
   createTenantThroughApi,
   createTestApi,
   snapshotDatabase,
@@ -20,13 +21,8 @@ beforeAll(async () => {
   api = await createTestApi('cp_broadcasts')
   key = (await createTenantThroughApi(api, 'Billing')).apiKey
   otherKey = (await createTenantThroughApi(api, 'Other')).apiKey
-  sessionId = (await api.call('POST', '/v1/sessions', { key, body: { name: 'billing' } })).body.id
   // No session-node runs here: wanted-connected and linked, so sends are accepted and stay queued.
-  await api.ctx.database.db
-    .update(sessions)
-    .set({ desiredState: 'connected' })
-    .where(eq(sessions.id, sessionId))
-  await api.ctx.database.db.insert(authCreds).values({ sessionId, value: Buffer.from('sealed creds') })
+  sessionId = await createSendableSession(api, key, { name: 'billing' })
 })
 afterAll(async () => {
   await api?.close()

@@ -1,7 +1,6 @@
-import { authCreds, sessions } from '@wa-cluster/db'
-import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  createSendableSession,
   createTenantThroughApi,
   createTestApi,
   snapshotDatabase,
@@ -14,13 +13,8 @@ let sessionId: string
 beforeAll(async () => {
   api = await createTestApi('cp_message_metadata')
   key = (await createTenantThroughApi(api, 'Metadata')).apiKey
-  sessionId = (await api.call('POST', '/v1/sessions', { key, body: { name: 'billing' } })).body.id
   // No session-node runs here: a wanted-connected, linked session accepts sends and keeps them queued.
-  await api.ctx.database.db
-    .update(sessions)
-    .set({ desiredState: 'connected' })
-    .where(eq(sessions.id, sessionId))
-  await api.ctx.database.db.insert(authCreds).values({ sessionId, value: Buffer.from('sealed creds') })
+  sessionId = await createSendableSession(api, key, { name: 'billing' })
 })
 afterAll(async () => {
   await api?.close()

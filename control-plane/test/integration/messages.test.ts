@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFailoverLeader } from '../../src/cluster/failover-leader.js'
 import {
+  createSendableSession,
   createTenantThroughApi,
   createTestApi,
   snapshotDatabase,
@@ -16,14 +17,8 @@ let sessionId: string
 beforeAll(async () => {
   api = await createTestApi('cp_messages')
   key = (await createTenantThroughApi(api, 'Messages')).apiKey
-  sessionId = (await api.call('POST', '/v1/sessions', { key, body: { name: 'sender' } })).body.id
-  // No session-node runs here: mark the session as wanted-connected so sends are accepted and stay queued.
-  await api.ctx.database.db
-    .update(sessions)
-    .set({ desiredState: 'connected' })
-    .where(eq(sessions.id, sessionId))
-  // ...and linked: a creds row as a QR scan leaves (sends to a never-linked session are refused).
-  await api.ctx.database.db.insert(authCreds).values({ sessionId, value: Buffer.from('sealed creds') })
+  // No session-node runs here: a wanted-connected, linked session accepts sends and keeps them queued.
+  sessionId = await createSendableSession(api, key, { name: 'sender' })
 })
 afterAll(async () => {
   await api?.close()

@@ -1,8 +1,9 @@
 import { failStaleQueuedSends } from '@wa-cluster/core'
-import { authCreds, messages, sessions } from '@wa-cluster/db'
+import { messages } from '@wa-cluster/db'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  createSendableSession,
   createTenantThroughApi,
   createTestApi,
   snapshotDatabase,
@@ -64,13 +65,7 @@ describe('session externalId', () => {
   })
 
   it('rides on every event of the session, with the message metadata and error on messages.update', async () => {
-    const sessionId = (await api.call('POST', '/v1/sessions', { key, body: { externalId: 'customer-777' } }))
-      .body.id
-    await api.ctx.database.db
-      .update(sessions)
-      .set({ desiredState: 'connected' })
-      .where(eq(sessions.id, sessionId))
-    await api.ctx.database.db.insert(authCreds).values({ sessionId, value: Buffer.from('sealed creds') })
+    const sessionId = await createSendableSession(api, key, { externalId: 'customer-777' })
     const sent = await api.call('POST', `/v1/sessions/${sessionId}/messages`, {
       key,
       body: { to: '081234567890', text: 'Tagihan', metadata: { invoiceId: 'INV-7' } },

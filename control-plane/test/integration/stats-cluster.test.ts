@@ -2,8 +2,7 @@ import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { startSimulator } from '@wa-cluster/wa-sim'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cluster, startCluster } from '../../../test-support/cluster.js'
-import { eventually } from '../../../test-support/processes.js'
+import { type Cluster, linkSessionThroughApi, startCluster } from '../../../test-support/cluster.js'
 import {
   type ReceivedEvent,
   startWebhookReceiver,
@@ -58,17 +57,13 @@ describe.sequential('message statistics through the cluster', () => {
     other = createClient({ baseUrl: cluster.controlPlanes[0]!.url, apiKey: otherKey })
     const webhook = await tenant.PUT('/v1/webhook', { body: { url: hooks.url } })
     hooks.setSecret(webhook.data!.secret)
-    sessionId = (await tenant.POST('/v1/sessions', { body: { name: 'billing', externalId: 'cust-42' } }))
-      .data!.id
-    const connect = await tenant.POST('/v1/sessions/{sessionId}/connect', { params: { path: { sessionId } } })
-    await sim.scan({ qr: connect.data!.qr!, phone: sessionPhone, pushName: 'Billing' })
-    await eventually(
-      'session CONNECTED',
-      async () =>
-        (await tenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } })).data?.state ===
-        'CONNECTED',
-      60_000,
-    )
+    sessionId = (
+      await linkSessionThroughApi(tenant, sim, sessionPhone, tenant, {
+        name: 'billing',
+        externalId: 'cust-42',
+        pushName: 'Billing',
+      })
+    ).id
   })
 
   afterAll(async () => {

@@ -1,7 +1,6 @@
-import { authCreds, sessions } from '@wa-cluster/db'
-import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  createSendableSession,
   createTenantThroughApi,
   createTestApi,
   snapshotDatabase,
@@ -24,12 +23,7 @@ afterAll(async () => {
 
 async function tenantWithSession(name: string) {
   const { tenantId, apiKey } = await createTenantThroughApi(api, name)
-  const sessionId = (await api.call('POST', '/v1/sessions', { key: apiKey, body: {} })).body.id
-  await api.ctx.database.db
-    .update(sessions)
-    .set({ desiredState: 'connected' })
-    .where(eq(sessions.id, sessionId))
-  await api.ctx.database.db.insert(authCreds).values({ sessionId, value: Buffer.from('sealed creds') })
+  const sessionId = await createSendableSession(api, apiKey)
   const send = (text: string) =>
     api.call('POST', `/v1/sessions/${sessionId}/messages`, {
       key: apiKey,

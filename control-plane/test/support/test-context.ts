@@ -2,8 +2,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { type ServerType, serve } from '@hono/node-server'
 import { createClient, type WaClusterClient } from '@wa-cluster/client'
 import { type Coordinator, createMemoryCoordinator, createOutboundPolicy } from '@wa-cluster/core'
+import { authCreds, sessions } from '@wa-cluster/db'
 import { type Config, createSecretBox, parseConfig } from '@wa-cluster/shared'
-import { sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
@@ -153,4 +154,18 @@ export async function snapshotDatabase(api: TestApi): Promise<Record<string, str
     snapshot[table] = `${row?.count}:${row?.digest}`
   }
   return snapshot
+}
+
+/**
+ * Creates a session through the API and makes it one that accepts sends with no session-node running:
+ * wanted connected and linked (a creds row, as a QR scan leaves). Its sends stay queued.
+ */
+export async function createSendableSession(api: TestApi, key: string, body: object = {}): Promise<string> {
+  const sessionId = (await api.call('POST', '/v1/sessions', { key, body })).body.id as string
+  await api.ctx.database.db
+    .update(sessions)
+    .set({ desiredState: 'connected' })
+    .where(eq(sessions.id, sessionId))
+  await api.ctx.database.db.insert(authCreds).values({ sessionId, value: Buffer.from('sealed creds') })
+  return sessionId
 }
