@@ -85,14 +85,16 @@ export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number]
  * sent or beyond, `delivered` those delivered or read, `read` those read. `queued` is what is still
  * to go; `failed` includes recipients left unsent by a cancel (`cancelled` counts those).
  */
-export type BroadcastCounts = {
+export type BroadcastCounts = MessageOutcomeCounts & { cancelled: number }
+
+/** Outbound messages by how far they got: `sent` includes `delivered`, which includes `read`. */
+export type MessageOutcomeCounts = {
   total: number
   queued: number
   sent: number
   delivered: number
   read: number
   failed: number
-  cancelled: number
 }
 
 export type BroadcastProgressData = {

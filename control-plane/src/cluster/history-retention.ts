@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import {
   deleteExpiredMessageEvents,
   deleteExpiredMessages,
@@ -35,8 +36,6 @@ export function createHistoryRetention(deps: {
   let running: Promise<unknown> | undefined
   let stopping = false
 
-  const pause = () => new Promise((resolve) => setTimeout(resolve, config.RETENTION_PAUSE_MS))
-
   /** Deletes batch after batch until one comes back short; returns the total. */
   async function drain(
     cutoff: RetentionCutoff,
@@ -58,7 +57,7 @@ export function createHistoryRetention(deps: {
           'retention: deleted expired history',
         )
       if (deleted < config.RETENTION_BATCH_SIZE) return total
-      await pause()
+      await delay(config.RETENTION_PAUSE_MS)
     }
   }
 

@@ -1,22 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { TenantLimits, TenantStatus } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import type { ControlPlaneContext } from '../context.js'
+import type { AuthenticatedTenant } from '../services/api-keys.js'
 
 /** Who is calling: the operator (admin key) or one tenant (its API key). */
-export type Principal =
-  | { kind: 'admin' }
-  | {
-      kind: 'tenant'
-      tenantId: string
-      apiKeyId: string
-      limits: TenantLimits
-      status: TenantStatus
-      /** The tenant's own settings; null = the configured default. */
-      defaultCountry: string | null
-      timeZone: string | null
-    }
+export type Principal = { kind: 'admin' } | ({ kind: 'tenant' } & AuthenticatedTenant)
 
 /** What a stream token allows, when a stream was opened with one. */
 export type StreamGrantScope = { sessionId: string | null; expiresAt: Date }

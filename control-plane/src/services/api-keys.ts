@@ -47,6 +47,17 @@ export function isAdminKey(ctx: ControlPlaneContext, presentedKey: string): bool
   return presented.length === expected.length && timingSafeEqual(presented, expected)
 }
 
+/** A tenant as its API key presents it: the key, the limits the operator set and its settings. */
+export type AuthenticatedTenant = {
+  tenantId: string
+  apiKeyId: string
+  limits: TenantLimits
+  status: TenantStatus
+  /** The tenant's own settings; null = the configured default. */
+  defaultCountry: string | null
+  timeZone: string | null
+}
+
 /**
  * The tenant a key belongs to, with the limits the operator set for it, or undefined for an unknown or
  * revoked key. Looked up by hash only.
@@ -57,17 +68,7 @@ export async function authenticateApiKey({
 }: {
   ctx: ControlPlaneContext
   presentedKey: string
-}): Promise<
-  | {
-      tenantId: string
-      apiKeyId: string
-      limits: TenantLimits
-      status: TenantStatus
-      defaultCountry: string | null
-      timeZone: string | null
-    }
-  | undefined
-> {
+}): Promise<AuthenticatedTenant | undefined> {
   const [row] = await ctx.database.db
     .select({
       id: apiKeys.id,

@@ -1,5 +1,5 @@
 import { tenants } from '@wa-cluster/db'
-import { NotFound, ValidationFailed } from '@wa-cluster/shared'
+import { type MessageOutcomeCounts, NotFound, ValidationFailed } from '@wa-cluster/shared'
 import { eq, type SQL, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { requireSession } from './sessions.js'
@@ -10,13 +10,7 @@ import { requireSession } from './sessions.js'
  * is in exactly one of queued, sent and failed by its current status; delivered and read are the part
  * of sent that got that far.
  */
-export type StatsCounts = {
-  total: number
-  queued: number
-  sent: number
-  delivered: number
-  read: number
-  failed: number
+export type StatsCounts = MessageOutcomeCounts & {
   /** sent / (sent + failed): the share of settled messages that went out; null while none settled. */
   successRate: number | null
   inbound: number
