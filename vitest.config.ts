@@ -28,17 +28,6 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
-      {
-        // Not part of `npm test`: `npm run test:chaos`. It is not yet reliable enough to gate CI.
-        test: {
-          name: 'chaos',
-          include: ['*/test/chaos/**/*.test.ts'],
-          globalSetup: ['./test-support/global-setup.ts'],
-          testTimeout: 420_000,
-          hookTimeout: 120_000,
-          fileParallelism: false,
-        },
-      },
     ],
   },
 })

@@ -41,7 +41,14 @@ describe.sequential('chaos: faults of every part under traffic (real processes, 
       },
     })
     const admin = createClient({ baseUrl: cluster.controlPlanes[0]!.url, apiKey: cluster.adminKey })
-    const apiKey = (await admin.POST('/v1/tenants', { body: { name: 'Chaos' } })).data!.apiKey
+    const created = (await admin.POST('/v1/tenants', { body: { name: 'Chaos' } })).data!
+    // The clients below poll every 100 ms and retry every send through the outages: far past the
+    // default 1,200 requests a minute, whose 429s would read as an outage of the cluster.
+    await admin.PATCH('/v1/tenants/{tenantId}', {
+      params: { path: { tenantId: created.id } },
+      body: { limits: { requestsPerMinute: 100_000 } },
+    })
+    const apiKey = created.apiKey
     tenants = cluster.controlPlanes.map((entry) => createClient({ baseUrl: entry.url, apiKey }))
     const webhook = await tenants[0]!.PUT('/v1/webhook', { body: { url: receiver.url } })
     receiver.setSecret(webhook.data!.secret)
@@ -104,20 +111,18 @@ describe.sequential('chaos: faults of every part under traffic (real processes, 
       eventually(
         what,
         async () => {
-          const sessions = await Promise.all(
-            linked.map(
-              async (session) =>
-                (
-                  await tenants[1]!.GET('/v1/sessions/{sessionId}', {
-                    params: { path: { sessionId: session.id } },
-                  })
-                ).data,
-            ),
+          const reads = await Promise.all(
+            linked.map(async (session) => {
+              const { data, response } = await tenants[1]!.GET('/v1/sessions/{sessionId}', {
+                params: { path: { sessionId: session.id } },
+              })
+              return { id: session.id, status: response.status, session: data }
+            }),
           )
-          const waiting = sessions.filter((session) => session?.state !== 'CONNECTED')
+          const waiting = reads.filter((read) => read.session?.state !== 'CONNECTED')
           if (waiting.length > 0)
             throw new Error(
-              `not CONNECTED: ${waiting.map((session) => `${session?.id} ${session?.state} on ${session?.nodeId} (${session?.reason ?? ''})`).join(', ')}`,
+              `not CONNECTED: ${waiting.map(({ id, status, session }) => (session ? `${id} ${session.state} on ${session.nodeId} (${session.reason ?? ''})` : `${id} HTTP ${status}`)).join(', ')}`,
             )
           return true
         },
