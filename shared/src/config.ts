@@ -200,6 +200,11 @@ export const configSchema = z.object({
   RETENTION_BATCH_SIZE: positiveInt.max(100_000).default(1_000),
   /** The retention job's pause between batches, so it never hogs Postgres. Default 200 ms. */
   RETENTION_PAUSE_MS: z.coerce.number().int().min(0).default(200),
+  /**
+   * The least `delayMs` a broadcast may ask for. Default 1000: faster than one a second is how numbers
+   * get banned. Lower it only where a number is known to bear it, or in tests.
+   */
+  BROADCAST_MIN_DELAY_MS: positiveInt.default(1000),
   /** Messages a tenant may send per session per minute (429 with Retry-After past it). Default 100. */
   SEND_RATE_LIMIT_PER_MINUTE: positiveInt.default(100),
   /** Sessions a tenant may have, unless the operator set its `limits.sessions`. Default 100. */

@@ -34,6 +34,7 @@ export interface InboxMessage {
   /** Recipient PN (the contact or other account whose phone decrypted it). */
   to: string
   text: string
+  /** When the server received the stanza (ms since the epoch). */
   timestamp: number
 }
 
@@ -232,6 +233,9 @@ export class MessageRelay {
     const { registry, counters, sockets, logger } = this.context
     const role = connection.role
     if (role.kind !== 'device') return
+    // When the stanza reached the server: the inbox's timestamp, so pacing is judged by arrival and not
+    // by how long the phone took to decrypt.
+    const receivedAt = Date.now()
     const sender = registry.get(role.pn)!
     const chatJid = node.attrs.to ?? ''
     const id = node.attrs.id ?? ''
@@ -263,6 +267,7 @@ export class MessageRelay {
           enc.content,
           id,
           chat?.account,
+          receivedAt,
         )
       } else {
         // Another Baileys companion: relay the ciphertext as WhatsApp's server does.
@@ -335,6 +340,7 @@ export class MessageRelay {
     ciphertext: Uint8Array,
     id: string,
     chatAccount: Account | undefined,
+    receivedAt: number,
   ): Promise<void> {
     const { registry, counters, logger } = this.context
     let message: proto.Message
@@ -359,7 +365,7 @@ export class MessageRelay {
       fromDevice: senderDeviceJid,
       to: phoneAccount.pn,
       text,
-      timestamp: Date.now(),
+      timestamp: receivedAt,
     })
   }
 }

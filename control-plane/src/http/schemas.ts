@@ -799,11 +799,12 @@ export const CreateBroadcastBody = z
     delayMs: z
       .number()
       .int('must be an integer')
-      .min(1000, 'must be at least 1000')
+      .min(1, 'must be positive')
       .max(86_400_000, 'must be at most 86400000')
       .optional()
       .openapi({
-        description: 'Least time between two sends of the session while this broadcast sends (default 3000)',
+        description:
+          'Least time between two sends of the session while this broadcast sends (default 3000); at least `BROADCAST_MIN_DELAY_MS` (1000 unless the operator changed it)',
         example: 3000,
       }),
     jitterMs: z

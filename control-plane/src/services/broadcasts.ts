@@ -116,6 +116,9 @@ export async function createBroadcast({
     if (existing)
       return { broadcast: sameRequestOrConflict(existing, requestHash, sessionId), created: false }
   }
+  const minDelayMs = ctx.config.BROADCAST_MIN_DELAY_MS
+  if (input.delayMs !== undefined && input.delayMs < minDelayMs)
+    throw new ValidationFailed('body.delayMs', `must be at least ${minDelayMs}`)
   if (input.window) {
     const problem = sendWindowProblem(input.window)
     if (problem) throw new ValidationFailed(`body.window.${problem.field}`, problem.reason)
@@ -150,7 +153,7 @@ export async function createBroadcast({
         requestHash,
         status,
         total: rows.length,
-        delayMs: input.delayMs ?? DEFAULT_BROADCAST_DELAY_MS,
+        delayMs: input.delayMs ?? Math.max(DEFAULT_BROADCAST_DELAY_MS, minDelayMs),
         jitterMs: input.jitterMs ?? 0,
         sendAt,
         window: input.window ?? null,
