@@ -5,6 +5,7 @@ import amqp, { type Channel, type ChannelModel } from 'amqplib'
 import { sql } from 'drizzle-orm'
 import { type JetStreamManager, type NatsConnection, connect as natsConnect } from 'nats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { restartRabbitApp, startPrivateNats } from '../../../test-support/brokers.js'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/postgres.js'
 import {
   createTestSecretBox,
@@ -21,7 +22,9 @@ import { createWebhookDispatcher, type WebhookDispatcher } from '../../src/webho
 // Issue 11, broker sinks: every event reaches RabbitMQ and NATS JetStream with its routing key /
 // subject and the webhook envelope, only for the tenants a sink names, and a broker outage holds the
 // events in the outbox until the broker is back. The brokers are the real ones (global-setup says
-// which is missing); the outage is a TCP proxy in front of each that the test cuts and restores.
+// which is missing); one outage is a TCP proxy in front of each that the test cuts and restores, the
+// other a restart of each broker (RabbitMQ's application on the machine's broker, and a NATS server
+// of the test's own with its JetStream store on disk).
 
 const AMQP_TARGET = new URL(process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672')
 const NATS_TARGET = new URL(process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222')
@@ -85,6 +88,11 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
   const fromAmqp: Received[] = []
   let tenantA: string
   let tenantB: string
+  /** The tenant whose events go to the sinks that meet the broker restarts. */
+  let tenantC: string
+  let privateNats: Awaited<ReturnType<typeof startPrivateNats>>
+  const restartStream = `${stream}_RESTART`
+  const restartQueue = `wa.test.${run}.restart`
   let dispatcher: WebhookDispatcher
   let sinks: EventSinkConfig[]
 
@@ -116,6 +124,8 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
 
     // The consumer side connects to the brokers directly, never through the proxies.
     amqpConsumer = await amqp.connect(AMQP_TARGET.href)
+    // The broker restart below closes this connection from the broker's side.
+    amqpConsumer.on('error', () => {})
     amqpChannel = await amqpConsumer.createChannel()
     await amqpChannel.assertExchange(exchange, 'topic', { durable: true })
     const { queue } = await amqpChannel.assertQueue('', { exclusive: true, autoDelete: true })
@@ -138,6 +148,11 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
 
     tenantA = await seedTenant(test.handle)
     tenantB = await seedTenant(test.handle)
+    tenantC = await seedTenant(test.handle)
+    privateNats = await startPrivateNats()
+    // A durable queue: it outlives the RabbitMQ restart, so what is published after it waits there.
+    await amqpChannel.assertQueue(restartQueue, { durable: true })
+    await amqpChannel.bindQueue(restartQueue, exchange, `${prefix}.#`)
     sinks = [
       {
         kind: 'amqp',
@@ -148,6 +163,15 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
         tenants: [tenantA],
       },
       { kind: 'nats', name: 'jetstream', url: `nats://127.0.0.1:${natsProxy.port}`, stream, prefix },
+      { kind: 'amqp', name: 'rabbit-direct', url: AMQP_TARGET.href, exchange, prefix, tenants: [tenantC] },
+      {
+        kind: 'nats',
+        name: 'jetstream-private',
+        url: privateNats.url,
+        stream: restartStream,
+        prefix,
+        tenants: [tenantC],
+      },
     ]
     dispatcher = createWebhookDispatcher({
       database: test.handle,
@@ -164,10 +188,16 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
     await dispatcher?.stop()
     await jsm?.streams.delete(stream).catch(() => {})
     await nats?.close()
-    await amqpChannel?.deleteExchange(exchange).catch(() => {})
+    // The restart closed the first consumer connection: clean up over a new one.
+    const cleanup = await amqp.connect(AMQP_TARGET.href).catch(() => undefined)
+    const channel = await cleanup?.createChannel()
+    await channel?.deleteQueue(restartQueue).catch(() => {})
+    await channel?.deleteExchange(exchange).catch(() => {})
+    await cleanup?.close().catch(() => {})
     await amqpConsumer?.close().catch(() => {})
     await amqpProxy?.close()
     await natsProxy?.close()
+    await privateNats?.stop()
     await test?.drop()
   })
 
@@ -333,4 +363,109 @@ describe('broker sinks (RabbitMQ, NATS JetStream)', () => {
       async () => (await fromNats()).filter((item) => item.envelope.sessionId === session).length === 1,
     )
   })
+
+  it('every event reaches RabbitMQ and NATS across a restart of each broker, each once in JetStream', async () => {
+    const session = await seedSession(test.handle, tenantC)
+    const fromRestartQueue: EventEnvelope[] = []
+    // Reads the durable queue over a connection of its own, opened again after the restart.
+    let reader: { model: ChannelModel; channel: Channel } | undefined
+    const readQueue = async () => {
+      if (!reader) {
+        const model = await amqp.connect(AMQP_TARGET.href)
+        model.on('error', () => {})
+        model.on('close', () => {
+          reader = undefined
+        })
+        reader = { model, channel: await model.createChannel() }
+      }
+      for (;;) {
+        const message = await reader.channel.get(restartQueue, { noAck: true })
+        if (!message) break
+        const envelope = JSON.parse(message.content.toString('utf8')) as EventEnvelope
+        if (envelope.sessionId === session) fromRestartQueue.push(envelope)
+      }
+      return firstCopies(
+        fromRestartQueue.map((envelope) => ({ address: '', envelope })),
+        [session],
+      ).map((item) => item.envelope)
+    }
+    const nats = await natsConnect({
+      servers: privateNats.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 200,
+    })
+    const manager = await nats.jetstreamManager()
+    const fromPrivateNats = async (): Promise<EventEnvelope[]> => {
+      const info = await manager.streams.info(restartStream).catch(() => undefined)
+      if (!info || info.state.messages === 0) return []
+      const envelopes: EventEnvelope[] = []
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+        const message = await manager.streams.getMessage(restartStream, { seq })
+        envelopes.push(JSON.parse(new TextDecoder().decode(message.data)) as EventEnvelope)
+      }
+      return envelopes.filter((envelope) => envelope.sessionId === session)
+    }
+    const pendingFor = async (sinkId: string, whereFailed = false) => {
+      const [row] = await test.handle.rows<{ n: number }>(sql`
+        SELECT count(*)::int AS n FROM sink_deliveries
+        WHERE session_id = ${session} AND sink_id = ${sinkId} AND status = 'pending'
+          AND (${!whereFailed} OR last_error IS NOT NULL)`)
+      return row?.n ?? 0
+    }
+
+    try {
+      await appendSome(session, 2, 0)
+      await waitUntil('RabbitMQ has the first events', async () => (await readQueue()).length === 2, 30_000)
+      await waitUntil('NATS has the first events', async () => (await fromPrivateNats()).length === 2, 30_000)
+
+      // Each broker restarts; the events appended while it is down wait in the outbox, their publishes
+      // failing, and arrive once it is back.
+      await reader?.model.close().catch(() => {})
+      reader = undefined
+      const heldWhileDown = (sinkId: string) =>
+        waitUntil(
+          `${sinkId}: the events appended while its broker is down wait, the oldest with the broker's error`,
+          // In session order: the oldest is retried with the broker's error, the rest wait behind it.
+          async () => (await pendingFor(sinkId)) === 3 && (await pendingFor(sinkId, true)) >= 1,
+          60_000,
+        )
+      await restartRabbitApp(Number(AMQP_TARGET.port || 5672), 1000, async () => {
+        await appendSome(session, 3, 2)
+        await heldWhileDown('rabbit-direct')
+      })
+      await waitUntil(
+        'RabbitMQ has every event after its restart',
+        async () => (await readQueue()).length === 5,
+        90_000,
+      )
+
+      // The NATS server: SIGTERM, down for at least 1 s, started again on the same store.
+      await privateNats.restart(1000, async () => {
+        await appendSome(session, 3, 5)
+        await heldWhileDown('jetstream-private')
+      })
+      await waitUntil(
+        'NATS has every event after its restart',
+        async () => (await fromPrivateNats()).length === 8,
+        90_000,
+      )
+      await waitUntil('RabbitMQ has the events appended during the NATS restart', async () => {
+        return (await readQueue()).length === 8
+      })
+      await waitUntil(
+        'no delivery of the session left pending',
+        async () => (await pendingFor('rabbit-direct')) + (await pendingFor('jetstream-private')) === 0,
+      )
+
+      const events = (await listed(tenantC)).filter((event) => event.sessionId === session)
+      expect(events).toHaveLength(8)
+      const bySeq = [...events].sort((a, b) => a.seq - b.seq)
+      // At least once and in order on RabbitMQ; exactly once in JetStream (de-duplicated by event id).
+      expect(await readQueue()).toEqual(bySeq)
+      expect(await fromPrivateNats()).toEqual(bySeq)
+    } finally {
+      await reader?.model.close().catch(() => {})
+      await nats.close()
+    }
+  }, 240_000)
 })
