@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type BinaryNode, Curve, getBinaryNodeChildBuffer, type KeyPair } from '@whiskeysockets/baileys'
 import { type AccountRegistry, assertPn, optionalName, parseJid } from './account-registry.js'
 import type { ClientConnection } from './client-connection.js'
@@ -56,7 +57,7 @@ export class PairingCodes {
       (!pending || pending.connection.closed) && waited < PAIRING_HELLO_WAIT_MS;
       waited += 50
     ) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      await sleep(50)
       pending = this.pending.get(phone)
     }
     if (!pending || pending.connection.closed)

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { LockBusy } from '@wa-cluster/shared'
 import type { Coordinator, Lease, LeaseOptions, NodeHeartbeat } from './coordinator.js'
 import { createLeaseManager } from './lease-manager.js'
@@ -59,7 +60,7 @@ export function createMemoryCoordinator(): Coordinator {
       let token = tryTake(resource, options.ttlMs)
       while (!token) {
         if (Date.now() >= deadline) throw new LockBusy(resource)
-        await new Promise((resolve) => setTimeout(resolve, 10))
+        await sleep(10)
         token = tryTake(resource, options.ttlMs)
       }
       try {

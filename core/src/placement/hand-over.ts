@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import type { Logger } from 'pino'
 import type { Coordinator } from '../coordination/coordinator.js'
@@ -48,7 +49,7 @@ export async function handOverSession(
     const now = await readPlacement(database, sessionId)
     if (now?.desiredState !== 'connected' || now.nodeId !== placed) return 'moved'
     if (now.state === 'CONNECTED' && now.epoch > before.epoch) return 'moved'
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    await sleep(POLL_MS)
   }
   return 'timed-out'
 }

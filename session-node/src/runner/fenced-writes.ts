@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClaimedEventRow } from '@wa-cluster/core'
 import { StaleEpoch } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
@@ -68,7 +69,7 @@ export function createFencedWriter(deps: FencedWriterDeps): FencedWriter {
         }
         if (attempt >= COMMIT_RETRIES || !deps.mayRetry()) throw error
         logger.warn({ err: (error as Error).message, attempt }, 'write failed; retrying')
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)))
+        await sleep(Math.min(2_000, 100 * 2 ** attempt))
       }
     }
   }
