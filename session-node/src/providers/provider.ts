@@ -8,6 +8,7 @@ import type {
 } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { PostgresAuthState } from '../auth-state/index.js'
+import type { ChatActions } from './chat-actions.js'
 
 // The seam between a session runner and WhatsApp. The runner speaks only these types; each way of
 // reaching WhatsApp (Baileys' multi-device socket today) is one folder under providers/ implementing
@@ -141,6 +142,8 @@ export type ProviderConnection = {
   close(): Promise<void>
   /** Frees what the connection holds in the process once it is closed and its writes are flushed. */
   dispose(): void
+  /** Chat reads, presence, number checks and groups (chat-actions.ts). */
+  actions: ChatActions
 }
 
 export type WhatsAppProvider = {

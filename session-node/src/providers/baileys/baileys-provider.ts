@@ -22,6 +22,7 @@ import {
   type WhatsAppProvider,
 } from '../provider.js'
 import { captureStorages, releaseStorages } from './async-context.js'
+import { baileysChatActions } from './baileys-chat-actions.js'
 import { sourceOf, toProviderEvents, toReceivedMessage } from './event-mapping.js'
 
 export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
@@ -161,6 +162,7 @@ function openBaileysConnection(
     logout: (reason) => socket.logout(reason),
     close: () => socket.end(undefined),
     dispose,
+    actions: baileysChatActions(socket),
   }
 }
 
