@@ -33,6 +33,8 @@ export interface InboxMessage {
   fromDevice: string
   /** Recipient PN (the contact or other account whose phone decrypted it). */
   to: string
+  /** The group's jid, for a group message. */
+  group?: string
   text: string
   timestamp: number
 }
