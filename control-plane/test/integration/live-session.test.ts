@@ -208,9 +208,9 @@ describe.each([
     expect(inbox).toMatchObject({ from: firstPhone, group: groupJid })
   })
 
-  it("a contact's group message reaches both sessions", async () => {
+  it("a contact's group message reaches both sessions, and a group read receipts each sender", async () => {
     const text = `siap (${digit})`
-    await sim.sendToGroup({ from: contact, group: groupJid, text })
+    const { id } = await sim.sendToGroup({ from: contact, group: groupJid, text })
     for (const session of [first, second]) {
       const event = await hooks.waitFor(
         `the contact’s group text at ${session.id}`,
@@ -221,6 +221,13 @@ describe.each([
         from: `${contact}@s.whatsapp.net`,
       })
     }
+    // The second session has two unread group messages: the first session's and the contact's.
+    const read = await call('POST', `/v1/sessions/${second.id}/chats/${encodeURIComponent(groupJid)}/read`)
+    expect(read).toEqual({ status: 200, body: { chatId: groupJid, read: 2 } })
+    const receipt = await eventually('the read receipt for the contact’s group text', async () =>
+      (await sim.receipts(id)).find((entry) => entry.type === 'read'),
+    )
+    expect(receipt).toMatchObject({ from: secondPhone, to: groupJid })
   })
 
   it('refuses bad input naming the field, and a session that is not connected', async () => {
