@@ -302,6 +302,7 @@ export class Groups {
       const message = proto.Message.decode(unpadRandomMax16(plaintext))
       const text = message.conversation || message.extendedTextMessage?.text
       if (!text) return
+      const context = message.extendedTextMessage?.contextInfo
       this.context.inbox.push({
         id,
         from: sender.pn,
@@ -309,6 +310,9 @@ export class Groups {
         to: member.pn,
         group: group.jid,
         text,
+        ...(context?.stanzaId
+          ? { quoted: { id: context.stanzaId, participant: context.participant ?? '' } }
+          : {}),
         timestamp: Date.now(),
       })
     } catch (err) {

@@ -35,6 +35,8 @@ export interface InboxMessage {
   to: string
   /** The group's jid, for a group message. */
   group?: string
+  /** The message a group text quotes: its id and the member it names as the sender. */
+  quoted?: { id: string; participant: string }
   text: string
   timestamp: number
 }

@@ -208,7 +208,7 @@ describe.each([
     expect(inbox).toMatchObject({ from: firstPhone, group: groupJid })
   })
 
-  it("a contact's group message reaches both sessions, and a group read receipts each sender", async () => {
+  it("a contact's group message reaches both sessions; a group read and a reply name the sender", async () => {
     const text = `siap (${digit})`
     const { id } = await sim.sendToGroup({ from: contact, group: groupJid, text })
     for (const session of [first, second]) {
@@ -228,6 +228,22 @@ describe.each([
       (await sim.receipts(id)).find((entry) => entry.type === 'read'),
     )
     expect(receipt).toMatchObject({ from: secondPhone, to: groupJid })
+
+    // A reply in the group names the member it quotes, as every member's phone shows it.
+    const history = await tenant.GET('/v1/sessions/{sessionId}/chats/{chatId}/messages', {
+      params: { path: { sessionId: second.id, chatId: groupJid } },
+    })
+    const quoted = history.data!.data.find((message) => message.text === text)!
+    const reply = `oke (${digit})`
+    const sent = await tenant.POST('/v1/sessions/{sessionId}/messages', {
+      params: { path: { sessionId: second.id } },
+      body: { to: groupJid, text: reply, replyTo: quoted.id },
+    })
+    expect(sent.response.status).toBe(202)
+    const seen = await eventually('the reply at the contact’s phone', async () =>
+      (await sim.inbox(contact)).find((message) => message.text === reply),
+    )
+    expect(seen).toMatchObject({ group: groupJid, quoted: { id, participant: `${contact}@s.whatsapp.net` } })
   })
 
   it('refuses bad input naming the field, and a session that is not connected', async () => {

@@ -75,7 +75,14 @@ export type ProviderEvent =
   | { type: 'contacts'; contacts: ContactInfo[] }
 
 /** A message already in the chat that a send refers to (quotes, reacts to). */
-export type MessageReference = { waMessageId: string; chatId: string; fromMe: boolean; text?: string }
+export type MessageReference = {
+  waMessageId: string
+  chatId: string
+  fromMe: boolean
+  text?: string
+  /** In a group, the member who sent a received message (a quote or a reaction must name them). */
+  participant?: string
+}
 
 /** What to send. A union by `kind`, so other kinds (image, document...) join it later. */
 export type OutboundContent =

@@ -203,6 +203,7 @@ function contentOf(content: OutboundContent): AnyMessageContent {
             remoteJid: content.target.chatId,
             fromMe: content.target.fromMe,
             id: content.target.waMessageId,
+            ...(content.target.participant ? { participant: content.target.participant } : {}),
           },
         },
       }
@@ -224,7 +225,12 @@ export function vcardOf(contact: MessageContact): string {
 /** The quoted message as Baileys wants it: its key and (what we know of) its content. */
 function quotedMessage(quote: MessageReference): WAMessage {
   return {
-    key: { remoteJid: quote.chatId, fromMe: quote.fromMe, id: quote.waMessageId },
+    key: {
+      remoteJid: quote.chatId,
+      fromMe: quote.fromMe,
+      id: quote.waMessageId,
+      ...(quote.participant ? { participant: quote.participant } : {}),
+    },
     message: { conversation: quote.text ?? '' },
   }
 }
