@@ -535,6 +535,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/chats/{chatId}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a chat read (blue ticks for the senders)
+         * @description Sends read receipts for the chat's unread received messages (the newest 500 at most) and sets its unread count to 0. A chat with nothing unread answers `read: 0`. Done at once on the live WhatsApp connection by the node that owns the session: 409 `session_not_connected` unless the session is CONNECTED, 504 when that node does not answer in time.
+         */
+        post: operations["markChatRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/presence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Show typing or recording in a chat
+         * @description `typing` and `recording` show in the chat until `paused`, a message from the session, or WhatsApp's own time-out (about 25 s): send again to keep showing it. Not stored, not retried. Done at once on the live WhatsApp connection by the node that owns the session: 409 `session_not_connected` unless the session is CONNECTED, 504 when that node does not answer in time.
+         */
+        post: operations["sendPresence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/contacts/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Which numbers are on WhatsApp
+         * @description Asks WhatsApp about 1–50 numbers (read like `to` of a send). Answers one entry per number, in the order given. Done at once on the live WhatsApp connection by the node that owns the session: 409 `session_not_connected` unless the session is CONNECTED, 504 when that node does not answer in time.
+         */
+        post: operations["checkContacts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The groups the session's account is in
+         * @description As WhatsApp lists them now. Send to a group with `to` = its `id`; a group's messages arrive with `chatId` = the group and `from` = the member. Done at once on the live WhatsApp connection by the node that owns the session: 409 `session_not_connected` unless the session is CONNECTED, 504 when that node does not answer in time.
+         */
+        get: operations["listGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stats": {
         parameters: {
             query?: never;
@@ -1923,6 +2003,74 @@ export interface components {
             pushName: string | null;
             /** @description The name the account saved the contact under */
             savedName: string | null;
+        };
+        ChatRead: {
+            /**
+             * @description The chat as a JID
+             * @example 6281234567890@s.whatsapp.net
+             */
+            chatId: string;
+            /**
+             * @description How many unread received messages got a read receipt (0 when none was unread)
+             * @example 2
+             */
+            read: number;
+        };
+        Presence: {
+            /** @example 6281234567890@s.whatsapp.net */
+            chatId: string;
+            /** @enum {string} */
+            state: "typing" | "recording" | "paused";
+        };
+        PresenceInput: {
+            /**
+             * @description The chat: a number in any format, `…@s.whatsapp.net`, `…@g.us` or `…@lid`
+             * @example 0812 3456 7890
+             */
+            chatId: string;
+            /**
+             * @description `typing`, `recording` (audio) or `paused` (stopped typing)
+             * @example typing
+             * @enum {string}
+             */
+            state: "typing" | "recording" | "paused";
+        };
+        ContactCheckList: components["schemas"]["ContactCheck"][];
+        ContactCheck: {
+            /**
+             * @description The number in E.164
+             * @example +6281234567890
+             */
+            phone: string;
+            /** @example 6281234567890@s.whatsapp.net */
+            jid: string;
+            /** @description Whether the number has a WhatsApp account */
+            exists: boolean;
+        };
+        ContactsCheckInput: {
+            /**
+             * @description 1–50 numbers, each written like `to` of a send (`+62 812-…`, `0812…`, `…@s.whatsapp.net`)
+             * @example [
+             *       "0812 3456 7890",
+             *       "+62 813 0000 0000"
+             *     ]
+             */
+            phones: string[];
+        };
+        GroupList: components["schemas"]["Group"][];
+        Group: {
+            /**
+             * @description The group JID: send to it as `to`
+             * @example 120363041234567890@g.us
+             */
+            id: string;
+            /** @example Klinik Sehat staff */
+            subject: string;
+            /**
+             * @description How many members it has
+             * @example 3
+             */
+            participants: number;
         };
         Stats: {
             /** @description Outbound messages (each counted once) */
@@ -4465,6 +4613,329 @@ export interface operations {
             };
             /** @description Unknown id (or one that belongs to another tenant) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    markChatRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+                /** @description A number in any format, `…@s.whatsapp.net`, `…@g.us` or `…@lid` (URL-encoded) */
+                chatId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chat and how many messages were marked read */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatRead"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The session's node did not answer in time; try again shortly */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    sendPresence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresenceInput"];
+            };
+        };
+        responses: {
+            /** @description Sent to WhatsApp */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Presence"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The session's node did not answer in time; try again shortly */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    checkContacts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactsCheckInput"];
+            };
+        };
+        responses: {
+            /** @description One entry per number asked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactCheckList"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The session's node did not answer in time; try again shortly */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The groups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupList"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The session's node did not answer in time; try again shortly */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,6 +12,7 @@ import { registerEventStreamRoutes } from './routes/event-streams.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerHistoryRoutes } from './routes/history.js'
+import { registerLiveSessionRoutes } from './routes/live-session.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionLinkRoutes } from './routes/session-links.js'
@@ -37,6 +38,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerSessionLinkRoutes(app)
   registerMessageRoutes(app)
   registerHistoryRoutes(app)
+  registerLiveSessionRoutes(app)
   registerStatsRoutes(app)
   registerBroadcastRoutes(app)
   registerTemplateRoutes(app)

@@ -22,6 +22,18 @@ export { coordinationKeys } from './coordination/keys.js'
 export { createMemoryCoordinator } from './coordination/memory-coordinator.js'
 export { createRedisCoordinator, type RedisCoordinatorOptions } from './coordination/redis-coordinator.js'
 export { publishSessionChange, subscribeSessionChanges } from './coordination/session-changes.js'
+export {
+  type GroupSummary,
+  type NumberCheck,
+  type PresenceState,
+  requestSessionCommand,
+  type SessionCommand,
+  type SessionCommandHandler,
+  SessionCommandRefused,
+  type SessionCommandResult,
+  SessionCommandTimeout,
+  serveSessionCommands,
+} from './coordination/session-commands.js'
 
 // The outbox: append (owners), read model and redelivery (API), envelopes (dispatcher).
 export {
@@ -55,6 +67,7 @@ export {
   readOutboxAfter,
 } from './events/outbox-positions.js'
 // A session's chats and contacts, as WhatsApp describes them and the traffic moves them.
+export { recordChatRead, type UnreadMessage, unreadMessagesOf } from './history/chat-reads.js'
 export { type ChatInfo, moveChatsForSent, recordChats } from './history/chats.js'
 export { type ContactInfo, recordContacts } from './history/contacts.js'
 export { metadataField } from './messages/message-metadata.js'

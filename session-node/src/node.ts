@@ -10,6 +10,7 @@ import {
   recordNodeHeartbeat,
   registerNode,
   type SessionPlacement,
+  serveSessionCommands,
   setNodeStatus,
   type Unsubscribe,
 } from '@wa-cluster/core'
@@ -23,6 +24,7 @@ import { takeOwnership } from './ownership/ownership.js'
 import { createBaileysProvider } from './providers/baileys/baileys-provider.js'
 import type { WhatsAppProvider } from './providers/provider.js'
 import type { CommitNotice } from './runner/fenced-writes.js'
+import { sessionCommandHandler } from './runner/session-commands.js'
 import { SessionRunner, type StopMode } from './runner/session-runner.js'
 
 export type SessionNodeDeps = {
@@ -72,6 +74,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
   let heartbeatTimer: NodeJS.Timeout | undefined
   let reconcileTimer: NodeJS.Timeout | undefined
   let unsubscribe: Unsubscribe | undefined
+  let stopServingCommands: Unsubscribe | undefined
   let reconciling: Promise<void> | undefined
   let reconcileAgain = false
   const startedAt = new Date().toISOString()
@@ -285,6 +288,12 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       status = 'active'
       await registerNode(database, nodeId, config.SESSION_NODE_CAPACITY)
       unsubscribe = await coordinator.subscribe(keys.nodeChannel(nodeId), onNudge)
+      stopServingCommands = await serveSessionCommands(
+        coordinator,
+        nodeId,
+        sessionCommandHandler({ database, runnerOf: (sessionId) => runners.get(sessionId) }),
+        (error) => logger.warn({ err: (error as Error).message }, 'could not answer a session command'),
+      )
       await heartbeat()
       heartbeatTimer = setInterval(() => void heartbeat(), config.HEARTBEAT_INTERVAL_MS)
       reconcileTimer = setInterval(() => void reconcile(), config.RECONCILE_INTERVAL_MS)
@@ -318,6 +327,7 @@ export function createSessionNode(deps: SessionNodeDeps): SessionNode {
       for (const timer of retryTimers.values()) clearTimeout(timer)
       retryTimers.clear()
       await unsubscribe?.()
+      await stopServingCommands?.()
       await coordinator
         .forgetNode(nodeId)
         .catch((error: unknown) =>

@@ -192,6 +192,11 @@ export const configSchema = z.object({
    */
   QUEUED_SEND_TIMEOUT_MS: positiveInt.min(1_000).default(30 * 60_000),
   /**
+   * How long the API waits for a session's owning node to carry out a request on the live connection
+   * (chat read, presence, number check, group list) before answering 504. Default 15 s.
+   */
+  SESSION_COMMAND_TIMEOUT_MS: positiveInt.min(100).max(120_000).default(15_000),
+  /**
    * How often the retention job (on the failover leader) deletes messages older than their tenant's
    * `retentionDays`. Default 1 hour.
    */

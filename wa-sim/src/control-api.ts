@@ -14,6 +14,10 @@ const routes: Record<string, Route> = {
   'GET /accounts': (sim) => sim.accounts(),
   'GET /inbox': (sim, _body, query) => sim.inboxFor(query.get('pn') ?? undefined),
   'GET /receipts': (sim, _body, query) => sim.receiptsFor(query.get('id') ?? undefined),
+  'GET /presences': (sim, _body, query) => sim.presencesFor(query.get('to') ?? undefined),
+  'POST /groups': (sim, body) => sim.createGroup({ subject: body.subject, participants: body.participants }),
+  'POST /groups/send': (sim, body) =>
+    sim.sendToGroup({ from: body.from, group: body.group, text: body.text, id: body.id }),
   'POST /scan': (sim, body) => sim.scan({ qr: body.qr, phone: body.phone, pushName: body.pushName }),
   'POST /pairing-code': (sim, body) =>
     sim.enterPairingCode({ phone: body.phone, code: body.code, pushName: body.pushName }),

@@ -1,5 +1,6 @@
 import { request } from 'undici'
 import type { AccountSummary } from './account-summary.js'
+import type { ReceivedChatState } from './chat-states.js'
 import type { SimStats } from './counters.js'
 import type { FaultSettings } from './faults.js'
 import type { InboxMessage } from './message-relay.js'
@@ -58,6 +59,18 @@ export class SimControlClient implements SimControl {
   }
   receipts(id?: string): Promise<ReceivedReceipt[]> {
     return this.request('GET', id ? `/receipts?id=${encodeURIComponent(id)}` : '/receipts')
+  }
+  presences(to?: string): Promise<ReceivedChatState[]> {
+    return this.request('GET', to ? `/presences?to=${encodeURIComponent(to)}` : '/presences')
+  }
+  createGroup(input: { subject: string; participants: string[] }): Promise<{ jid: string }> {
+    return this.request('POST', '/groups', input)
+  }
+  sendToGroup(input: { from: string; group: string; text: string; id?: string }): Promise<{
+    id: string
+    devices: number
+  }> {
+    return this.request('POST', '/groups/send', input)
   }
   removeDevice(jid: string): Promise<{ removed: string }> {
     return this.request('POST', '/remove-device', { jid })

@@ -4,6 +4,7 @@ import type { FaultState, SimControl } from './sim-control.js'
 import { listenSimulator, type RunningSimulator, type StartSimulatorOptions } from './sim-server.js'
 
 export type { AccountSummary } from './account-summary.js'
+export type { ReceivedChatState } from './chat-states.js'
 export { SimControlClient, SimControlError } from './control-client.js'
 export type { DeviceCounters, SimStats } from './counters.js'
 export type { FaultSettings } from './faults.js'
@@ -33,6 +34,9 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     requestRetry: (input) => call(() => sim.requestRetry(input)),
     inbox: (pn) => call(() => sim.inboxFor(pn)),
     receipts: (id) => call(() => sim.receiptsFor(id)),
+    presences: (to) => call(() => sim.presencesFor(to)),
+    createGroup: (input) => call(() => sim.createGroup(input)),
+    sendToGroup: (input) => call(() => sim.sendToGroup(input)),
     removeDevice: (jid) => call(() => sim.removeDevice({ jid })),
     kick: (input) => call(() => sim.kick(input)),
     setFaults: (settings: FaultSettings) => call((): FaultState => sim.setFaults(settings)),

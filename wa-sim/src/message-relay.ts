@@ -33,6 +33,10 @@ export interface InboxMessage {
   fromDevice: string
   /** Recipient PN (the contact or other account whose phone decrypted it). */
   to: string
+  /** The group's jid, for a group message. */
+  group?: string
+  /** The message a group text quotes: its id and the member it names as the sender. */
+  quoted?: { id: string; participant: string }
   text: string
   /** When the server received the stanza (ms since the epoch). */
   timestamp: number

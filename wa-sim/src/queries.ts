@@ -13,6 +13,7 @@ import {
   pnJid,
 } from './account-registry.js'
 import type { ClientConnection } from './client-connection.js'
+import type { Groups } from './groups.js'
 import { SERVER } from './node-attrs.js'
 import type { PreKeyBundle } from './sim-device.js'
 
@@ -32,6 +33,8 @@ function bytes(node: BinaryNode | undefined): Buffer | undefined {
  */
 export interface QueryContext {
   readonly registry: AccountRegistry
+  /** Group metadata (`w:g2`). */
+  readonly groups: Groups
   /** The companion a logged-in connection belongs to. */
   deviceOf(connection: ClientConnection): CompanionDevice | undefined
   /** Persisted state changed (a rotated signed prekey). */
@@ -122,6 +125,11 @@ export function answerIq(sim: QueryContext, connection: ClientConnection, node: 
         ]),
       )
       return
+  }
+  if (xmlns === 'w:g2' && type === 'get') {
+    const role = connection.role
+    connection.send(sim.groups.answerQuery(connection, node, role.kind === 'device' ? role.pn : undefined))
+    return
   }
   if (
     (xmlns === 'w:p' && child?.tag === 'ping') ||

@@ -1,4 +1,5 @@
 import type { AccountSummary } from './account-summary.js'
+import type { ReceivedChatState } from './chat-states.js'
 import type { SimStats } from './counters.js'
 import type { FaultSettings } from './faults.js'
 import type { InboxMessage } from './message-relay.js'
@@ -41,6 +42,18 @@ export interface SimControl {
   inbox(pn?: string): Promise<InboxMessage[]>
   /** Receipts sessions sent, optionally for one message id. */
   receipts(id?: string): Promise<ReceivedReceipt[]>
+  /** Chat states (typing, recording, paused) sessions sent, optionally only those to `to` (PN or jid). */
+  presences(to?: string): Promise<ReceivedChatState[]>
+  /** A group of known accounts (contacts, sessions' accounts; the first is its creator) → its jid. */
+  createGroup(input: { subject: string; participants: string[] }): Promise<{ jid: string }>
+  /**
+   * A member's phone sends a text to a group (its own sender key, distributed to every member device)
+   * → how many companion sockets it reached.
+   */
+  sendToGroup(input: { from: string; group: string; text: string; id?: string }): Promise<{
+    id: string
+    devices: number
+  }>
   /** The phone unlinks a companion (`628…:1@s.whatsapp.net`). */
   removeDevice(jid: string): Promise<{ removed: string }>
   /** Closes live sockets of a device jid or of every device of a pn. */

@@ -129,7 +129,8 @@ export class SimDevice {
     return this.signal().deleteSession([peerJid])
   }
 
-  private signal(): SignalRepositoryWithLIDStore {
+  /** The phone's Signal repository (pairwise sessions and group sender keys). */
+  signal(): SignalRepositoryWithLIDStore {
     if (!this.repository) {
       const keys = addTransactionCapability(makeMemoryKeyStore(this.data.keys, this.onChange), this.logger, {
         maxCommitRetries: 1,

@@ -1,10 +1,12 @@
 import type { BinaryNode } from '@whiskeysockets/baileys'
 import { type Account, AccountRegistry, type CompanionDevice } from './account-registry.js'
 import { type AccountSummary, summarizeAccounts } from './account-summary.js'
+import { ChatStates, type ReceivedChatState } from './chat-states.js'
 import { ClientConnection, type ConnectionHandler } from './client-connection.js'
 import { Counters, type SimStats } from './counters.js'
 import { FaultInjector } from './fault-injector.js'
 import { type FaultSettings, Faults } from './faults.js'
+import { Groups } from './groups.js'
 import { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
 import { type LoginContext, logIn } from './login.js'
@@ -56,6 +58,8 @@ export class Simulator implements ConnectionHandler, QueryContext {
   private readonly messages: MessageRelay
   private readonly receiptRelay: ReceiptRelay
   private readonly faultInjector: FaultInjector
+  readonly groups: Groups
+  private readonly chatStates = new ChatStates()
 
   constructor(options: SimulatorOptions) {
     this.identity = options.identity
@@ -79,6 +83,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     this.receiptRelay = new ReceiptRelay({ registry, counters, sockets, inbox: this.inbox })
     this.receipts = this.receiptRelay.receipts
     this.faultInjector = new FaultInjector({ registry, sockets, faults })
+    this.groups = new Groups({ registry, counters, sockets, logger, inbox: this.inbox })
   }
 
   get rootPublicKey(): string {
@@ -135,10 +140,17 @@ export class Simulator implements ConnectionHandler, QueryContext {
       case 'iq':
         answerIq(this, connection, node)
         return
-      case 'message':
-        void this.messages
-          .onClientMessage(connection, node)
-          .catch((err) => this.logger.error({ err, id: node.attrs.id }, 'failed to route a client message'))
+      case 'message': {
+        const group = this.groups.get(node.attrs.to ?? '')
+        void (
+          group
+            ? this.groups.onClientGroupMessage(connection, node, group)
+            : this.messages.onClientMessage(connection, node)
+        ).catch((err) => this.logger.error({ err, id: node.attrs.id }, 'failed to route a client message'))
+        return
+      }
+      case 'chatstate':
+        this.chatStates.onClientChatState(connection, node)
         return
       case 'receipt':
         this.receiptRelay.onClientReceipt(connection, node)
@@ -154,7 +166,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
         }
         return
       default:
-        // ack, presence, chatstate, ib, call: nothing to answer.
+        // ack, presence, ib, call: nothing to answer.
         return
     }
   }
@@ -240,6 +252,19 @@ export class Simulator implements ConnectionHandler, QueryContext {
     return this.messages.send(input)
   }
 
+  /** A group of known accounts (contacts, sessions' accounts) → its jid. */
+  createGroup(input: { subject: unknown; participants: unknown }): { jid: string } {
+    return this.groups.create(input)
+  }
+
+  /** A member's phone sends a text to a group. */
+  sendToGroup(input: { from: unknown; group: unknown; text: unknown; id?: unknown }): Promise<{
+    id: string
+    devices: number
+  }> {
+    return this.groups.sendFromPhone(input)
+  }
+
   /** A contact's phone loses its session with the sender of message `id` and asks for it again. */
   requestRetry(input: { from: unknown; id: unknown }): Promise<{ requested: number }> {
     return this.messages.requestRetry(input)
@@ -281,6 +306,10 @@ export class Simulator implements ConnectionHandler, QueryContext {
 
   inboxFor(pn: string | undefined): InboxMessage[] {
     return pn ? this.inbox.filter((message) => message.to === pn) : [...this.inbox]
+  }
+
+  presencesFor(to: string | undefined): ReceivedChatState[] {
+    return this.chatStates.sentTo(to)
   }
 
   receiptsFor(id: string | undefined): ReceivedReceipt[] {

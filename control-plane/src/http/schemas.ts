@@ -69,6 +69,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'Understood but cannot be done (`field` names what)',
   429: 'Rate limited; see the Retry-After header',
   503: 'A dependency (node capacity, database) is unavailable',
+  504: "The session's node did not answer in time; try again shortly",
 }
 
 /** Error responses a route can give; each uses the one error body. */

@@ -12,6 +12,10 @@ export const coordinationKeys = {
   nodeChannel: (nodeId: string) => `chan:node:${nodeId}`,
   /** Every session state change, for control-planes waiting on a QR or a state. */
   sessionChangesChannel: () => 'chan:sessions',
+  /** Requests to run a command on a session's live connection, for the node that owns it. */
+  nodeCommandChannel: (nodeId: string) => `chan:commands:${nodeId}`,
+  /** Replies to one process's session commands (`session-commands.ts`). */
+  commandReplyChannel: (processId: string) => `chan:replies:${processId}`,
   rateLimit: (name: string) => `rate:${name}`,
   /** A tenant's `messagesPerDay` window: single sends (API) and broadcast sends (owners) count here. */
   dailySends: (tenantId: string) => `rate:day:${tenantId}`,

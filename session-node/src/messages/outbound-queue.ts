@@ -10,6 +10,8 @@ export type ReferencedMessage = {
   chatId: string
   fromMe: boolean
   text: string | null
+  /** Who sent a received message (in a group, the member; what a quote or a reaction names). */
+  sender: string | null
 }
 
 export type ClaimedMessage = {
@@ -177,11 +179,18 @@ export async function findReferencedMessage(
     chat_id: string
     direction: string
     text: string | null
+    sender: string | null
   }>(
-    sql`SELECT wa_message_id, chat_id, direction, text FROM messages WHERE session_id = ${sessionId} AND id = ${messageId}`,
+    sql`SELECT wa_message_id, chat_id, direction, text, sender FROM messages WHERE session_id = ${sessionId} AND id = ${messageId}`,
   )
   return row
-    ? { waMessageId: row.wa_message_id, chatId: row.chat_id, fromMe: row.direction === 'out', text: row.text }
+    ? {
+        waMessageId: row.wa_message_id,
+        chatId: row.chat_id,
+        fromMe: row.direction === 'out',
+        text: row.text,
+        sender: row.direction === 'in' ? row.sender : null,
+      }
     : undefined
 }
 

@@ -8,6 +8,7 @@ import type {
 } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import type { PostgresAuthState } from '../auth-state/index.js'
+import type { ChatActions } from './chat-actions.js'
 
 // The seam between a session runner and WhatsApp. The runner speaks only these types; each way of
 // reaching WhatsApp (Baileys' multi-device socket today) is one folder under providers/ implementing
@@ -74,7 +75,14 @@ export type ProviderEvent =
   | { type: 'contacts'; contacts: ContactInfo[] }
 
 /** A message already in the chat that a send refers to (quotes, reacts to). */
-export type MessageReference = { waMessageId: string; chatId: string; fromMe: boolean; text?: string }
+export type MessageReference = {
+  waMessageId: string
+  chatId: string
+  fromMe: boolean
+  text?: string
+  /** In a group, the member who sent a received message (a quote or a reaction must name them). */
+  participant?: string
+}
 
 /** What to send. A union by `kind`, so other kinds (image, document...) join it later. */
 export type OutboundContent =
@@ -141,6 +149,8 @@ export type ProviderConnection = {
   close(): Promise<void>
   /** Frees what the connection holds in the process once it is closed and its writes are flushed. */
   dispose(): void
+  /** Chat reads, presence, number checks and groups (chat-actions.ts). */
+  actions: ChatActions
 }
 
 export type WhatsAppProvider = {

@@ -197,6 +197,7 @@ export async function outboundContentOf(
       chatId: found.chatId,
       fromMe: found.fromMe,
       ...(found.text !== null ? { text: found.text } : {}),
+      ...(found.sender && found.chatId.endsWith('@g.us') ? { participant: found.sender } : {}),
     }
   }
   if (content.reaction) {

@@ -20,6 +20,7 @@ import {
 } from '../messages/message-events.js'
 import { findSentMessage, requeueInterruptedSends } from '../messages/outbound-queue.js'
 import { countRecordedOutcomes, type SessionNodeMetrics } from '../metrics.js'
+import type { ChatActions } from '../providers/chat-actions.js'
 import type {
   MessageStatusUpdate,
   OutboundMessage,
@@ -169,6 +170,13 @@ export class SessionRunner {
 
   get currentState(): SessionState {
     return this.state
+  }
+
+  /** The connection's chat actions while it is connected and owned (session commands); else undefined. */
+  get liveActions(): ChatActions | undefined {
+    return this.state === 'CONNECTED' && !this.stopping && this.input.lease.isHeld()
+      ? this.connection?.actions
+      : undefined
   }
 
   /** How the runner was stopped (the first mode asked for), or undefined while it runs. */

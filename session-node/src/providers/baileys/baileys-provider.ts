@@ -22,6 +22,7 @@ import {
   type WhatsAppProvider,
 } from '../provider.js'
 import { captureStorages, releaseStorages } from './async-context.js'
+import { baileysChatActions } from './baileys-chat-actions.js'
 import { sourceOf, toProviderEvents, toReceivedMessage } from './event-mapping.js'
 
 export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
@@ -161,6 +162,7 @@ function openBaileysConnection(
     logout: (reason) => socket.logout(reason),
     close: () => socket.end(undefined),
     dispose,
+    actions: baileysChatActions(socket),
   }
 }
 
@@ -201,6 +203,7 @@ function contentOf(content: OutboundContent): AnyMessageContent {
             remoteJid: content.target.chatId,
             fromMe: content.target.fromMe,
             id: content.target.waMessageId,
+            ...(content.target.participant ? { participant: content.target.participant } : {}),
           },
         },
       }
@@ -222,7 +225,12 @@ export function vcardOf(contact: MessageContact): string {
 /** The quoted message as Baileys wants it: its key and (what we know of) its content. */
 function quotedMessage(quote: MessageReference): WAMessage {
   return {
-    key: { remoteJid: quote.chatId, fromMe: quote.fromMe, id: quote.waMessageId },
+    key: {
+      remoteJid: quote.chatId,
+      fromMe: quote.fromMe,
+      id: quote.waMessageId,
+      ...(quote.participant ? { participant: quote.participant } : {}),
+    },
     message: { conversation: quote.text ?? '' },
   }
 }
