@@ -13,6 +13,7 @@ import { type DatabaseHandle, isDatabaseUnreachable } from '@wa-cluster/db'
 import { type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import { openPostgresAuthState, type PostgresAuthState, wipeAuthState } from '../auth-state/index.js'
+import { findSentPoll, recordMessageChanges } from '../messages/message-changes.js'
 import {
   recordInboundMessages,
   recordReceivedMessageOnce,
@@ -226,6 +227,7 @@ export class SessionRunner {
       onEvents: (events) => this.enqueue(() => connection, events),
       storeBeforeReceipt: (message) => this.storeBeforeReceipt(connection, message),
       loadSentMessage: (waMessageId) => this.loadSentMessage(waMessageId),
+      loadPoll: (waMessageId) => findSentPoll(this.deps.database, this.sessionId, waMessageId),
     })
     this.connection = connection
     this.qrCount = 0
@@ -278,6 +280,17 @@ export class SessionRunner {
         return
       case 'statuses':
         await this.recordStatuses(event.updates)
+        return
+      case 'changes':
+        await this.writer.commit(
+          () =>
+            recordMessageChanges(this.deps.database, {
+              ...this.fence(),
+              changes: event.changes,
+              claimLeaseMs: this.deps.claimLeaseMs,
+            }),
+          (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
+        )
         return
       case 'contacts': {
         // Every received message names its sender; most senders are known already, exactly so.

@@ -13,6 +13,7 @@ import makeWASocket, {
   type WAMessageKey,
 } from '@whiskeysockets/baileys'
 import {
+  type MessageChange,
   type MessageReference,
   type OpenConnectionInput,
   type OutboundContent,
@@ -23,6 +24,7 @@ import {
 } from '../provider.js'
 import { captureStorages, releaseStorages } from './async-context.js'
 import { sourceOf, toProviderEvents, toReceivedMessage } from './event-mapping.js'
+import { pollVotesOf } from './poll-votes.js'
 
 export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
 
@@ -68,7 +70,7 @@ function openBaileysConnection(
     if (!input.loadSentMessage || !key.id || !auth.creds.me) return undefined
     const sent = await input.loadSentMessage(key.id)
     if (!sent) return undefined
-    const quote = sent.content.kind === 'reaction' ? undefined : sent.content.quote
+    const quote = quoteOf(sent.content)
     const generated = await generateWAMessage(sent.chatId, contentOf(sent.content), {
       userJid: auth.creds.me.id,
       messageId: sent.messageId,
@@ -121,7 +123,16 @@ function openBaileysConnection(
       )
       return messages.length > 0 ? [{ ...event, messages }] : []
     })
-    return events.length > 0 ? input.onEvents(events) : Promise.resolve()
+    const upserted = batch['messages.upsert']?.messages ?? []
+    if (!input.loadPoll || !upserted.some((message) => message.message?.pollUpdateMessage))
+      return events.length > 0 ? input.onEvents(events) : Promise.resolve()
+    // Votes are encrypted with their poll's secret, which lives with the stored poll.
+    return pollVotesOf(upserted, { me: auth.creds.me, loadPoll: input.loadPoll, logger: baileysLogger }).then(
+      (votes: MessageChange[]) => {
+        if (votes.length > 0) events.push({ type: 'changes', changes: votes })
+        return events.length > 0 ? input.onEvents(events) : undefined
+      },
+    )
   })
 
   // Sending to a number without WhatsApp goes through without an error (there is no device to encrypt
@@ -140,7 +151,7 @@ function openBaileysConnection(
     async send(message) {
       await ensureOnWhatsApp(message.chatId)
       const content = message.content
-      const quote = content.kind === 'reaction' ? undefined : content.quote
+      const quote = quoteOf(content)
       await socket.sendMessage(message.chatId, contentOf(content), {
         messageId: message.messageId,
         ...(quote ? { quoted: quotedMessage(quote) } : {}),
@@ -162,6 +173,16 @@ function openBaileysConnection(
     close: () => socket.end(undefined),
     dispose,
   }
+}
+
+/** The message a send quotes, for the kinds that can quote one. */
+function quoteOf(content: OutboundContent): MessageReference | undefined {
+  return 'quote' in content ? content.quote : undefined
+}
+
+/** A message of the chat as Baileys names it in a reaction, an edit or a delete. */
+function keyOf(target: MessageReference): WAMessageKey {
+  return { remoteJid: target.chatId, fromMe: target.fromMe, id: target.waMessageId }
 }
 
 /** Our send kinds → Baileys' message content. */
@@ -194,16 +215,20 @@ function contentOf(content: OutboundContent): AnyMessageContent {
         },
       }
     case 'reaction':
+      return { react: { text: content.emoji, key: keyOf(content.target) } }
+    case 'poll':
       return {
-        react: {
-          text: content.emoji,
-          key: {
-            remoteJid: content.target.chatId,
-            fromMe: content.target.fromMe,
-            id: content.target.waMessageId,
-          },
+        poll: {
+          name: content.poll.question,
+          values: content.poll.options,
+          selectableCount: content.poll.selectableCount,
+          messageSecret: content.messageSecret,
         },
       }
+    case 'edit':
+      return { text: content.text, edit: keyOf(content.target) }
+    case 'revoke':
+      return { delete: keyOf(content.target) }
   }
 }
 
