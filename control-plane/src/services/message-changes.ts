@@ -84,9 +84,9 @@ async function queueChange(
       type === 'edit' ? 'message_not_editable' : 'message_not_revocable',
       `a received message cannot be ${verb}; only messages this session sent can`,
     )
-  checkTarget(target)
   if (target.content?.revoked)
     throw new Unprocessable('messageId', 'message_revoked', `the message was deleted for everyone already`)
+  checkTarget(target)
   if (target.status === 'failed')
     throw new Unprocessable('messageId', 'message_failed', `the message failed; it cannot be ${verb}`)
   if (session.desiredState !== 'connected') {
