@@ -339,7 +339,7 @@ describe.sequential('polls, edits, deletes, reactions and votes', () => {
     expect(await messageRows()).toBe(before)
   })
 
-  it('reads votes after a restart: the poll secret is in Postgres, not in the node', async () => {
+  it('reads votes after a restart and a resend of the poll: the secret is in Postgres, not in the node', async () => {
     await cluster.node('node-1').stop('SIGKILL')
     await cluster.startNode('node-1')
     await eventually(
@@ -349,6 +349,12 @@ describe.sequential('polls, edits, deletes, reactions and votes', () => {
           ?.state === 'CONNECTED',
       60_000,
     )
+    // The contact's phone asks for the poll again: the node rebuilds it from Postgres, with the same
+    // secret (the vote below is encrypted with the secret the phone decrypted this time).
+    const copies = async () => (await sim.inbox(contact)).filter((entry) => entry.id === pollWaId).length
+    const before = await copies()
+    expect((await sim.requestRetry({ from: contact, id: pollWaId })).requested).toBe(1)
+    await eventually('the poll sent again', async () => (await copies()) > before, 60_000)
     await sim.vote({ from: contact, to: alice.phone, pollId: pollWaId, options: [] })
     const update = await changeOf(
       alice.id,

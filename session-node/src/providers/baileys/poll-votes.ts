@@ -42,7 +42,14 @@ export async function pollVotesOf(
     const update = normalizeMessageContent(message.message)?.pollUpdateMessage
     const pollId = update?.pollCreationMessageKey?.id
     if (!update?.vote?.encPayload || !update.vote.encIv || !pollId) continue
-    const poll = await context.loadPoll(pollId)
+    let poll: Awaited<ReturnType<typeof context.loadPoll>>
+    try {
+      poll = await context.loadPoll(pollId)
+    } catch (err) {
+      // The rest of the batch (messages, receipts) must not be lost for one vote.
+      context.logger.warn({ err, pollId }, 'could not read the poll of a vote; the vote is dropped')
+      continue
+    }
     if (!poll) continue
     const key = message.key
     // WhatsApp derives the key from the JIDs as the voter's client knew them: try both forms.
