@@ -212,8 +212,6 @@ export function contentOf(
   }
   if (type !== 'text' && input.mentions !== undefined)
     throw new ValidationFailed(`${field}.mentions`, 'is only allowed on a text')
-  if (type === 'poll' && input.text !== undefined)
-    throw new ValidationFailed(`${field}.text`, 'is not allowed on a poll (its question is poll.question)')
   const content: MessageContent = {}
   if (input.poll) content.poll = checkedPoll(input.poll, `${field}.poll`)
   if (input.location) content.location = input.location
