@@ -63,7 +63,10 @@ export type MessageChange = {
   /** The changed message's WhatsApp id and chat. */
   waMessageId: string
   chatId: string
-  /** Who changed it: a phone-number JID when known (else the JID WhatsApp gave). */
+  /**
+   * Who changed it: a phone-number JID when known (else the JID WhatsApp gave); `''` for this account
+   * when the caller does not know its JID (the store fills in the session's phone).
+   */
   by: string
   /** This account made the change (the gateway, or the account's phone). */
   byMe: boolean
