@@ -125,6 +125,8 @@ export function pollMessage(input: {
 export function voteMessage(input: {
   pollId: string
   poll: KnownPoll
+  /** The chat and side of the poll's key, as the voter sees it. */
+  pollKey: { remoteJid: string; fromMe: boolean }
   creatorJid: string
   voterJid: string
   options: unknown
@@ -150,7 +152,7 @@ export function voteMessage(input: {
   const aad = Buffer.from(`${input.pollId}\u0000${input.voterJid}`)
   return {
     pollUpdateMessage: {
-      pollCreationMessageKey: { remoteJid: input.creatorJid, fromMe: false, id: input.pollId },
+      pollCreationMessageKey: { ...input.pollKey, id: input.pollId },
       vote: { encPayload: aesEncryptGCM(plaintext, encKey, encIv, aad), encIv },
       senderTimestampMs: Date.now(),
     },

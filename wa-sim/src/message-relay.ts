@@ -117,7 +117,7 @@ export class MessageRelay {
   }
 
   /** A contact creates a poll in its chat with `to` (a session's account). */
-  sendPoll(input: {
+  async sendPoll(input: {
     from: unknown
     to: unknown
     question: unknown
@@ -125,11 +125,17 @@ export class MessageRelay {
     selectableCount?: unknown
     id?: unknown
   }): Promise<{ id: string; devices: number }> {
-    return this.sendContent(input, pollMessage(input), 'poll', {})
+    const message = pollMessage(input)
+    const sent = await this.sendContent(input, message, 'poll', {})
+    // Its creator may vote on it too.
+    const fromPn = input.from as string
+    const poll = knownPollOf(message, fromPn)
+    if (poll) this.knownPolls.set(`${fromPn}|${sent.id}`, poll)
+    return sent
   }
 
   /**
-   * A contact votes on a poll `pollId` a session sent it (the vote is encrypted with the secret its
+   * A contact votes on a poll `pollId` a session sent it, or on its own poll (the vote is encrypted with the secret its
    * phone decrypted); `options` empty withdraws the vote.
    */
   vote(input: { from: unknown; to: unknown; pollId: unknown; options: unknown }): Promise<{
@@ -141,9 +147,18 @@ export class MessageRelay {
       throw new BadInput('pollId', 'must be a message id')
     const poll = this.knownPolls.get(`${fromPn}|${input.pollId}`)
     if (!poll) throw new NotFound(`no poll ${input.pollId} in the inbox of ${fromPn}`)
+    const ownPoll = poll.creatorPn === fromPn
+    if (ownPoll && typeof input.to !== 'string') throw new BadInput('to', 'must be a PN or jid')
     const message = voteMessage({
       pollId: input.pollId,
       poll,
+      // The poll's key as the voter names it: in the chat with the creator, or its own.
+      pollKey: ownPoll
+        ? {
+            remoteJid: (input.to as string).includes('@') ? (input.to as string) : pnJid(input.to as string),
+            fromMe: true,
+          }
+        : { remoteJid: pnJid(poll.creatorPn), fromMe: false },
       creatorJid: pnJid(poll.creatorPn),
       voterJid: pnJid(fromPn),
       options: input.options,

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, linkSessionThroughApi, startCluster } from '../../../test-support/cluster.js'
 import { eventually } from '../../../test-support/processes.js'
 import {
+  connectionState,
   type ReceivedEvent,
   startWebhookReceiver,
   type WebhookReceiver,
@@ -292,6 +293,44 @@ describe.sequential('polls, edits, deletes, reactions and votes', () => {
     )
   })
 
+  it('a poll the session received is tallied too: its creator votes on it', async () => {
+    const { id: waId } = await sim.sendPoll({
+      from: contact,
+      to: alice.phone,
+      question: 'Come tomorrow?',
+      options: ['Yes', 'No'],
+      selectableCount: 1,
+    })
+    const received = await inboundOf(
+      alice.id,
+      'alice gets the poll',
+      (message) => message.waMessageId === waId,
+    )
+    expect(received).toMatchObject({
+      type: 'poll',
+      poll: { question: 'Come tomorrow?', options: ['Yes', 'No'], selectableCount: 1 },
+    })
+    await sim.vote({ from: contact, to: alice.phone, pollId: waId, options: ['Yes'] })
+    const update = await changeOf(
+      alice.id,
+      'the vote on the received poll',
+      (item) => item.change === 'poll' && item.waMessageId === waId,
+    )
+    expect(update).toMatchObject({
+      status: 'received',
+      by: contact,
+      poll: {
+        votes: [
+          { option: 'Yes', voters: [contact] },
+          { option: 'No', voters: [] },
+        ],
+      },
+    })
+    const stored = await getMessage(alice.id, update.id)
+    expect(stored.poll?.votes).toEqual(update.poll!.votes)
+    expect(JSON.stringify(stored)).not.toContain('pollSecret')
+  })
+
   it('refuses bad polls, edits and deletes with a 4xx naming the field, storing nothing', async () => {
     const before = await messageRows()
     const badPoll = async (poll: unknown, field: string) => {
@@ -340,13 +379,13 @@ describe.sequential('polls, edits, deletes, reactions and votes', () => {
   })
 
   it('reads votes after a restart and a resend of the poll: the secret is in Postgres, not in the node', async () => {
+    const since = receiver.events.length
     await cluster.node('node-1').stop('SIGKILL')
     await cluster.startNode('node-1')
-    await eventually(
+    // The stored state still says CONNECTED from before: wait for the new socket's announcement.
+    await receiver.waitFor(
       'alice connected again',
-      async () =>
-        (await tenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId: alice.id } } })).data
-          ?.state === 'CONNECTED',
+      (event) => receiver.events.indexOf(event) >= since && connectionState(alice.id, 'CONNECTED')(event),
       60_000,
     )
     // The contact's phone asks for the poll again: the node rebuilds it from Postgres, with the same

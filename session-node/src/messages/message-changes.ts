@@ -13,7 +13,7 @@ import {
   type StoredMessageStatus,
 } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
-import type { MessageChange } from '../providers/provider.js'
+import type { MessageChange, StoredPoll } from '../providers/provider.js'
 
 // Edits, deletes for everyone, reactions and poll votes, by either side, on the stored row of the
 // message they change, each as a `messages.update` item with `change`. Fenced by the owner's epoch.
@@ -150,20 +150,50 @@ export async function recordMessageChanges(
 }
 
 /**
- * A poll this session sent, by its WhatsApp id: its options and the secret its votes are encrypted
- * with. Read-only, so not fenced.
+ * A poll of the session (sent or received), by its WhatsApp id: its options, the secret its votes are
+ * encrypted with, and its creator when someone else sent it. Read-only, so not fenced.
  */
-export async function findSentPoll(
+export async function findPoll(
   database: DatabaseHandle,
   sessionId: string,
   waMessageId: string,
-): Promise<{ options: string[]; messageSecret: Buffer } | undefined> {
-  const [row] = await database.rows<{ content: MessageContent | string | null }>(sql`
-    SELECT content FROM messages
-    WHERE session_id = ${sessionId} AND wa_message_id = ${waMessageId} AND direction = 'out' AND type = 'poll'
-    LIMIT 1`)
+): Promise<StoredPoll | undefined> {
+  const [row] = await database.rows<{
+    content: MessageContent | string | null
+    direction: string
+    sender: string | null
+  }>(sql`
+    SELECT content, direction, sender FROM messages
+    WHERE session_id = ${sessionId} AND wa_message_id = ${waMessageId} AND type = 'poll'
+    ORDER BY id LIMIT 1`)
   const content: MessageContent | null =
     typeof row?.content === 'string' ? JSON.parse(row.content) : (row?.content ?? null)
-  if (!content?.poll || !content.pollSecret) return undefined
-  return { options: content.poll.options, messageSecret: Buffer.from(content.pollSecret, 'base64') }
+  if (!row || !content?.poll || !content.pollSecret) return undefined
+  return {
+    options: content.poll.options,
+    messageSecret: Buffer.from(content.pollSecret, 'base64'),
+    ...(row.direction === 'in' && row.sender ? { creator: row.sender } : {}),
+  }
+}
+
+/**
+ * Keeps the secrets of received polls with their rows (written by the `messages.upsert` append just
+ * before), so votes on them can be read later on any node. Fenced by the owner's epoch.
+ */
+export async function storeReceivedPollSecrets(
+  database: DatabaseHandle,
+  input: { sessionId: string; epoch: number; polls: { waMessageId: string; pollSecret: Buffer }[] },
+): Promise<number> {
+  let stored = 0
+  for (const poll of input.polls) {
+    const secret = JSON.stringify({ pollSecret: poll.pollSecret.toString('base64') })
+    const rows = await database.rows(sql`
+      UPDATE messages m SET content = COALESCE(m.content, '{}'::jsonb) || ${secret}::jsonb
+      FROM sessions s
+      WHERE m.session_id = ${input.sessionId} AND m.wa_message_id = ${poll.waMessageId}
+        AND m.direction = 'in' AND m.type = 'poll' AND s.id = m.session_id AND s.epoch = ${input.epoch}
+      RETURNING m.id`)
+    stored += rows.length
+  }
+  return stored
 }

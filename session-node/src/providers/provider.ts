@@ -44,6 +44,8 @@ export type ReceivedMessage = {
   message: InboundMessage
   /** Present when the message carries media. */
   media?: MediaRef
+  /** A poll's `messageSecret`: votes on it are encrypted with it. Kept out of `message` (never shown). */
+  pollSecret?: Buffer
 }
 
 /** A status change of a message this session sent (a receipt, or the server's ack). */
@@ -148,7 +150,15 @@ export type OpenConnectionInput = {
    * A poll this session sent, by its WhatsApp id: the options and the secret its votes are encrypted
    * with, so a vote can be read on whichever node owns the session now.
    */
-  loadPoll?: (waMessageId: string) => Promise<{ options: string[]; messageSecret: Buffer } | undefined>
+  loadPoll?: (waMessageId: string) => Promise<StoredPoll | undefined>
+}
+
+/** A poll as stored: what reading a vote on it needs. */
+export type StoredPoll = {
+  options: string[]
+  messageSecret: Buffer
+  /** Who created it, for a poll the session received (its sender's JID); absent for its own. */
+  creator?: string
 }
 
 /** `send` was refused before anything went out: the recipient's number has no WhatsApp account. */

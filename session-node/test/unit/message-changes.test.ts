@@ -7,6 +7,7 @@ import {
   toInboundMessage,
   toMessageChanges,
   toProviderEvents,
+  toReceivedMessage,
 } from '../../src/providers/baileys/event-mapping.js'
 import { pollVotesOf } from '../../src/providers/baileys/poll-votes.js'
 import type { MessageChange } from '../../src/providers/provider.js'
@@ -35,6 +36,10 @@ describe('polls and changes of messages: Baileys → provider events', () => {
       message: { pollCreationMessageV3: { ...creation, selectableOptionsCount: 1 } },
     }
     expect(toInboundMessage(single, ownJid)).toMatchObject({ type: 'poll', poll: { selectableCount: 1 } })
+    // The secret travels beside the public item, never in it.
+    const received = toReceivedMessage(multiple, ownJid)!
+    expect(received.pollSecret).toEqual(Buffer.from(multiple.message!.messageContextInfo!.messageSecret!))
+    expect(JSON.stringify(received.message)).not.toContain('Secret')
   })
 
   it('never reports a poll vote as a message of its own', () => {
@@ -97,11 +102,10 @@ describe('polls and changes of messages: Baileys → provider events', () => {
     const messageSecret = randomBytes(32)
     const options = ['Soto', 'Rendang', 'Gado-gado']
     // A vote as a WhatsApp client writes it (the protocol, written out here independently).
-    const encryptVote = (picked: string[], secret: Buffer) => {
+    const encryptVote = (picked: string[], secret: Buffer, creator = '6285800000001@s.whatsapp.net') => {
       const plaintext = proto.Message.PollVoteMessage.encode({
         selectedOptions: picked.map((option) => createHash('sha256').update(option).digest()),
       }).finish()
-      const creator = '6285800000001@s.whatsapp.net'
       const sign = Buffer.concat([
         Buffer.from('POLL1'),
         Buffer.from(creator),
@@ -126,16 +130,17 @@ describe('polls and changes of messages: Baileys → provider events', () => {
         },
       },
     })
+    const context = (poll: Awaited<ReturnType<Parameters<typeof pollVotesOf>[1]['loadPoll']>>) => ({
+      me: { id: ownJid, lid: '99999999999999:7@lid' },
+      loadPoll: async (id: string) => (id === 'POLL1' ? poll : undefined),
+      logger: pino({ level: 'silent' }),
+    })
     const votes = await pollVotesOf(
       [
         voteMessage('V1', encryptVote(['Gado-gado', 'Soto'], messageSecret)),
         voteMessage('V2', encryptVote(['Soto'], randomBytes(32))),
       ],
-      {
-        me: { id: ownJid, lid: '99999999999999:7@lid' },
-        loadPoll: async (id) => (id === 'POLL1' ? { options, messageSecret } : undefined),
-        logger: pino({ level: 'silent' }),
-      },
+      context({ options, messageSecret }),
     )
     expect(votes).toEqual([
       {
@@ -147,6 +152,12 @@ describe('polls and changes of messages: Baileys → provider events', () => {
         options: ['Soto', 'Gado-gado'],
       },
     ])
+    // A poll the session received: the key is derived with its creator's JID, not ours.
+    const received = await pollVotesOf(
+      [voteMessage('V3', encryptVote(['Rendang'], messageSecret, contact))],
+      context({ options, messageSecret, creator: contact }),
+    )
+    expect(received.map((vote) => vote.kind === 'poll' && vote.options)).toEqual([['Rendang']])
   })
 })
 

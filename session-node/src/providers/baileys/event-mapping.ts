@@ -165,6 +165,8 @@ export function toReceivedMessage(
   if (!item) return undefined
   const content = normalizeMessageContent(message.message)
   const contentType = getContentType(content ?? undefined)
+  const pollSecret = item.poll ? message.message?.messageContextInfo?.messageSecret : undefined
+  if (pollSecret?.length) return { message: item, pollSecret: Buffer.from(pollSecret) }
   if (!content || !contentType || !MEDIA.has(contentType)) return { message: item }
   const media = content[contentType as 'imageMessage'] as { mimetype?: string | null } | null | undefined
   const ref: BaileysMediaRef = { mimetype: media?.mimetype ?? undefined, [SOURCE]: message }

@@ -25,7 +25,7 @@ function jidsOf(...jids: (string | null | undefined)[]): string[] {
 }
 
 /**
- * The votes in received messages on polls this session sent, each as the voter's whole current
+ * The votes in received messages on polls this session sent or received, each as the voter's whole current
  * choice (an empty one withdraws the vote). A vote that does not decrypt (not our poll, a poll the
  * store no longer has) is dropped.
  */
@@ -53,9 +53,10 @@ export async function pollVotesOf(
     if (!poll) continue
     const key = message.key
     // WhatsApp derives the key from the JIDs as the voter's client knew them: try both forms.
-    const creators = jidsOf(context.me?.id, context.me?.lid)
+    const own = jidsOf(context.me?.id, context.me?.lid)
+    const creators = poll.creator ? jidsOf(poll.creator) : own
     const voters = key.fromMe
-      ? creators
+      ? own
       : jidsOf(key.participant, key.participantAlt, key.remoteJid, key.remoteJidAlt)
     let hashes: string[] | undefined
     for (const pollCreatorJid of creators) {
