@@ -414,6 +414,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a message and its status history */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message the session sent for everyone (stored before it is sent; idempotent)
+         * @description Answers 202 with a new outbound message of type `revoke` (its `target` is the deleted message) that is sent like any message. Once it went out, the deleted message shows `revoked: true` with its text and content gone, and `messages.update` with `change: "revoked"` reports it. Only messages this session sent can be deleted (a received message answers 422).
+         */
+        delete: operations["revokeMessage"];
+        options?: never;
+        head?: never;
+        /**
+         * Edit the text of a message the session sent (stored before it is sent; idempotent)
+         * @description Answers 202 with a new outbound message of type `edit` (its `target` is the edited message) that is sent like any message. Once it went out, the edited message shows the new `text` and `edited: true`, and `messages.update` with `change: "edited"` reports it. Only texts and captions this session sent can be edited (a received message, a poll, a location… answer 422); WhatsApp shows edits made within 15 minutes of the send.
+         */
+        patch: operations["editMessage"];
+        trace?: never;
+    };
     "/v1/sessions/{sessionId}/messages": {
         parameters: {
             query?: never;
@@ -429,26 +454,9 @@ export interface paths {
         put?: never;
         /**
          * Queue a message (stored before it is sent; idempotent with Idempotency-Key)
-         * @description Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact` or `reaction`; any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
+         * @description Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll` (votes come back as `messages.update` with `change: "poll"` and the tally); any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
          */
         post: operations["sendMessage"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/sessions/{sessionId}/messages/{messageId}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Get a message and its status history */
-        get: operations["getMessage"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1339,6 +1347,12 @@ export interface components {
             /** @description When `type` is `contact`: the shared cards */
             contacts?: components["schemas"]["MessageContact"][];
             reaction?: components["schemas"]["MessageReaction"];
+            /** @description When `type` is `poll`: its question, options and how many a voter may pick */
+            poll?: {
+                question: string;
+                options: string[];
+                selectableCount: number;
+            };
             /** @description The quoted message's WhatsApp id */
             replyTo?: string;
             /** @description Phones mentioned in the text */
@@ -1413,13 +1427,35 @@ export interface components {
             /** @description WhatsApp's message id */
             waMessageId: string;
             chatId: string;
-            /** @enum {string} */
-            status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
+            /**
+             * @description The new status; with `change`, the message’s current status (`received` for a message the session received)
+             * @enum {string}
+             */
+            status: "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed" | "received";
             /** @description The `metadata` the send gave, when it gave one */
             metadata?: {
                 [key: string]: string;
             };
             error?: components["schemas"]["MessageError"];
+            /**
+             * @description Present when the message itself changed (by either side): `edited` (see `text`), `revoked` (deleted for everyone), `reaction` (see `reactions`), `poll` (a vote; see `poll`)
+             * @enum {string}
+             */
+            change?: "edited" | "revoked" | "reaction" | "poll";
+            /** @description With `change`: the phone (digits with the country code) that made it */
+            by?: string;
+            /** @description With `change`: made by this session’s own account */
+            byMe?: boolean;
+            /** @description `edited`: the new text */
+            text?: string;
+            /** @enum {boolean} */
+            revoked?: true;
+            /** @description `reaction`: every reaction the message has now (an empty emoji removed one) */
+            reactions?: components["schemas"]["MessageReactionBy"][];
+            /** @description `poll`: the tally of every option, each voter’s latest vote counted once */
+            poll?: {
+                votes: components["schemas"]["PollOptionVotes"][];
+            };
         };
         /** @description Only on `failed`: a stable `code` (`not_on_whatsapp`, `session_not_connected`, `broadcast_cancelled`, `rejected_by_whatsapp`, `send_failed`) and a `message` */
         MessageError: {
@@ -1434,6 +1470,17 @@ export interface components {
              * @example the recipient has no WhatsApp account
              */
             message: string;
+        };
+        MessageReactionBy: {
+            /** @description The phone (digits with the country code) that reacted */
+            from: string;
+            /** @example 👍 */
+            emoji: string;
+        };
+        PollOptionVotes: {
+            option: string;
+            /** @description Phones (digits with the country code) that picked it */
+            voters: string[];
         };
         BroadcastProgressEvent: {
             /**
@@ -1869,12 +1916,27 @@ export interface components {
             pushName?: string;
             /** @description Inbound: when WhatsApp says it was sent */
             sentAt?: string;
-            /** @description `text`, `location`, `contact`, `reaction`; inbound also `image`, `video`, `document`… */
+            /** @description `text`, `location`, `contact`, `reaction`, `poll`, `edit`, `revoke` (the rows of PATCH and DELETE); inbound also `image`, `video`, `document`… */
             type: string;
             text: string | null;
             location?: components["schemas"]["MessageLocation"];
             contacts?: components["schemas"]["MessageContact"][];
             reaction?: components["schemas"]["MessageReaction"];
+            poll?: components["schemas"]["MessagePoll"];
+            /** @description An `edit` or `revoke`: the message it changes (`msg_…`) */
+            target?: string;
+            /**
+             * @description The text was edited; `text` is the latest
+             * @enum {boolean}
+             */
+            edited?: true;
+            /**
+             * @description Deleted for everyone; its text and content are gone
+             * @enum {boolean}
+             */
+            revoked?: true;
+            /** @description The reactions the message has, one per phone */
+            reactions?: components["schemas"]["MessageReactionBy"][];
             /** @description The quoted message (`msg_…`) */
             replyTo?: string;
             mentions?: string[];
@@ -1894,6 +1956,22 @@ export interface components {
             createdAt: string;
             updatedAt: string;
         };
+        /** @description When `type` is `poll`, with its votes */
+        MessagePoll: {
+            question: string;
+            options: string[];
+            /** @description `0`: any number of options */
+            selectableCount: number;
+            /** @description The tally of every option (each voter’s latest vote), once someone voted */
+            votes?: components["schemas"]["PollOptionVotes"][];
+        };
+        EditMessage: {
+            /**
+             * @description The new text (or caption)
+             * @example Your lab results are ready at 10:00.
+             */
+            text: string;
+        };
         SendMessage: {
             /**
              * @description `+62 812-…`, `62812…`, `0812…`, `812…`, `(021) …` (the tenant's `defaultCountry`), `…@s.whatsapp.net` (with or without `:device`), `…@c.us`, `…@g.us`, `…@lid`
@@ -1901,10 +1979,10 @@ export interface components {
              */
             to: string;
             /**
-             * @description `text` (the default when `text` is given), `location`, `contact` or `reaction`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
+             * @description `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
              * @enum {string}
              */
-            type?: "text" | "location" | "contact" | "reaction" | "list" | "buttons";
+            type?: "text" | "location" | "contact" | "reaction" | "poll" | "list" | "buttons";
             /**
              * @description The text; required when `type` is `text`
              * @example Your lab results are ready.
@@ -1914,6 +1992,7 @@ export interface components {
             /** @description Required when `type` is `contact`: the cards to share (a vCard is built for each) */
             contacts?: components["schemas"]["MessageContact"][];
             reaction?: components["schemas"]["MessageReaction"];
+            poll?: components["schemas"]["MessagePollInput"];
             /**
              * @description Quote an earlier message of this session
              * @example msg_0lq2x3y4z5abcdefghijkl
@@ -1952,6 +2031,23 @@ export interface components {
              * @example 2025-01-31T09:00:00+07:00
              */
             sendAt?: string;
+        };
+        MessagePollInput: {
+            /** @example Which day suits you? */
+            question: string;
+            /**
+             * @description 2 to 12 distinct options
+             * @example [
+             *       "Monday",
+             *       "Tuesday"
+             *     ]
+             */
+            options: string[];
+            /**
+             * @description How many options a voter may pick: `1` for a single choice, up to the number of options; `0` (the default) for any number
+             * @example 1
+             */
+            selectableCount?: number;
         };
         MessagePage: {
             data: components["schemas"]["Message"][];
@@ -2144,7 +2240,7 @@ export interface components {
              */
             template?: string;
             /**
-             * @description Least time between two sends of the session while this broadcast sends (default 3000)
+             * @description Least time between two sends of the session while this broadcast sends (default 3000); at least `BROADCAST_MIN_DELAY_MS` (1000 unless the operator changed it)
              * @example 3000
              */
             delayMs?: number;
@@ -2164,10 +2260,10 @@ export interface components {
              */
             to: string;
             /**
-             * @description `text` (the default when `text` is given), `location`, `contact` or `reaction`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
+             * @description `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
              * @enum {string}
              */
-            type?: "text" | "location" | "contact" | "reaction" | "list" | "buttons";
+            type?: "text" | "location" | "contact" | "reaction" | "poll" | "list" | "buttons";
             /**
              * @description The text; required when `type` is `text`
              * @example Your lab results are ready.
@@ -2177,6 +2273,7 @@ export interface components {
             /** @description Required when `type` is `contact`: the cards to share (a vCard is built for each) */
             contacts?: components["schemas"]["MessageContact"][];
             reaction?: components["schemas"]["MessageReaction"];
+            poll?: components["schemas"]["MessagePollInput"];
             /**
              * @description Quote an earlier message of this session
              * @example msg_0lq2x3y4z5abcdefghijkl
@@ -4133,6 +4230,256 @@ export interface operations {
             };
         };
     };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the same message */
+                "idempotency-key"?: string;
+            };
+            path: {
+                sessionId: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the delete is queued for sending */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but cannot be done (`field` names what) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    editMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the same message */
+                "idempotency-key"?: string;
+            };
+            path: {
+                sessionId: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditMessage"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the edit is queued for sending */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Invalid JSON or a field failed validation (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but cannot be done (`field` names what) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listSessionMessages: {
         parameters: {
             query?: {
@@ -4306,56 +4653,6 @@ export interface operations {
             };
             /** @description Rate limited; see the Retry-After header */
             429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getMessage: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                sessionId: string;
-                messageId: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The message */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description Missing, unknown or revoked API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key may not call this endpoint (admin vs tenant) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unknown id (or one that belongs to another tenant) */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -42,6 +42,15 @@ export type ConnectionUpdateData = {
 export type MessageLocation = { latitude: number; longitude: number; name?: string; address?: string }
 export type MessageContact = { name: string; phone: string }
 export type MessageReaction = { messageId: string; emoji: string }
+/** A poll as sent or received: `selectableCount` is how many options a voter may pick (0 = any number). */
+export type MessagePoll = { question: string; options: string[]; selectableCount: number }
+/** One option of a poll and the phones (digits with the country code) that voted for it. */
+export type PollOptionVotes = { option: string; voters: string[] }
+/** Who reacted to a message with what (`from` is a phone, digits with the country code). */
+export type MessageReactionBy = { from: string; emoji: string }
+/** What changed on a message that already exists (a `messages.update` item with `change`). */
+export const MESSAGE_CHANGES = ['edited', 'revoked', 'reaction', 'poll'] as const
+export type MessageChangeKind = (typeof MESSAGE_CHANGES)[number]
 
 export type InboundMessage = {
   id: string
@@ -57,6 +66,8 @@ export type InboundMessage = {
   location?: MessageLocation
   contacts?: MessageContact[]
   reaction?: MessageReaction
+  /** When `type` is `poll`: its question and options. */
+  poll?: MessagePoll
   /** The id of the message this one quotes. */
   replyTo?: string
   /** Phones mentioned in the text. */
@@ -69,11 +80,26 @@ export type MessagesUpdateData = {
     id: string
     waMessageId?: string
     chatId: string
-    status: MessageStatus
+    /** A status change; with `change`, the message's current status (`received` for an inbound one). */
+    status: StoredMessageStatus
     /** The `metadata` the send gave, so a receiver can match the update without a lookup. */
     metadata?: Record<string, string>
     /** Only on `failed`: why (a stable code from MESSAGE_ERROR_CODES and a message). */
     error?: MessageError
+    /** Present when the message itself changed (not its status): what changed. */
+    change?: MessageChangeKind
+    /** The phone (digits with the country code) that made the change, when known. */
+    by?: string
+    /** The change was made by this session's account (the gateway or its phone). */
+    byMe?: boolean
+    /** `edited`: the new text. */
+    text?: string
+    /** `revoked`: deleted for everyone. */
+    revoked?: true
+    /** `reaction`: every reaction the message has now. */
+    reactions?: MessageReactionBy[]
+    /** `poll`: the tally of every option. */
+    poll?: { votes: PollOptionVotes[] }
   }[]
 }
 

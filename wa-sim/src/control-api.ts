@@ -24,6 +24,20 @@ const routes: Record<string, Route> = {
   'POST /contacts': (sim, body) => sim.addContact({ pn: body.pn, name: body.name }),
   'POST /send': (sim, body) =>
     sim.send({ from: body.from, to: body.to, text: body.text, addressing: body.addressing, id: body.id }),
+  'POST /poll': (sim, body) =>
+    sim.sendPoll({
+      from: body.from,
+      to: body.to,
+      question: body.question,
+      options: body.options,
+      selectableCount: body.selectableCount,
+      id: body.id,
+    }),
+  'POST /vote': (sim, body) =>
+    sim.vote({ from: body.from, to: body.to, pollId: body.pollId, options: body.options }),
+  'POST /edit': (sim, body) => sim.edit({ from: body.from, to: body.to, id: body.id, text: body.text }),
+  'POST /revoke': (sim, body) => sim.revoke({ from: body.from, to: body.to, id: body.id }),
+  'POST /react': (sim, body) => sim.react({ from: body.from, to: body.to, id: body.id, emoji: body.emoji }),
   'POST /receipt': (sim, body) => sim.receipt({ from: body.from, to: body.to, id: body.id, type: body.type }),
   'POST /retry': (sim, body) => sim.requestRetry({ from: body.from, id: body.id }),
   'POST /remove-device': (sim, body) => sim.removeDevice({ jid: body.jid }),

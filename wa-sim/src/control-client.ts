@@ -43,6 +43,43 @@ export class SimControlClient implements SimControl {
   }> {
     return this.request('POST', '/send', input)
   }
+  sendPoll(input: {
+    from: string
+    to: string
+    question: string
+    options: string[]
+    selectableCount?: number
+    id?: string
+  }): Promise<{ id: string; devices: number }> {
+    return this.request('POST', '/poll', input)
+  }
+  vote(input: {
+    from: string
+    to: string
+    pollId: string
+    options: string[]
+  }): Promise<{ id: string; devices: number }> {
+    return this.request('POST', '/vote', input)
+  }
+  edit(input: {
+    from: string
+    to: string
+    id: string
+    text: string
+  }): Promise<{ id: string; devices: number }> {
+    return this.request('POST', '/edit', input)
+  }
+  revoke(input: { from: string; to: string; id: string }): Promise<{ id: string; devices: number }> {
+    return this.request('POST', '/revoke', input)
+  }
+  react(input: {
+    from: string
+    to: string
+    id: string
+    emoji: string
+  }): Promise<{ id: string; devices: number }> {
+    return this.request('POST', '/react', input)
+  }
   receipt(input: {
     from: string
     to: string

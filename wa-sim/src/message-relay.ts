@@ -20,12 +20,26 @@ import type { Counters } from './counters.js'
 import { BadInput, NotFound } from './errors.js'
 import type { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
+import {
+  editMessage,
+  type InboxContent,
+  inboxContentOf,
+  type KnownPoll,
+  knownPollOf,
+  pollMessage,
+  reactionMessage,
+  revokeMessage,
+  voteMessage,
+} from './message-content.js'
 import { unixNow } from './node-attrs.js'
 import { MAX_PHONE_RETRIES, retryReceipt } from './phone-retry.js'
 import { receiptMessageIds } from './receipt-relay.js'
 
-/** A text a simulated phone decrypted (GET /inbox). */
-export interface InboxMessage {
+/**
+ * A message a simulated phone decrypted (GET /inbox): a text, or (with `text` `''`) a poll, an edit, a
+ * delete for everyone or a reaction (see InboxContent).
+ */
+export interface InboxMessage extends InboxContent {
   id: string
   /** Sender PN (the session's account). */
   from: string
@@ -37,17 +51,17 @@ export interface InboxMessage {
   group?: string
   /** The message a group text quotes: its id and the member it names as the sender. */
   quoted?: { id: string; participant: string }
-  text: string
   /** When the server received the stanza (ms since the epoch). */
   timestamp: number
 }
 
-/** A text the simulator delivered to sessions (POST /send). */
+/** A message a contact sent to sessions (POST /send, /poll): what its edit or delete may name. */
 interface SentMessage {
   id: string
   from: string
   to: string
-  text: string
+  /** Only texts can be edited. */
+  text?: string
 }
 
 /**
@@ -57,7 +71,9 @@ interface SentMessage {
 interface PendingDelivery {
   id: string
   senderPn: string
-  text: string
+  message: proto.IMessage
+  /** The stanza's `type`: `text`, or `poll` / `reaction` as WhatsApp marks those. */
+  stanzaType: string
   attrs: Record<string, string>
   notify: string
 }
@@ -83,6 +99,8 @@ export class MessageRelay {
   private readonly retries = new Map<string, number>()
   /** Per companion device jid, in the order sent: texts it has not acknowledged with a receipt. */
   private readonly pending = new Map<string, Map<string, PendingDelivery>>()
+  /** Polls the phones decrypted, by `<phone pn>|<poll id>`: what a vote on them needs. */
+  private readonly knownPolls = new Map<string, KnownPoll>()
 
   constructor(private readonly context: MessageRelayContext) {}
 
@@ -97,14 +115,127 @@ export class MessageRelay {
     id: string
     devices: number
   }> {
+    if (typeof input.text !== 'string' || input.text === '')
+      throw new BadInput('text', 'must be a non-empty string')
+    const text = input.text
+    return this.sendContent(input, { conversation: text }, 'text', { text })
+  }
+
+  /** A contact creates a poll in its chat with `to` (a session's account). */
+  async sendPoll(input: {
+    from: unknown
+    to: unknown
+    question: unknown
+    options: unknown
+    selectableCount?: unknown
+    id?: unknown
+  }): Promise<{ id: string; devices: number }> {
+    const message = pollMessage(input)
+    const sent = await this.sendContent(input, message, 'poll', {})
+    // Its creator may vote on it too.
+    const fromPn = input.from as string
+    const poll = knownPollOf(message, fromPn)
+    if (poll) this.knownPolls.set(`${fromPn}|${sent.id}`, poll)
+    return sent
+  }
+
+  /**
+   * A contact votes on a poll `pollId` a session sent it, or on its own poll (the vote is encrypted with the secret its
+   * phone decrypted); `options` empty withdraws the vote.
+   */
+  vote(input: { from: unknown; to: unknown; pollId: unknown; options: unknown }): Promise<{
+    id: string
+    devices: number
+  }> {
+    const fromPn = assertPn('from', input.from)
+    if (typeof input.pollId !== 'string' || input.pollId === '')
+      throw new BadInput('pollId', 'must be a message id')
+    const poll = this.knownPolls.get(`${fromPn}|${input.pollId}`)
+    if (!poll) throw new NotFound(`no poll ${input.pollId} in the inbox of ${fromPn}`)
+    const ownPoll = poll.creatorPn === fromPn
+    if (ownPoll && typeof input.to !== 'string') throw new BadInput('to', 'must be a PN or jid')
+    const message = voteMessage({
+      pollId: input.pollId,
+      poll,
+      // The poll's key as the voter names it: in the chat with the creator, or its own.
+      pollKey: ownPoll
+        ? {
+            remoteJid: (input.to as string).includes('@') ? (input.to as string) : pnJid(input.to as string),
+            fromMe: true,
+          }
+        : { remoteJid: pnJid(poll.creatorPn), fromMe: false },
+      creatorJid: pnJid(poll.creatorPn),
+      voterJid: pnJid(fromPn),
+      options: input.options,
+    })
+    return this.sendContent({ from: fromPn, to: input.to }, message, 'poll', {})
+  }
+
+  /** A contact edits a text it sent to `to`. */
+  edit(input: {
+    from: unknown
+    to: unknown
+    id: unknown
+    text: unknown
+  }): Promise<{ id: string; devices: number }> {
+    const own = this.ownSent(input)
+    if (own.text === undefined) throw new BadInput('id', 'is not a text; only texts can be edited')
+    return this.sendContent(
+      { from: input.from, to: input.to },
+      editMessage(pnJid(own.to), own.id, input.text),
+      'text',
+      {},
+    )
+  }
+
+  /** A contact deletes for everyone a message it sent to `to`. */
+  revoke(input: { from: unknown; to: unknown; id: unknown }): Promise<{ id: string; devices: number }> {
+    const own = this.ownSent(input)
+    return this.sendContent(
+      { from: input.from, to: input.to },
+      revokeMessage(pnJid(own.to), own.id),
+      'text',
+      {},
+    )
+  }
+
+  /** A contact reacts to message `id` that `to` (a session's account) sent it; `emoji` `''` takes it away. */
+  react(input: {
+    from: unknown
+    to: unknown
+    id: unknown
+    emoji: unknown
+  }): Promise<{ id: string; devices: number }> {
+    if (typeof input.id !== 'string' || input.id === '') throw new BadInput('id', 'must be a message id')
+    if (typeof input.to !== 'string' || input.to === '') throw new BadInput('to', 'must be a PN or jid')
+    const chat = this.context.registry.resolve(input.to.includes('@') ? input.to : pnJid(input.to))
+    if (!chat) throw new NotFound(`no account for ${input.to}`)
+    const message = reactionMessage(pnJid(chat.account.pn), input.id, false, input.emoji)
+    return this.sendContent({ from: input.from, to: input.to }, message, 'reaction', {})
+  }
+
+  /** A message `from` sent to `to` earlier (POST /send, /poll), which it may edit or delete. */
+  private ownSent(input: { from: unknown; to: unknown; id: unknown }): SentMessage {
+    const fromPn = assertPn('from', input.from)
+    if (typeof input.id !== 'string' || input.id === '') throw new BadInput('id', 'must be a message id')
+    const sent = this.sentMessages.get(input.id)
+    if (!sent || sent.from !== fromPn) throw new NotFound(`${fromPn} sent no message ${input.id}`)
+    return sent
+  }
+
+  /** Encrypts `message` from a contact (or any account's phone) to every linked device of `to`. */
+  private async sendContent(
+    input: { from: unknown; to: unknown; addressing?: unknown; id?: unknown },
+    message: proto.IMessage,
+    stanzaType: string,
+    remember: { text?: string },
+  ): Promise<{ id: string; devices: number }> {
     const { registry } = this.context
     const fromPn = assertPn('from', input.from)
     const target = registry.resolve(
       typeof input.to === 'string' ? (input.to.includes('@') ? input.to : pnJid(input.to)) : '',
     )
     if (typeof input.to !== 'string') throw new BadInput('to', 'must be a PN or jid')
-    if (typeof input.text !== 'string' || input.text === '')
-      throw new BadInput('text', 'must be a non-empty string')
     const addressing = input.addressing ?? 'pn'
     if (addressing !== 'pn' && addressing !== 'lid') throw new BadInput('addressing', "must be 'pn' or 'lid'")
     if (input.id !== undefined && (typeof input.id !== 'string' || input.id === ''))
@@ -129,7 +260,8 @@ export class MessageRelay {
       const pending: PendingDelivery = {
         id,
         senderPn: sender.pn,
-        text: input.text,
+        message,
+        stanzaType,
         attrs,
         notify: sender.name,
       }
@@ -138,7 +270,7 @@ export class MessageRelay {
       queue.set(id, pending)
       delivered += await this.deliver(deviceJid, device, pending)
     }
-    this.sentMessages.set(id, { id, from: sender.pn, to: target.account.pn, text: input.text })
+    this.sentMessages.set(id, { id, from: sender.pn, to: target.account.pn, ...remember })
     return { id, devices: delivered }
   }
 
@@ -155,13 +287,17 @@ export class MessageRelay {
     if (!sender) return 0
     const enc = await registry
       .phoneOf(sender)
-      .encrypt(deviceJid, encodeWAMessage({ conversation: pending.text }), () =>
-        registry.companionBundle(device),
-      )
+      .encrypt(deviceJid, encodeWAMessage(pending.message), () => registry.companionBundle(device))
     for (const connection of live) {
       connection.send({
         tag: 'message',
-        attrs: { ...pending.attrs, id: pending.id, t: unixNow(), type: 'text', notify: pending.notify },
+        attrs: {
+          ...pending.attrs,
+          id: pending.id,
+          t: unixNow(),
+          type: pending.stanzaType,
+          notify: pending.notify,
+        },
         content: [{ tag: 'enc', attrs: { v: '2', type: enc.type }, content: enc.ciphertext }],
       })
       counters.totals.messagesOut++
@@ -361,14 +497,16 @@ export class MessageRelay {
     logger.debug({ id, phone: phoneAccount.pn, message: proto.Message.toObject(message) }, 'phone decrypted')
     // The sender's own phone gets a DeviceSentMessage copy; only the recipient's phone goes in the inbox.
     if (message.deviceSentMessage || phoneAccount.pn === senderPn) return
-    const text = message.conversation || message.extendedTextMessage?.text
-    if (!text || chatAccount?.pn !== phoneAccount.pn) return
+    const content = inboxContentOf(message)
+    if (!content || chatAccount?.pn !== phoneAccount.pn) return
+    const poll = knownPollOf(message, senderPn)
+    if (poll) this.knownPolls.set(`${phoneAccount.pn}|${id}`, poll)
     this.inbox.push({
       id,
       from: senderPn,
       fromDevice: senderDeviceJid,
       to: phoneAccount.pn,
-      text,
+      ...content,
       timestamp: receivedAt,
     })
   }

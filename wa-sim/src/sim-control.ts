@@ -26,6 +26,38 @@ export interface SimControl {
     id: string
     devices: number
   }>
+  /** Contact → session poll (`selectableCount` 0 = any number of options) → its id. */
+  sendPoll(input: {
+    from: string
+    to: string
+    question: string
+    options: string[]
+    selectableCount?: number
+    id?: string
+  }): Promise<{ id: string; devices: number }>
+  /** The contact's vote on poll `pollId` that `to` sent it (`options` `[]` withdraws it). */
+  vote(input: {
+    from: string
+    to: string
+    pollId: string
+    options: string[]
+  }): Promise<{ id: string; devices: number }>
+  /** The contact edits text `id` it sent to `to`. */
+  edit(input: {
+    from: string
+    to: string
+    id: string
+    text: string
+  }): Promise<{ id: string; devices: number }>
+  /** The contact deletes message `id` it sent to `to` for everyone. */
+  revoke(input: { from: string; to: string; id: string }): Promise<{ id: string; devices: number }>
+  /** The contact reacts to message `id` that `to` sent it (`emoji` `''` takes the reaction away). */
+  react(input: {
+    from: string
+    to: string
+    id: string
+    emoji: string
+  }): Promise<{ id: string; devices: number }>
   /** A contact's delivery or read receipt for a message the session sent it. */
   receipt(input: {
     from: string

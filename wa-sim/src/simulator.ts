@@ -265,6 +265,51 @@ export class Simulator implements ConnectionHandler, QueryContext {
     return this.groups.sendFromPhone(input)
   }
 
+  /** A contact creates a poll in its chat with `to`. */
+  sendPoll(input: {
+    from: unknown
+    to: unknown
+    question: unknown
+    options: unknown
+    selectableCount?: unknown
+    id?: unknown
+  }): Promise<{ id: string; devices: number }> {
+    return this.messages.sendPoll(input)
+  }
+
+  /** A contact votes on a poll a session sent it. */
+  vote(input: { from: unknown; to: unknown; pollId: unknown; options: unknown }): Promise<{
+    id: string
+    devices: number
+  }> {
+    return this.messages.vote(input)
+  }
+
+  /** A contact edits a text it sent. */
+  edit(input: {
+    from: unknown
+    to: unknown
+    id: unknown
+    text: unknown
+  }): Promise<{ id: string; devices: number }> {
+    return this.messages.edit(input)
+  }
+
+  /** A contact deletes a message it sent for everyone. */
+  revoke(input: { from: unknown; to: unknown; id: unknown }): Promise<{ id: string; devices: number }> {
+    return this.messages.revoke(input)
+  }
+
+  /** A contact reacts to a message a session sent it. */
+  react(input: {
+    from: unknown
+    to: unknown
+    id: unknown
+    emoji: unknown
+  }): Promise<{ id: string; devices: number }> {
+    return this.messages.react(input)
+  }
+
   /** A contact's phone loses its session with the sender of message `id` and asks for it again. */
   requestRetry(input: { from: unknown; id: unknown }): Promise<{ requested: number }> {
     return this.messages.requestRetry(input)

@@ -5,6 +5,7 @@ import {
   EVENT_TYPES,
   type EventType,
   isKnownTimeZone,
+  MESSAGE_CHANGES,
   MESSAGE_ERROR_CODES,
   MESSAGE_STATUSES,
   type MessageErrorCode,
@@ -426,7 +427,15 @@ export const ConnectResultSchema = z
 // --- messages ---
 
 /** What `type` a sent message may have; `list` and `buttons` are refused (see the route). */
-export const SEND_MESSAGE_TYPES = ['text', 'location', 'contact', 'reaction', 'list', 'buttons'] as const
+export const SEND_MESSAGE_TYPES = [
+  'text',
+  'location',
+  'contact',
+  'reaction',
+  'poll',
+  'list',
+  'buttons',
+] as const
 
 export const MessageLocationSchema = z
   .object({
@@ -452,6 +461,52 @@ export const MessageReactionSchema = z
     emoji: z.string().max(16).openapi({ description: 'The emoji; `""` removes the reaction', example: '👍' }),
   })
   .openapi('MessageReaction')
+export const MAX_POLL_OPTIONS = 12
+const pollText = (max: number) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(/^[^\0]*$/, 'must not contain NUL characters')
+export const MessagePollInputSchema = z
+  .strictObject({
+    question: pollText(255).openapi({ example: 'Which day suits you?' }),
+    options: z
+      .array(pollText(100))
+      .min(2, 'must have at least 2 options')
+      .max(MAX_POLL_OPTIONS, `must have at most ${MAX_POLL_OPTIONS} options`)
+      .openapi({ description: '2 to 12 distinct options', example: ['Monday', 'Tuesday'] }),
+    selectableCount: z.number().int('must be an integer').min(0, 'must be at least 0').optional().openapi({
+      description:
+        'How many options a voter may pick: `1` for a single choice, up to the number of options; `0` (the default) for any number',
+      example: 1,
+    }),
+  })
+  .openapi('MessagePollInput')
+export const PollOptionVotesSchema = z
+  .object({
+    option: z.string(),
+    voters: z
+      .array(z.string())
+      .openapi({ description: 'Phones (digits with the country code) that picked it' }),
+  })
+  .openapi('PollOptionVotes')
+export const MessagePollSchema = z
+  .object({
+    question: z.string(),
+    options: z.array(z.string()),
+    selectableCount: z.number().int().openapi({ description: '`0`: any number of options' }),
+    votes: z.array(PollOptionVotesSchema).optional().openapi({
+      description: 'The tally of every option (each voter’s latest vote), once someone voted',
+    }),
+  })
+  .openapi('MessagePoll')
+export const MessageReactionBySchema = z
+  .object({
+    from: z.string().openapi({ description: 'The phone (digits with the country code) that reacted' }),
+    emoji: z.string().openapi({ example: '👍' }),
+  })
+  .openapi('MessageReactionBy')
 
 /** An instant: ISO 8601 with a time zone (`Z` or `+07:00`). */
 const isoInstant = z
@@ -486,7 +541,7 @@ const messageFields = {
   }),
   type: z.enum(SEND_MESSAGE_TYPES).optional().openapi({
     description:
-      '`text` (the default when `text` is given), `location`, `contact` or `reaction`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.',
+      '`text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.',
   }),
   text: z
     .string()
@@ -510,6 +565,8 @@ const messageFields = {
     }),
   // Required when `type` is `reaction`.
   reaction: MessageReactionSchema.optional(),
+  // Required when `type` is `poll`; votes come back as `messages.update` with `change: "poll"`.
+  poll: MessagePollInputSchema.optional(),
   replyTo: z
     .string()
     .regex(/^msg_[0-9a-z]+$/, 'must be a message id (msg_…)')
@@ -551,6 +608,16 @@ export const SendMessageBody = z
     }),
   })
   .openapi('SendMessage')
+export const EditMessageBody = z
+  .strictObject({
+    text: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(4096, 'must be at most 4096 characters')
+      .regex(/^[^\0]*$/, 'must not contain NUL characters')
+      .openapi({ description: 'The new text (or caption)', example: 'Your lab results are ready at 10:00.' }),
+  })
+  .openapi('EditMessage')
 export const IdempotencyHeaders = z.object({
   'idempotency-key': z
     .string()
@@ -591,12 +658,27 @@ export const MessageSchema = z
     pushName: z.string().optional().openapi({ description: 'Inbound: the name the sender set on WhatsApp' }),
     sentAt: z.string().optional().openapi({ description: 'Inbound: when WhatsApp says it was sent' }),
     type: z.string().openapi({
-      description: '`text`, `location`, `contact`, `reaction`; inbound also `image`, `video`, `document`…',
+      description:
+        '`text`, `location`, `contact`, `reaction`, `poll`, `edit`, `revoke` (the rows of PATCH and DELETE); inbound also `image`, `video`, `document`…',
     }),
     text: z.string().nullable(),
     location: MessageLocationSchema.optional(),
     contacts: z.array(MessageContactSchema).optional(),
     reaction: MessageReactionSchema.optional(),
+    poll: MessagePollSchema.optional().openapi({ description: 'When `type` is `poll`, with its votes' }),
+    target: z
+      .string()
+      .optional()
+      .openapi({ description: 'An `edit` or `revoke`: the message it changes (`msg_…`)' }),
+    edited: z.literal(true).optional().openapi({ description: 'The text was edited; `text` is the latest' }),
+    revoked: z
+      .literal(true)
+      .optional()
+      .openapi({ description: 'Deleted for everyone; its text and content are gone' }),
+    reactions: z
+      .array(MessageReactionBySchema)
+      .optional()
+      .openapi({ description: 'The reactions the message has, one per phone' }),
     replyTo: z.string().optional().openapi({ description: 'The quoted message (`msg_…`)' }),
     mentions: z.array(z.string()).optional(),
     sendAt: z.string().optional().openapi({ description: 'A scheduled message: when it is sent' }),
@@ -1152,6 +1234,10 @@ export const InboundMessageSchema = z
     reaction: MessageReactionSchema.optional().openapi({
       description: 'When `type` is `reaction`: the WhatsApp id of the message reacted to and the emoji',
     }),
+    poll: z
+      .object({ question: z.string(), options: z.array(z.string()), selectableCount: z.number().int() })
+      .optional()
+      .openapi({ description: 'When `type` is `poll`: its question, options and how many a voter may pick' }),
     replyTo: z.string().optional().openapi({ description: "The quoted message's WhatsApp id" }),
     mentions: z.array(z.string()).optional().openapi({ description: 'Phones mentioned in the text' }),
   })
@@ -1167,7 +1253,10 @@ export const MessageStatusUpdateSchema = z
       .openapi({ description: 'Our message id (`msg_…`)', example: 'msg_0lq2x3y4z5abcdefghijkl' }),
     waMessageId: z.string().openapi({ description: "WhatsApp's message id" }),
     chatId: z.string(),
-    status: z.enum(MESSAGE_STATUSES),
+    status: z.enum(STORED_MESSAGE_STATUSES).openapi({
+      description:
+        'The new status; with `change`, the message’s current status (`received` for a message the session received)',
+    }),
     metadata: z
       .record(z.string(), z.string())
       .optional()
@@ -1176,6 +1265,27 @@ export const MessageStatusUpdateSchema = z
       description:
         'Only on `failed`: a stable `code` (`not_on_whatsapp`, `session_not_connected`, `broadcast_cancelled`, `rejected_by_whatsapp`, `send_failed`) and a `message`',
     }),
+    change: z.enum(MESSAGE_CHANGES).optional().openapi({
+      description:
+        'Present when the message itself changed (by either side): `edited` (see `text`), `revoked` (deleted for everyone), `reaction` (see `reactions`), `poll` (a vote; see `poll`)',
+    }),
+    by: z
+      .string()
+      .optional()
+      .openapi({ description: 'With `change`: the phone (digits with the country code) that made it' }),
+    byMe: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'With `change`: made by this session’s own account' }),
+    text: z.string().optional().openapi({ description: '`edited`: the new text' }),
+    revoked: z.literal(true).optional(),
+    reactions: z.array(MessageReactionBySchema).optional().openapi({
+      description: '`reaction`: every reaction the message has now (an empty emoji removed one)',
+    }),
+    poll: z
+      .object({ votes: z.array(PollOptionVotesSchema) })
+      .optional()
+      .openapi({ description: '`poll`: the tally of every option, each voter’s latest vote counted once' }),
   })
   .openapi('MessageStatusUpdate')
 export const MessagesUpdateDataSchema = z

@@ -3,6 +3,7 @@ import { activeTenantOf, requireTenant, tenantIdOf } from '../http/auth.js'
 import type { AppEnv } from '../http/env.js'
 import { acceptJsonBody } from '../http/request-body.js'
 import {
+  EditMessageBody,
   errorResponses,
   IdempotencyHeaders,
   jsonBody,
@@ -12,6 +13,7 @@ import {
   SendMessageBody,
   SessionParams,
 } from '../http/schemas.js'
+import { editMessage, revokeMessage } from '../services/message-changes.js'
 import { getMessage, sendMessage } from '../services/messages.js'
 
 const tenant = { tags: ['Messages'], security: [{ bearer: [] }], middleware: [requireTenant, acceptJsonBody] }
@@ -23,7 +25,7 @@ const sendMessageRoute = createRoute({
   path: '/v1/sessions/{sessionId}/messages',
   summary: 'Queue a message (stored before it is sent; idempotent with Idempotency-Key)',
   description:
-    'Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact` or `reaction`; any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
+    'Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll` (votes come back as `messages.update` with `change: "poll"` and the tally); any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
   request: { params: SessionParams, headers: IdempotencyHeaders, body: jsonBody(SendMessageBody) },
   responses: {
     202: jsonResponse(MessageSchema, 'Accepted: queued for sending'),
@@ -41,7 +43,62 @@ const getMessageRoute = createRoute({
   responses: { 200: jsonResponse(MessageSchema, 'The message'), ...errorResponses(401, 403, 404) },
 })
 
+const editMessageRoute = createRoute({
+  ...tenant,
+  method: 'patch',
+  operationId: 'editMessage',
+  path: '/v1/sessions/{sessionId}/messages/{messageId}',
+  summary: 'Edit the text of a message the session sent (stored before it is sent; idempotent)',
+  description:
+    'Answers 202 with a new outbound message of type `edit` (its `target` is the edited message) that is sent like any message. Once it went out, the edited message shows the new `text` and `edited: true`, and `messages.update` with `change: "edited"` reports it. Only texts and captions this session sent can be edited (a received message, a poll, a location… answer 422); WhatsApp shows edits made within 15 minutes of the send.',
+  request: { params: MessageParams, headers: IdempotencyHeaders, body: jsonBody(EditMessageBody) },
+  responses: {
+    202: jsonResponse(MessageSchema, 'Accepted: the edit is queued for sending'),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429),
+  },
+})
+
+const revokeMessageRoute = createRoute({
+  ...tenant,
+  method: 'delete',
+  operationId: 'revokeMessage',
+  path: '/v1/sessions/{sessionId}/messages/{messageId}',
+  summary: 'Delete a message the session sent for everyone (stored before it is sent; idempotent)',
+  description:
+    'Answers 202 with a new outbound message of type `revoke` (its `target` is the deleted message) that is sent like any message. Once it went out, the deleted message shows `revoked: true` with its text and content gone, and `messages.update` with `change: "revoked"` reports it. Only messages this session sent can be deleted (a received message answers 422).',
+  request: { params: MessageParams, headers: IdempotencyHeaders },
+  responses: {
+    202: jsonResponse(MessageSchema, 'Accepted: the delete is queued for sending'),
+    ...errorResponses(401, 403, 404, 409, 415, 422, 429),
+  },
+})
+
 export function registerMessageRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(editMessageRoute, async (c) => {
+    const idempotencyKey = c.req.valid('header')['idempotency-key']
+    const { tenantId, limits } = activeTenantOf(c)
+    const { message } = await editMessage({
+      ctx: c.get('ctx'),
+      tenantId,
+      limits,
+      ...c.req.valid('param'),
+      text: c.req.valid('json').text,
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    })
+    return c.json(message, 202)
+  })
+  app.openapi(revokeMessageRoute, async (c) => {
+    const idempotencyKey = c.req.valid('header')['idempotency-key']
+    const { tenantId, limits } = activeTenantOf(c)
+    const { message } = await revokeMessage({
+      ctx: c.get('ctx'),
+      tenantId,
+      limits,
+      ...c.req.valid('param'),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    })
+    return c.json(message, 202)
+  })
   app.openapi(sendMessageRoute, async (c) => {
     const idempotencyKey = c.req.valid('header')['idempotency-key']
     const { tenantId, limits, defaultCountry } = activeTenantOf(c)

@@ -33,6 +33,7 @@ import {
   renderInputTemplate,
   type SendMessageInput,
   scheduledTimeOf,
+  withPollSecret,
 } from './messages.js'
 import { requireSession } from './sessions.js'
 import { loadTemplateBodies } from './templates.js'
@@ -229,7 +230,13 @@ async function checkRecipients(
       const metadata = checkMetadata(asked, field)
       const rendered = renderInputTemplate(message, bodies, field, input.template)
       const { type, content } = contentOf(rendered, field, defaultCountry)
-      checked.push({ chatId: to.jid, type, text: rendered.text ?? null, content, metadata })
+      checked.push({
+        chatId: to.jid,
+        type,
+        text: rendered.text ?? null,
+        content: withPollSecret(content),
+        metadata,
+      })
     } catch (error) {
       if (!(error instanceof AppError) || !('field' in error)) throw error
       bad.push({ index, field: String(error.field), reason: error.message })

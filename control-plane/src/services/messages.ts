@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { coordinationKeys, credentialsExist, DAILY_SENDS_WINDOW_MS, nudgeNode } from '@wa-cluster/core'
 import { type MessageContent, messages } from '@wa-cluster/db'
 import {
@@ -6,11 +6,15 @@ import {
   type MessageContact,
   type MessageError,
   type MessageLocation,
+  type MessagePoll,
   type MessageReaction,
+  type MessageReactionBy,
   messageErrorOf,
   NotFound,
   newId,
   normalizeRecipient,
+  type PollOptionVotes,
+  pollTally,
   RateLimited,
   type StoredMessageStatus,
   type TemplateVariables,
@@ -40,6 +44,13 @@ export type MessageView = {
   location?: MessageLocation
   contacts?: MessageContact[]
   reaction?: MessageReaction
+  /** A poll, with its tally once someone voted. */
+  poll?: MessagePoll & { votes?: PollOptionVotes[] }
+  /** An `edit` or `revoke` row: the message it changes. */
+  target?: string
+  edited?: true
+  revoked?: true
+  reactions?: MessageReactionBy[]
   replyTo?: string
   mentions?: string[]
   sendAt?: string
@@ -55,6 +66,16 @@ export type MessageView = {
 
 type MessageRow = typeof messages.$inferSelect
 
+/** A row's content as shown: the poll secret never leaves the store, the votes show as a tally. */
+function shownContent(content: MessageContent | null): Partial<MessageView> {
+  if (!content) return {}
+  const { pollSecret: _secret, pollVotes, poll, ...shown } = content
+  return {
+    ...shown,
+    ...(poll ? { poll: { ...poll, ...(pollVotes ? { votes: pollTally(poll, pollVotes) } : {}) } } : {}),
+  }
+}
+
 export function toMessageView(row: MessageRow): MessageView {
   return {
     id: row.id,
@@ -69,7 +90,7 @@ export function toMessageView(row: MessageRow): MessageView {
     ...(row.waTimestamp ? { sentAt: row.waTimestamp.toISOString() } : {}),
     type: row.type,
     text: row.text,
-    ...row.content,
+    ...shownContent(row.content),
     ...(row.sendAfter ? { sendAt: row.sendAfter.toISOString() } : {}),
     ...(row.broadcastId ? { broadcastId: row.broadcastId } : {}),
     ...(row.metadata ? { metadata: row.metadata as MessageMetadata } : {}),
@@ -82,11 +103,12 @@ export function toMessageView(row: MessageRow): MessageView {
 
 export type SendMessageInput = {
   to: string
-  type?: 'text' | 'location' | 'contact' | 'reaction' | 'list' | 'buttons'
+  type?: 'text' | 'location' | 'contact' | 'reaction' | 'poll' | 'list' | 'buttons'
   text?: string
   location?: MessageLocation
   contacts?: MessageContact[]
   reaction?: MessageReaction
+  poll?: { question: string; options: string[]; selectableCount?: number }
   replyTo?: string
   mentions?: string[]
   /** The caller's own keys, stored and echoed (see checkMetadata). */
@@ -138,6 +160,7 @@ const FIELD_OF_TYPE = {
   location: 'location',
   contact: 'contacts',
   reaction: 'reaction',
+  poll: 'poll',
 } as const
 
 /**
@@ -190,6 +213,7 @@ export function contentOf(
   if (type !== 'text' && input.mentions !== undefined)
     throw new ValidationFailed(`${field}.mentions`, 'is only allowed on a text')
   const content: MessageContent = {}
+  if (input.poll) content.poll = checkedPoll(input.poll, `${field}.poll`)
   if (input.location) content.location = input.location
   if (input.contacts)
     content.contacts = input.contacts.map((contact, index) => ({
@@ -203,6 +227,35 @@ export function contentOf(
       phoneDigitsOf(phone, `${field}.mentions.${index}`, defaultCountry),
     )
   return { type, content: Object.keys(content).length > 0 ? content : null }
+}
+
+/** A poll as stored, or ValidationFailed naming the field: distinct options, a reachable count. */
+function checkedPoll(poll: NonNullable<SendMessageInput['poll']>, field: string): MessagePoll {
+  // Votes name options by a hash of their text, so two equal options could never be told apart.
+  const seen = new Set<string>()
+  poll.options.forEach((option, index) => {
+    if (option.trim() === '') throw new ValidationFailed(`${field}.options.${index}`, 'must not be blank')
+    if (seen.has(option)) throw new ValidationFailed(`${field}.options.${index}`, 'repeats an earlier option')
+    seen.add(option)
+  })
+  if (poll.question.trim() === '') throw new ValidationFailed(`${field}.question`, 'must not be blank')
+  const selectableCount = poll.selectableCount ?? 0
+  if (selectableCount > poll.options.length)
+    throw new ValidationFailed(
+      `${field}.selectableCount`,
+      `must be at most the number of options (${poll.options.length}); 0 allows any number`,
+    )
+  return { question: poll.question, options: poll.options, selectableCount }
+}
+
+/**
+ * The content with a fresh `messageSecret` for a poll: WhatsApp clients encrypt their votes with it,
+ * so it is stored with the row (after the request hash, which must not depend on it) and every
+ * rebuild of the poll carries the same one.
+ */
+export function withPollSecret(content: MessageContent | null): MessageContent | null {
+  if (!content?.poll || content.pollSecret) return content
+  return { ...content, pollSecret: randomBytes(32).toString('base64') }
 }
 
 /**
@@ -221,7 +274,8 @@ export function renderInputTemplate(
     input.type !== undefined ||
     input.location !== undefined ||
     input.contacts !== undefined ||
-    input.reaction !== undefined
+    input.reaction !== undefined ||
+    input.poll !== undefined
   const template = input.template ?? (ownBody ? undefined : defaultTemplate)
   if (template === undefined) {
     if (input.variables !== undefined)
@@ -354,7 +408,7 @@ export async function sendMessage({
       waMessageId: null,
       type,
       text: rendered.text ?? null,
-      content,
+      content: withPollSecret(content),
       sendAfter,
       metadata,
       status: 'queued',
@@ -377,7 +431,7 @@ export async function sendMessage({
  * window from its first send). Both windows are the coordinator's, shared by every control-plane. RateLimited naming the
  * limit and when it resets.
  */
-async function countSend({
+export async function countSend({
   ctx,
   tenantId,
   sessionId,
@@ -426,7 +480,7 @@ async function countSend({
   }
 }
 
-async function findByIdempotencyKey(
+export async function findByIdempotencyKey(
   ctx: ControlPlaneContext,
   sessionId: string,
   key: string,
@@ -438,7 +492,7 @@ async function findByIdempotencyKey(
   return row
 }
 
-function sameRequestOrConflict(row: MessageRow, requestHash: string): MessageView {
+export function sameRequestOrConflict(row: MessageRow, requestHash: string): MessageView {
   if (row.requestHash !== requestHash) {
     throw new Conflict(
       'Idempotency-Key was already used with a different request body',

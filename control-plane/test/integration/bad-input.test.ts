@@ -41,7 +41,7 @@ beforeAll(async () => {
   const sessionId = (await client.POST('/v1/sessions', { body: { name: 'target' } })).data!.id
   const webhookId = (await client.POST('/v1/webhooks', { body: { url: 'https://example.com/endpoint' } }))
     .data!.id
-  ids = { sessionId, tenantId: tenant.tenantId, webhookId, name: 'a_template' }
+  ids = { sessionId, tenantId: tenant.tenantId, webhookId, name: 'a_template', messageId: 'msg_0badinput' }
 })
 afterAll(async () => {
   await api?.close()

@@ -1,7 +1,9 @@
 import type {
   MessageContact,
   MessageLocation,
+  MessagePoll,
   MessageReaction,
+  MessageReactionBy,
   StoredMessageStatus,
 } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
@@ -16,6 +18,22 @@ export type MessageContent = {
   reaction?: MessageReaction
   replyTo?: string
   mentions?: string[]
+  poll?: MessagePoll
+  /**
+   * A poll's `messageSecret` (base64, 32 bytes): votes are encrypted with it, so it is kept for as long
+   * as the row to rebuild the poll for WhatsApp and decrypt its votes on any node. Never shown.
+   */
+  pollSecret?: string
+  /** A poll's current votes: each voter's phone (digits) → the options they picked. */
+  pollVotes?: Record<string, string[]>
+  /** An `edit` or `revoke` row: our id of the message it changes. */
+  target?: string
+  /** The text was edited (the row's `text` is the latest). */
+  edited?: true
+  /** Deleted for everyone (the row's `text` is cleared). */
+  revoked?: true
+  /** Reactions others (or this account) put on the message, one per phone. */
+  reactions?: MessageReactionBy[]
 }
 
 /**

@@ -55,8 +55,8 @@ function nextReceivedMessageId(): string {
 export function receivedMessageRows(messages: InboundMessage[]): ReceivedMessageRow[] {
   const received = messages.filter((message) => !message.fromMe && message.waMessageId)
   return received.map((message) => {
-    const { location, contacts, reaction, replyTo, mentions } = message
-    const content = { location, contacts, reaction, replyTo, mentions }
+    const { location, contacts, reaction, poll, replyTo, mentions } = message
+    const content = { location, contacts, reaction, poll, replyTo, mentions }
     const present = Object.fromEntries(Object.entries(content).filter(([, value]) => value !== undefined))
     return {
       id: nextReceivedMessageId(),

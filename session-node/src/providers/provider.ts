@@ -4,6 +4,7 @@ import type {
   MessageContact,
   MessageError,
   MessageLocation,
+  MessagePoll,
   MessageStatus,
 } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
@@ -44,6 +45,8 @@ export type ReceivedMessage = {
   message: InboundMessage
   /** Present when the message carries media. */
   media?: MediaRef
+  /** A poll's `messageSecret`: votes on it are encrypted with it. Kept out of `message` (never shown). */
+  pollSecret?: Buffer
 }
 
 /** A status change of a message this session sent (a receipt, or the server's ack). */
@@ -54,6 +57,28 @@ export type MessageStatusUpdate = {
   /** Why a `failed` one failed; a failure receipt without one is `rejected_by_whatsapp`. */
   error?: MessageError
 }
+
+/**
+ * A change to a message already in a chat, made by either side: its text edited, deleted for everyone,
+ * a reaction put on it (`""` took one away), or a vote on a poll (the voter's whole current choice).
+ */
+export type MessageChange = {
+  /** The changed message's WhatsApp id and chat. */
+  waMessageId: string
+  chatId: string
+  /**
+   * Who changed it: a phone-number JID when known (else the JID WhatsApp gave); `''` for this account
+   * when the caller does not know its JID (the store fills in the session's phone).
+   */
+  by: string
+  /** This account made the change (the gateway, or the account's phone). */
+  byMe: boolean
+} & (
+  | { kind: 'edited'; text: string }
+  | { kind: 'revoked' }
+  | { kind: 'reaction'; emoji: string }
+  | { kind: 'poll'; options: string[] }
+)
 
 /** What a connection reports, in the order it happened (see OpenConnectionInput.onEvents). */
 export type ProviderEvent =
@@ -69,6 +94,8 @@ export type ProviderEvent =
   | { type: 'close'; statusCode: number | undefined; message: string }
   | { type: 'messages'; messages: ReceivedMessage[] }
   | { type: 'statuses'; updates: MessageStatusUpdate[] }
+  /** Edits, deletes for everyone, reactions and poll votes of messages already in a chat. */
+  | { type: 'changes'; changes: MessageChange[] }
   /** Chats as WhatsApp describes them (history sync, chat events). */
   | { type: 'chats'; chats: ChatInfo[] }
   /** Contacts' names and LID↔phone-number mappings. */
@@ -91,6 +118,12 @@ export type OutboundContent =
   | { kind: 'contacts'; contacts: MessageContact[]; quote?: MessageReference }
   /** `emoji` `""` removes the reaction. */
   | { kind: 'reaction'; target: MessageReference; emoji: string }
+  /** `messageSecret` (32 bytes) is what voters encrypt their votes with: the same on every rebuild. */
+  | { kind: 'poll'; poll: MessagePoll; messageSecret: Buffer; quote?: MessageReference }
+  /** A new text for a message this session sent. */
+  | { kind: 'edit'; target: MessageReference; text: string }
+  /** Deletes a message this session sent for everyone. */
+  | { kind: 'revoke'; target: MessageReference }
 
 export type OutboundMessage = {
   chatId: string
@@ -121,6 +154,19 @@ export type OpenConnectionInput = {
    * restart or a failover took away.
    */
   loadSentMessage?: (waMessageId: string) => Promise<OutboundMessage | undefined>
+  /**
+   * A poll this session sent, by its WhatsApp id: the options and the secret its votes are encrypted
+   * with, so a vote can be read on whichever node owns the session now.
+   */
+  loadPoll?: (waMessageId: string) => Promise<StoredPoll | undefined>
+}
+
+/** A poll as stored: what reading a vote on it needs. */
+export type StoredPoll = {
+  options: string[]
+  messageSecret: Buffer
+  /** Who created it, for a poll the session received (its sender's JID); absent for its own. */
+  creator?: string
 }
 
 /** `send` was refused before anything went out: the recipient's number has no WhatsApp account. */

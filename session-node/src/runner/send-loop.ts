@@ -1,6 +1,7 @@
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { messageError } from '@wa-cluster/shared'
 import { deferClosedWindows, recordPacedSend } from '../messages/broadcast-sends.js'
+import { recordMessageChanges } from '../messages/message-changes.js'
 import { recordStatusUpdates } from '../messages/message-events.js'
 import {
   type ClaimedMessage,
@@ -11,6 +12,7 @@ import {
 } from '../messages/outbound-queue.js'
 import { countRecordedOutcomes, type SessionNodeMetrics } from '../metrics.js'
 import {
+  type MessageChange,
   type MessageReference,
   type MessageStatusUpdate,
   type OutboundContent,
@@ -114,13 +116,12 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
           }
         }
         let update: MessageStatusUpdate
+        let change: MessageChange | undefined
         try {
-          await connection.send({
-            chatId: message.chatId,
-            messageId: message.waMessageId,
-            content: await outboundContentOf(database, sessionId, message),
-          })
+          const content = await outboundContentOf(database, sessionId, message)
+          await connection.send({ chatId: message.chatId, messageId: message.waMessageId, content })
           update = { waMessageId: message.waMessageId, chatId: message.chatId, status: 'sent' }
+          change = ownChangeOf(content)
         } catch (error) {
           update = {
             waMessageId: message.waMessageId,
@@ -146,6 +147,20 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
           },
           (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
         )
+        // An edit, a delete or a reaction that went out changes the stored message it targets.
+        if (change) {
+          const ownChange = change
+          await writer.commit(
+            () =>
+              recordMessageChanges(database, {
+                sessionId,
+                epoch,
+                changes: [ownChange],
+                claimLeaseMs: deps.claimLeaseMs,
+              }),
+            (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
+          )
+        }
         const paced = message.paced
         if (paced) {
           await writer.commit(
@@ -182,6 +197,26 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
   }
 }
 
+/** What a sent edit, delete or reaction changes on the message it targets, as this account's change. */
+function ownChangeOf(content: OutboundContent): MessageChange | undefined {
+  const of = (target: MessageReference) => ({
+    waMessageId: target.waMessageId,
+    chatId: target.chatId,
+    by: '',
+    byMe: true,
+  })
+  switch (content.kind) {
+    case 'edit':
+      return { ...of(content.target), kind: 'edited', text: content.text }
+    case 'revoke':
+      return { ...of(content.target), kind: 'revoked' }
+    case 'reaction':
+      return { ...of(content.target), kind: 'reaction', emoji: content.emoji }
+    default:
+      return undefined
+  }
+}
+
 /** A claimed row → what the provider sends, with the messages it quotes or reacts to looked up. */
 export async function outboundContentOf(
   database: DatabaseHandle,
@@ -200,6 +235,10 @@ export async function outboundContentOf(
       ...(found.sender && found.chatId.endsWith('@g.us') ? { participant: found.sender } : {}),
     }
   }
+  if (message.type === 'edit' && content.target)
+    return { kind: 'edit', target: await reference(content.target, 'edited'), text: message.text ?? '' }
+  if (message.type === 'revoke' && content.target)
+    return { kind: 'revoke', target: await reference(content.target, 'deleted') }
   if (content.reaction) {
     return {
       kind: 'reaction',
@@ -210,6 +249,15 @@ export async function outboundContentOf(
   const quote = content.replyTo ? { quote: await reference(content.replyTo, 'quoted') } : {}
   if (content.location) return { kind: 'location', location: content.location, ...quote }
   if (content.contacts) return { kind: 'contacts', contacts: content.contacts, ...quote }
+  if (content.poll) {
+    if (!content.pollSecret) throw new Error(`the poll ${message.id} has no stored messageSecret`)
+    return {
+      kind: 'poll',
+      poll: content.poll,
+      messageSecret: Buffer.from(content.pollSecret, 'base64'),
+      ...quote,
+    }
+  }
   return {
     kind: 'text',
     text: message.text ?? '',

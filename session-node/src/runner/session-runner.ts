@@ -13,6 +13,7 @@ import { type DatabaseHandle, isDatabaseUnreachable } from '@wa-cluster/db'
 import { type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import { openPostgresAuthState, type PostgresAuthState, wipeAuthState } from '../auth-state/index.js'
+import { findPoll, recordMessageChanges, storeReceivedPollSecrets } from '../messages/message-changes.js'
 import {
   recordInboundMessages,
   recordReceivedMessageOnce,
@@ -234,6 +235,7 @@ export class SessionRunner {
       onEvents: (events) => this.enqueue(() => connection, events),
       storeBeforeReceipt: (message) => this.storeBeforeReceipt(connection, message),
       loadSentMessage: (waMessageId) => this.loadSentMessage(waMessageId),
+      loadPoll: (waMessageId) => findPoll(this.deps.database, this.sessionId, waMessageId),
     })
     this.connection = connection
     this.qrCount = 0
@@ -286,6 +288,17 @@ export class SessionRunner {
         return
       case 'statuses':
         await this.recordStatuses(event.updates)
+        return
+      case 'changes':
+        await this.writer.commit(
+          () =>
+            recordMessageChanges(this.deps.database, {
+              ...this.fence(),
+              changes: event.changes,
+              claimLeaseMs: this.deps.claimLeaseMs,
+            }),
+          (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
+        )
         return
       case 'contacts': {
         // Every received message names its sender; most senders are known already, exactly so.
@@ -360,6 +373,16 @@ export class SessionRunner {
         }),
       (result) => ({ claimed: result.claimed, unclaimed: result.unclaimed }),
     )
+    await this.storePollSecrets(messages)
+  }
+
+  /** The secrets of received polls, beside their rows (see storeReceivedPollSecrets). */
+  private async storePollSecrets(messages: ReceivedMessage[]): Promise<void> {
+    const polls = messages.flatMap(({ message, pollSecret }) =>
+      pollSecret && !message.fromMe ? [{ waMessageId: message.waMessageId, pollSecret }] : [],
+    )
+    if (polls.length === 0) return
+    await this.recordDirectory(() => storeReceivedPollSecrets(this.deps.database, { ...this.fence(), polls }))
   }
 
   /**
@@ -399,6 +422,7 @@ export class SessionRunner {
       if (this.connection === connection && !this.stopping) void connection.close()
     }
     if (!stored) throw new Error('received message not stored; its receipt is held')
+    await this.storePollSecrets([received])
   }
 
   private fence(): { sessionId: string; epoch: number } {

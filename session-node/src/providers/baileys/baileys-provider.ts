@@ -13,6 +13,7 @@ import makeWASocket, {
   type WAMessageKey,
 } from '@whiskeysockets/baileys'
 import {
+  type MessageChange,
   type MessageReference,
   type OpenConnectionInput,
   type OutboundContent,
@@ -24,6 +25,7 @@ import {
 import { captureStorages, releaseStorages } from './async-context.js'
 import { baileysChatActions } from './baileys-chat-actions.js'
 import { sourceOf, toProviderEvents, toReceivedMessage } from './event-mapping.js'
+import { pollVotesOf } from './poll-votes.js'
 
 export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
 
@@ -69,7 +71,7 @@ function openBaileysConnection(
     if (!input.loadSentMessage || !key.id || !auth.creds.me) return undefined
     const sent = await input.loadSentMessage(key.id)
     if (!sent) return undefined
-    const quote = sent.content.kind === 'reaction' ? undefined : sent.content.quote
+    const quote = quoteOf(sent.content)
     const generated = await generateWAMessage(sent.chatId, contentOf(sent.content), {
       userJid: auth.creds.me.id,
       messageId: sent.messageId,
@@ -122,7 +124,16 @@ function openBaileysConnection(
       )
       return messages.length > 0 ? [{ ...event, messages }] : []
     })
-    return events.length > 0 ? input.onEvents(events) : Promise.resolve()
+    const upserted = batch['messages.upsert']?.messages ?? []
+    if (!input.loadPoll || !upserted.some((message) => message.message?.pollUpdateMessage))
+      return events.length > 0 ? input.onEvents(events) : Promise.resolve()
+    // Votes are encrypted with their poll's secret, which lives with the stored poll.
+    return pollVotesOf(upserted, { me: auth.creds.me, loadPoll: input.loadPoll, logger: baileysLogger }).then(
+      (votes: MessageChange[]) => {
+        if (votes.length > 0) events.push({ type: 'changes', changes: votes })
+        return events.length > 0 ? input.onEvents(events) : undefined
+      },
+    )
   })
 
   // Sending to a number without WhatsApp goes through without an error (there is no device to encrypt
@@ -141,7 +152,7 @@ function openBaileysConnection(
     async send(message) {
       await ensureOnWhatsApp(message.chatId)
       const content = message.content
-      const quote = content.kind === 'reaction' ? undefined : content.quote
+      const quote = quoteOf(content)
       await socket.sendMessage(message.chatId, contentOf(content), {
         messageId: message.messageId,
         ...(quote ? { quoted: quotedMessage(quote) } : {}),
@@ -163,6 +174,22 @@ function openBaileysConnection(
     close: () => socket.end(undefined),
     dispose,
     actions: baileysChatActions(socket),
+  }
+}
+
+/** The message a send quotes, for the kinds that can quote one. */
+function quoteOf(content: OutboundContent): MessageReference | undefined {
+  return 'quote' in content ? content.quote : undefined
+}
+
+/** A message of the chat as Baileys names it in a reaction, an edit or a delete. */
+function keyOf(target: MessageReference): WAMessageKey {
+  return {
+    remoteJid: target.chatId,
+    fromMe: target.fromMe,
+    id: target.waMessageId,
+    // In a group, the member whose message it is (else Baileys names the group).
+    ...(target.participant ? { participant: target.participant } : {}),
   }
 }
 
@@ -196,17 +223,20 @@ function contentOf(content: OutboundContent): AnyMessageContent {
         },
       }
     case 'reaction':
+      return { react: { text: content.emoji, key: keyOf(content.target) } }
+    case 'poll':
       return {
-        react: {
-          text: content.emoji,
-          key: {
-            remoteJid: content.target.chatId,
-            fromMe: content.target.fromMe,
-            id: content.target.waMessageId,
-            ...(content.target.participant ? { participant: content.target.participant } : {}),
-          },
+        poll: {
+          name: content.poll.question,
+          values: content.poll.options,
+          selectableCount: content.poll.selectableCount,
+          messageSecret: content.messageSecret,
         },
       }
+    case 'edit':
+      return { text: content.text, edit: keyOf(content.target) }
+    case 'revoke':
+      return { delete: keyOf(content.target) }
   }
 }
 

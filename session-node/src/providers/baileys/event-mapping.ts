@@ -14,13 +14,27 @@ import {
   normalizeMessageContent,
   proto,
   type WAMessage,
+  type WAMessageKey,
+  WAMessageStubType,
 } from '@whiskeysockets/baileys'
-import type { MediaRef, MessageStatusUpdate, ProviderEvent, ReceivedMessage } from '../provider.js'
+import type {
+  MediaRef,
+  MessageChange,
+  MessageStatusUpdate,
+  ProviderEvent,
+  ReceivedMessage,
+} from '../provider.js'
 
 // Baileys' events → the provider events a runner understands.
 
 /** Content types that are protocol plumbing, not something a tenant reads. */
 const PLUMBING = new Set(['protocolMessage', 'senderKeyDistributionMessage', 'messageContextInfo'])
+
+/** Content types that change an earlier message: reported as `messages.update`, never as a message. */
+const CHANGES = new Set(['pollUpdateMessage'])
+
+/** Content types of a poll (v3 is single choice, v2 an announcement group's). */
+const POLLS = ['pollCreationMessage', 'pollCreationMessageV2', 'pollCreationMessageV3'] as const
 
 /** Content types whose media `downloadMediaMessage` can fetch. */
 const MEDIA = new Set(['imageMessage', 'videoMessage', 'audioMessage', 'documentMessage', 'stickerMessage'])
@@ -39,17 +53,10 @@ export function sourceOf(media: MediaRef): WAMessage | undefined {
 export function toInboundMessage(message: WAMessage, ownJid: string | undefined): InboundMessage | undefined {
   const content = normalizeMessageContent(message.message)
   const contentType = getContentType(content ?? undefined)
-  if (!content || !contentType || PLUMBING.has(contentType)) return undefined
+  if (!content || !contentType || PLUMBING.has(contentType) || CHANGES.has(contentType)) return undefined
   const key = message.key
   const chatId = key.remoteJid ?? ''
-  // Baileys 7 gives the phone-number form in the *Alt fields when the chat is addressed by LID.
-  const pnOf = (...jids: (string | null | undefined)[]) =>
-    jids.find((jid) => jid?.endsWith('@s.whatsapp.net'))
-  const from = key.fromMe
-    ? (ownJid ?? '')
-    : (pnOf(key.participant, key.participantAlt, key.remoteJid, key.remoteJidAlt) ??
-      key.participant ??
-      chatId)
+  const from = authorOf(key, ownJid)
   const text =
     content.conversation ??
     content.extendedTextMessage?.text ??
@@ -83,6 +90,13 @@ export function toInboundMessage(message: WAMessage, ownJid: string | undefined)
   if (cards.length > 0) item.contacts = cards.map((card) => contactFromVcard(card.displayName, card.vcard))
   const reaction = content.reactionMessage
   if (reaction) item.reaction = { messageId: reaction.key?.id ?? '', emoji: reaction.text ?? '' }
+  const poll = POLLS.map((type) => content[type]).find((part) => part)
+  if (poll)
+    item.poll = {
+      question: poll.name ?? '',
+      options: (poll.options ?? []).map((option) => option.optionName ?? ''),
+      selectableCount: poll.selectableOptionsCount ?? 0,
+    }
   const context = contextOf(content, contentType)
   if (context?.stanzaId) item.replyTo = context.stanzaId
   const mentions = (context?.mentionedJid ?? [])
@@ -92,9 +106,25 @@ export function toInboundMessage(message: WAMessage, ownJid: string | undefined)
   return item
 }
 
+/**
+ * Who wrote a message: this account when `fromMe`, else the sender's phone-number JID when WhatsApp
+ * gave it (Baileys 7 puts it in the *Alt fields when the chat is addressed by LID), else its LID.
+ */
+function authorOf(key: WAMessageKey, ownJid: string | undefined): string {
+  if (key.fromMe) return ownJid ?? ''
+  const pn = [key.participant, key.participantAlt, key.remoteJid, key.remoteJidAlt].find((jid) =>
+    jid?.endsWith('@s.whatsapp.net'),
+  )
+  return pn ?? key.participant ?? key.remoteJid ?? ''
+}
+
 /** The public `type` of a Baileys content type: `text`, `location`, `contact`, `reaction`, `image`… */
 function typeOf(contentType: string): string {
   switch (contentType) {
+    case 'pollCreationMessage':
+    case 'pollCreationMessageV2':
+    case 'pollCreationMessageV3':
+      return 'poll'
     case 'conversation':
     case 'extendedTextMessage':
       return 'text'
@@ -135,6 +165,8 @@ export function toReceivedMessage(
   if (!item) return undefined
   const content = normalizeMessageContent(message.message)
   const contentType = getContentType(content ?? undefined)
+  const pollSecret = item.poll ? message.message?.messageContextInfo?.messageSecret : undefined
+  if (pollSecret?.length) return { message: item, pollSecret: Buffer.from(pollSecret) }
   if (!content || !contentType || !MEDIA.has(contentType)) return { message: item }
   const media = content[contentType as 'imageMessage'] as { mimetype?: string | null } | null | undefined
   const ref: BaileysMediaRef = { mimetype: media?.mimetype ?? undefined, [SOURCE]: message }
@@ -178,6 +210,56 @@ export function toStatusUpdates(batch: Partial<BaileysEventMap>): MessageStatusU
     }
   }
   return updates
+}
+
+/** The text of a message's content (a text, or a media message's caption). */
+function textOf(message: proto.IMessage | null | undefined): string | undefined {
+  const content = normalizeMessageContent(message)
+  return (
+    content?.conversation ??
+    content?.extendedTextMessage?.text ??
+    content?.imageMessage?.caption ??
+    content?.videoMessage?.caption ??
+    content?.documentMessage?.caption ??
+    undefined
+  )
+}
+
+/**
+ * Edits, deletes for everyone and reactions in one batch, by either side, as changes of the message
+ * they target. (Poll votes are encrypted: the provider reads them with the poll's secret.)
+ */
+export function toMessageChanges(
+  batch: Partial<BaileysEventMap>,
+  ownJid: string | undefined,
+): MessageChange[] {
+  const changes: MessageChange[] = []
+  for (const { key, update } of batch['messages.update'] ?? []) {
+    if (!key.id) continue
+    // Both carry the key of the changed message with the author's side (`fromMe`, participant).
+    const target = { waMessageId: key.id, chatId: key.remoteJid ?? '' }
+    const edited = update.message?.editedMessage?.message
+    if (edited) {
+      const text = textOf(edited)
+      if (text !== undefined)
+        changes.push({ ...target, by: authorOf(key, ownJid), byMe: !!key.fromMe, kind: 'edited', text })
+    } else if (update.messageStubType === WAMessageStubType.REVOKE && update.message === null) {
+      const author = update.key ?? key
+      changes.push({ ...target, by: authorOf(author, ownJid), byMe: !!author.fromMe, kind: 'revoked' })
+    }
+  }
+  for (const { key, reaction } of batch['messages.reaction'] ?? []) {
+    if (!key.id || !reaction.key) continue
+    changes.push({
+      waMessageId: key.id,
+      chatId: key.remoteJid ?? reaction.key.remoteJid ?? '',
+      by: authorOf(reaction.key, ownJid),
+      byMe: !!reaction.key.fromMe,
+      kind: 'reaction',
+      emoji: reaction.text ?? '',
+    })
+  }
+  return changes
 }
 
 /** `…@s.whatsapp.net` or `…@lid` without a device part; undefined for anything else. */
@@ -309,6 +391,8 @@ export function toProviderEvents(
   }
   const updates = toStatusUpdates(batch)
   if (updates.length > 0) events.push({ type: 'statuses', updates })
+  const changes = toMessageChanges(batch, ownJid)
+  if (changes.length > 0) events.push({ type: 'changes', changes })
   // Contacts before chats: a chat known only by LID is filed under the phone number once mapped.
   const contacts = toContactInfos(batch)
   if (contacts.length > 0) events.push({ type: 'contacts', contacts })
