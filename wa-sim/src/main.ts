@@ -19,7 +19,13 @@ const running = await listenSimulator({
   logLevel: config.logLevel,
 })
 process.stdout.write(
-  `${JSON.stringify({ url: running.url, control: running.controlUrl, rootPublicKey: running.rootPublicKey })}\n`,
+  `${JSON.stringify({
+    url: running.url,
+    control: running.controlUrl,
+    rootPublicKey: running.rootPublicKey,
+    // What a gateway needs to use this simulator: `npm run sim` + this environment + `npm start`.
+    env: { WA_WS_URL: running.url, WA_TRUSTED_ROOT_KEY: running.rootPublicKey, WA_MEDIA_CA: running.mediaCa },
+  })}\n`,
 )
 
 let stopping = false

@@ -20,7 +20,9 @@ import type { Counters } from './counters.js'
 import { BadInput, NotFound } from './errors.js'
 import type { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
+import type { MediaStore } from './media-server.js'
 import { unixNow } from './node-attrs.js'
+import { decryptPhoneMedia, type InboxMedia, parsePhoneMedia, phoneMediaMessage } from './phone-media.js'
 import { MAX_PHONE_RETRIES, retryReceipt } from './phone-retry.js'
 import { receiptMessageIds } from './receipt-relay.js'
 
@@ -33,7 +35,10 @@ export interface InboxMessage {
   fromDevice: string
   /** Recipient PN (the contact or other account whose phone decrypted it). */
   to: string
+  /** The text, or a media message's caption (empty without one). */
   text: string
+  /** A media message: what the phone downloaded and decrypted. */
+  media?: InboxMedia
   timestamp: number
 }
 
@@ -53,6 +58,8 @@ interface PendingDelivery {
   id: string
   senderPn: string
   text: string
+  /** The message when it is not a plain text (a media message, already uploaded). */
+  content?: proto.IMessage
   attrs: Record<string, string>
   notify: string
 }
@@ -63,6 +70,7 @@ export interface MessageRelayContext {
   counters: Counters
   sockets: LiveSockets
   logger: SimLogger
+  media: MediaStore
 }
 
 /**
@@ -85,7 +93,8 @@ export class MessageRelay {
   async send(input: {
     from: unknown
     to: unknown
-    text: unknown
+    text?: unknown
+    media?: unknown
     addressing?: unknown
     id?: unknown
   }): Promise<{
@@ -98,8 +107,11 @@ export class MessageRelay {
       typeof input.to === 'string' ? (input.to.includes('@') ? input.to : pnJid(input.to)) : '',
     )
     if (typeof input.to !== 'string') throw new BadInput('to', 'must be a PN or jid')
-    if (typeof input.text !== 'string' || input.text === '')
+    const media = input.media !== undefined ? parsePhoneMedia(input.media) : undefined
+    if (!media && (typeof input.text !== 'string' || input.text === ''))
       throw new BadInput('text', 'must be a non-empty string')
+    if (media && input.text !== undefined)
+      throw new BadInput('text', 'is not allowed with media (use media.caption)')
     const addressing = input.addressing ?? 'pn'
     if (addressing !== 'pn' && addressing !== 'lid') throw new BadInput('addressing', "must be 'pn' or 'lid'")
     if (input.id !== undefined && (typeof input.id !== 'string' || input.id === ''))
@@ -108,6 +120,9 @@ export class MessageRelay {
     if (!sender) throw new NotFound(`no account or contact ${fromPn}; add it with POST /contacts`)
     if (!target) throw new NotFound(`no account for ${input.to}`)
     const id = (input.id as string | undefined) ?? generateMessageID()
+    // A phone uploads the file once, then sends every device the same message.
+    const content = media ? await phoneMediaMessage(this.context.media, media) : undefined
+    const text = media ? (media.caption ?? '') : (input.text as string)
     const devices =
       target.device === 0
         ? registry.activeCompanions(target.account)
@@ -124,7 +139,8 @@ export class MessageRelay {
       const pending: PendingDelivery = {
         id,
         senderPn: sender.pn,
-        text: input.text,
+        text,
+        ...(content ? { content } : {}),
         attrs,
         notify: sender.name,
       }
@@ -133,7 +149,7 @@ export class MessageRelay {
       queue.set(id, pending)
       delivered += await this.deliver(deviceJid, device, pending)
     }
-    this.sentMessages.set(id, { id, from: sender.pn, to: target.account.pn, text: input.text })
+    this.sentMessages.set(id, { id, from: sender.pn, to: target.account.pn, text })
     return { id, devices: delivered }
   }
 
@@ -150,13 +166,19 @@ export class MessageRelay {
     if (!sender) return 0
     const enc = await registry
       .phoneOf(sender)
-      .encrypt(deviceJid, encodeWAMessage({ conversation: pending.text }), () =>
+      .encrypt(deviceJid, encodeWAMessage(pending.content ?? { conversation: pending.text }), () =>
         registry.companionBundle(device),
       )
     for (const connection of live) {
       connection.send({
         tag: 'message',
-        attrs: { ...pending.attrs, id: pending.id, t: unixNow(), type: 'text', notify: pending.notify },
+        attrs: {
+          ...pending.attrs,
+          id: pending.id,
+          t: unixNow(),
+          type: pending.content ? 'media' : 'text',
+          notify: pending.notify,
+        },
         content: [{ tag: 'enc', attrs: { v: '2', type: enc.type }, content: enc.ciphertext }],
       })
       counters.totals.messagesOut++
@@ -351,14 +373,25 @@ export class MessageRelay {
     logger.debug({ id, phone: phoneAccount.pn, message: proto.Message.toObject(message) }, 'phone decrypted')
     // The sender's own phone gets a DeviceSentMessage copy; only the recipient's phone goes in the inbox.
     if (message.deviceSentMessage || phoneAccount.pn === senderPn) return
-    const text = message.conversation || message.extendedTextMessage?.text
-    if (!text || chatAccount?.pn !== phoneAccount.pn) return
+    if (chatAccount?.pn !== phoneAccount.pn) return
+    let decrypted: Awaited<ReturnType<typeof decryptPhoneMedia>>
+    try {
+      decrypted = await decryptPhoneMedia(this.context.media, message)
+    } catch (err) {
+      logger.warn({ err, id, phone: phoneAccount.pn }, 'simulated phone could not download the media')
+      return
+    }
+    const text = decrypted
+      ? (decrypted.caption ?? '')
+      : message.conversation || message.extendedTextMessage?.text
+    if (!decrypted && !text) return
     this.inbox.push({
       id,
       from: senderPn,
       fromDevice: senderDeviceJid,
       to: phoneAccount.pn,
-      text,
+      text: text ?? '',
+      ...(decrypted ? { media: decrypted.media } : {}),
       timestamp: Date.now(),
     })
   }

@@ -1,6 +1,8 @@
 import type {
+  MediaSource,
   MessageContact,
   MessageLocation,
+  MessageMedia,
   MessageReaction,
   StoredMessageStatus,
 } from '@wa-cluster/shared'
@@ -16,6 +18,12 @@ export type MessageContent = {
   reaction?: MessageReaction
   replyTo?: string
   mentions?: string[]
+  /** A media message's file (never its bytes). */
+  media?: MessageMedia
+  /** An image, video or document's caption. */
+  caption?: string
+  /** An audio sent as a push-to-talk voice note. */
+  voiceNote?: boolean
 }
 
 /**
@@ -70,6 +78,8 @@ export const messages = pgTable(
     senderName: text('sender_name'),
     /** Inbound: when WhatsApp says the message was sent. */
     waTimestamp: timestamp('wa_timestamp', { withTimezone: true }),
+    /** A received media message: where its encrypted file is and its key (downloaded on demand). */
+    mediaSource: jsonb('media_source').$type<MediaSource>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
