@@ -45,7 +45,7 @@ if (config.WA_SIM || args.includes('--sim')) {
   const { startSimulator } = await import('@wa-cluster/wa-sim')
   const sim = await startSimulator({ port: 0, stateFile: join(dataDir, 'wa-sim.json') })
   simulator = sim
-  config = { ...config, WA_WS_URL: sim.url, WA_TRUSTED_ROOT_KEY: sim.rootPublicKey }
+  config = { ...config, WA_WS_URL: sim.url, WA_TRUSTED_ROOT_KEY: sim.rootPublicKey, WA_MEDIA_CA: sim.mediaCa }
   logger.info({ simulator: sim.controlUrl }, 'demo mode: WhatsApp simulator running in this process')
 }
 

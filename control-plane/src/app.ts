@@ -12,6 +12,7 @@ import { registerEventStreamRoutes } from './routes/event-streams.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerHistoryRoutes } from './routes/history.js'
+import { registerMessageMediaRoutes } from './routes/message-media.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionLinkRoutes } from './routes/session-links.js'
@@ -36,6 +37,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerSessionRoutes(app)
   registerSessionLinkRoutes(app)
   registerMessageRoutes(app)
+  registerMessageMediaRoutes(app)
   registerHistoryRoutes(app)
   registerStatsRoutes(app)
   registerBroadcastRoutes(app)

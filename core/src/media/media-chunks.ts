@@ -31,21 +31,36 @@ export class MediaTooLarge extends Error {
 export async function writeMediaChunks(
   database: DatabaseHandle,
   messageId: string,
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   limit: number,
 ): Promise<StoredMediaFile> {
   const hash = createHash('sha256')
   let head = Buffer.alloc(0)
-  let pending: Buffer[] = []
+  const pending: Buffer[] = []
   let pendingBytes = 0
   let size = 0
   let seq = 0
-  const flush = async () => {
-    if (pendingBytes === 0) return
-    const data = Buffer.concat(pending, pendingBytes)
-    pending = []
-    pendingBytes = 0
-    await database.db.insert(mediaChunks).values({ messageId, seq: seq++, data })
+  /** The next `count` pending bytes, as one buffer (copied only when they span several chunks). */
+  const take = (count: number): Buffer => {
+    const parts: Buffer[] = []
+    let taken = 0
+    while (taken < count) {
+      const first = pending[0]!
+      const part = first.subarray(0, count - taken)
+      parts.push(part)
+      taken += part.length
+      if (part.length === first.length) pending.shift()
+      else pending[0] = first.subarray(part.length)
+    }
+    pendingBytes -= taken
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, taken)
+  }
+  /** Writes whole pieces while there are, and the rest too at the end. */
+  const flush = async (final: boolean) => {
+    while (pendingBytes >= MEDIA_CHUNK_BYTES || (final && pendingBytes > 0)) {
+      const data = take(Math.min(MEDIA_CHUNK_BYTES, pendingBytes))
+      await database.db.insert(mediaChunks).values({ messageId, seq: seq++, data })
+    }
   }
   try {
     for await (const chunk of source) {
@@ -56,9 +71,9 @@ export async function writeMediaChunks(
       if (head.length < 64) head = Buffer.concat([head, bytes.subarray(0, 64 - head.length)])
       pending.push(bytes)
       pendingBytes += bytes.length
-      if (pendingBytes >= MEDIA_CHUNK_BYTES) await flush()
+      await flush(false)
     }
-    await flush()
+    await flush(true)
   } catch (error) {
     await deleteMediaChunks(database, messageId).catch(() => {})
     throw error

@@ -1,6 +1,9 @@
+import type { Readable } from 'node:stream'
 import type { ChatInfo, ContactInfo } from '@wa-cluster/core'
 import type {
   InboundMessage,
+  MediaMessageType,
+  MediaSource,
   MessageContact,
   MessageError,
   MessageLocation,
@@ -43,6 +46,8 @@ export type ReceivedMessage = {
   message: InboundMessage
   /** Present when the message carries media. */
   media?: MediaRef
+  /** Where its media file is and its key, stored with the message to download it later. */
+  mediaSource?: MediaSource
 }
 
 /** A status change of a message this session sent (a receipt, or the server's ack). */
@@ -83,6 +88,20 @@ export type OutboundContent =
   | { kind: 'contacts'; contacts: MessageContact[]; quote?: MessageReference }
   /** `emoji` `""` removes the reaction. */
   | { kind: 'reaction'; target: MessageReference; emoji: string }
+  | OutboundMedia
+
+/** A media file to send: read as a stream (once per attempt), encrypted and uploaded as it is read. */
+export type OutboundMedia = {
+  kind: 'media'
+  mediaType: MediaMessageType
+  mimeType: string
+  open: () => Readable
+  fileName?: string
+  caption?: string
+  /** An audio as a push-to-talk voice note. */
+  voiceNote?: boolean
+  quote?: MessageReference
+}
 
 export type OutboundMessage = {
   chatId: string
