@@ -117,8 +117,9 @@ async function readMultipartSend(
       part = { mimeType: info.mimeType, fileName: info.filename ?? '' }
       const type = fields.get('type')
       const limit = type && isMediaMessageType(type) ? MEDIA_SIZE_LIMITS[type] : MAX_MEDIA_BYTES
-      stored = writeMediaChunks(c.get('ctx').database, messageId, stream, limit)
-      // Past the limit the rest of the part is read and dropped, so the client sees the answer.
+      // Past the limit the rest of the part is read and dropped (not destroyed: the parser would stall),
+      // so the client finishes its upload and reads the answer.
+      stored = writeMediaChunks(c.get('ctx').database, messageId, stream.iterator({ destroyOnReturn: false }), limit)
       stored.catch(() => stream.resume())
     })
     parser.on('error', reject)
