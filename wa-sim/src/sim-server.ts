@@ -66,10 +66,11 @@ export async function listenSimulator(options: StartSimulatorOptions = {}): Prom
   }
   const host = options.host ?? '127.0.0.1'
   let info = { url: '', controlUrl: '', rootPublicKey: simulator.rootPublicKey }
+  let mediaCaPem = ''
   const server: Server = createServer((req, res) => {
     void handleControlRequest(
       simulator,
-      { rootKey: () => ({ rootPublicKey: info.rootPublicKey, url: info.url }) },
+      { rootKey: () => ({ rootPublicKey: info.rootPublicKey, url: info.url, mediaCa: mediaCaPem }) },
       logger,
       req,
       res,
@@ -93,6 +94,7 @@ export async function listenSimulator(options: StartSimulatorOptions = {}): Prom
   // A fresh CA at every start: nothing trusts it but a client configured with it.
   const media = await listenMediaServer({ host, tls: await createMediaTls(), store: simulator.media, logger })
   simulator.mediaHost = media.host
+  mediaCaPem = media.caPem
   info = {
     url: `ws://${host}:${port}/ws/chat`,
     controlUrl: `http://${host}:${port}`,

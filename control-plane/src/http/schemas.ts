@@ -442,7 +442,7 @@ export const SendMediaSchema = z
     url: z
       .string()
       .max(2048, 'must be at most 2048 characters')
-      .regex(/^https?:\/\//i, 'must be an http(s) URL')
+      .regex(/^https?:\/\//, 'must be an http(s) URL')
       .optional()
       .openapi({
         description:

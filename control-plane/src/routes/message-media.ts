@@ -119,7 +119,12 @@ async function readMultipartSend(
       const limit = type && isMediaMessageType(type) ? MEDIA_SIZE_LIMITS[type] : MAX_MEDIA_BYTES
       // Past the limit the rest of the part is read and dropped (not destroyed: the parser would stall),
       // so the client finishes its upload and reads the answer.
-      stored = writeMediaChunks(c.get('ctx').database, messageId, stream.iterator({ destroyOnReturn: false }), limit)
+      stored = writeMediaChunks(
+        c.get('ctx').database,
+        messageId,
+        stream.iterator({ destroyOnReturn: false }),
+        limit,
+      )
       stored.catch(() => stream.resume())
     })
     parser.on('error', reject)
