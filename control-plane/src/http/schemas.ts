@@ -446,7 +446,7 @@ export const SendMediaSchema = z
       .optional()
       .openapi({
         description:
-          'Fetched by the gateway when the message is accepted (http or https; no private, loopback or link-local address unless ALLOW_PRIVATE_NETWORKS lists it; 30 s; redirects are not followed)',
+          'Fetched by the gateway when the message is accepted (http or https; no private, loopback or link-local address unless ALLOW_PRIVATE_NETWORKS lists it; 30 s to answer, 120 s in all; redirects are not followed)',
         example: 'https://example.com/invoice.pdf',
       }),
     data: z.string().optional().openapi({

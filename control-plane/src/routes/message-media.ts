@@ -65,22 +65,24 @@ function inputOfFields(fields: Map<string, string>) {
   const body: Record<string, unknown> = {}
   const media: Record<string, string> = {}
   for (const [name, value] of fields) {
-    if (!FORM_FIELDS.has(name)) throw new ValidationFailed(name, 'is not a field of a multipart send')
+    if (!FORM_FIELDS.has(name)) throw new ValidationFailed(`body.${name}`, 'is not a field of a multipart send')
     if (name === 'mimeType' || name === 'fileName') media[name] = value
     else if (name === 'voiceNote') {
-      if (value !== 'true' && value !== 'false') throw new ValidationFailed(name, 'must be true or false')
+      if (value !== 'true' && value !== 'false')
+        throw new ValidationFailed('body.voiceNote', 'must be true or false')
       body.voiceNote = value === 'true'
     } else if (name === 'metadata') {
       try {
         body.metadata = JSON.parse(value)
       } catch {
-        throw new ValidationFailed(name, 'must be a JSON object of strings')
+        throw new ValidationFailed('body.metadata', 'must be a JSON object of strings')
       }
     } else body[name] = value
   }
   if (Object.keys(media).length > 0) body.media = media
   const parsed = SendMessageBody.safeParse(body)
-  if (!parsed.success) validationHook({ target: 'form', success: false, error: parsed.error })
+  // Form fields are named like the JSON body's (`body.to`), so both kinds of send fail alike.
+  if (!parsed.success) validationHook({ target: 'json', success: false, error: parsed.error })
   return parsed.data!
 }
 

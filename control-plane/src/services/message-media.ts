@@ -49,8 +49,10 @@ export type UploadedMedia = {
 /** The largest file of any kind: what an upload may reach before its kind is known. */
 export const MAX_MEDIA_BYTES = Math.max(...Object.values(MEDIA_SIZE_LIMITS))
 
-/** How long fetching a media URL may take, headers and body each. */
+/** How long a media URL may take to answer, and at most between two reads of its body. */
 const MEDIA_FETCH_TIMEOUT_MS = 30_000
+/** How long fetching a media URL may take in all (a server dripping bytes cannot hold a request longer). */
+const MEDIA_FETCH_TOTAL_MS = 120_000
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
@@ -130,6 +132,7 @@ async function fetchMediaUrl(
       dispatcher: fetchAgentOf(ctx),
       headersTimeout: MEDIA_FETCH_TIMEOUT_MS,
       bodyTimeout: MEDIA_FETCH_TIMEOUT_MS,
+      signal: AbortSignal.timeout(MEDIA_FETCH_TOTAL_MS),
     })
   } catch (error) {
     const refusal = outboundRefusalOf(error)
@@ -211,7 +214,7 @@ export async function storeSendMedia(
       (type === 'document' ? 'application/octet-stream' : undefined)
     if (!mimeType)
       throw new ValidationFailed(
-        uploaded ? 'mimeType' : 'body.media.mimeType',
+        uploaded ? 'body.mimeType' : 'body.media.mimeType',
         `is required: the file's type could not be recognised from its bytes`,
       )
     const fileName = media?.fileName ?? uploaded?.fileName
