@@ -65,7 +65,8 @@ function inputOfFields(fields: Map<string, string>) {
   const body: Record<string, unknown> = {}
   const media: Record<string, string> = {}
   for (const [name, value] of fields) {
-    if (!FORM_FIELDS.has(name)) throw new ValidationFailed(`body.${name}`, 'is not a field of a multipart send')
+    if (!FORM_FIELDS.has(name))
+      throw new ValidationFailed(`body.${name}`, 'is not a field of a multipart send')
     if (name === 'mimeType' || name === 'fileName') media[name] = value
     else if (name === 'voiceNote') {
       if (value !== 'true' && value !== 'false')

@@ -401,7 +401,12 @@ export async function sendMessage({
       uploaded,
     })
     try {
-      checkMediaType(mediaType, media, !!content?.voiceNote, uploaded ? 'body.mimeType' : 'body.media.mimeType')
+      checkMediaType(
+        mediaType,
+        media,
+        !!content?.voiceNote,
+        uploaded ? 'body.mimeType' : 'body.media.mimeType',
+      )
     } catch (error) {
       await deleteMediaChunks(ctx.database, messageId)
       throw error
