@@ -85,13 +85,14 @@ describe.sequential('media messages through the cluster', () => {
   const sendMultipart = (
     fields: Record<string, string>,
     file?: { bytes: Buffer; name: string; type: string },
+    headers: Record<string, string> = {},
   ) => {
     const form = new FormData()
     for (const [name, value] of Object.entries(fields)) form.append(name, value)
     if (file) form.append('file', new Blob([file.bytes], { type: file.type }), file.name)
     return fetch(`${baseUrl}/v1/sessions/${sender}/messages`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${tenantKey}` },
+      headers: { authorization: `Bearer ${tenantKey}`, ...headers },
       body: form,
     })
   }
@@ -205,16 +206,20 @@ describe.sequential('media messages through the cluster', () => {
     await expectReceived(video, { type: 'video', caption: 'Senam pagi', media: { mimeType: 'video/mp4' } })
 
     const voice = FILES.ogg()
-    const note = await sendMultipart(
-      { to: receiverPhone, type: 'audio', voiceNote: 'true' },
-      { bytes: voice, name: 'note.ogg', type: 'audio/ogg; codecs=opus' },
-    )
+    const sendNote = () =>
+      sendMultipart(
+        { to: receiverPhone, type: 'audio', voiceNote: 'true' },
+        { bytes: voice, name: 'note.ogg', type: 'audio/ogg; codecs=opus' },
+        { 'idempotency-key': 'voice-note-1' },
+      )
+    const note = await sendNote()
     expect(note.status).toBe(202)
-    expect(await note.json()).toMatchObject({
-      type: 'audio',
-      voiceNote: true,
-      media: { mimeType: 'audio/ogg' },
-    })
+    const noted = (await note.json()) as { id: string }
+    expect(noted).toMatchObject({ type: 'audio', voiceNote: true, media: { mimeType: 'audio/ogg' } })
+    // A retry with the same key and file is the same message; its upload is not kept.
+    const again = await sendNote()
+    expect(again.status).toBe(202)
+    expect(((await again.json()) as { id: string }).id).toBe(noted.id)
     await expectReceived(voice, { type: 'audio', voiceNote: true, media: { mimeType: 'audio/ogg' } })
 
     const sticker = FILES.webp()
