@@ -219,6 +219,7 @@ export function registerMessageMediaRoutes(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = activeTenantOf(c)
     const media = await openReceivedMedia({ ctx: c.get('ctx'), tenantId, sessionId, messageId })
     const headers: Record<string, string> = { 'content-type': media.mimeType, 'cache-control': 'no-store' }
+    if (media.size !== undefined) headers['content-length'] = String(media.size)
     if (media.fileName)
       headers['content-disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(media.fileName)}`
     return new Response(Readable.toWeb(media.stream) as ReadableStream, { status: 200, headers }) as never
