@@ -1923,7 +1923,7 @@ export interface components {
         /** @description Required when `type` is `image`, `video`, `audio`, `document` or `sticker`: `url` or `data` */
         SendMedia: {
             /**
-             * @description Fetched by the gateway when the message is accepted (http or https; no private, loopback or link-local address unless ALLOW_PRIVATE_NETWORKS lists it; 30 s; redirects are not followed)
+             * @description Fetched by the gateway when the message is accepted (http or https; no private, loopback or link-local address unless ALLOW_PRIVATE_NETWORKS lists it; 30 s to answer, 120 s in all; redirects are not followed)
              * @example https://example.com/invoice.pdf
              */
             url?: string;
