@@ -239,6 +239,7 @@ export function mediaSendContentOf(
     reaction?: unknown
     mentions?: unknown
     template?: string
+    variables?: unknown
     media?: SendMediaInput
     caption?: string
     voiceNote?: boolean
@@ -247,7 +248,15 @@ export function mediaSendContentOf(
   type: MediaMessageType,
   uploaded: boolean,
 ): { caption?: string; voiceNote?: boolean; replyTo?: string } {
-  for (const other of ['text', 'location', 'contacts', 'reaction', 'mentions', 'template'] as const)
+  for (const other of [
+    'text',
+    'location',
+    'contacts',
+    'reaction',
+    'mentions',
+    'template',
+    'variables',
+  ] as const)
     if (input[other] !== undefined)
       throw new ValidationFailed(`body.${other}`, `is not allowed when type is ${type}`)
   if (uploaded) {
