@@ -45,7 +45,15 @@ if (config.WA_SIM || args.includes('--sim')) {
   const { startSimulator } = await import('@wa-cluster/wa-sim')
   const sim = await startSimulator({ port: 0, stateFile: join(dataDir, 'wa-sim.json') })
   simulator = sim
-  config = { ...config, WA_WS_URL: sim.url, WA_TRUSTED_ROOT_KEY: sim.rootPublicKey }
+  config = {
+    ...config,
+    WA_WS_URL: sim.url,
+    WA_TRUSTED_ROOT_KEY: sim.rootPublicKey,
+    WA_MEDIA_CA: sim.mediaCa,
+    // Received media is downloaded through the outbound guard, and the simulator's media server is on
+    // loopback: in demo mode that one address is allowed.
+    ALLOW_PRIVATE_NETWORKS: [config.ALLOW_PRIVATE_NETWORKS, '127.0.0.1/32'].filter(Boolean).join(','),
+  }
   logger.info({ simulator: sim.controlUrl }, 'demo mode: WhatsApp simulator running in this process')
 }
 

@@ -220,6 +220,8 @@ export type SimProcess = {
   url: string
   controlUrl: string
   rootPublicKey: string
+  /** The PEM of the simulator's media server CA (WA_MEDIA_CA). */
+  mediaCa: string
   control: SimControlClient
   process: ManagedProcess
 }
@@ -231,11 +233,17 @@ export async function startSimProcess(options: { stateFile?: string; logLevel?: 
   const proc = startProcess('wa-sim', 'wa-sim/src/main.ts', {}, args)
   onCleanup(() => proc.stop('SIGTERM', 10_000))
   const line = await proc.waitForLine(/"rootPublicKey"/, 60_000)
-  const info = JSON.parse(line) as { url: string; control: string; rootPublicKey: string }
+  const info = JSON.parse(line) as {
+    url: string
+    control: string
+    rootPublicKey: string
+    env?: { WA_MEDIA_CA?: string }
+  }
   return {
     url: info.url,
     controlUrl: info.control,
     rootPublicKey: info.rootPublicKey,
+    mediaCa: info.env?.WA_MEDIA_CA ?? '',
     control: new SimControlClient(info.control),
     process: proc,
   } satisfies SimProcess
@@ -563,7 +571,7 @@ export async function gatewayWithSim(label: string, env: Record<string, string> 
     simUrl: sim.url,
     simRootKey: sim.rootPublicKey,
     databaseUrl: database.url,
-    env,
+    env: { WA_MEDIA_CA: sim.mediaCa, ...env },
   })
   log(`gateway pid ${gateway.pid} at ${gateway.baseUrl}; sim ${sim.controlUrl}; db ${database.name}`)
   return { sim, database, receiver, tracker, gateway }

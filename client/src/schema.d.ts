@@ -454,9 +454,29 @@ export interface paths {
         put?: never;
         /**
          * Queue a message (stored before it is sent; idempotent with Idempotency-Key)
-         * @description Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll` (votes come back as `messages.update` with `change: "poll"` and the tally); any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
+         * @description Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact`, `reaction`, `poll` (votes come back as `messages.update` with `change: "poll"` and the tally), `image`, `video`, `audio`, `document` or `sticker` (with `media`, or as multipart/form-data with a `file` part); any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.
          */
         post: operations["sendMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/messages/{messageId}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the file of a received media message
+         * @description Streams the decrypted bytes with the content-type WhatsApp gave. They are downloaded from WhatsApp on each request with the keys kept in the message (nothing is stored), so this works as long as WhatsApp keeps the file (about 30 days) and the message is kept (retention). 404 for a message without media or of another tenant; 503 when WhatsApp does not give the file.
+         */
+        get: operations["getMessageMedia"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1357,6 +1377,11 @@ export interface components {
             replyTo?: string;
             /** @description Phones mentioned in the text */
             mentions?: string[];
+            media?: components["schemas"]["MessageMedia"];
+            /** @description An image, video or document caption */
+            caption?: string;
+            /** @description An audio that is a push-to-talk voice note */
+            voiceNote?: boolean;
         };
         /** @description When `type` is `location` */
         MessageLocation: {
@@ -1387,6 +1412,20 @@ export interface components {
              * @example 👍
              */
             emoji: string;
+        };
+        /** @description A media message: its file; `GET /v1/sessions/{sessionId}/messages/{messageId}/media` gives the bytes */
+        MessageMedia: {
+            /** @example image/jpeg */
+            mimeType: string;
+            /**
+             * @description Bytes
+             * @example 48213
+             */
+            size: number;
+            /** @description Hex SHA-256 of the file */
+            sha256: string;
+            /** @description A document's file name */
+            fileName?: string;
         };
         MessagesUpdateEvent: {
             /**
@@ -1940,6 +1979,9 @@ export interface components {
             /** @description The quoted message (`msg_…`) */
             replyTo?: string;
             mentions?: string[];
+            media?: components["schemas"]["MessageMedia"] & unknown;
+            caption?: string;
+            voiceNote?: boolean;
             /** @description A scheduled message: when it is sent */
             sendAt?: string;
             /** @description The broadcast this message belongs to */
@@ -1982,7 +2024,7 @@ export interface components {
              * @description `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
              * @enum {string}
              */
-            type?: "text" | "location" | "contact" | "reaction" | "poll" | "list" | "buttons";
+            type?: "text" | "location" | "contact" | "reaction" | "poll" | "list" | "buttons" | "image" | "video" | "audio" | "document" | "sticker";
             /**
              * @description The text; required when `type` is `text`
              * @example Your lab results are ready.
@@ -2026,6 +2068,11 @@ export interface components {
             variables?: {
                 [key: string]: string | number | boolean;
             };
+            media?: components["schemas"]["SendMedia"];
+            /** @description An image, video or document caption */
+            caption?: string;
+            /** @description An `audio` sent as a push-to-talk voice note (audio/ogg Opus) */
+            voiceNote?: boolean;
             /**
              * @description Send at this time instead of now (ISO 8601 with a zone). A time already past sends now; at most 365 days ahead. The message waits as `queued` with its `sendAt`.
              * @example 2025-01-31T09:00:00+07:00
@@ -2048,6 +2095,26 @@ export interface components {
              * @example 1
              */
             selectableCount?: number;
+        };
+        /** @description Required when `type` is `image`, `video`, `audio`, `document` or `sticker`: `url` or `data` */
+        SendMedia: {
+            /**
+             * @description Fetched by the gateway when the message is accepted (http or https; no private, loopback or link-local address unless ALLOW_PRIVATE_NETWORKS lists it; 30 s to answer, 120 s in all; redirects are not followed)
+             * @example https://example.com/invoice.pdf
+             */
+            url?: string;
+            /** @description The file in base64 (standard alphabet). A JSON body is at most 24 MiB: send larger files with `url` or as multipart/form-data */
+            data?: string;
+            /**
+             * @description The file's type; sniffed from its first bytes when absent
+             * @example application/pdf
+             */
+            mimeType?: string;
+            /**
+             * @description A document's file name, shown by WhatsApp
+             * @example invoice.pdf
+             */
+            fileName?: string;
         };
         MessagePage: {
             data: components["schemas"]["Message"][];
@@ -2263,7 +2330,7 @@ export interface components {
              * @description `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
              * @enum {string}
              */
-            type?: "text" | "location" | "contact" | "reaction" | "poll" | "list" | "buttons";
+            type?: "text" | "location" | "contact" | "reaction" | "poll" | "list" | "buttons" | "image" | "video" | "audio" | "document" | "sticker";
             /**
              * @description The text; required when `type` is `text`
              * @example Your lab results are ready.
@@ -4567,6 +4634,27 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SendMessage"];
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The media file
+                     */
+                    file: string;
+                    to: string;
+                    /** @enum {string} */
+                    type: "image" | "video" | "audio" | "document" | "sticker";
+                    caption?: string;
+                    /** @enum {string} */
+                    voiceNote?: "true" | "false";
+                    /** @description The file's type; else sniffed, else the part's */
+                    mimeType?: string;
+                    /** @description A document's file name; else the part's */
+                    fileName?: string;
+                    replyTo?: string;
+                    sendAt?: string;
+                    /** @description A JSON object of strings */
+                    metadata?: string;
+                };
             };
         };
         responses: {
@@ -4653,6 +4741,65 @@ export interface operations {
             };
             /** @description Rate limited; see the Retry-After header */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMessageMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key may not call this endpoint (admin vs tenant) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown id (or one that belongs to another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency (node capacity, database) is unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

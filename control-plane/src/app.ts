@@ -13,6 +13,7 @@ import { registerEventRoutes } from './routes/events.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerHistoryRoutes } from './routes/history.js'
 import { registerLiveSessionRoutes } from './routes/live-session.js'
+import { registerMessageMediaRoutes } from './routes/message-media.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { registerNodeRoutes } from './routes/nodes.js'
 import { registerSessionLinkRoutes } from './routes/session-links.js'
@@ -37,6 +38,7 @@ function registerApi(app: OpenAPIHono<AppEnv>): void {
   registerSessionRoutes(app)
   registerSessionLinkRoutes(app)
   registerMessageRoutes(app)
+  registerMessageMediaRoutes(app)
   registerHistoryRoutes(app)
   registerLiveSessionRoutes(app)
   registerStatsRoutes(app)

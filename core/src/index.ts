@@ -70,6 +70,25 @@ export {
 export { recordChatRead, type UnreadMessage, unreadMessagesOf } from './history/chat-reads.js'
 export { type ChatInfo, moveChatsForSent, recordChats } from './history/chats.js'
 export { type ContactInfo, recordContacts } from './history/contacts.js'
+// Media files: outbound ones stored in pieces until sent, received ones downloaded from WhatsApp.
+export {
+  deleteMediaChunks,
+  deleteSettledMediaChunks,
+  MEDIA_CHUNK_BYTES,
+  MediaTooLarge,
+  mediaChunksExist,
+  readMediaChunks,
+  type StoredMediaFile,
+  writeMediaChunks,
+} from './media/media-chunks.js'
+export {
+  createWhatsAppMediaAgent,
+  decryptingStream,
+  downloadWhatsAppMedia,
+  MediaDownloadFailed,
+  mediaCaPem,
+  mediaDownloadUrl,
+} from './media/whatsapp-media.js'
 export { metadataField } from './messages/message-metadata.js'
 // Retention: message bodies older than the tenant's retention, deleted in batches.
 export {

@@ -159,6 +159,11 @@ export const configSchema = z.object({
     .optional(),
   /** Base64 root public key of a simulator's noise certificate. */
   WA_TRUSTED_ROOT_KEY: base64Key('a Curve25519 public key').optional(),
+  /**
+   * A certificate authority WhatsApp's media servers are trusted through besides the system's: a PEM
+   * (`-----BEGIN CERTIFICATE-----…`) or the path of a PEM file. A simulator prints its own. Default none.
+   */
+  WA_MEDIA_CA: z.string().min(1).optional(),
   /** Run an in-process wa-sim and point the gateway at it (demo mode). */
   WA_SIM: z
     .enum(['0', '1', 'true', 'false'])

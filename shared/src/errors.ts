@@ -144,6 +144,17 @@ export class TimedOut extends AppError {
   }
 }
 
+/** A file is larger than its limit: names the field and the limit (bytes, and as people read it). */
+export class PayloadTooLarge extends AppError {
+  constructor(
+    readonly field: string,
+    readonly limitBytes: number,
+    reason: string,
+  ) {
+    super('payload_too_large', `${field} ${reason}`, { field, limit: limitBytes })
+  }
+}
+
 /** The request body cannot be read as JSON: not UTF-8, or not JSON at all. */
 export class InvalidJson extends AppError {
   constructor(message = 'request body is not valid JSON') {

@@ -1,3 +1,4 @@
+import type { MessageMedia } from './media.js'
 import type { MessageError } from './message-errors.js'
 import type { SessionState } from './states.js'
 
@@ -72,6 +73,12 @@ export type InboundMessage = {
   replyTo?: string
   /** Phones mentioned in the text. */
   mentions?: string[]
+  /** A media message's file (`GET …/messages/{id}/media` gives its bytes). */
+  media?: MessageMedia
+  /** An image, video or document's caption (also in `text`). */
+  caption?: string
+  /** An audio that is a push-to-talk voice note. */
+  voiceNote?: boolean
 }
 
 export type MessagesUpsertData = { messages: InboundMessage[] }

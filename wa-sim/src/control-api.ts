@@ -4,7 +4,8 @@ import { parseFaultSettings } from './faults.js'
 import type { SimLogger } from './logger.js'
 import type { Simulator } from './simulator.js'
 
-const MAX_BODY_BYTES = 64 * 1024
+/** Enough for a base64 media file of POST /send (16 MB). */
+const MAX_BODY_BYTES = 24 * 1024 * 1024
 
 type Route = (sim: Simulator, body: Record<string, unknown>, query: URLSearchParams) => unknown
 
@@ -23,7 +24,14 @@ const routes: Record<string, Route> = {
     sim.enterPairingCode({ phone: body.phone, code: body.code, pushName: body.pushName }),
   'POST /contacts': (sim, body) => sim.addContact({ pn: body.pn, name: body.name }),
   'POST /send': (sim, body) =>
-    sim.send({ from: body.from, to: body.to, text: body.text, addressing: body.addressing, id: body.id }),
+    sim.send({
+      from: body.from,
+      to: body.to,
+      text: body.text,
+      media: body.media,
+      addressing: body.addressing,
+      id: body.id,
+    }),
   'POST /poll': (sim, body) =>
     sim.sendPoll({
       from: body.from,

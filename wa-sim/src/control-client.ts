@@ -25,7 +25,7 @@ export class SimControlClient implements SimControl {
   constructor(private readonly controlUrl: string) {}
 
   /** GET /root-key. */
-  rootKey(): Promise<{ rootPublicKey: string; url: string }> {
+  rootKey(): Promise<{ rootPublicKey: string; url: string; mediaCa: string }> {
     return this.request('GET', '/root-key')
   }
   scan(input: { qr: string; phone: string; pushName?: string }): Promise<LinkedDevice> {
@@ -37,10 +37,7 @@ export class SimControlClient implements SimControl {
   addContact(input: { pn: string; name?: string }): Promise<{ pn: string; lid: string }> {
     return this.request('POST', '/contacts', input)
   }
-  send(input: { from: string; to: string; text: string; addressing?: 'pn' | 'lid'; id?: string }): Promise<{
-    id: string
-    devices: number
-  }> {
+  send(input: Parameters<SimControl['send']>[0]): Promise<{ id: string; devices: number }> {
     return this.request('POST', '/send', input)
   }
   sendPoll(input: {

@@ -19,7 +19,20 @@ const running = await listenSimulator({
   logLevel: config.logLevel,
 })
 process.stdout.write(
-  `${JSON.stringify({ url: running.url, control: running.controlUrl, rootPublicKey: running.rootPublicKey })}\n`,
+  `${JSON.stringify({
+    url: running.url,
+    control: running.controlUrl,
+    rootPublicKey: running.rootPublicKey,
+    // What a gateway needs to use this simulator: `npm run sim` + this environment + `npm start`.
+    // The gateway downloads received media from the media server through its outbound guard, which
+    // refuses this (loopback or private) host unless allowed.
+    env: {
+      WA_WS_URL: running.url,
+      WA_TRUSTED_ROOT_KEY: running.rootPublicKey,
+      WA_MEDIA_CA: running.mediaCa,
+      ALLOW_PRIVATE_NETWORKS: running.mediaHost.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
+    },
+  })}\n`,
 )
 
 let stopping = false

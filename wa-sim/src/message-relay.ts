@@ -20,6 +20,7 @@ import type { Counters } from './counters.js'
 import { BadInput, NotFound } from './errors.js'
 import type { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
+import type { MediaStore } from './media-server.js'
 import {
   editMessage,
   type InboxContent,
@@ -32,6 +33,7 @@ import {
   voteMessage,
 } from './message-content.js'
 import { unixNow } from './node-attrs.js'
+import { decryptPhoneMedia, type InboxMedia, parsePhoneMedia, phoneMediaMessage } from './phone-media.js'
 import { MAX_PHONE_RETRIES, retryReceipt } from './phone-retry.js'
 import { receiptMessageIds } from './receipt-relay.js'
 
@@ -51,6 +53,8 @@ export interface InboxMessage extends InboxContent {
   group?: string
   /** The message a group text quotes: its id and the member it names as the sender. */
   quoted?: { id: string; participant: string }
+  /** A media message: what the phone downloaded and decrypted (`text` is its caption). */
+  media?: InboxMedia
   /** When the server received the stanza (ms since the epoch). */
   timestamp: number
 }
@@ -84,6 +88,7 @@ export interface MessageRelayContext {
   counters: Counters
   sockets: LiveSockets
   logger: SimLogger
+  media: MediaStore
 }
 
 /**
@@ -108,13 +113,22 @@ export class MessageRelay {
   async send(input: {
     from: unknown
     to: unknown
-    text: unknown
+    text?: unknown
+    media?: unknown
     addressing?: unknown
     id?: unknown
   }): Promise<{
     id: string
     devices: number
   }> {
+    if (input.media !== undefined) {
+      assertPn('from', input.from)
+      const media = parsePhoneMedia(input.media)
+      if (input.text !== undefined)
+        throw new BadInput('text', 'is not allowed with media (use media.caption)')
+      // A phone uploads the file once, then sends every device the same message.
+      return this.sendContent(input, await phoneMediaMessage(this.context.media, media), 'media', {})
+    }
     if (typeof input.text !== 'string' || input.text === '')
       throw new BadInput('text', 'must be a non-empty string')
     const text = input.text
@@ -497,8 +511,18 @@ export class MessageRelay {
     logger.debug({ id, phone: phoneAccount.pn, message: proto.Message.toObject(message) }, 'phone decrypted')
     // The sender's own phone gets a DeviceSentMessage copy; only the recipient's phone goes in the inbox.
     if (message.deviceSentMessage || phoneAccount.pn === senderPn) return
-    const content = inboxContentOf(message)
-    if (!content || chatAccount?.pn !== phoneAccount.pn) return
+    if (chatAccount?.pn !== phoneAccount.pn) return
+    let decrypted: Awaited<ReturnType<typeof decryptPhoneMedia>>
+    try {
+      decrypted = await decryptPhoneMedia(this.context.media, message)
+    } catch (err) {
+      logger.warn({ err, id, phone: phoneAccount.pn }, 'simulated phone could not download the media')
+      return
+    }
+    const content: InboxContent | undefined = decrypted
+      ? { text: decrypted.caption ?? '' }
+      : inboxContentOf(message)
+    if (!content) return
     const poll = knownPollOf(message, senderPn)
     if (poll) this.knownPolls.set(`${phoneAccount.pn}|${id}`, poll)
     this.inbox.push({
@@ -507,6 +531,7 @@ export class MessageRelay {
       fromDevice: senderDeviceJid,
       to: phoneAccount.pn,
       ...content,
+      ...(decrypted ? { media: decrypted.media } : {}),
       timestamp: receivedAt,
     })
   }

@@ -49,6 +49,8 @@ export interface QueryContext {
   onLinkCodeStage(connection: ClientConnection, iq: BinaryNode, stage: BinaryNode): void
   /** A query the simulator does not recognise (answered with an empty result afterwards). */
   onUnknownIq(connection: ClientConnection, node: BinaryNode): void
+  /** `host:port` of the media server (what `media_conn` answers). */
+  readonly mediaHost: string
 }
 
 /**
@@ -120,7 +122,7 @@ export function answerIq(sim: QueryContext, connection: ClientConnection, node: 
           {
             tag: 'media_conn',
             attrs: { auth: 'sim', ttl: '3600', auth_ttl: '3600', max_buckets: '1' },
-            content: [{ tag: 'host', attrs: { hostname: '127.0.0.1' } }],
+            content: [{ tag: 'host', attrs: { hostname: sim.mediaHost } }],
           },
         ]),
       )

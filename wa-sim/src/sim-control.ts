@@ -4,6 +4,7 @@ import type { SimStats } from './counters.js'
 import type { FaultSettings } from './faults.js'
 import type { InboxMessage } from './message-relay.js'
 import type { LinkedDevice } from './pairing.js'
+import type { PhoneMediaInput } from './phone-media.js'
 import type { ReceivedReceipt } from './receipt-relay.js'
 
 /** Reply of setFaults: the faults in force and how many sockets a silence fault hit. */
@@ -21,8 +22,18 @@ export interface SimControl {
   enterPairingCode(input: { phone: string; code: string; pushName?: string }): Promise<LinkedDevice>
   /** Adds a contact (a simulated phone with a real Signal identity) → its PN and LID jid. */
   addContact(input: { pn: string; name?: string }): Promise<{ pn: string; lid: string }>
-  /** Contact (or any account's phone) → session text; `to` is a PN or device jid. */
-  send(input: { from: string; to: string; text: string; addressing?: 'pn' | 'lid'; id?: string }): Promise<{
+  /**
+   * Contact (or any account's phone) → session text, or media (encrypted and uploaded to the media
+   * server first, as a phone does); `to` is a PN or device jid.
+   */
+  send(input: {
+    from: string
+    to: string
+    text?: string
+    media?: PhoneMediaInput
+    addressing?: 'pn' | 'lid'
+    id?: string
+  }): Promise<{
     id: string
     devices: number
   }>

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { WebSocketServer } from 'ws'
 import { handleControlRequest } from './control-api.js'
 import { type LogLevel, SimLogger } from './logger.js'
+import { createMediaTls } from './media-ca.js'
+import { listenMediaServer } from './media-server.js'
 import { createServerIdentity } from './server-identity.js'
 import { Simulator } from './simulator.js'
 import { readStateFile, StateFileWriter } from './state-file.js'
@@ -31,6 +33,10 @@ export interface RunningSimulator {
   controlUrl: string
   /** Base64 Curve25519 root key; set `WA_CERT_DETAILS.PUBLIC_KEY` to it. */
   rootPublicKey: string
+  /** PEM of the CA that signed the HTTPS media server's certificate (a gateway's WA_MEDIA_CA). */
+  mediaCa: string
+  /** `host:port` of the HTTPS media server. */
+  mediaHost: string
   simulator: Simulator
   /** Closes every socket and the server, and flushes the state file. */
   stop(): Promise<void>
@@ -60,10 +66,11 @@ export async function listenSimulator(options: StartSimulatorOptions = {}): Prom
   }
   const host = options.host ?? '127.0.0.1'
   let info = { url: '', controlUrl: '', rootPublicKey: simulator.rootPublicKey }
+  let mediaCaPem = ''
   const server: Server = createServer((req, res) => {
     void handleControlRequest(
       simulator,
-      { rootKey: () => ({ rootPublicKey: info.rootPublicKey, url: info.url }) },
+      { rootKey: () => ({ rootPublicKey: info.rootPublicKey, url: info.url, mediaCa: mediaCaPem }) },
       logger,
       req,
       res,
@@ -84,6 +91,10 @@ export async function listenSimulator(options: StartSimulatorOptions = {}): Prom
     server.listen(options.port ?? 0, host, () => resolve())
   })
   const { port } = server.address() as AddressInfo
+  // A fresh CA at every start: nothing trusts it but a client configured with it.
+  const media = await listenMediaServer({ host, tls: await createMediaTls(), store: simulator.media, logger })
+  simulator.mediaHost = media.host
+  mediaCaPem = media.caPem
   info = {
     url: `ws://${host}:${port}/ws/chat`,
     controlUrl: `http://${host}:${port}`,
@@ -93,11 +104,14 @@ export async function listenSimulator(options: StartSimulatorOptions = {}): Prom
   let stopped: Promise<void> | undefined
   return {
     ...info,
+    mediaCa: media.caPem,
+    mediaHost: media.host,
     simulator,
     stop: () => {
       stopped ??= (async () => {
         simulator.closeAll()
         wss.close()
+        await media.stop()
         server.closeAllConnections()
         await new Promise<void>((resolve) => server.close(() => resolve()))
         await writer?.flush()

@@ -10,6 +10,7 @@ import { Groups } from './groups.js'
 import { LiveSockets } from './live-sockets.js'
 import type { SimLogger } from './logger.js'
 import { type LoginContext, logIn } from './login.js'
+import { MediaStore } from './media-server.js'
 import { type InboxMessage, MessageRelay } from './message-relay.js'
 import type { ClientHello } from './noise-session.js'
 import { NoiseSession } from './noise-session.js'
@@ -45,6 +46,10 @@ export class Simulator implements ConnectionHandler, QueryContext {
   readonly inbox: InboxMessage[]
   readonly receipts: ReceivedReceipt[]
   phoneBootstrap: boolean
+  /** The encrypted files of the media server. */
+  readonly media = new MediaStore()
+  /** `host:port` of the HTTPS media server; set once it listens. */
+  mediaHost = '127.0.0.1'
   private readonly identity: ServerIdentity
   private readonly certChain: Buffer
   private readonly logger: SimLogger
@@ -78,7 +83,7 @@ export class Simulator implements ConnectionHandler, QueryContext {
     this.phones = { registry, sockets, markDirty }
     this.pairing = new Pairing({ registry, counters, logger, markDirty })
     this.pairingCodes = new PairingCodes({ registry, counters, logger, pairing: this.pairing })
-    this.messages = new MessageRelay({ registry, counters, sockets, logger })
+    this.messages = new MessageRelay({ registry, counters, sockets, logger, media: this.media })
     this.inbox = this.messages.inbox
     this.receiptRelay = new ReceiptRelay({ registry, counters, sockets, inbox: this.inbox })
     this.receipts = this.receiptRelay.receipts
@@ -244,8 +249,15 @@ export class Simulator implements ConnectionHandler, QueryContext {
     return this.pairingCodes.enter(input)
   }
 
-  /** A contact (or any account's phone) sends a text to every linked device of `to`. */
-  send(input: { from: unknown; to: unknown; text: unknown; addressing?: unknown; id?: unknown }): Promise<{
+  /** A contact (or any account's phone) sends a text or a media file to every linked device of `to`. */
+  send(input: {
+    from: unknown
+    to: unknown
+    text?: unknown
+    media?: unknown
+    addressing?: unknown
+    id?: unknown
+  }): Promise<{
     id: string
     devices: number
   }> {

@@ -2,12 +2,16 @@ import { setTimeout as delay } from 'node:timers/promises'
 import {
   deleteExpiredMessageEvents,
   deleteExpiredMessages,
+  deleteSettledMediaChunks,
   type RetentionCutoff,
   retentionCutoffs,
 } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import type { Config } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
+
+/** Outbound media pieces older than this and not waiting to be sent are leftovers. */
+const MEDIA_LEFTOVER_AGE_MS = 24 * 3600_000
 
 export type HistoryRetention = {
   start(): Promise<void>
@@ -67,7 +71,10 @@ export function createHistoryRetention(deps: {
       totals.messages += await drain(cutoff, 'messages', deleteExpiredMessages)
       totals.events += await drain(cutoff, 'events', deleteExpiredMessageEvents)
     }
-    if (totals.messages + totals.events > 0) logger.info(totals, 'retention pass done')
+    // Outbound media files a failed request or a lost node left behind (a settled send deletes its own).
+    const mediaPieces = await deleteSettledMediaChunks(database, MEDIA_LEFTOVER_AGE_MS)
+    if (totals.messages + totals.events + mediaPieces > 0)
+      logger.info({ ...totals, mediaPieces }, 'retention pass done')
     return totals
   }
 

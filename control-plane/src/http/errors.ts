@@ -9,6 +9,7 @@ import {
   LimitReached,
   LockBusy,
   NotFound,
+  PayloadTooLarge,
   PlacementInProgress,
   RateLimited,
   StaleEpoch,
@@ -67,6 +68,7 @@ export const ERROR_STATUSES: ReadonlyMap<ErrorClass, HttpMapping> = new Map<Erro
   mapping(LimitReached, { status: 409 }),
   mapping(InvalidJson, { status: 400 }),
   mapping(UnsupportedMediaType, { status: 415 }),
+  mapping(PayloadTooLarge, { status: 413 }),
   mapping(Unprocessable, { status: 422 }),
   // Contention on one session is 409, not 503: the cluster is healthy and only this session is busy,
   // because another request (a connect, a move, the failover leader) is placing it or its owner has

@@ -8,12 +8,28 @@ export const MAX_BODY_BYTES = 1024 * 1024
 /** A broadcast carries up to 10,000 recipients, each with its own text or variables. */
 export const MAX_BROADCAST_BODY_BYTES = 8 * 1024 * 1024
 const BROADCAST_PATH = /^\/v1\/sessions\/[^/]+\/broadcasts\/?$/
+/** A send may carry a media file in base64: 16 MB (video, audio) is 21.4 MB of base64. */
+export const MAX_MEDIA_SEND_BODY_BYTES = 24 * 1024 * 1024
+const SEND_PATH = /^\/v1\/sessions\/[^/]+\/messages\/?$/
 
-/** The largest body the request may have: MAX_BODY_BYTES, or more for a broadcast. */
+/** The largest body the request may have: MAX_BODY_BYTES, or more for a broadcast or a send. */
 function bodyLimitOf(c: Context<AppEnv>): number {
-  return c.req.method === 'POST' && BROADCAST_PATH.test(c.req.path)
-    ? MAX_BROADCAST_BODY_BYTES
-    : MAX_BODY_BYTES
+  if (c.req.method !== 'POST') return MAX_BODY_BYTES
+  if (BROADCAST_PATH.test(c.req.path)) return MAX_BROADCAST_BODY_BYTES
+  if (SEND_PATH.test(c.req.path)) return MAX_MEDIA_SEND_BODY_BYTES
+  return MAX_BODY_BYTES
+}
+
+/**
+ * A multipart send (a media file as a `file` part): its body is left unread here, for the send route
+ * to stream the file into storage without holding it.
+ */
+export function isMultipartSend(c: Context<AppEnv>): boolean {
+  return (
+    c.req.method === 'POST' &&
+    SEND_PATH.test(c.req.path) &&
+    /^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '')
+  )
 }
 
 /**
@@ -50,7 +66,7 @@ async function clientHungUp(c: Context<AppEnv>, error: unknown): Promise<boolean
  */
 export const readRequestBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const body = c.req.raw.body
-  if (!body) return next()
+  if (!body || isMultipartSend(c)) return next()
   const limit = bodyLimitOf(c)
   const declared = c.req.header('content-length')
   if (declared && /^\d+$/.test(declared) && Number(declared) > limit) throw tooLarge(limit)
@@ -82,7 +98,13 @@ export const readRequestBody: MiddlewareHandler<AppEnv> = async (c, next) => {
 }
 
 function tooLarge(limit: number): HTTPException {
-  return new HTTPException(413, { message: `request body is larger than ${limit / (1024 * 1024)} MiB` })
+  const media =
+    limit === MAX_MEDIA_SEND_BODY_BYTES
+      ? ': send a larger media file by url or as multipart/form-data (a `file` part)'
+      : ''
+  return new HTTPException(413, {
+    message: `request body is larger than ${limit / (1024 * 1024)} MiB${media}`,
+  })
 }
 
 /** The charset parameter of a Content-Type, unquoted and lower-cased; undefined when absent. */

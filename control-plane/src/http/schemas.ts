@@ -5,6 +5,7 @@ import {
   EVENT_TYPES,
   type EventType,
   isKnownTimeZone,
+  MEDIA_MESSAGE_TYPES,
   MESSAGE_CHANGES,
   MESSAGE_ERROR_CODES,
   MESSAGE_STATUSES,
@@ -435,7 +436,51 @@ export const SEND_MESSAGE_TYPES = [
   'poll',
   'list',
   'buttons',
+  ...MEDIA_MESSAGE_TYPES,
 ] as const
+
+/** A media file as a send gives it: fetched from `url`, or the bytes in base64 (`data`). */
+export const SendMediaSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .max(2048, 'must be at most 2048 characters')
+      .regex(/^https?:\/\//, 'must be an http(s) URL')
+      .optional()
+      .openapi({
+        description:
+          'Fetched by the gateway when the message is accepted (http or https; no private, loopback or link-local address unless ALLOW_PRIVATE_NETWORKS lists it; 30 s to answer, 120 s in all; redirects are not followed)',
+        example: 'https://example.com/invoice.pdf',
+      }),
+    data: z.string().optional().openapi({
+      description:
+        'The file in base64 (standard alphabet). A JSON body is at most 24 MiB: send larger files with `url` or as multipart/form-data',
+    }),
+    mimeType: z.string().max(255, 'must be at most 255 characters').optional().openapi({
+      description: "The file's type; sniffed from its first bytes when absent",
+      example: 'application/pdf',
+    }),
+    fileName: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(255, 'must be at most 255 characters')
+      .optional()
+      .openapi({
+        description: "A document's file name, shown by WhatsApp",
+        example: 'invoice.pdf',
+      }),
+  })
+  .openapi('SendMedia')
+
+/** A media message's file as the API shows it (never the bytes). */
+export const MessageMediaSchema = z
+  .object({
+    mimeType: z.string().openapi({ example: 'image/jpeg' }),
+    size: z.number().int().openapi({ description: 'Bytes', example: 48213 }),
+    sha256: z.string().openapi({ description: 'Hex SHA-256 of the file' }),
+    fileName: z.string().optional().openapi({ description: "A document's file name" }),
+  })
+  .openapi('MessageMedia')
 
 export const MessageLocationSchema = z
   .object({
@@ -601,6 +646,19 @@ const messageFields = {
 export const SendMessageBody = z
   .strictObject({
     ...messageFields,
+    media: SendMediaSchema.optional().openapi({
+      description:
+        'Required when `type` is `image`, `video`, `audio`, `document` or `sticker`: `url` or `data`',
+    }),
+    caption: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(1024, 'must be at most 1024 characters')
+      .optional()
+      .openapi({ description: 'An image, video or document caption' }),
+    voiceNote: z.boolean().optional().openapi({
+      description: 'An `audio` sent as a push-to-talk voice note (audio/ogg Opus)',
+    }),
     sendAt: isoInstant.optional().openapi({
       description:
         'Send at this time instead of now (ISO 8601 with a zone). A time already past sends now; at most 365 days ahead. The message waits as `queued` with its `sendAt`.',
@@ -681,6 +739,12 @@ export const MessageSchema = z
       .openapi({ description: 'The reactions the message has, one per phone' }),
     replyTo: z.string().optional().openapi({ description: 'The quoted message (`msg_…`)' }),
     mentions: z.array(z.string()).optional(),
+    media: MessageMediaSchema.optional().openapi({
+      description:
+        'A media message: its file (`GET …/messages/{messageId}/media` gives the bytes of a received one)',
+    }),
+    caption: z.string().optional(),
+    voiceNote: z.boolean().optional(),
     sendAt: z.string().optional().openapi({ description: 'A scheduled message: when it is sent' }),
     broadcastId: z.string().optional().openapi({ description: 'The broadcast this message belongs to' }),
     metadata: z
@@ -1240,6 +1304,12 @@ export const InboundMessageSchema = z
       .openapi({ description: 'When `type` is `poll`: its question, options and how many a voter may pick' }),
     replyTo: z.string().optional().openapi({ description: "The quoted message's WhatsApp id" }),
     mentions: z.array(z.string()).optional().openapi({ description: 'Phones mentioned in the text' }),
+    media: MessageMediaSchema.optional().openapi({
+      description:
+        'A media message: its file; `GET /v1/sessions/{sessionId}/messages/{messageId}/media` gives the bytes',
+    }),
+    caption: z.string().optional().openapi({ description: 'An image, video or document caption' }),
+    voiceNote: z.boolean().optional().openapi({ description: 'An audio that is a push-to-talk voice note' }),
   })
   .openapi('InboundMessage')
 export const MessagesUpsertDataSchema = z

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi'
 import { activeTenantOf, requireTenant, tenantIdOf } from '../http/auth.js'
 import type { AppEnv } from '../http/env.js'
 import { acceptJsonBody } from '../http/request-body.js'
@@ -15,18 +15,34 @@ import {
 } from '../http/schemas.js'
 import { editMessage, revokeMessage } from '../services/message-changes.js'
 import { getMessage, sendMessage } from '../services/messages.js'
+import { acceptMultipartSend, SendMessageMultipart } from './message-media.js'
+
+type SendMessageBodyInput = z.infer<typeof SendMessageBody>
 
 const tenant = { tags: ['Messages'], security: [{ bearer: [] }], middleware: [requireTenant, acceptJsonBody] }
+/** A send may also come as multipart/form-data (a media file), answered before the JSON checks. */
+const sendMiddleware = [requireTenant, acceptMultipartSend, acceptJsonBody]
 
 const sendMessageRoute = createRoute({
   ...tenant,
+  middleware: sendMiddleware,
   method: 'post',
   operationId: 'sendMessage',
   path: '/v1/sessions/{sessionId}/messages',
   summary: 'Queue a message (stored before it is sent; idempotent with Idempotency-Key)',
   description:
-    'Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll` (votes come back as `messages.update` with `change: "poll"` and the tally); any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
-  request: { params: SessionParams, headers: IdempotencyHeaders, body: jsonBody(SendMessageBody) },
+    'Answers 202 with the stored message. `type` is `text` (the default when `text` is given), `location`, `contact`, `reaction`, `poll` (votes come back as `messages.update` with `change: "poll"` and the tally), `image`, `video`, `audio`, `document` or `sticker` (with `media`, or as multipart/form-data with a `file` part); any of them may quote an earlier message of the session with `replyTo`, and a text may mention phones. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices. A `template` with its `variables` is rendered here and stored as the text (a missing variable is a 400 naming it). With `sendAt` in the future the message waits as `queued` and the owning node sends it when due (a time already past sends now; at most 365 days ahead). A retry with the same Idempotency-Key and body answers 202 with the same message; the same key with a different body is 409.',
+  request: {
+    params: SessionParams,
+    headers: IdempotencyHeaders,
+    body: {
+      ...jsonBody(SendMessageBody),
+      content: {
+        ...jsonBody(SendMessageBody).content,
+        'multipart/form-data': { schema: SendMessageMultipart },
+      },
+    },
+  },
   responses: {
     202: jsonResponse(MessageSchema, 'Accepted: queued for sending'),
     ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429),
@@ -108,7 +124,9 @@ export function registerMessageRoutes(app: OpenAPIHono<AppEnv>): void {
       limits,
       defaultCountry,
       sessionId: c.req.valid('param').sessionId,
-      input: c.req.valid('json'),
+      // The multipart form in the document is a plain schema (read by acceptMultipartSend), which
+      // hides the JSON body's type from `valid`.
+      input: (c.req.valid as (target: 'json') => SendMessageBodyInput)('json'),
       ...(idempotencyKey ? { idempotencyKey } : {}),
     })
     // A replay answers exactly like the first request, so a client retrying after a timeout cannot tell.

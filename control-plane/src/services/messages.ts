@@ -1,8 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { coordinationKeys, credentialsExist, DAILY_SENDS_WINDOW_MS, nudgeNode } from '@wa-cluster/core'
+import {
+  coordinationKeys,
+  credentialsExist,
+  DAILY_SENDS_WINDOW_MS,
+  deleteMediaChunks,
+  nudgeNode,
+} from '@wa-cluster/core'
 import { type MessageContent, messages } from '@wa-cluster/db'
 import {
   Conflict,
+  isMediaMessageType,
+  type MediaMessageType,
   type MessageContact,
   type MessageError,
   type MessageLocation,
@@ -24,6 +32,15 @@ import {
 } from '@wa-cluster/shared'
 import { and, eq } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
+import {
+  checkMediaType,
+  decodeMediaData,
+  mediaFingerprint,
+  mediaSendContentOf,
+  type SendMediaInput,
+  storeSendMedia,
+  type UploadedMedia,
+} from './message-media.js'
 import { requireSession } from './sessions.js'
 import { loadTemplateBodies, renderTenantTemplate } from './templates.js'
 
@@ -103,7 +120,7 @@ export function toMessageView(row: MessageRow): MessageView {
 
 export type SendMessageInput = {
   to: string
-  type?: 'text' | 'location' | 'contact' | 'reaction' | 'poll' | 'list' | 'buttons'
+  type?: 'text' | 'location' | 'contact' | 'reaction' | 'poll' | 'list' | 'buttons' | MediaMessageType
   text?: string
   location?: MessageLocation
   contacts?: MessageContact[]
@@ -116,6 +133,10 @@ export type SendMessageInput = {
   /** One of the tenant's templates: its rendered body is the text. */
   template?: string
   variables?: TemplateVariables
+  /** A media send's file (`url` or base64 `data`) and its caption / voice-note flag. */
+  media?: SendMediaInput
+  caption?: string
+  voiceNote?: boolean
 }
 
 /** The caller's own string keys on a message (`customerId`…). */
@@ -190,6 +211,14 @@ export function contentOf(
 } {
   const type = input.type ?? (input.text !== undefined ? 'text' : undefined)
   if (!type) throw new ValidationFailed(`${field}.text`, 'is required unless a type or template is given')
+  if (isMediaMessageType(type))
+    throw new ValidationFailed(
+      `${field}.type`,
+      `${type} messages are sent one at a time (POST /v1/sessions/{sessionId}/messages), not in a broadcast`,
+    )
+  for (const mediaField of ['media', 'caption', 'voiceNote'] as const)
+    if (input[mediaField] !== undefined)
+      throw new ValidationFailed(`${field}.${mediaField}`, `is not allowed when type is ${type}`)
   if (type === 'list' || type === 'buttons') {
     throw new Unprocessable(
       `${field}.type`,
@@ -331,6 +360,7 @@ export async function sendMessage({
   idempotencyKey,
   limits = {},
   defaultCountry = ctx.config.DEFAULT_COUNTRY_CODE,
+  uploaded,
 }: {
   ctx: ControlPlaneContext
   tenantId: string
@@ -341,19 +371,42 @@ export async function sendMessage({
   limits?: TenantLimits
   /** The tenant's country for numbers without a country code (default DEFAULT_COUNTRY_CODE). */
   defaultCountry?: string
+  /** A media file a multipart request stored already; deleted by the caller if this throws. */
+  uploaded?: UploadedMedia
 }): Promise<{ message: MessageView; created: boolean }> {
   const session = await requireSession(ctx, tenantId, sessionId)
   const recipient = normalizeRecipient(input.to, defaultCountry)
   if (!recipient.ok) throw new ValidationFailed('body.to', recipient.reason)
   const sendAfter = scheduledTimeOf(input.sendAt, 'body.sendAt')
   const metadata = checkMetadata(input.metadata, 'body')
+  const mediaType = input.type !== undefined && isMediaMessageType(input.type) ? input.type : undefined
+  if (uploaded && !mediaType)
+    throw new ValidationFailed(
+      'body.type',
+      'must be image, video, audio, document or sticker with a file part',
+    )
   const bodies = input.template ? await loadTemplateBodies(ctx, tenantId, [input.template]) : new Map()
-  const rendered = renderInputTemplate(input, bodies)
-  const { type, content } = contentOf(rendered, 'body', defaultCountry)
+  const rendered = mediaType ? input : renderInputTemplate(input, bodies)
+  const { type, content } = mediaType
+    ? { type: mediaType, content: mediaSendContentOf(input, mediaType, !!uploaded) as MessageContent }
+    : contentOf(rendered, 'body', defaultCountry)
+  const decoded =
+    mediaType && input.media?.data !== undefined ? decodeMediaData(input.media.data, mediaType) : undefined
   // A plain text hashes as it always did, so a retry across an upgrade still matches. A template send
-  // hashes what was asked (the template and its variables), not the text it rendered to.
-  const asked =
-    type === 'text' && !content
+  // hashes what was asked (the template and its variables), not the text it rendered to. A media
+  // send hashes its file by its bytes' hash (or its URL), never the bytes.
+  const asked = mediaType
+    ? {
+        to: recipient.jid,
+        type,
+        content,
+        media: {
+          file: uploaded ? uploaded.file.sha256 : mediaFingerprint(input.media, decoded),
+          mimeType: input.media?.mimeType ?? null,
+          fileName: input.media?.fileName ?? uploaded?.fileName ?? null,
+        },
+      }
+    : type === 'text' && !content
       ? { to: recipient.jid, text: input.text }
       : { to: recipient.jid, type, text: input.text ?? null, content }
   const requestHash = createHash('sha256')
@@ -391,13 +444,41 @@ export async function sendMessage({
       'session_not_linked',
     )
   }
-  await countSend({ ctx, tenantId, sessionId, limits })
+  const messageId = uploaded?.messageId ?? newId('msg')
+  if (mediaType) {
+    // The file is stored before the row, so the owner never claims a message whose file is partial.
+    const media = await storeSendMedia(ctx, {
+      messageId,
+      type: mediaType,
+      media: input.media,
+      decoded,
+      uploaded,
+    })
+    try {
+      checkMediaType(
+        mediaType,
+        media,
+        !!content?.voiceNote,
+        uploaded ? 'body.mimeType' : 'body.media.mimeType',
+      )
+    } catch (error) {
+      await deleteMediaChunks(ctx.database, messageId)
+      throw error
+    }
+    content!.media = media
+  }
+  try {
+    await countSend({ ctx, tenantId, sessionId, limits })
+  } catch (error) {
+    if (mediaType) await deleteMediaChunks(ctx.database, messageId)
+    throw error
+  }
 
   const now = new Date()
   const [inserted] = await ctx.database.db
     .insert(messages)
     .values({
-      id: newId('msg'),
+      id: messageId,
       tenantId,
       sessionId,
       direction: 'out',
@@ -418,6 +499,7 @@ export async function sendMessage({
     .returning()
   if (!inserted) {
     // A concurrent request with the same key won the insert.
+    if (mediaType) await deleteMediaChunks(ctx.database, messageId)
     const existing = await findByIdempotencyKey(ctx, sessionId, idempotencyKey!)
     return { message: sameRequestOrConflict(existing!, requestHash), created: false }
   }

@@ -227,7 +227,8 @@ describe('sending messages', () => {
     const elsewhere = (await send({ to: '6281234567893', text: 'another chat' })).body.id as string
     const before = await snapshotDatabase(api)
     const cases: { body: unknown; status: number; field: string }[] = [
-      { body: { to, type: 'video', text: 'x' }, status: 400, field: 'body.type' },
+      { body: { to, type: 'carousel', text: 'x' }, status: 400, field: 'body.type' },
+      { body: { to, type: 'video', text: 'x' }, status: 400, field: 'body.text' },
       { body: { to, type: 'location' }, status: 400, field: 'body.location' },
       {
         body: { to, type: 'location', location: { latitude: 91, longitude: 0 } },

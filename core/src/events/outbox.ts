@@ -47,6 +47,8 @@ export type ReceivedMessageRow = {
   senderName: string | null
   /** Unix seconds, as WhatsApp gives it. */
   waTimestamp: number
+  /** A media message: where its file is and its key (MediaSource). */
+  mediaSource?: Record<string, unknown> | null
 }
 
 /** An event as `GET /v1/events` lists it: the envelope plus where its delivery stands. */
@@ -216,13 +218,13 @@ const APPEND_EVENTS = `
   ), received AS (
     -- Received messages become history rows with their event; a redelivered one is not stored twice.
     INSERT INTO messages (id, tenant_id, session_id, direction, chat_id, wa_message_id, type, text, content,
-      status, status_history, sender, sender_name, wa_timestamp)
+      status, status_history, sender, sender_name, wa_timestamp, media_source)
     SELECT m.id, session.tenant_id, $1, 'in', m.chat_id, m.wa_message_id, m.type, m.text, m.content,
       'received', jsonb_build_array(jsonb_build_object('status', 'received', 'at', now())),
-      m.sender, m.sender_name, to_timestamp(m.wa_timestamp)
+      m.sender, m.sender_name, to_timestamp(m.wa_timestamp), m.media_source
     FROM session CROSS JOIN jsonb_to_recordset($9::text::jsonb) AS m (id text, chat_id text,
       wa_message_id text, type text, text text, content jsonb, sender text, sender_name text,
-      wa_timestamp double precision)
+      wa_timestamp double precision, media_source jsonb)
     ON CONFLICT (session_id, chat_id, wa_message_id) WHERE direction = 'in' DO NOTHING
     RETURNING id, tenant_id, chat_id, wa_timestamp
   ), chat_moved AS (
@@ -320,6 +322,7 @@ function receivedRowParam(row: ReceivedMessageRow) {
     sender: row.sender,
     sender_name: row.senderName,
     wa_timestamp: row.waTimestamp,
+    media_source: row.mediaSource ?? null,
   }
 }
 

@@ -281,6 +281,8 @@ export type OutboundAgentOptions = {
   connectTimeoutMs?: number
   /** Idle keep-alive connections are closed after this. Default 30 000 ms. */
   keepAliveTimeoutMs?: number
+  /** Certificate authorities TLS trusts instead of Node's bundled roots (include those to keep them). */
+  ca?: string[]
 }
 
 /**
@@ -290,7 +292,11 @@ export type OutboundAgentOptions = {
  * never followed (undici's request() does not follow them unless asked).
  */
 export function createOutboundAgent(policy: OutboundPolicy, options: OutboundAgentOptions = {}): Agent {
-  const connect = buildConnector({ timeout: options.connectTimeoutMs ?? 10_000, lookup: policy.lookup })
+  const connect = buildConnector({
+    timeout: options.connectTimeoutMs ?? 10_000,
+    lookup: policy.lookup,
+    ...(options.ca ? { ca: options.ca } : {}),
+  })
   return new Agent({
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
     connect(connectOptions, callback) {

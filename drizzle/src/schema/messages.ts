@@ -1,6 +1,8 @@
 import type {
+  MediaSource,
   MessageContact,
   MessageLocation,
+  MessageMedia,
   MessagePoll,
   MessageReaction,
   MessageReactionBy,
@@ -34,6 +36,12 @@ export type MessageContent = {
   revoked?: true
   /** Reactions others (or this account) put on the message, one per phone. */
   reactions?: MessageReactionBy[]
+  /** A media message's file (never its bytes). */
+  media?: MessageMedia
+  /** An image, video or document's caption. */
+  caption?: string
+  /** An audio sent as a push-to-talk voice note. */
+  voiceNote?: boolean
 }
 
 /**
@@ -88,6 +96,8 @@ export const messages = pgTable(
     senderName: text('sender_name'),
     /** Inbound: when WhatsApp says the message was sent. */
     waTimestamp: timestamp('wa_timestamp', { withTimezone: true }),
+    /** A received media message: where its encrypted file is and its key (downloaded on demand). */
+    mediaSource: jsonb('media_source').$type<MediaSource>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

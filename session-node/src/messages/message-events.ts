@@ -11,6 +11,7 @@ import {
 import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
 import {
   type InboundMessage,
+  type MediaSource,
   type MessagesUpdateData,
   messageError,
   newId,
@@ -52,11 +53,15 @@ function nextReceivedMessageId(): string {
  * The history rows of received messages: one each, except our own (`fromMe`: sent by this gateway,
  * whose rows exist already, or from the phone itself).
  */
-export function receivedMessageRows(messages: InboundMessage[]): ReceivedMessageRow[] {
+export function receivedMessageRows(
+  messages: InboundMessage[],
+  mediaSources?: ReadonlyMap<string, MediaSource>,
+): ReceivedMessageRow[] {
   const received = messages.filter((message) => !message.fromMe && message.waMessageId)
   return received.map((message) => {
-    const { location, contacts, reaction, poll, replyTo, mentions } = message
-    const content = { location, contacts, reaction, poll, replyTo, mentions }
+    const { location, contacts, reaction, poll, replyTo, mentions, media, caption, voiceNote } = message
+    const content = { location, contacts, reaction, poll, replyTo, mentions, media, caption, voiceNote }
+    const mediaSource = mediaSources?.get(message.waMessageId)
     const present = Object.fromEntries(Object.entries(content).filter(([, value]) => value !== undefined))
     return {
       id: nextReceivedMessageId(),
@@ -68,6 +73,7 @@ export function receivedMessageRows(messages: InboundMessage[]): ReceivedMessage
       sender: message.from,
       senderName: message.pushName ?? null,
       waTimestamp: message.timestamp,
+      ...(mediaSource ? { mediaSource } : {}),
     }
   })
 }
@@ -79,13 +85,20 @@ export function receivedMessageRows(messages: InboundMessage[]): ReceivedMessage
  */
 export async function recordInboundMessages(
   database: DatabaseHandle,
-  input: { sessionId: string; epoch: number; messages: InboundMessage[]; claimLeaseMs?: number },
+  input: {
+    sessionId: string
+    epoch: number
+    messages: InboundMessage[]
+    claimLeaseMs?: number
+    /** The media files' sources by WhatsApp id, kept on their rows (never in the event). */
+    mediaSources?: ReadonlyMap<string, MediaSource>
+  },
 ): Promise<AppendResult> {
   const target = {
     sessionId: input.sessionId,
     epoch: input.epoch,
     events: [{ type: 'messages.upsert' as const, data: { messages: input.messages } }],
-    received: receivedMessageRows(input.messages),
+    received: receivedMessageRows(input.messages, input.mediaSources),
   }
   if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database, target, input.claimLeaseMs)
   const envelopes = await appendEvents(database.db, target)
@@ -99,7 +112,13 @@ export async function recordInboundMessages(
  */
 export async function recordReceivedMessageOnce(
   database: DatabaseHandle,
-  input: { sessionId: string; epoch: number; message: InboundMessage; claimLeaseMs?: number },
+  input: {
+    sessionId: string
+    epoch: number
+    message: InboundMessage
+    claimLeaseMs?: number
+    mediaSource?: MediaSource
+  },
 ): Promise<AppendResult | undefined> {
   const [stored] = await database.rows<{ id: string }>(sql`
     SELECT id FROM events
@@ -108,7 +127,12 @@ export async function recordReceivedMessageOnce(
       AND (data -> 'messages' -> 0 ->> 'chatId') = ${input.message.chatId}
     LIMIT 1`)
   if (stored) return undefined
-  return recordInboundMessages(database, { ...input, messages: [input.message] })
+  const { mediaSource, ...rest } = input
+  return recordInboundMessages(database, {
+    ...rest,
+    messages: [input.message],
+    ...(mediaSource ? { mediaSources: new Map([[input.message.waMessageId, mediaSource]]) } : {}),
+  })
 }
 
 const STATUS_RANK = sql`CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'played' THEN 5 ELSE 6 END`

@@ -1,6 +1,9 @@
+import type { Readable } from 'node:stream'
 import type { ChatInfo, ContactInfo } from '@wa-cluster/core'
 import type {
   InboundMessage,
+  MediaMessageType,
+  MediaSource,
   MessageContact,
   MessageError,
   MessageLocation,
@@ -47,6 +50,8 @@ export type ReceivedMessage = {
   media?: MediaRef
   /** A poll's `messageSecret`: votes on it are encrypted with it. Kept out of `message` (never shown). */
   pollSecret?: Buffer
+  /** Where its media file is and its key, stored with the message to download it later. */
+  mediaSource?: MediaSource
 }
 
 /** A status change of a message this session sent (a receipt, or the server's ack). */
@@ -124,6 +129,20 @@ export type OutboundContent =
   | { kind: 'edit'; target: MessageReference; text: string }
   /** Deletes a message this session sent for everyone. */
   | { kind: 'revoke'; target: MessageReference }
+  | OutboundMedia
+
+/** A media file to send: read as a stream (once per attempt), encrypted and uploaded as it is read. */
+export type OutboundMedia = {
+  kind: 'media'
+  mediaType: MediaMessageType
+  mimeType: string
+  open: () => Readable
+  fileName?: string
+  caption?: string
+  /** An audio as a push-to-talk voice note. */
+  voiceNote?: boolean
+  quote?: MessageReference
+}
 
 export type OutboundMessage = {
   chatId: string

@@ -1,5 +1,6 @@
+import { deleteMediaChunks, readMediaChunks } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
-import { messageError } from '@wa-cluster/shared'
+import { isMediaMessageType, messageError } from '@wa-cluster/shared'
 import { deferClosedWindows, recordPacedSend } from '../messages/broadcast-sends.js'
 import { recordMessageChanges } from '../messages/message-changes.js'
 import { recordStatusUpdates } from '../messages/message-events.js'
@@ -161,6 +162,10 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
             (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
           )
         }
+        // A media file is kept only until its message is settled (a resend after a crash reads it again).
+        if (message.content?.media)
+          // Left behind on failure, the retention sweep deletes it.
+          await deleteMediaChunks(database, message.id).catch(() => {})
         const paced = message.paced
         if (paced) {
           await writer.commit(
@@ -247,6 +252,18 @@ export async function outboundContentOf(
     }
   }
   const quote = content.replyTo ? { quote: await reference(content.replyTo, 'quoted') } : {}
+  if (content.media && isMediaMessageType(message.type)) {
+    return {
+      kind: 'media',
+      mediaType: message.type,
+      mimeType: content.media.mimeType,
+      open: () => readMediaChunks(database, message.id),
+      ...(content.media.fileName !== undefined ? { fileName: content.media.fileName } : {}),
+      ...(content.caption !== undefined ? { caption: content.caption } : {}),
+      ...(content.voiceNote ? { voiceNote: true } : {}),
+      ...quote,
+    }
+  }
   if (content.location) return { kind: 'location', location: content.location, ...quote }
   if (content.contacts) return { kind: 'contacts', contacts: content.contacts, ...quote }
   if (content.poll) {

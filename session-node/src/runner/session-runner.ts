@@ -370,6 +370,11 @@ export class SessionRunner {
           epoch: this.epoch,
           messages: messages.map((received) => received.message),
           claimLeaseMs: this.deps.claimLeaseMs,
+          mediaSources: new Map(
+            messages.flatMap((received) =>
+              received.mediaSource ? [[received.message.waMessageId, received.mediaSource] as const] : [],
+            ),
+          ),
         }),
       (result) => ({ claimed: result.claimed, unclaimed: result.unclaimed }),
     )
@@ -401,6 +406,7 @@ export class SessionRunner {
             epoch: this.epoch,
             message: received.message,
             claimLeaseMs: this.deps.claimLeaseMs,
+            ...(received.mediaSource ? { mediaSource: received.mediaSource } : {}),
           })) ?? 'repeat',
         (result) =>
           result === 'repeat'

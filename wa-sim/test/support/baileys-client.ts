@@ -22,6 +22,8 @@ export class TestClient {
       keepAliveIntervalMs?: number
       qrTimeout?: number
       markOnlineOnConnect?: boolean
+      /** The agent media uploads go through (one trusting the simulator's media CA). */
+      fetchAgent?: import('node:https').Agent
     } = {},
   ) {
     WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootPublicKey, 'base64')
@@ -43,6 +45,7 @@ export class TestClient {
       connectTimeoutMs: 20_000,
       defaultQueryTimeoutMs: 20_000,
       syncFullHistory: false,
+      ...(this.options.fetchAgent ? { fetchAgent: this.options.fetchAgent } : {}),
     })
     this.sock = sock
     sock.ev.on('creds.update', this.auth.saveCreds)

@@ -1,6 +1,9 @@
 import type { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
+import { Agent as HttpsAgent } from 'node:https'
+import { rootCertificates } from 'node:tls'
 import { fileURLToPath } from 'node:url'
+import { mediaCaPem } from '@wa-cluster/core'
 import type { Config, MessageContact } from '@wa-cluster/shared'
 import makeWASocket, {
   type AnyMessageContent,
@@ -17,6 +20,7 @@ import {
   type MessageReference,
   type OpenConnectionInput,
   type OutboundContent,
+  type OutboundMedia,
   type ProviderConnection,
   type ProviderEvent,
   RecipientNotOnWhatsApp,
@@ -27,7 +31,8 @@ import { baileysChatActions } from './baileys-chat-actions.js'
 import { sourceOf, toProviderEvents, toReceivedMessage } from './event-mapping.js'
 import { pollVotesOf } from './poll-votes.js'
 
-export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'>
+export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'> &
+  Partial<Pick<Config, 'WA_MEDIA_CA'>>
 
 /** A closed socket may still finish a key transaction for a moment; its storages go after this. */
 const SOCKET_RETIRE_DELAY_MS = 10_000
@@ -49,12 +54,19 @@ export function assertBaileysPatched(): void {
 
 /** WhatsApp through Baileys' multi-device socket (the linked-device protocol WhatsApp Web speaks). */
 export function createBaileysProvider(config: BaileysProviderConfig): WhatsAppProvider {
-  return { name: 'baileys', open: (input) => openBaileysConnection(config, input) }
+  // Media uploads go over HTTPS to the host WhatsApp names; WA_MEDIA_CA adds a root (a simulator's)
+  // to the system's, never turning certificate checks off. One agent serves every socket.
+  const mediaCa = mediaCaPem(config.WA_MEDIA_CA)
+  const mediaAgent = mediaCa
+    ? new HttpsAgent({ ca: [...rootCertificates, mediaCa], keepAlive: true })
+    : undefined
+  return { name: 'baileys', open: (input) => openBaileysConnection(config, input, mediaAgent) }
 }
 
 function openBaileysConnection(
   config: BaileysProviderConfig,
   input: OpenConnectionInput,
+  mediaAgent: HttpsAgent | undefined,
 ): ProviderConnection {
   const { auth, logger } = input
   /** Ids of messages stored before their receipt, so the later `messages.upsert` does not repeat them. */
@@ -72,14 +84,18 @@ function openBaileysConnection(
     const sent = await input.loadSentMessage(key.id)
     if (!sent) return undefined
     const quote = quoteOf(sent.content)
-    const generated = await generateWAMessage(sent.chatId, contentOf(sent.content), {
-      userJid: auth.creds.me.id,
-      messageId: sent.messageId,
-      upload: socket.waUploadToServer,
-      logger: baileysLogger as never,
-      ...(quote ? { quoted: quotedMessage(quote) } : {}),
-    })
-    return generated.message ?? undefined
+    const generate = () =>
+      generateWAMessage(sent.chatId, contentOf(sent.content), {
+        userJid: auth.creds.me!.id,
+        messageId: sent.messageId,
+        upload: socket.waUploadToServer,
+        logger: baileysLogger as never,
+        ...(quote ? { quoted: quotedMessage(quote) } : {}),
+      })
+    // A media file is deleted once its message is settled: a late request for it cannot be answered.
+    const generated =
+      sent.content.kind === 'media' ? await generate().catch(() => undefined) : await generate()
+    return generated?.message ?? undefined
   }
   const baileysLogger = logger.child({ component: 'baileys' })
   // Baileys is chatty: it has a level of its own (BAILEYS_LOG_LEVEL), but a silent node stays silent.
@@ -93,6 +109,7 @@ function openBaileysConnection(
       markOnlineOnConnect: false,
       syncFullHistory: false,
       generateHighQualityLinkPreview: false,
+      ...(mediaAgent ? { fetchAgent: mediaAgent } : {}),
       // A recipient that could not decrypt a message asks for it again; Baileys keeps recent sends in
       // memory, and this answers from Postgres for those a restart or a failover took away.
       getMessage: (key) => loadSentMessage(key),
@@ -222,6 +239,8 @@ function contentOf(content: OutboundContent): AnyMessageContent {
           })),
         },
       }
+    case 'media':
+      return mediaContentOf(content)
     case 'reaction':
       return { react: { text: content.emoji, key: keyOf(content.target) } }
     case 'poll':
@@ -237,6 +256,29 @@ function contentOf(content: OutboundContent): AnyMessageContent {
       return { text: content.text, edit: keyOf(content.target) }
     case 'revoke':
       return { delete: keyOf(content.target) }
+  }
+}
+
+/** A media send as Baileys' content: the file as a stream Baileys encrypts and uploads as it reads. */
+function mediaContentOf(content: OutboundMedia): AnyMessageContent {
+  const stream = { stream: content.open() }
+  const caption = content.caption !== undefined ? { caption: content.caption } : {}
+  switch (content.mediaType) {
+    case 'image':
+      return { image: stream, mimetype: content.mimeType, ...caption }
+    case 'video':
+      return { video: stream, mimetype: content.mimeType, ...caption }
+    case 'audio':
+      return { audio: stream, mimetype: content.mimeType, ptt: !!content.voiceNote }
+    case 'document':
+      return {
+        document: stream,
+        mimetype: content.mimeType,
+        fileName: content.fileName ?? 'file',
+        ...caption,
+      }
+    case 'sticker':
+      return { sticker: stream, mimetype: content.mimeType }
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ChatInfo, ContactInfo } from '@wa-cluster/core'
 import {
   type InboundMessage,
+  type MediaSource,
   type MessageContact,
   type MessageStatus,
   phoneFromJid,
@@ -103,6 +104,17 @@ export function toInboundMessage(message: WAMessage, ownJid: string | undefined)
     .map((jid) => phoneFromJid(jid))
     .filter((phone) => phone !== undefined)
   if (mentions.length > 0) item.mentions = mentions
+  const media = MEDIA.has(contentType) ? mediaPartOf(content, contentType) : undefined
+  if (media) {
+    item.media = {
+      mimeType: media.mimetype ?? 'application/octet-stream',
+      size: Number(media.fileLength ?? 0),
+      sha256: media.fileSha256 ? Buffer.from(media.fileSha256).toString('hex') : '',
+      ...(media.fileName ? { fileName: media.fileName } : {}),
+    }
+    if (media.caption) item.caption = media.caption
+    if (contentType === 'audioMessage' && media.ptt) item.voiceNote = true
+  }
   return item
 }
 
@@ -116,6 +128,32 @@ function authorOf(key: WAMessageKey, ownJid: string | undefined): string {
     jid?.endsWith('@s.whatsapp.net'),
   )
   return pn ?? key.participant ?? key.remoteJid ?? ''
+}
+
+/** The fields every media content type shares (some only some have). */
+type MediaPart = proto.Message.IImageMessage &
+  Pick<proto.Message.IDocumentMessage, 'fileName'> &
+  Pick<proto.Message.IAudioMessage, 'ptt'>
+
+function mediaPartOf(content: proto.IMessage, contentType: string): MediaPart | undefined {
+  const part = content[contentType as 'imageMessage']
+  return typeof part === 'object' && part !== null ? (part as MediaPart) : undefined
+}
+
+/** Where a received media file is and its key, as its message row keeps them; undefined without. */
+export function mediaSourceOf(message: WAMessage): MediaSource | undefined {
+  const content = normalizeMessageContent(message.message)
+  const contentType = getContentType(content ?? undefined)
+  if (!content || !contentType || !MEDIA.has(contentType)) return undefined
+  const part = mediaPartOf(content, contentType)
+  if (!part?.mediaKey || (!part.directPath && !part.url)) return undefined
+  return {
+    keyType: contentType.replace(/Message$/, ''),
+    directPath: part.directPath ?? null,
+    url: part.url ?? null,
+    mediaKey: Buffer.from(part.mediaKey).toString('base64'),
+    mimeType: part.mimetype ?? 'application/octet-stream',
+  }
 }
 
 /** The public `type` of a Baileys content type: `text`, `location`, `contact`, `reaction`, `image`… */
@@ -170,7 +208,8 @@ export function toReceivedMessage(
   if (!content || !contentType || !MEDIA.has(contentType)) return { message: item }
   const media = content[contentType as 'imageMessage'] as { mimetype?: string | null } | null | undefined
   const ref: BaileysMediaRef = { mimetype: media?.mimetype ?? undefined, [SOURCE]: message }
-  return { message: item, media: ref }
+  const mediaSource = mediaSourceOf(message)
+  return { message: item, media: ref, ...(mediaSource ? { mediaSource } : {}) }
 }
 
 /** Baileys' numeric receipt status → the public message status; undefined for `pending`. */

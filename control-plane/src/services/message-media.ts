@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import {
+  createOutboundAgent,
+  createWhatsAppMediaAgent,
+  deleteMediaChunks,
+  downloadWhatsAppMedia,
+  MediaDownloadFailed,
+  MediaTooLarge,
+  mediaCaPem,
+  outboundRefusalOf,
+  type StoredMediaFile,
+  writeMediaChunks,
+} from '@wa-cluster/core'
+import { messages } from '@wa-cluster/db'
+import {
+  formatBytes,
+  MEDIA_SIZE_LIMITS,
+  type MediaMessageType,
+  type MessageMedia,
+  mimeTypeRefusal,
+  NotFound,
+  PayloadTooLarge,
+  sniffMimeType,
+  Unavailable,
+  ValidationFailed,
+} from '@wa-cluster/shared'
+import { and, eq } from 'drizzle-orm'
+import { type Agent, request } from 'undici'
+import type { ControlPlaneContext } from '../context.js'
+import { requireSession } from './sessions.js'
+
+// The file of a media send, from whichever way it came (base64 in JSON, a URL the gateway fetches, a
+// multipart upload), stored in pieces (media_chunks) before the message row, and the bytes of a
+// received media message, downloaded from WhatsApp on demand.
+
+/** `media` of a JSON send. */
+export type SendMediaInput = { url?: string; data?: string; mimeType?: string; fileName?: string }
+
+/** A file already stored for a message id (a multipart upload streams it in before the fields are checked). */
+export type UploadedMedia = {
+  messageId: string
+  file: StoredMediaFile
+  /** The part's declared type and file name, used when the fields give none. */
+  mimeType?: string
+  fileName?: string
+}
+
+/** The largest file of any kind: what an upload may reach before its kind is known. */
+export const MAX_MEDIA_BYTES = Math.max(...Object.values(MEDIA_SIZE_LIMITS))
+
+/** How long a media URL may take to answer, and at most between two reads of its body. */
+const MEDIA_FETCH_TIMEOUT_MS = 30_000
+/** How long fetching a media URL may take in all (a server dripping bytes cannot hold a request longer). */
+const MEDIA_FETCH_TOTAL_MS = 120_000
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+/** The 413 of a file over its kind's limit. */
+export function mediaTooLarge(field: string, type: MediaMessageType): PayloadTooLarge {
+  const limit = MEDIA_SIZE_LIMITS[type]
+  return new PayloadTooLarge(
+    field,
+    limit,
+    `must be at most ${formatBytes(limit)} for ${type} (WhatsApp's limit)`,
+  )
+}
+
+/** The bytes of `media.data`, or the field that is wrong. Checked strictly: base64 is not guessed at. */
+export function decodeMediaData(data: string, type: MediaMessageType): Buffer {
+  const compact = data.replace(/\s+/g, '')
+  if (compact.length === 0) throw new ValidationFailed('body.media.data', 'must not be empty')
+  if (compact.length % 4 !== 0 || !BASE64.test(compact))
+    throw new ValidationFailed('body.media.data', 'is not valid base64')
+  if ((compact.length / 4) * 3 > MEDIA_SIZE_LIMITS[type] + 2) throw mediaTooLarge('body.media.data', type)
+  const bytes = Buffer.from(compact, 'base64')
+  if (bytes.length > MEDIA_SIZE_LIMITS[type]) throw mediaTooLarge('body.media.data', type)
+  return bytes
+}
+
+/** What identifies the file of a send for the idempotency hash: its bytes' hash, or its URL. */
+export function mediaFingerprint(
+  media: SendMediaInput | undefined,
+  decoded: Buffer | undefined,
+): string | null {
+  if (decoded) return createHash('sha256').update(decoded).digest('hex')
+  return media?.url ?? null
+}
+
+const fetchAgents = new WeakMap<ControlPlaneContext, Agent>()
+const whatsAppAgents = new WeakMap<ControlPlaneContext, Agent>()
+
+/** The agent media URLs are fetched through: the outbound guard webhooks use. */
+function fetchAgentOf(ctx: ControlPlaneContext): Agent {
+  let agent = fetchAgents.get(ctx)
+  if (!agent) {
+    agent = createOutboundAgent(ctx.outboundPolicy)
+    fetchAgents.set(ctx, agent)
+  }
+  return agent
+}
+
+function whatsAppAgentOf(ctx: ControlPlaneContext): Agent {
+  let agent = whatsAppAgents.get(ctx)
+  if (!agent) {
+    agent = createWhatsAppMediaAgent(ctx.outboundPolicy, mediaCaPem(ctx.config.WA_MEDIA_CA))
+    whatsAppAgents.set(ctx, agent)
+  }
+  return agent
+}
+
+/**
+ * Fetches `url` and streams the body into the message's pieces. The refusals name `body.media.url`:
+ * a private target, a status other than 200 (redirects are not followed), a timeout, too large.
+ */
+async function fetchMediaUrl(
+  ctx: ControlPlaneContext,
+  messageId: string,
+  url: string,
+  type: MediaMessageType,
+): Promise<{ file: StoredMediaFile; contentType?: string }> {
+  const field = 'body.media.url'
+  const refused = ctx.outboundPolicy.refuseHost(new URL(url).hostname)
+  if (refused)
+    throw new ValidationFailed(
+      field,
+      `must not target a private network (${refused}); an operator can allow it with ALLOW_PRIVATE_NETWORKS`,
+    )
+  let response: Awaited<ReturnType<typeof request>>
+  try {
+    response = await request(url, {
+      dispatcher: fetchAgentOf(ctx),
+      headersTimeout: MEDIA_FETCH_TIMEOUT_MS,
+      bodyTimeout: MEDIA_FETCH_TIMEOUT_MS,
+      signal: AbortSignal.timeout(MEDIA_FETCH_TOTAL_MS),
+    })
+  } catch (error) {
+    const refusal = outboundRefusalOf(error)
+    if (refusal)
+      throw new ValidationFailed(
+        field,
+        `must not target a private network (${refusal}); an operator can allow it with ALLOW_PRIVATE_NETWORKS`,
+      )
+    throw new ValidationFailed(field, `could not be fetched: ${(error as Error).message}`)
+  }
+  if (response.statusCode !== 200) {
+    response.body.resume()
+    const redirect =
+      response.statusCode >= 300 && response.statusCode < 400 ? ' (redirects are not followed)' : ''
+    throw new ValidationFailed(field, `could not be fetched: it answered ${response.statusCode}${redirect}`)
+  }
+  const declared = Number(response.headers['content-length'])
+  if (Number.isFinite(declared) && declared > MEDIA_SIZE_LIMITS[type]) {
+    response.body.destroy()
+    throw mediaTooLarge(field, type)
+  }
+  try {
+    const file = await writeMediaChunks(ctx.database, messageId, response.body, MEDIA_SIZE_LIMITS[type])
+    const contentType = response.headers['content-type']
+    return { file, ...(typeof contentType === 'string' ? { contentType } : {}) }
+  } catch (error) {
+    response.body.destroy()
+    if (error instanceof MediaTooLarge) throw mediaTooLarge(field, type)
+    throw new ValidationFailed(field, `could not be fetched: ${(error as Error).message}`)
+  }
+}
+
+/**
+ * Stores the file of a media send for `messageId` and returns how the message shows it. The file's
+ * type is the one given, else sniffed from its first bytes, else the one its source declared (a
+ * document may be anything: `application/octet-stream` then). Deletes what it stored when the file is
+ * refused.
+ */
+export async function storeSendMedia(
+  ctx: ControlPlaneContext,
+  input: {
+    messageId: string
+    type: MediaMessageType
+    media: SendMediaInput | undefined
+    decoded: Buffer | undefined
+    uploaded: UploadedMedia | undefined
+  },
+): Promise<MessageMedia> {
+  const { messageId, type, media, decoded, uploaded } = input
+  let file: StoredMediaFile
+  let declaredType: string | undefined
+  let field: string
+  if (uploaded) {
+    field = 'file'
+    file = uploaded.file
+    declaredType = uploaded.mimeType
+    if (file.size > MEDIA_SIZE_LIMITS[type]) {
+      await deleteMediaChunks(ctx.database, messageId)
+      throw mediaTooLarge(field, type)
+    }
+  } else if (decoded) {
+    field = 'body.media.data'
+    file = await writeMediaChunks(ctx.database, messageId, [decoded], MEDIA_SIZE_LIMITS[type])
+  } else if (media?.url) {
+    field = 'body.media.url'
+    const fetched = await fetchMediaUrl(ctx, messageId, media.url, type)
+    file = fetched.file
+    declaredType = fetched.contentType
+  } else {
+    throw new ValidationFailed('body.media', `is required when type is ${type}: give url or data`)
+  }
+  try {
+    if (file.size === 0) throw new ValidationFailed(field, 'is an empty file')
+    const declared = declaredType?.split(';')[0]?.trim().toLowerCase()
+    const mimeType =
+      media?.mimeType ??
+      sniffMimeType(file.head) ??
+      (declared && declared !== 'application/octet-stream' ? declared : undefined) ??
+      (type === 'document' ? 'application/octet-stream' : undefined)
+    if (!mimeType)
+      throw new ValidationFailed(
+        uploaded ? 'body.mimeType' : 'body.media.mimeType',
+        `is required: the file's type could not be recognised from its bytes`,
+      )
+    const fileName = media?.fileName ?? uploaded?.fileName
+    return {
+      mimeType,
+      size: file.size,
+      sha256: file.sha256,
+      ...(type === 'document' && fileName ? { fileName } : {}),
+    }
+  } catch (error) {
+    await deleteMediaChunks(ctx.database, messageId)
+    throw error
+  }
+}
+
+/** The fields of a media send besides its file, or the field that is wrong. */
+export function mediaSendContentOf(
+  input: {
+    text?: string
+    location?: unknown
+    contacts?: unknown
+    reaction?: unknown
+    mentions?: unknown
+    template?: string
+    variables?: unknown
+    media?: SendMediaInput
+    caption?: string
+    voiceNote?: boolean
+    replyTo?: string
+  },
+  type: MediaMessageType,
+  uploaded: boolean,
+): { caption?: string; voiceNote?: boolean; replyTo?: string } {
+  for (const other of [
+    'text',
+    'location',
+    'contacts',
+    'reaction',
+    'mentions',
+    'template',
+    'variables',
+  ] as const)
+    if (input[other] !== undefined)
+      throw new ValidationFailed(`body.${other}`, `is not allowed when type is ${type}`)
+  if (uploaded) {
+    if (input.media?.url !== undefined || input.media?.data !== undefined)
+      throw new ValidationFailed('body.media', 'is not allowed beside a file part: send one file')
+  } else {
+    if (!input.media) throw new ValidationFailed('body.media', `is required when type is ${type}`)
+    const given = [input.media.url, input.media.data].filter((value) => value !== undefined).length
+    if (given !== 1) throw new ValidationFailed('body.media', 'must have exactly one of url and data')
+  }
+  if (input.caption !== undefined && !['image', 'video', 'document'].includes(type))
+    throw new ValidationFailed('body.caption', 'is only allowed on an image, a video or a document')
+  if (input.voiceNote !== undefined && type !== 'audio')
+    throw new ValidationFailed('body.voiceNote', 'is only allowed on an audio')
+  return {
+    ...(input.caption !== undefined ? { caption: input.caption } : {}),
+    ...(input.voiceNote ? { voiceNote: true } : {}),
+    ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
+  }
+}
+
+/** Refuses a MIME type the kind cannot carry (naming the field that gave it). */
+export function checkMediaType(
+  type: MediaMessageType,
+  media: MessageMedia,
+  voiceNote: boolean,
+  field: string,
+): void {
+  const refusal = mimeTypeRefusal(type, media.mimeType, voiceNote)
+  if (refusal) throw new ValidationFailed(field, refusal)
+}
+
+/**
+ * The decrypted bytes of a received media message, downloaded from WhatsApp now with the keys its row
+ * keeps. NotFound for another tenant's message, a message without media, or one of another session.
+ */
+export async function openReceivedMedia({
+  ctx,
+  tenantId,
+  sessionId,
+  messageId,
+}: {
+  ctx: ControlPlaneContext
+  tenantId: string
+  sessionId: string
+  messageId: string
+}): Promise<{ stream: Readable; mimeType: string; size?: number; fileName?: string }> {
+  await requireSession(ctx, tenantId, sessionId)
+  const [row] = await ctx.database.db
+    .select({ mediaSource: messages.mediaSource, content: messages.content })
+    .from(messages)
+    .where(
+      and(eq(messages.id, messageId), eq(messages.sessionId, sessionId), eq(messages.tenantId, tenantId)),
+    )
+  if (!row) throw new NotFound('message')
+  if (!row.mediaSource) throw new NotFound('media of this message')
+  let stream: Readable
+  try {
+    stream = await downloadWhatsAppMedia(row.mediaSource, whatsAppAgentOf(ctx))
+  } catch (error) {
+    if (error instanceof MediaDownloadFailed) throw new Unavailable(error.message)
+    throw error
+  }
+  const media = row.content?.media
+  return {
+    stream,
+    mimeType: media?.mimeType ?? row.mediaSource.mimeType,
+    ...(media?.size ? { size: media.size } : {}),
+    ...(media?.fileName ? { fileName: media.fileName } : {}),
+  }
+}
