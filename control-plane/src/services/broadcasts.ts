@@ -3,7 +3,6 @@ import {
   appendEvent,
   BROADCAST_CANCELLED_ERROR,
   broadcastProgressData,
-  credentialsExist,
   nudgeNode,
   readBroadcastCounts,
 } from '@wa-cluster/core'
@@ -35,7 +34,7 @@ import {
   scheduledTimeOf,
   withPollSecret,
 } from './messages.js'
-import { requireSession } from './sessions.js'
+import { requireSendable, requireSession } from './sessions.js'
 import { loadTemplateBodies } from './templates.js'
 
 /** The pause between two recipients when the request names none. */
@@ -127,15 +126,7 @@ export async function createBroadcast({
   const sendAt = scheduledTimeOf(input.sendAt, 'body.sendAt')
   const rows = await checkRecipients(ctx, tenantId, input, defaultCountry)
 
-  if (session.desiredState !== 'connected') {
-    throw new Conflict(`session is ${session.state}; connect it before sending`, 'session_not_connected')
-  }
-  if (!(await credentialsExist(ctx.database, sessionId))) {
-    throw new Conflict(
-      `session is ${session.state} and not linked yet; scan its QR (or enter its pairing code) before sending`,
-      'session_not_linked',
-    )
-  }
+  await requireSendable(ctx, session)
 
   const now = Date.now()
   const start = sendAt?.getTime() ?? now

@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto'
-import { credentialsExist, nudgeNode } from '@wa-cluster/core'
+import { nudgeNode } from '@wa-cluster/core'
 import { type MessageContent, messages } from '@wa-cluster/db'
-import { Conflict, NotFound, newId, type TenantLimits, Unprocessable } from '@wa-cluster/shared'
-import { and, eq } from 'drizzle-orm'
+import { NotFound, newId, type TenantLimits, Unprocessable } from '@wa-cluster/shared'
 import type { ControlPlaneContext } from '../context.js'
 import {
   countSend,
   findByIdempotencyKey,
+  findSessionMessage,
   type MessageView,
   sameRequestOrConflict,
   toMessageView,
 } from './messages.js'
-import { requireSession } from './sessions.js'
+import { requireSendable, requireSession } from './sessions.js'
 
 // Edits and deletes for everyone of messages the session sent. Each is an outbound row of its own
 // (`type` `edit` or `revoke`, `content.target` naming the message), stored before it is sent and sent
@@ -70,12 +70,7 @@ async function queueChange(
     const existing = await findByIdempotencyKey(ctx, sessionId, idempotencyKey)
     if (existing) return { message: sameRequestOrConflict(existing, requestHash), created: false }
   }
-  const [target] = await ctx.database.db
-    .select()
-    .from(messages)
-    .where(
-      and(eq(messages.id, messageId), eq(messages.sessionId, sessionId), eq(messages.tenantId, tenantId)),
-    )
+  const target = await findSessionMessage(ctx, tenantId, sessionId, messageId)
   if (!target) throw new NotFound('message')
   const verb = type === 'edit' ? 'edited' : 'deleted'
   if (target.direction !== 'out')
@@ -89,15 +84,7 @@ async function queueChange(
   checkTarget(target)
   if (target.status === 'failed')
     throw new Unprocessable('messageId', 'message_failed', `the message failed; it cannot be ${verb}`)
-  if (session.desiredState !== 'connected') {
-    throw new Conflict(`session is ${session.state}; connect it before sending`, 'session_not_connected')
-  }
-  if (!(await credentialsExist(ctx.database, sessionId))) {
-    throw new Conflict(
-      `session is ${session.state} and not linked yet; scan its QR (or enter its pairing code) before sending`,
-      'session_not_linked',
-    )
-  }
+  await requireSendable(ctx, session)
   await countSend({ ctx, tenantId, sessionId, limits })
 
   const now = new Date()

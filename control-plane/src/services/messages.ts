@@ -1,11 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import {
-  coordinationKeys,
-  credentialsExist,
-  DAILY_SENDS_WINDOW_MS,
-  deleteMediaChunks,
-  nudgeNode,
-} from '@wa-cluster/core'
+import { coordinationKeys, DAILY_SENDS_WINDOW_MS, deleteMediaChunks, nudgeNode } from '@wa-cluster/core'
 import { type MessageContent, messages } from '@wa-cluster/db'
 import {
   Conflict,
@@ -41,7 +35,7 @@ import {
   storeSendMedia,
   type UploadedMedia,
 } from './message-media.js'
-import { requireSession } from './sessions.js'
+import { requireSendable, requireSession } from './sessions.js'
 import { loadTemplateBodies, renderTenantTemplate } from './templates.js'
 
 export type MessageView = {
@@ -434,16 +428,7 @@ export async function sendMessage({
       content.reaction.messageId,
       'body.reaction.messageId',
     )
-  if (session.desiredState !== 'connected') {
-    throw new Conflict(`session is ${session.state}; connect it before sending`, 'session_not_connected')
-  }
-  // Never linked (its QR not scanned yet): the message would wait for a login that may never come.
-  if (!(await credentialsExist(ctx.database, sessionId))) {
-    throw new Conflict(
-      `session is ${session.state} and not linked yet; scan its QR (or enter its pairing code) before sending`,
-      'session_not_linked',
-    )
-  }
+  await requireSendable(ctx, session)
   const messageId = uploaded?.messageId ?? newId('msg')
   if (mediaType) {
     // The file is stored before the row, so the owner never claims a message whose file is partial.
@@ -596,12 +581,23 @@ export async function getMessage({
   messageId: string
 }): Promise<MessageView> {
   await requireSession(ctx, tenantId, sessionId)
+  const row = await findSessionMessage(ctx, tenantId, sessionId, messageId)
+  if (!row) throw new NotFound('message')
+  return toMessageView(row)
+}
+
+/** A message of the tenant's session by our id (another session's or tenant's is not found). */
+export async function findSessionMessage(
+  ctx: ControlPlaneContext,
+  tenantId: string,
+  sessionId: string,
+  messageId: string,
+): Promise<typeof messages.$inferSelect | undefined> {
   const [row] = await ctx.database.db
     .select()
     .from(messages)
     .where(
       and(eq(messages.id, messageId), eq(messages.sessionId, sessionId), eq(messages.tenantId, tenantId)),
     )
-  if (!row) throw new NotFound('message')
-  return toMessageView(row)
+  return row
 }

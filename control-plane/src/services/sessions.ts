@@ -1,4 +1,5 @@
 import {
+  credentialsExist,
   deleteTenantSession,
   findSession,
   findTenantSession,
@@ -94,6 +95,23 @@ export async function requireSession(
   const row = await findTenantSession(ctx.database, tenantId, sessionId)
   if (!row) throw new NotFound('session')
   return row
+}
+
+/**
+ * Refuses a send (a message, a broadcast, an edit or a delete) on a session that is not wanted
+ * connected, or was never linked (its QR not scanned yet: the message would wait for a login that may
+ * never come). Conflict `session_not_connected` / `session_not_linked`.
+ */
+export async function requireSendable(ctx: ControlPlaneContext, session: SessionRow): Promise<void> {
+  if (session.desiredState !== 'connected') {
+    throw new Conflict(`session is ${session.state}; connect it before sending`, 'session_not_connected')
+  }
+  if (!(await credentialsExist(ctx.database, session.id))) {
+    throw new Conflict(
+      `session is ${session.state} and not linked yet; scan its QR (or enter its pairing code) before sending`,
+      'session_not_linked',
+    )
+  }
 }
 
 /**
