@@ -80,7 +80,7 @@ type MessageRow = typeof messages.$inferSelect
 /** A row's content as shown: the poll secret never leaves the store, the votes show as a tally. */
 function shownContent(content: MessageContent | null): Partial<MessageView> {
   if (!content) return {}
-  const { pollSecret: _secret, pollVotes, poll, ...shown } = content
+  const { pollSecret: _secret, uploaded: _uploaded, pollVotes, poll, ...shown } = content
   return {
     ...shown,
     ...(poll ? { poll: { ...poll, ...(pollVotes ? { votes: pollTally(poll, pollVotes) } : {}) } } : {}),

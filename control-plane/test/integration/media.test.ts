@@ -268,6 +268,40 @@ describe.sequential('media messages through the cluster', () => {
       sha256: sha256(pdf),
       fileName: 'resep.pdf',
     })
+
+    // The contact's phone lost its session and asks again, after the file's pieces were deleted and the
+    // node restarted: the gateway answers with the upload it kept, and the phone decrypts the same file.
+    const messageId = ((await sent.json()) as { id: string }).id
+    await eventually('the file deleted once sent', async () => {
+      const [row] = await cluster.database.handle.rows<{ pieces: number }>(
+        sql`SELECT count(*)::int AS pieces FROM media_chunks WHERE message_id = ${messageId}`,
+      )
+      return row?.pieces === 0
+    })
+    // A restart of the node empties Baileys' own cache of recent messages: only the row can answer.
+    await cluster.node('node-1').stop('SIGTERM')
+    await cluster.startNode('node-1')
+    await eventually(
+      'the sender CONNECTED again',
+      async () =>
+        (await tenant.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId: sender } } })).data
+          ?.state === 'CONNECTED',
+      60_000,
+    )
+    const failuresBefore = (await sim.stats()).decryptFailures
+    expect((await sim.requestRetry({ from: contact, id: inbox.id })).requested).toBe(1)
+    const copies = await eventually('the document decrypted again from the kept upload', async () => {
+      const found = (await sim.inbox(contact)).filter((message) => message.id === inbox.id)
+      return found.length === 2 ? found : undefined
+    })
+    expect(copies[1]!.media).toEqual(inbox.media)
+    expect((await sim.stats()).decryptFailures).toBe(failuresBefore)
+    // What was kept of the upload (the file's key among it) is never shown.
+    const view = await tenant.GET('/v1/sessions/{sessionId}/messages/{messageId}', {
+      params: { path: { sessionId: sender, messageId } },
+    })
+    expect(view.data).toMatchObject({ id: messageId, type: 'document' })
+    expect(view.data).not.toHaveProperty('uploaded')
   })
 
   it('refuses bad media with the field and the reason, storing nothing', async () => {

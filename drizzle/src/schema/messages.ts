@@ -42,6 +42,12 @@ export type MessageContent = {
   caption?: string
   /** An audio sent as a push-to-talk voice note. */
   voiceNote?: boolean
+  /**
+   * A sent media message as it went out (base64 of the encoded message: the uploaded file's URL, path
+   * and key), so a recipient that asks for it again is answered after its file's pieces are gone.
+   * Never shown.
+   */
+  uploaded?: string
 }
 
 /**

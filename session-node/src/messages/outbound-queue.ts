@@ -226,3 +226,18 @@ export async function requeueInterruptedSends(
     FROM sessions s
     WHERE m.session_id = ${sessionId} AND m.status = 'sending' AND s.id = m.session_id AND s.epoch = ${epoch}`)
 }
+
+/**
+ * Keeps a sent media message as it went out (its upload's URL, path and key) on its row, fenced by the
+ * owner's epoch: a recipient that asks for it again after its file's pieces were deleted is answered
+ * with the same upload.
+ */
+export async function keepSentMedia(
+  database: DatabaseHandle,
+  input: { messageId: string; epoch: number; uploaded: string },
+): Promise<void> {
+  await database.rows(sql`
+    UPDATE messages m SET content = coalesce(m.content, '{}'::jsonb) || jsonb_build_object('uploaded', ${input.uploaded}::text)
+    FROM sessions s
+    WHERE m.id = ${input.messageId} AND s.id = m.session_id AND s.epoch = ${input.epoch}`)
+}

@@ -142,7 +142,12 @@ export type OutboundMedia = {
   /** An audio as a push-to-talk voice note. */
   voiceNote?: boolean
   quote?: MessageReference
+  /** The message as it went out (SentMedia.uploaded), once sent: a resend reuses the upload. */
+  uploaded?: string
 }
+
+/** What a sent media message left to keep: the encoded message as it went out, with its upload. */
+export type SentMedia = { uploaded: string }
 
 export type OutboundMessage = {
   chatId: string
@@ -201,10 +206,10 @@ export type ProviderConnection = {
   /** Asks for an 8-character code to link on `phone` instead of scanning a QR. */
   requestPairingCode(phone: string): Promise<string>
   /**
-   * Resolves once WhatsApp took the message; throws when it could not be sent (RecipientNotOnWhatsApp
-   * when the number has no account).
+   * Resolves once WhatsApp took the message (with what to keep of a media message's upload); throws
+   * when it could not be sent (RecipientNotOnWhatsApp when the number has no account).
    */
-  send(message: OutboundMessage): Promise<void>
+  send(message: OutboundMessage): Promise<SentMedia | undefined>
   downloadMedia(media: MediaRef): Promise<Buffer>
   /** A new message id in WhatsApp's format for this account (recipients de-duplicate by it). */
   newMessageId(): string

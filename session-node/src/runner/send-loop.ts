@@ -9,6 +9,7 @@ import {
   claimNextOutbound,
   findReferencedMessage,
   holdPacedRow,
+  keepSentMedia,
   msUntilNextDue,
 } from '../messages/outbound-queue.js'
 import { countRecordedOutcomes, type SessionNodeMetrics } from '../metrics.js'
@@ -19,6 +20,7 @@ import {
   type OutboundContent,
   type ProviderConnection,
   RecipientNotOnWhatsApp,
+  type SentMedia,
 } from '../providers/provider.js'
 import type { FencedWriter } from './fenced-writes.js'
 
@@ -118,9 +120,14 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
         }
         let update: MessageStatusUpdate
         let change: MessageChange | undefined
+        let sentMedia: SentMedia | undefined
         try {
           const content = await outboundContentOf(database, sessionId, message)
-          await connection.send({ chatId: message.chatId, messageId: message.waMessageId, content })
+          sentMedia = await connection.send({
+            chatId: message.chatId,
+            messageId: message.waMessageId,
+            content,
+          })
           update = { waMessageId: message.waMessageId, chatId: message.chatId, status: 'sent' }
           change = ownChangeOf(content)
         } catch (error) {
@@ -137,6 +144,8 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
         deps.metrics?.messagesSent.inc({ outcome: update.status })
         await writer.commit(
           async () => {
+            // Kept before the pieces go: a recipient that asks again is answered with the upload.
+            if (sentMedia) await keepSentMedia(database, { messageId: message.id, epoch, ...sentMedia })
             const result = await recordStatusUpdates(database, {
               sessionId,
               epoch,
@@ -261,6 +270,7 @@ export async function outboundContentOf(
       ...(content.media.fileName !== undefined ? { fileName: content.media.fileName } : {}),
       ...(content.caption !== undefined ? { caption: content.caption } : {}),
       ...(content.voiceNote ? { voiceNote: true } : {}),
+      ...(content.uploaded ? { uploaded: content.uploaded } : {}),
       ...quote,
     }
   }

@@ -11,7 +11,7 @@ import makeWASocket, {
   downloadMediaMessage,
   generateMessageIDV2,
   generateWAMessage,
-  type proto,
+  proto,
   type WAMessage,
   type WAMessageKey,
 } from '@whiskeysockets/baileys'
@@ -83,6 +83,9 @@ function openBaileysConnection(
     if (!input.loadSentMessage || !key.id || !auth.creds.me) return undefined
     const sent = await input.loadSentMessage(key.id)
     if (!sent) return undefined
+    // A sent media message is answered with its upload: its file's pieces are gone by now.
+    if (sent.content.kind === 'media' && sent.content.uploaded)
+      return proto.Message.decode(Buffer.from(sent.content.uploaded, 'base64'))
     const quote = quoteOf(sent.content)
     const generate = () =>
       generateWAMessage(sent.chatId, contentOf(sent.content), {
@@ -92,7 +95,7 @@ function openBaileysConnection(
         logger: baileysLogger as never,
         ...(quote ? { quoted: quotedMessage(quote) } : {}),
       })
-    // A media file is deleted once its message is settled: a late request for it cannot be answered.
+    // A media message whose upload was not kept (its send was cut short) and whose file is gone.
     const generated =
       sent.content.kind === 'media' ? await generate().catch(() => undefined) : await generate()
     return generated?.message ?? undefined
@@ -170,10 +173,12 @@ function openBaileysConnection(
       await ensureOnWhatsApp(message.chatId)
       const content = message.content
       const quote = quoteOf(content)
-      await socket.sendMessage(message.chatId, contentOf(content), {
+      const sent = await socket.sendMessage(message.chatId, contentOf(content), {
         messageId: message.messageId,
         ...(quote ? { quoted: quotedMessage(quote) } : {}),
       })
+      if (content.kind !== 'media' || !sent?.message) return undefined
+      return { uploaded: Buffer.from(proto.Message.encode(sent.message).finish()).toString('base64') }
     },
     async downloadMedia(media) {
       const source = sourceOf(media)
