@@ -6,12 +6,11 @@ import type { ControlPlaneContext } from '../context.js'
 import {
   countSend,
   findByIdempotencyKey,
-  findSessionMessage,
   type MessageView,
   sameRequestOrConflict,
   toMessageView,
 } from './messages.js'
-import { requireSendable, requireSession } from './sessions.js'
+import { findSessionMessage, requireSendable, requireSession } from './sessions.js'
 
 // Edits and deletes for everyone of messages the session sent. Each is an outbound row of its own
 // (`type` `edit` or `revoke`, `content.target` naming the message), stored before it is sent and sent

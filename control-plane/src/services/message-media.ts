@@ -12,7 +12,6 @@ import {
   type StoredMediaFile,
   writeMediaChunks,
 } from '@wa-cluster/core'
-import { messages } from '@wa-cluster/db'
 import {
   formatBytes,
   MEDIA_SIZE_LIMITS,
@@ -25,10 +24,9 @@ import {
   Unavailable,
   ValidationFailed,
 } from '@wa-cluster/shared'
-import { and, eq } from 'drizzle-orm'
 import { type Agent, request } from 'undici'
 import type { ControlPlaneContext } from '../context.js'
-import { requireSession } from './sessions.js'
+import { findSessionMessage, requireSession } from './sessions.js'
 
 // The file of a media send, from whichever way it came (base64 in JSON, a URL the gateway fetches, a
 // multipart upload), stored in pieces (media_chunks) before the message row, and the bytes of a
@@ -305,12 +303,7 @@ export async function openReceivedMedia({
   messageId: string
 }): Promise<{ stream: Readable; mimeType: string; size?: number; fileName?: string }> {
   await requireSession(ctx, tenantId, sessionId)
-  const [row] = await ctx.database.db
-    .select({ mediaSource: messages.mediaSource, content: messages.content })
-    .from(messages)
-    .where(
-      and(eq(messages.id, messageId), eq(messages.sessionId, sessionId), eq(messages.tenantId, tenantId)),
-    )
+  const row = await findSessionMessage(ctx, tenantId, sessionId, messageId)
   if (!row) throw new NotFound('message')
   if (!row.mediaSource) throw new NotFound('media of this message')
   let stream: Readable

@@ -35,7 +35,7 @@ import {
   storeSendMedia,
   type UploadedMedia,
 } from './message-media.js'
-import { requireSendable, requireSession } from './sessions.js'
+import { findSessionMessage, requireSendable, requireSession } from './sessions.js'
 import { loadTemplateBodies, renderTenantTemplate } from './templates.js'
 
 export type MessageView = {
@@ -584,20 +584,4 @@ export async function getMessage({
   const row = await findSessionMessage(ctx, tenantId, sessionId, messageId)
   if (!row) throw new NotFound('message')
   return toMessageView(row)
-}
-
-/** A message of the tenant's session by our id (another session's or tenant's is not found). */
-export async function findSessionMessage(
-  ctx: ControlPlaneContext,
-  tenantId: string,
-  sessionId: string,
-  messageId: string,
-): Promise<typeof messages.$inferSelect | undefined> {
-  const [row] = await ctx.database.db
-    .select()
-    .from(messages)
-    .where(
-      and(eq(messages.id, messageId), eq(messages.sessionId, sessionId), eq(messages.tenantId, tenantId)),
-    )
-  return row
 }

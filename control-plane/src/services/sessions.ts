@@ -11,6 +11,7 @@ import {
   setDesiredState,
   settleWithoutOwner as settleSessionWithoutOwner,
 } from '@wa-cluster/core'
+import { messages } from '@wa-cluster/db'
 import {
   ACTIVE_STATES,
   Conflict,
@@ -24,6 +25,7 @@ import {
   Unavailable,
   ValidationFailed,
 } from '@wa-cluster/shared'
+import { and, eq } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import { readTenantLimits } from './tenant-limits.js'
 import { createWebhookEndpoint, type WebhookEndpointView } from './webhook-endpoints.js'
@@ -94,6 +96,22 @@ export async function requireSession(
 ): Promise<SessionRow> {
   const row = await findTenantSession(ctx.database, tenantId, sessionId)
   if (!row) throw new NotFound('session')
+  return row
+}
+
+/** A message of the tenant's session by our id (another session's or tenant's is not found). */
+export async function findSessionMessage(
+  ctx: ControlPlaneContext,
+  tenantId: string,
+  sessionId: string,
+  messageId: string,
+): Promise<typeof messages.$inferSelect | undefined> {
+  const [row] = await ctx.database.db
+    .select()
+    .from(messages)
+    .where(
+      and(eq(messages.id, messageId), eq(messages.sessionId, sessionId), eq(messages.tenantId, tenantId)),
+    )
   return row
 }
 
