@@ -175,25 +175,3 @@ export async function findPoll(
     ...(row.direction === 'in' && row.sender ? { creator: row.sender } : {}),
   }
 }
-
-/**
- * Keeps the secrets of received polls with their rows (written by the `messages.upsert` append just
- * before), so votes on them can be read later on any node. Fenced by the owner's epoch.
- */
-export async function storeReceivedPollSecrets(
-  database: DatabaseHandle,
-  input: { sessionId: string; epoch: number; polls: { waMessageId: string; pollSecret: Buffer }[] },
-): Promise<number> {
-  let stored = 0
-  for (const poll of input.polls) {
-    const secret = JSON.stringify({ pollSecret: poll.pollSecret.toString('base64') })
-    const rows = await database.rows(sql`
-      UPDATE messages m SET content = COALESCE(m.content, '{}'::jsonb) || ${secret}::jsonb
-      FROM sessions s
-      WHERE m.session_id = ${input.sessionId} AND m.wa_message_id = ${poll.waMessageId}
-        AND m.direction = 'in' AND m.type = 'poll' AND s.id = m.session_id AND s.epoch = ${input.epoch}
-      RETURNING m.id`)
-    stored += rows.length
-  }
-  return stored
-}

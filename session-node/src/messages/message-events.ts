@@ -49,19 +49,38 @@ function nextReceivedMessageId(): string {
   return lastReceivedMessageId
 }
 
+/** What a received message's row keeps and its event never shows. */
+export type RowOnly = {
+  /** Where its media file is and its key. */
+  mediaSource?: MediaSource
+  /** A poll's `messageSecret`, which votes on it are encrypted with. */
+  pollSecret?: Buffer
+}
+
 /**
  * The history rows of received messages: one each, except our own (`fromMe`: sent by this gateway,
- * whose rows exist already, or from the phone itself).
+ * whose rows exist already, or from the phone itself). `rowOnly` by WhatsApp id.
  */
 export function receivedMessageRows(
   messages: InboundMessage[],
-  mediaSources?: ReadonlyMap<string, MediaSource>,
+  rowOnly?: ReadonlyMap<string, RowOnly>,
 ): ReceivedMessageRow[] {
   const received = messages.filter((message) => !message.fromMe && message.waMessageId)
   return received.map((message) => {
     const { location, contacts, reaction, poll, replyTo, mentions, media, caption, voiceNote } = message
-    const content = { location, contacts, reaction, poll, replyTo, mentions, media, caption, voiceNote }
-    const mediaSource = mediaSources?.get(message.waMessageId)
+    const { mediaSource, pollSecret } = rowOnly?.get(message.waMessageId) ?? {}
+    const content = {
+      location,
+      contacts,
+      reaction,
+      poll,
+      ...(poll && pollSecret ? { pollSecret: pollSecret.toString('base64') } : {}),
+      replyTo,
+      mentions,
+      media,
+      caption,
+      voiceNote,
+    }
     const present = Object.fromEntries(Object.entries(content).filter(([, value]) => value !== undefined))
     return {
       id: nextReceivedMessageId(),
@@ -90,15 +109,15 @@ export async function recordInboundMessages(
     epoch: number
     messages: InboundMessage[]
     claimLeaseMs?: number
-    /** The media files' sources by WhatsApp id, kept on their rows (never in the event). */
-    mediaSources?: ReadonlyMap<string, MediaSource>
+    /** What the rows keep and the event never shows, by WhatsApp id. */
+    rowOnly?: ReadonlyMap<string, RowOnly>
   },
 ): Promise<AppendResult> {
   const target = {
     sessionId: input.sessionId,
     epoch: input.epoch,
     events: [{ type: 'messages.upsert' as const, data: { messages: input.messages } }],
-    received: receivedMessageRows(input.messages, input.mediaSources),
+    received: receivedMessageRows(input.messages, input.rowOnly),
   }
   if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database, target, input.claimLeaseMs)
   const envelopes = await appendEvents(database.db, target)
@@ -117,7 +136,7 @@ export async function recordReceivedMessageOnce(
     epoch: number
     message: InboundMessage
     claimLeaseMs?: number
-    mediaSource?: MediaSource
+    rowOnly?: RowOnly
   },
 ): Promise<AppendResult | undefined> {
   const [stored] = await database.rows<{ id: string }>(sql`
@@ -127,11 +146,11 @@ export async function recordReceivedMessageOnce(
       AND (data -> 'messages' -> 0 ->> 'chatId') = ${input.message.chatId}
     LIMIT 1`)
   if (stored) return undefined
-  const { mediaSource, ...rest } = input
+  const { rowOnly, ...rest } = input
   return recordInboundMessages(database, {
     ...rest,
     messages: [input.message],
-    ...(mediaSource ? { mediaSources: new Map([[input.message.waMessageId, mediaSource]]) } : {}),
+    ...(rowOnly ? { rowOnly: new Map([[input.message.waMessageId, rowOnly]]) } : {}),
   })
 }
 

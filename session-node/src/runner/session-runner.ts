@@ -13,8 +13,9 @@ import { type DatabaseHandle, isDatabaseUnreachable } from '@wa-cluster/db'
 import { type SecretBox, type SessionState, StaleEpoch } from '@wa-cluster/shared'
 import type { Logger } from 'pino'
 import { openPostgresAuthState, type PostgresAuthState, wipeAuthState } from '../auth-state/index.js'
-import { findPoll, recordMessageChanges, storeReceivedPollSecrets } from '../messages/message-changes.js'
+import { findPoll, recordMessageChanges } from '../messages/message-changes.js'
 import {
+  type RowOnly,
   recordInboundMessages,
   recordReceivedMessageOnce,
   recordStatusUpdates,
@@ -370,24 +371,10 @@ export class SessionRunner {
           epoch: this.epoch,
           messages: messages.map((received) => received.message),
           claimLeaseMs: this.deps.claimLeaseMs,
-          mediaSources: new Map(
-            messages.flatMap((received) =>
-              received.mediaSource ? [[received.message.waMessageId, received.mediaSource] as const] : [],
-            ),
-          ),
+          rowOnly: new Map(messages.map((received) => [received.message.waMessageId, rowOnlyOf(received)])),
         }),
       (result) => ({ claimed: result.claimed, unclaimed: result.unclaimed }),
     )
-    await this.storePollSecrets(messages)
-  }
-
-  /** The secrets of received polls, beside their rows (see storeReceivedPollSecrets). */
-  private async storePollSecrets(messages: ReceivedMessage[]): Promise<void> {
-    const polls = messages.flatMap(({ message, pollSecret }) =>
-      pollSecret && !message.fromMe ? [{ waMessageId: message.waMessageId, pollSecret }] : [],
-    )
-    if (polls.length === 0) return
-    await this.recordDirectory(() => storeReceivedPollSecrets(this.deps.database, { ...this.fence(), polls }))
   }
 
   /**
@@ -406,7 +393,7 @@ export class SessionRunner {
             epoch: this.epoch,
             message: received.message,
             claimLeaseMs: this.deps.claimLeaseMs,
-            ...(received.mediaSource ? { mediaSource: received.mediaSource } : {}),
+            rowOnly: rowOnlyOf(received),
           })) ?? 'repeat',
         (result) =>
           result === 'repeat'
@@ -428,7 +415,6 @@ export class SessionRunner {
       if (this.connection === connection && !this.stopping) void connection.close()
     }
     if (!stored) throw new Error('received message not stored; its receipt is held')
-    await this.storePollSecrets([received])
   }
 
   private fence(): { sessionId: string; epoch: number } {
@@ -570,4 +556,9 @@ const KNOWN_CONTACTS_MAX = 500
 /** A contact as written: the same JIDs and names give the same key. */
 function contactKey(contact: ContactInfo): string {
   return JSON.stringify([contact.phoneJid, contact.lid, contact.pushName, contact.savedName])
+}
+
+/** What a received message's row keeps beside what its event shows. */
+function rowOnlyOf({ mediaSource, pollSecret }: ReceivedMessage): RowOnly {
+  return { ...(mediaSource ? { mediaSource } : {}), ...(pollSecret ? { pollSecret } : {}) }
 }
