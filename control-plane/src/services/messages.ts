@@ -430,61 +430,60 @@ export async function sendMessage({
     )
   await requireSendable(ctx, session)
   const messageId = uploaded?.messageId ?? newId('msg')
-  if (mediaType) {
-    // The file is stored before the row, so the owner never claims a message whose file is partial.
-    const media = await storeSendMedia(ctx, {
+  // The file is stored before the row, so the owner never claims a message whose file is partial; it
+  // goes again whenever the row is not written (a refusal, a limit, a concurrent twin, an error).
+  if (mediaType)
+    content!.media = await storeSendMedia(ctx, {
       messageId,
       type: mediaType,
       media: input.media,
       decoded,
       uploaded,
     })
-    try {
+  const dropFile = async () => {
+    if (mediaType) await deleteMediaChunks(ctx.database, messageId)
+  }
+  let inserted: MessageRow | undefined
+  try {
+    if (mediaType)
       checkMediaType(
         mediaType,
-        media,
+        content!.media!,
         !!content?.voiceNote,
         uploaded ? 'body.mimeType' : 'body.media.mimeType',
       )
-    } catch (error) {
-      await deleteMediaChunks(ctx.database, messageId)
-      throw error
-    }
-    content!.media = media
-  }
-  try {
     await countSend({ ctx, tenantId, sessionId, limits })
+    const now = new Date()
+    const rows = await ctx.database.db
+      .insert(messages)
+      .values({
+        id: messageId,
+        tenantId,
+        sessionId,
+        direction: 'out',
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash,
+        chatId: recipient.jid,
+        // The owning node gives the row its WhatsApp id when it claims it, before the first attempt.
+        waMessageId: null,
+        type,
+        text: rendered.text ?? null,
+        content: withPollSecret(content),
+        sendAfter,
+        metadata,
+        status: 'queued',
+        statusHistory: [{ status: 'queued', at: now.toISOString() }],
+      })
+      .onConflictDoNothing()
+      .returning()
+    inserted = rows[0]
   } catch (error) {
-    if (mediaType) await deleteMediaChunks(ctx.database, messageId)
+    await dropFile()
     throw error
   }
-
-  const now = new Date()
-  const [inserted] = await ctx.database.db
-    .insert(messages)
-    .values({
-      id: messageId,
-      tenantId,
-      sessionId,
-      direction: 'out',
-      idempotencyKey: idempotencyKey ?? null,
-      requestHash,
-      chatId: recipient.jid,
-      // The owning node gives the row its WhatsApp id when it claims it, before the first attempt.
-      waMessageId: null,
-      type,
-      text: rendered.text ?? null,
-      content: withPollSecret(content),
-      sendAfter,
-      metadata,
-      status: 'queued',
-      statusHistory: [{ status: 'queued', at: now.toISOString() }],
-    })
-    .onConflictDoNothing()
-    .returning()
   if (!inserted) {
     // A concurrent request with the same key won the insert.
-    if (mediaType) await deleteMediaChunks(ctx.database, messageId)
+    await dropFile()
     const existing = await findByIdempotencyKey(ctx, sessionId, idempotencyKey!)
     return { message: sameRequestOrConflict(existing!, requestHash), created: false }
   }
