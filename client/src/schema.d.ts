@@ -826,7 +826,7 @@ export interface paths {
         get: operations["getTemplate"];
         /**
          * Create or replace a message template
-         * @description The tenant's own template (not a Meta-approved one): `{{variable}}` placeholders are filled in from `variables` when a send or a broadcast recipient names it with `template`. A missing variable is a 400 naming it; the rendered text is what is stored.
+         * @description The tenant's own template (not a Meta-approved one): `{{variable}}` placeholders are filled in from `variables` when a send or a broadcast recipient names it with `template`. A missing variable is a 400 naming it; the rendered text is what is stored. A media template (`type` `image`, `video`, `audio`, `document` or `sticker` with `media.url`) sends that file with the rendered body as its caption; the URL is fetched at each send (once per broadcast), so a file that changes behind it goes out as it is then.
          */
         put: operations["putTemplate"];
         post?: never;
@@ -2021,7 +2021,7 @@ export interface components {
              */
             to: string;
             /**
-             * @description `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
+             * @description `text` (the default when `text` is given), `image`, `video`, `audio`, `document`, `sticker` (with `media`), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
              * @enum {string}
              */
             type?: "text" | "location" | "contact" | "reaction" | "poll" | "list" | "buttons" | "image" | "video" | "audio" | "document" | "sticker";
@@ -2053,7 +2053,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)
+             * @description One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`), or the caption of a media template (which gives `type` and `media`)
              * @example payment_notification
              */
             template?: string;
@@ -2327,7 +2327,7 @@ export interface components {
              */
             to: string;
             /**
-             * @description `text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
+             * @description `text` (the default when `text` is given), `image`, `video`, `audio`, `document`, `sticker` (with `media`), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.
              * @enum {string}
              */
             type?: "text" | "location" | "contact" | "reaction" | "poll" | "list" | "buttons" | "image" | "video" | "audio" | "document" | "sticker";
@@ -2359,7 +2359,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)
+             * @description One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`), or the caption of a media template (which gives `type` and `media`)
              * @example payment_notification
              */
             template?: string;
@@ -2374,6 +2374,11 @@ export interface components {
             variables?: {
                 [key: string]: string | number | boolean;
             };
+            media?: components["schemas"]["SendMedia"];
+            /** @description An image, video or document caption */
+            caption?: string;
+            /** @description An `audio` sent as a push-to-talk voice note (audio/ogg Opus) */
+            voiceNote?: boolean;
         };
         /** @description Send only on these days between these local hours; outside it the broadcast waits */
         SendWindow: {
@@ -2457,18 +2462,39 @@ export interface components {
         };
         Template: {
             name: string;
+            /** @enum {string} */
+            type: "text" | "image" | "video" | "audio" | "document" | "sticker";
+            /** @description The text, or a media template's caption (empty for none) */
             body: string;
+            media?: components["schemas"]["TemplateMedia"];
             /** @description The placeholders the body uses */
             variables: string[];
             createdAt: string;
             updatedAt: string;
         };
+        TemplateMedia: {
+            /**
+             * @description Fetched by the gateway at each send that uses the template (once per broadcast), under the same rules as a send's `media.url`
+             * @example https://example.com/promo.jpg
+             */
+            url: string;
+            /** @description The file's type; sniffed from its bytes when absent */
+            mimeType?: string;
+            /** @description A document's file name */
+            fileName?: string;
+        };
         PutTemplate: {
             /**
-             * @description The text, with `{{variable}}` placeholders filled in at send time
+             * @description The text, with `{{variable}}` placeholders filled in at send time; required for a text template, the caption of an image, video or document template (at most 1024 characters once rendered), absent for audio and sticker
              * @example Halo {{name}}, tagihan {{invoice}} sebesar {{amount}} sudah terbit.
              */
-            body: string;
+            body?: string;
+            /**
+             * @description `text` (the default), or the kind of media message the template sends with `media`
+             * @enum {string}
+             */
+            type?: "text" | "image" | "video" | "audio" | "document" | "sticker";
+            media?: components["schemas"]["TemplateMedia"] & unknown;
         };
         TemplateList: {
             data: components["schemas"]["Template"][];

@@ -72,6 +72,8 @@ export { type ChatInfo, moveChatsForSent, recordChats } from './history/chats.js
 export { type ContactInfo, recordContacts } from './history/contacts.js'
 // Media files: outbound ones stored in pieces until sent, received ones downloaded from WhatsApp.
 export {
+  deleteBroadcastMediaChunks,
+  deleteEndedBroadcastMediaChunks,
   deleteMediaChunks,
   deleteSettledMediaChunks,
   MEDIA_CHUNK_BYTES,

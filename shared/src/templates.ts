@@ -2,6 +2,7 @@
  * A tenant's own message templates: a body with `{{variable}}` placeholders, rendered server-side
  * before the message is stored, so the stored (and listed) text is what the recipient got.
  */
+import type { MediaMessageType } from './media.js'
 
 /** A placeholder: `{{name}}`, spaces inside the braces allowed. */
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]{0,63})\s*\}\}/g
@@ -26,3 +27,9 @@ export function renderTemplate(
   if (missing.length > 0) return { ok: false, missing }
   return { ok: true, text: body.replace(PLACEHOLDER, (_, name: string) => String(variables[name])) }
 }
+
+/** What a template sends: a text, or a media message whose rendered body is its caption. */
+export type TemplateType = 'text' | MediaMessageType
+
+/** A media template's file: a URL the gateway fetches at each send, and what the send would give beside it. */
+export type TemplateMedia = { url: string; mimeType?: string; fileName?: string }

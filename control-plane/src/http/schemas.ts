@@ -586,7 +586,7 @@ const messageFields = {
   }),
   type: z.enum(SEND_MESSAGE_TYPES).optional().openapi({
     description:
-      '`text` (the default when `text` is given), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.',
+      '`text` (the default when `text` is given), `image`, `video`, `audio`, `document`, `sticker` (with `media`), `location`, `contact`, `reaction` or `poll`. `list` and `buttons` answer 422: WhatsApp no longer delivers them to personal accounts from linked devices.',
   }),
   text: z
     .string()
@@ -638,27 +638,27 @@ const messageFields = {
     }),
   template: templateName.optional().openapi({
     description:
-      "One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`)",
+      "One of the tenant's templates (`PUT /v1/templates/{name}`): its body, with `variables` filled in, is the text (instead of `text`), or the caption of a media template (which gives `type` and `media`)",
   }),
   variables: templateVariables.optional(),
+  media: SendMediaSchema.optional().openapi({
+    description:
+      'Required when `type` is `image`, `video`, `audio`, `document` or `sticker`: `url` or `data`',
+  }),
+  caption: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(1024, 'must be at most 1024 characters')
+    .optional()
+    .openapi({ description: 'An image, video or document caption' }),
+  voiceNote: z.boolean().optional().openapi({
+    description: 'An `audio` sent as a push-to-talk voice note (audio/ogg Opus)',
+  }),
 }
 
 export const SendMessageBody = z
   .strictObject({
     ...messageFields,
-    media: SendMediaSchema.optional().openapi({
-      description:
-        'Required when `type` is `image`, `video`, `audio`, `document` or `sticker`: `url` or `data`',
-    }),
-    caption: z
-      .string()
-      .min(1, 'must not be empty')
-      .max(1024, 'must be at most 1024 characters')
-      .optional()
-      .openapi({ description: 'An image, video or document caption' }),
-    voiceNote: z.boolean().optional().openapi({
-      description: 'An `audio` sent as a push-to-talk voice note (audio/ogg Opus)',
-    }),
     sendAt: isoInstant.optional().openapi({
       description:
         'Send at this time instead of now (ISO 8601 with a zone). A time already past sends now; at most 365 days ahead. The message waits as `queued` with its `sendAt`.',
@@ -875,23 +875,56 @@ export const ContactListQuery = pageQuery(
 export const TemplateParams = z.object({
   name: templateName.openapi({ param: { name: 'name', in: 'path' } }),
 })
+export const TEMPLATE_TYPES = ['text', ...MEDIA_MESSAGE_TYPES] as const
+/** A media template's file: always a URL, fetched at each send that uses the template. */
+export const TemplateMediaSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .max(2048, 'must be at most 2048 characters')
+      .regex(/^https?:\/\//, 'must be an http(s) URL')
+      .openapi({
+        description:
+          "Fetched by the gateway at each send that uses the template (once per broadcast), under the same rules as a send's `media.url`",
+        example: 'https://example.com/promo.jpg',
+      }),
+    mimeType: z.string().max(255, 'must be at most 255 characters').optional().openapi({
+      description: "The file's type; sniffed from its bytes when absent",
+    }),
+    fileName: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(255, 'must be at most 255 characters')
+      .optional()
+      .openapi({ description: "A document's file name" }),
+  })
+  .openapi('TemplateMedia')
 export const PutTemplateBody = z
   .strictObject({
     body: z
       .string()
-      .min(1, 'must not be empty')
       .max(4096, 'must be at most 4096 characters')
       .regex(/^[^\0]*$/, 'must not contain NUL characters')
+      .optional()
       .openapi({
-        description: 'The text, with `{{variable}}` placeholders filled in at send time',
+        description:
+          'The text, with `{{variable}}` placeholders filled in at send time; required for a text template, the caption of an image, video or document template (at most 1024 characters once rendered), absent for audio and sticker',
         example: 'Halo {{name}}, tagihan {{invoice}} sebesar {{amount}} sudah terbit.',
       }),
+    type: z.enum(TEMPLATE_TYPES).optional().openapi({
+      description: '`text` (the default), or the kind of media message the template sends with `media`',
+    }),
+    media: TemplateMediaSchema.optional().openapi({
+      description: 'Required when `type` is a media kind: the file every send of the template carries',
+    }),
   })
   .openapi('PutTemplate')
 export const TemplateSchema = z
   .object({
     name: z.string(),
-    body: z.string(),
+    type: z.enum(TEMPLATE_TYPES),
+    body: z.string().openapi({ description: "The text, or a media template's caption (empty for none)" }),
+    media: TemplateMediaSchema.optional(),
     variables: z.array(z.string()).openapi({ description: 'The placeholders the body uses' }),
     createdAt: z.string(),
     updatedAt: z.string(),

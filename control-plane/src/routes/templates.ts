@@ -27,7 +27,7 @@ const putTemplateRoute = createRoute({
   path: '/v1/templates/{name}',
   summary: 'Create or replace a message template',
   description:
-    "The tenant's own template (not a Meta-approved one): `{{variable}}` placeholders are filled in from `variables` when a send or a broadcast recipient names it with `template`. A missing variable is a 400 naming it; the rendered text is what is stored.",
+    "The tenant's own template (not a Meta-approved one): `{{variable}}` placeholders are filled in from `variables` when a send or a broadcast recipient names it with `template`. A missing variable is a 400 naming it; the rendered text is what is stored. A media template (`type` `image`, `video`, `audio`, `document` or `sticker` with `media.url`) sends that file with the rendered body as its caption; the URL is fetched at each send (once per broadcast), so a file that changes behind it goes out as it is then.",
   request: { params: TemplateParams, body: jsonBody(PutTemplateBody) },
   responses: {
     200: jsonResponse(TemplateSchema, 'The template, replaced'),

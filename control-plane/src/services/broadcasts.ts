@@ -3,39 +3,47 @@ import {
   appendEvent,
   BROADCAST_CANCELLED_ERROR,
   broadcastProgressData,
+  deleteBroadcastMediaChunks,
+  deleteEndedBroadcastMediaChunks,
   nudgeNode,
   readBroadcastCounts,
 } from '@wa-cluster/core'
-import { broadcasts, messages, sessionPacing } from '@wa-cluster/db'
+import { broadcasts, type MessageContent, messages, sessionPacing } from '@wa-cluster/db'
 import {
   AppError,
   type BroadcastCounts,
   type BroadcastStatus,
   Conflict,
+  isMediaMessageType,
+  type MediaMessageType,
   type MessageError,
   type MessageErrorCode,
   type MessageStatus,
   messageErrorOf,
+  mimeTypeRefusal,
   NotFound,
   newId,
   nextWindowOpening,
   normalizeRecipient,
+  PayloadTooLarge,
   type SendWindow,
   sendWindowProblem,
   ValidationFailed,
 } from '@wa-cluster/shared'
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
+import { decodeMediaData, mediaSendContentOf, type SendMediaInput, storeSendMedia } from './message-media.js'
 import {
   checkMetadata,
   contentOf,
   renderInputTemplate,
   type SendMessageInput,
   scheduledTimeOf,
+  templateMediaRefusal,
   withPollSecret,
 } from './messages.js'
 import { requireSendable, requireSession } from './sessions.js'
-import { loadTemplateBodies } from './templates.js'
+import { loadTemplates } from './templates.js'
 
 /** The pause between two recipients when the request names none. */
 export const DEFAULT_BROADCAST_DELAY_MS = 3000
@@ -43,6 +51,10 @@ export const DEFAULT_BROADCAST_DELAY_MS = 3000
 const INSERT_CHUNK = 500
 /** Bad rows a 400 lists in `details.rows` (the message says how many there are in all). */
 const MAX_LISTED_BAD_ROWS = 100
+/** The most distinct files one broadcast carries (each is fetched or decoded once, when it is created). */
+export const MAX_BROADCAST_FILES = 100
+/** Files of one broadcast fetched at the same time. */
+const FILE_FETCH_CONCURRENCY = 4
 
 export type BroadcastRecipientInput = SendMessageInput
 
@@ -124,75 +136,93 @@ export async function createBroadcast({
     if (problem) throw new ValidationFailed(`body.window.${problem.field}`, problem.reason)
   }
   const sendAt = scheduledTimeOf(input.sendAt, 'body.sendAt')
-  const rows = await checkRecipients(ctx, tenantId, input, defaultCountry)
+  const { rows, files } = await checkRecipients(ctx, tenantId, input, defaultCountry)
 
   await requireSendable(ctx, session)
 
+  const broadcastId = newId('brd')
+  await storeBroadcastFiles(ctx, broadcastId, rows, files)
   const now = Date.now()
   const start = sendAt?.getTime() ?? now
   const notBefore = input.window ? (nextWindowOpening(input.window, start) ?? start) : start
   const status: BroadcastStatus = notBefore > now ? 'scheduled' : 'running'
-  const broadcastId = newId('brd')
   const queuedAt = new Date(now).toISOString()
-  const inserted = await ctx.database.db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(broadcasts)
-      .values({
-        id: broadcastId,
-        tenantId,
-        sessionId,
-        idempotencyKey: idempotencyKey ?? null,
-        requestHash,
-        status,
-        total: rows.length,
-        delayMs: input.delayMs ?? Math.max(DEFAULT_BROADCAST_DELAY_MS, minDelayMs),
-        jitterMs: input.jitterMs ?? 0,
-        sendAt,
-        window: input.window ?? null,
-        notBefore: new Date(notBefore),
-      })
-      .onConflictDoNothing()
-      .returning()
-    if (!row) return undefined
-    await tx.insert(sessionPacing).values({ sessionId }).onConflictDoNothing()
-    for (let from = 0; from < rows.length; from += INSERT_CHUNK) {
-      await tx.insert(messages).values(
-        rows.slice(from, from + INSERT_CHUNK).map((recipient, offset) => ({
-          id: newId('msg'),
-          tenantId,
-          sessionId,
-          direction: 'out' as const,
-          idempotencyKey: `broadcast:${broadcastId}:${from + offset}`,
-          chatId: recipient.chatId,
-          waMessageId: null,
-          type: recipient.type,
-          text: recipient.text,
-          content: recipient.content,
-          status: 'queued' as const,
-          statusHistory: [{ status: 'queued' as const, at: queuedAt }],
-          broadcastId,
-          broadcastIndex: from + offset,
-          metadata: recipient.metadata,
-        })),
-      )
-    }
-    return row
+  const inserted = await insertBroadcast().catch(async (error: unknown) => {
+    await deleteBroadcastMediaChunks(ctx.database, broadcastId)
+    throw error
   })
   if (!inserted) {
     // A concurrent request with the same key won the insert.
+    await deleteBroadcastMediaChunks(ctx.database, broadcastId)
     const existing = await findByIdempotencyKey(ctx, tenantId, idempotencyKey!)
     return { broadcast: sameRequestOrConflict(existing!, requestHash, sessionId), created: false }
   }
   if (session.nodeId) await nudgeNode(ctx.coordinator, session.nodeId, { kind: 'send', sessionId })
   return { broadcast: { id: inserted.id, status: inserted.status, total: inserted.total }, created: true }
+
+  /** The broadcast and all its recipient rows, in one transaction; undefined when the key's twin won. */
+  function insertBroadcast() {
+    return ctx.database.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(broadcasts)
+        .values({
+          id: broadcastId,
+          tenantId,
+          sessionId,
+          idempotencyKey: idempotencyKey ?? null,
+          requestHash,
+          status,
+          total: rows.length,
+          delayMs: input.delayMs ?? Math.max(DEFAULT_BROADCAST_DELAY_MS, minDelayMs),
+          jitterMs: input.jitterMs ?? 0,
+          sendAt,
+          window: input.window ?? null,
+          notBefore: new Date(notBefore),
+        })
+        .onConflictDoNothing()
+        .returning()
+      if (!row) return undefined
+      await tx.insert(sessionPacing).values({ sessionId }).onConflictDoNothing()
+      for (let from = 0; from < rows.length; from += INSERT_CHUNK) {
+        await tx.insert(messages).values(
+          rows.slice(from, from + INSERT_CHUNK).map((recipient, offset) => ({
+            id: newId('msg'),
+            tenantId,
+            sessionId,
+            direction: 'out' as const,
+            idempotencyKey: `broadcast:${broadcastId}:${from + offset}`,
+            chatId: recipient.chatId,
+            waMessageId: null,
+            type: recipient.type,
+            text: recipient.text,
+            content: recipient.content,
+            status: 'queued' as const,
+            statusHistory: [{ status: 'queued' as const, at: queuedAt }],
+            broadcastId,
+            broadcastIndex: from + offset,
+            metadata: recipient.metadata,
+          })),
+        )
+      }
+      return row
+    })
+  }
 }
 
 type CheckedRecipient = {
   chatId: string
   type: string
   text: string | null
-  content: ReturnType<typeof contentOf>['content']
+  content: MessageContent | null
   metadata: Record<string, unknown> | null
+}
+
+/** One distinct file of a broadcast, and the rows that send it (with the template each took it from). */
+type BroadcastFile = {
+  type: MediaMessageType
+  media: SendMediaInput
+  decoded: Buffer | undefined
+  rows: { index: number; fromTemplate?: string }[]
 }
 
 /** Every recipient as it will be stored, or ValidationFailed listing every bad row by index. */
@@ -201,12 +231,13 @@ async function checkRecipients(
   tenantId: string,
   input: CreateBroadcastInput,
   defaultCountry: string,
-): Promise<CheckedRecipient[]> {
+): Promise<{ rows: CheckedRecipient[]; files: BroadcastFile[] }> {
   const names = input.recipients.flatMap((recipient) => (recipient.template ? [recipient.template] : []))
   if (input.template) names.push(input.template)
-  const bodies = await loadTemplateBodies(ctx, tenantId, names)
+  const loaded = await loadTemplates(ctx, tenantId, names)
   const bad: BadRow[] = []
   const checked: CheckedRecipient[] = []
+  const files = new Map<string, BroadcastFile>()
   input.recipients.forEach((recipient, index) => {
     const field = `body.recipients.${index}`
     try {
@@ -219,7 +250,34 @@ async function checkRecipients(
         throw new ValidationFailed(`${field}.type`, 'reaction is not allowed in a broadcast')
       const { metadata: asked, ...message } = recipient
       const metadata = checkMetadata(asked, field)
-      const rendered = renderInputTemplate(message, bodies, field, input.template)
+      const rendered = renderInputTemplate(message, loaded, field, input.template)
+      const mediaType =
+        rendered.type !== undefined && isMediaMessageType(rendered.type) ? rendered.type : undefined
+      if (mediaType) {
+        const content: MessageContent = mediaSendContentOf(rendered, mediaType, false, field)
+        const media = rendered.media!
+        const decoded =
+          media.data !== undefined ? decodeMediaData(media.data, mediaType, `${field}.media.data`) : undefined
+        // Rows that send the same file the same way share one stored copy.
+        const source = decoded ? createHash('sha256').update(decoded).digest('hex') : media.url
+        const key = JSON.stringify([mediaType, source, media.mimeType, media.fileName])
+        let file = files.get(key)
+        if (!file) {
+          if (files.size >= MAX_BROADCAST_FILES)
+            throw new ValidationFailed(
+              `${field}.media`,
+              `is one file too many: a broadcast carries at most ${MAX_BROADCAST_FILES} distinct files (send per-recipient files one at a time, with sendAt)`,
+            )
+          file = { type: mediaType, media, decoded, rows: [] }
+          files.set(key, file)
+        }
+        file.rows.push({
+          index,
+          ...(rendered.fromTemplate ? { fromTemplate: rendered.fromTemplate } : {}),
+        })
+        checked.push({ chatId: to.jid, type: mediaType, text: null, content, metadata })
+        return
+      }
       const { type, content } = contentOf(rendered, field, defaultCountry)
       checked.push({
         chatId: to.jid,
@@ -233,21 +291,97 @@ async function checkRecipients(
       bad.push({ index, field: String(error.field), reason: error.message })
     }
   })
-  if (bad.length > 0) {
-    const listed = bad
-      .slice(0, 5)
-      .map((row) => row.reason)
-      .join('; ')
-    throw new ValidationFailed(
-      'body.recipients',
-      `has ${bad.length} invalid row${bad.length === 1 ? '' : 's'} (indexes ${bad
-        .slice(0, 20)
-        .map((row) => row.index)
-        .join(', ')}${bad.length > 20 ? ', …' : ''}): ${listed}${bad.length > 5 ? '; …' : ''}`,
-      { rows: bad.slice(0, MAX_LISTED_BAD_ROWS) },
-    )
+  if (bad.length > 0) throw badRowsError(bad)
+  return { rows: checked, files: [...files.values()] }
+}
+
+/** The 400 of a broadcast with bad rows, listing them by index. */
+function badRowsError(bad: BadRow[]): ValidationFailed {
+  bad.sort((a, b) => a.index - b.index)
+  const listed = bad
+    .slice(0, 5)
+    .map((row) => row.reason)
+    .join('; ')
+  return new ValidationFailed(
+    'body.recipients',
+    `has ${bad.length} invalid row${bad.length === 1 ? '' : 's'} (indexes ${bad
+      .slice(0, 20)
+      .map((row) => row.index)
+      .join(', ')}${bad.length > 20 ? ', …' : ''}): ${listed}${bad.length > 5 ? '; …' : ''}`,
+    { rows: bad.slice(0, MAX_LISTED_BAD_ROWS) },
+  )
+}
+
+/**
+ * Stores each distinct file of the broadcast once (`<broadcast id>/<n>`, a few fetched at a time) and
+ * points the rows that send it at it. When a file cannot be had, or a row's kind cannot carry its type,
+ * every file stored is deleted and the 400 lists the rows concerned.
+ */
+async function storeBroadcastFiles(
+  ctx: ControlPlaneContext,
+  broadcastId: string,
+  rows: CheckedRecipient[],
+  files: BroadcastFile[],
+): Promise<void> {
+  if (files.length === 0) return
+  const bad: BadRow[] = []
+  let failure: unknown
+  let next = 0
+  const storeNext = async (): Promise<void> => {
+    while (next < files.length && failure === undefined) {
+      const n = next++
+      const file = files[n]!
+      const fileKey = `${broadcastId}/${n}`
+      const first = file.rows[0]!.index
+      try {
+        const media = await storeSendMedia(ctx, {
+          fileKey,
+          type: file.type,
+          media: file.media,
+          decoded: file.decoded,
+          prefix: `body.recipients.${first}`,
+        })
+        for (const { index, fromTemplate } of file.rows) {
+          const content = rows[index]!.content!
+          const refusal = mimeTypeRefusal(file.type, media.mimeType, !!content.voiceNote)
+          if (refusal) {
+            const field = `body.recipients.${index}`
+            const error = templateMediaRefusal(
+              new ValidationFailed(`${field}.media.mimeType`, refusal),
+              field,
+              fromTemplate,
+            ) as ValidationFailed
+            bad.push({ index, field: error.field, reason: error.message })
+          }
+          content.media = media
+          content.mediaFile = fileKey
+        }
+      } catch (error) {
+        if (!(error instanceof ValidationFailed || error instanceof PayloadTooLarge)) {
+          failure = error
+          return
+        }
+        // The file's refusal, named for each row that sends it.
+        const prefix = `body.recipients.${first}.`
+        const what = error.field.slice(prefix.length)
+        const reason = error.message.slice(error.field.length + 1)
+        for (const { index, fromTemplate } of file.rows) {
+          const field = `body.recipients.${index}`
+          const named = templateMediaRefusal(
+            new ValidationFailed(`${field}.${what}`, reason),
+            field,
+            fromTemplate,
+          ) as ValidationFailed
+          bad.push({ index, field: named.field, reason: named.message })
+        }
+      }
+    }
   }
-  return checked
+  await Promise.all(Array.from({ length: Math.min(FILE_FETCH_CONCURRENCY, files.length) }, storeNext))
+  if (failure !== undefined || bad.length > 0) {
+    await deleteBroadcastMediaChunks(ctx.database, broadcastId)
+    throw failure ?? badRowsError(bad)
+  }
 }
 
 async function findByIdempotencyKey(
@@ -454,7 +588,7 @@ async function completeIfNothingLeft(
   tenantId: string,
   row: BroadcastRow,
 ): Promise<BroadcastRow | undefined> {
-  return ctx.database.db.transaction(async (tx) => {
+  const finished = await ctx.database.db.transaction(async (tx) => {
     const [completed] = await tx
       .update(broadcasts)
       .set({ status: 'completed', finishedAt: sql`now()`, updatedAt: sql`now()` })
@@ -476,6 +610,8 @@ async function completeIfNothingLeft(
     })
     return completed
   })
+  if (finished) await deleteEndedBroadcastMediaChunks(ctx.database, row.id)
+  return finished
 }
 
 /**
@@ -519,6 +655,7 @@ export async function cancelBroadcast({
     return cancelled
   })
   if (!row) return refuse(ctx, tenantId, broadcastId, 'cancel')
+  await deleteEndedBroadcastMediaChunks(ctx.database, broadcastId)
   return toBroadcastView(ctx, row)
 }
 

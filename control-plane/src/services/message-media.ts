@@ -65,14 +65,14 @@ export function mediaTooLarge(field: string, type: MediaMessageType): PayloadToo
 }
 
 /** The bytes of `media.data`, or the field that is wrong. Checked strictly: base64 is not guessed at. */
-export function decodeMediaData(data: string, type: MediaMessageType): Buffer {
+export function decodeMediaData(data: string, type: MediaMessageType, field = 'body.media.data'): Buffer {
   const compact = data.replace(/\s+/g, '')
-  if (compact.length === 0) throw new ValidationFailed('body.media.data', 'must not be empty')
+  if (compact.length === 0) throw new ValidationFailed(field, 'must not be empty')
   if (compact.length % 4 !== 0 || !BASE64.test(compact))
-    throw new ValidationFailed('body.media.data', 'is not valid base64')
-  if ((compact.length / 4) * 3 > MEDIA_SIZE_LIMITS[type] + 2) throw mediaTooLarge('body.media.data', type)
+    throw new ValidationFailed(field, 'is not valid base64')
+  if ((compact.length / 4) * 3 > MEDIA_SIZE_LIMITS[type] + 2) throw mediaTooLarge(field, type)
   const bytes = Buffer.from(compact, 'base64')
-  if (bytes.length > MEDIA_SIZE_LIMITS[type]) throw mediaTooLarge('body.media.data', type)
+  if (bytes.length > MEDIA_SIZE_LIMITS[type]) throw mediaTooLarge(field, type)
   return bytes
 }
 
@@ -108,16 +108,17 @@ function whatsAppAgentOf(ctx: ControlPlaneContext): Agent {
 }
 
 /**
- * Fetches `url` and streams the body into the message's pieces. The refusals name `body.media.url`:
- * a private target, a status other than 200 (redirects are not followed), a timeout, too large.
+ * Fetches `url` and streams the body into the pieces of `fileKey`. The refusals name `field`: a
+ * private target, a status other than 200 (redirects are not followed), a timeout, too large.
  */
 async function fetchMediaUrl(
   ctx: ControlPlaneContext,
-  messageId: string,
+  fileKey: string,
   url: string,
   type: MediaMessageType,
+  field: string,
 ): Promise<{ file: StoredMediaFile; contentType?: string }> {
-  const field = 'body.media.url'
+  if (!URL.canParse(url)) throw new ValidationFailed(field, 'is not a valid URL')
   const refused = ctx.outboundPolicy.refuseHost(new URL(url).hostname)
   if (refused)
     throw new ValidationFailed(
@@ -153,7 +154,7 @@ async function fetchMediaUrl(
     throw mediaTooLarge(field, type)
   }
   try {
-    const file = await writeMediaChunks(ctx.database, messageId, response.body, MEDIA_SIZE_LIMITS[type])
+    const file = await writeMediaChunks(ctx.database, fileKey, response.body, MEDIA_SIZE_LIMITS[type])
     const contentType = response.headers['content-type']
     return { file, ...(typeof contentType === 'string' ? { contentType } : {}) }
   } catch (error) {
@@ -164,22 +165,24 @@ async function fetchMediaUrl(
 }
 
 /**
- * Stores the file of a media send for `messageId` and returns how the message shows it. The file's
- * type is the one given, else sniffed from its first bytes, else the one its source declared (a
- * document may be anything: `application/octet-stream` then). Deletes what it stored when the file is
- * refused.
+ * Stores the file of a media send under `fileKey` (the message's id, or a broadcast's key for a file
+ * several recipients send) and returns how the message shows it. The file's type is the one given,
+ * else sniffed from its first bytes, else the one its source declared (a document may be anything:
+ * `application/octet-stream` then). Deletes what it stored when the file is refused. Refusals name
+ * `<prefix>.media.…` (`file` for an upload).
  */
 export async function storeSendMedia(
   ctx: ControlPlaneContext,
   input: {
-    messageId: string
+    fileKey: string
     type: MediaMessageType
     media: SendMediaInput | undefined
     decoded: Buffer | undefined
-    uploaded: UploadedMedia | undefined
+    uploaded?: UploadedMedia | undefined
+    prefix?: string
   },
 ): Promise<MessageMedia> {
-  const { messageId, type, media, decoded, uploaded } = input
+  const { fileKey, type, media, decoded, uploaded, prefix = 'body' } = input
   let file: StoredMediaFile
   let declaredType: string | undefined
   let field: string
@@ -188,19 +191,19 @@ export async function storeSendMedia(
     file = uploaded.file
     declaredType = uploaded.mimeType
     if (file.size > MEDIA_SIZE_LIMITS[type]) {
-      await deleteMediaChunks(ctx.database, messageId)
+      await deleteMediaChunks(ctx.database, fileKey)
       throw mediaTooLarge(field, type)
     }
   } else if (decoded) {
-    field = 'body.media.data'
-    file = await writeMediaChunks(ctx.database, messageId, [decoded], MEDIA_SIZE_LIMITS[type])
+    field = `${prefix}.media.data`
+    file = await writeMediaChunks(ctx.database, fileKey, [decoded], MEDIA_SIZE_LIMITS[type])
   } else if (media?.url) {
-    field = 'body.media.url'
-    const fetched = await fetchMediaUrl(ctx, messageId, media.url, type)
+    field = `${prefix}.media.url`
+    const fetched = await fetchMediaUrl(ctx, fileKey, media.url, type, field)
     file = fetched.file
     declaredType = fetched.contentType
   } else {
-    throw new ValidationFailed('body.media', `is required when type is ${type}: give url or data`)
+    throw new ValidationFailed(`${prefix}.media`, `is required when type is ${type}: give url or data`)
   }
   try {
     if (file.size === 0) throw new ValidationFailed(field, 'is an empty file')
@@ -212,7 +215,7 @@ export async function storeSendMedia(
       (type === 'document' ? 'application/octet-stream' : undefined)
     if (!mimeType)
       throw new ValidationFailed(
-        uploaded ? 'body.mimeType' : 'body.media.mimeType',
+        uploaded ? `${prefix}.mimeType` : `${prefix}.media.mimeType`,
         `is required: the file's type could not be recognised from its bytes`,
       )
     const fileName = media?.fileName ?? uploaded?.fileName
@@ -223,7 +226,7 @@ export async function storeSendMedia(
       ...(type === 'document' && fileName ? { fileName } : {}),
     }
   } catch (error) {
-    await deleteMediaChunks(ctx.database, messageId)
+    await deleteMediaChunks(ctx.database, fileKey)
     throw error
   }
 }
@@ -245,6 +248,7 @@ export function mediaSendContentOf(
   },
   type: MediaMessageType,
   uploaded: boolean,
+  prefix = 'body',
 ): { caption?: string; voiceNote?: boolean; replyTo?: string } {
   for (const other of [
     'text',
@@ -256,19 +260,19 @@ export function mediaSendContentOf(
     'variables',
   ] as const)
     if (input[other] !== undefined)
-      throw new ValidationFailed(`body.${other}`, `is not allowed when type is ${type}`)
+      throw new ValidationFailed(`${prefix}.${other}`, `is not allowed when type is ${type}`)
   if (uploaded) {
     if (input.media?.url !== undefined || input.media?.data !== undefined)
-      throw new ValidationFailed('body.media', 'is not allowed beside a file part: send one file')
+      throw new ValidationFailed(`${prefix}.media`, 'is not allowed beside a file part: send one file')
   } else {
-    if (!input.media) throw new ValidationFailed('body.media', `is required when type is ${type}`)
+    if (!input.media) throw new ValidationFailed(`${prefix}.media`, `is required when type is ${type}`)
     const given = [input.media.url, input.media.data].filter((value) => value !== undefined).length
-    if (given !== 1) throw new ValidationFailed('body.media', 'must have exactly one of url and data')
+    if (given !== 1) throw new ValidationFailed(`${prefix}.media`, 'must have exactly one of url and data')
   }
   if (input.caption !== undefined && !['image', 'video', 'document'].includes(type))
-    throw new ValidationFailed('body.caption', 'is only allowed on an image, a video or a document')
+    throw new ValidationFailed(`${prefix}.caption`, 'is only allowed on an image, a video or a document')
   if (input.voiceNote !== undefined && type !== 'audio')
-    throw new ValidationFailed('body.voiceNote', 'is only allowed on an audio')
+    throw new ValidationFailed(`${prefix}.voiceNote`, 'is only allowed on an audio')
   return {
     ...(input.caption !== undefined ? { caption: input.caption } : {}),
     ...(input.voiceNote ? { voiceNote: true } : {}),

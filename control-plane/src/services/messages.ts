@@ -15,6 +15,7 @@ import {
   NotFound,
   newId,
   normalizeRecipient,
+  PayloadTooLarge,
   type PollOptionVotes,
   pollTally,
   RateLimited,
@@ -36,7 +37,7 @@ import {
   type UploadedMedia,
 } from './message-media.js'
 import { findSessionMessage, requireSendable, requireSession } from './sessions.js'
-import { loadTemplateBodies, renderTenantTemplate } from './templates.js'
+import { type LoadedTemplate, loadTemplates, renderTenantTemplate } from './templates.js'
 
 export type MessageView = {
   id: string
@@ -80,7 +81,7 @@ type MessageRow = typeof messages.$inferSelect
 /** A row's content as shown: the poll secret never leaves the store, the votes show as a tally. */
 function shownContent(content: MessageContent | null): Partial<MessageView> {
   if (!content) return {}
-  const { pollSecret: _secret, uploaded: _uploaded, pollVotes, poll, ...shown } = content
+  const { pollSecret: _secret, uploaded: _uploaded, mediaFile: _file, pollVotes, poll, ...shown } = content
   return {
     ...shown,
     ...(poll ? { poll: { ...poll, ...(pollVotes ? { votes: pollTally(poll, pollVotes) } : {}) } } : {}),
@@ -281,24 +282,34 @@ export function withPollSecret(content: MessageContent | null): MessageContent |
   return { ...content, pollSecret: randomBytes(32).toString('base64') }
 }
 
+/** A send's input once its template is rendered, naming the template it came from. */
+export type RenderedInput = Omit<SendMessageInput, 'template' | 'variables'> & {
+  template?: string
+  variables?: TemplateVariables
+  /** The template that gave the body (its media refusals name `<field>.template`). */
+  fromTemplate?: string
+}
+
 /**
- * The input with its template rendered into `text` (the rendered text is what is stored and shown),
- * or as it is when it names no template. `defaultTemplate` is the broadcast's, for a recipient that
- * gives no body of its own.
+ * The input with its template rendered: into `text` for a text template, into `type`, `media` and
+ * `caption` for a media one (the rendered text is what is stored and shown), or as it is when it
+ * names no template. `defaultTemplate` is the broadcast's, for a recipient that gives no body of its
+ * own.
  */
 export function renderInputTemplate(
   input: SendMessageInput,
-  bodies: Map<string, string>,
+  loaded: Map<string, LoadedTemplate>,
   field = 'body',
   defaultTemplate?: string,
-): SendMessageInput {
+): RenderedInput {
   const ownBody =
     input.text !== undefined ||
     input.type !== undefined ||
     input.location !== undefined ||
     input.contacts !== undefined ||
     input.reaction !== undefined ||
-    input.poll !== undefined
+    input.poll !== undefined ||
+    input.media !== undefined
   const template = input.template ?? (ownBody ? undefined : defaultTemplate)
   if (template === undefined) {
     if (input.variables !== undefined)
@@ -306,10 +317,40 @@ export function renderInputTemplate(
     return input
   }
   if (input.text !== undefined) throw new ValidationFailed(`${field}.text`, 'is not allowed with a template')
-  if (input.type !== undefined && input.type !== 'text')
-    throw new ValidationFailed(`${field}.type`, 'must be text (or absent) with a template')
   const { template: _template, variables, ...rest } = input
-  return { ...rest, text: renderTenantTemplate(bodies, template, variables ?? {}, field) }
+  const rendered = renderTenantTemplate(loaded, template, variables ?? {}, field)
+  if (input.type !== undefined && input.type !== rendered.type)
+    throw new ValidationFailed(
+      `${field}.type`,
+      `must be ${rendered.type} (or absent): template ${template} sends a ${rendered.type}`,
+    )
+  if (!rendered.media) return { ...rest, text: rendered.body, fromTemplate: template }
+  for (const given of ['media', 'caption'] as const)
+    if (input[given] !== undefined)
+      throw new ValidationFailed(`${field}.${given}`, `is not allowed: template ${template} gives it`)
+  return {
+    ...rest,
+    type: rendered.type as MediaMessageType,
+    media: rendered.media,
+    ...(rendered.body !== '' ? { caption: rendered.body } : {}),
+    fromTemplate: template,
+  }
+}
+
+/**
+ * A refusal of a template's media file (a fetch that failed, a type it cannot carry), named as the
+ * template's: the request gave no media of its own. Any other error as it is.
+ */
+export function templateMediaRefusal(error: unknown, prefix: string, template: string | undefined): unknown {
+  if (template === undefined) return error
+  if (!(error instanceof ValidationFailed || error instanceof PayloadTooLarge)) return error
+  if (!error.field.startsWith(`${prefix}.media`)) return error
+  const what = error.field.slice(prefix.length + 1)
+  const reason = error.message.slice(error.field.length + 1)
+  const message = `${template}: its ${what} ${reason}`
+  return error instanceof PayloadTooLarge
+    ? new PayloadTooLarge(`${prefix}.template`, error.limitBytes, message)
+    : new ValidationFailed(`${prefix}.template`, message)
 }
 
 /**
@@ -373,19 +414,24 @@ export async function sendMessage({
   if (!recipient.ok) throw new ValidationFailed('body.to', recipient.reason)
   const sendAfter = scheduledTimeOf(input.sendAt, 'body.sendAt')
   const metadata = checkMetadata(input.metadata, 'body')
-  const mediaType = input.type !== undefined && isMediaMessageType(input.type) ? input.type : undefined
+  // A multipart upload brings its own file: its template (refused below) is not rendered.
+  const loaded =
+    input.template && !uploaded ? await loadTemplates(ctx, tenantId, [input.template]) : new Map()
+  const rendered: RenderedInput = uploaded ? input : renderInputTemplate(input, loaded)
+  const mediaType =
+    rendered.type !== undefined && isMediaMessageType(rendered.type) ? rendered.type : undefined
   if (uploaded && !mediaType)
     throw new ValidationFailed(
       'body.type',
       'must be image, video, audio, document or sticker with a file part',
     )
-  const bodies = input.template ? await loadTemplateBodies(ctx, tenantId, [input.template]) : new Map()
-  const rendered = mediaType ? input : renderInputTemplate(input, bodies)
   const { type, content } = mediaType
-    ? { type: mediaType, content: mediaSendContentOf(input, mediaType, !!uploaded) as MessageContent }
+    ? { type: mediaType, content: mediaSendContentOf(rendered, mediaType, !!uploaded) as MessageContent }
     : contentOf(rendered, 'body', defaultCountry)
   const decoded =
-    mediaType && input.media?.data !== undefined ? decodeMediaData(input.media.data, mediaType) : undefined
+    mediaType && rendered.media?.data !== undefined
+      ? decodeMediaData(rendered.media.data, mediaType)
+      : undefined
   // A plain text hashes as it always did, so a retry across an upgrade still matches. A template send
   // hashes what was asked (the template and its variables), not the text it rendered to. A media
   // send hashes its file by its bytes' hash (or its URL), never the bytes.
@@ -395,9 +441,9 @@ export async function sendMessage({
         type,
         content,
         media: {
-          file: uploaded ? uploaded.file.sha256 : mediaFingerprint(input.media, decoded),
-          mimeType: input.media?.mimeType ?? null,
-          fileName: input.media?.fileName ?? uploaded?.fileName ?? null,
+          file: uploaded ? uploaded.file.sha256 : mediaFingerprint(rendered.media, decoded),
+          mimeType: rendered.media?.mimeType ?? null,
+          fileName: rendered.media?.fileName ?? uploaded?.fileName ?? null,
         },
       }
     : type === 'text' && !content
@@ -434,11 +480,13 @@ export async function sendMessage({
   // goes again whenever the row is not written (a refusal, a limit, a concurrent twin, an error).
   if (mediaType)
     content!.media = await storeSendMedia(ctx, {
-      messageId,
+      fileKey: messageId,
       type: mediaType,
-      media: input.media,
+      media: rendered.media,
       decoded,
       uploaded,
+    }).catch((error: unknown) => {
+      throw templateMediaRefusal(error, 'body', rendered.fromTemplate)
     })
   const dropFile = async () => {
     if (mediaType) await deleteMediaChunks(ctx.database, messageId)
@@ -479,7 +527,7 @@ export async function sendMessage({
     inserted = rows[0]
   } catch (error) {
     await dropFile()
-    throw error
+    throw templateMediaRefusal(error, 'body', rendered.fromTemplate)
   }
   if (!inserted) {
     // A concurrent request with the same key won the insert.

@@ -1,7 +1,11 @@
 import { templates } from '@wa-cluster/db'
 import {
+  isMediaMessageType,
+  mimeTypeRefusal,
   NotFound,
   renderTemplate,
+  type TemplateMedia,
+  type TemplateType,
   type TemplateVariables,
   templateVariablesOf,
   ValidationFailed,
@@ -11,7 +15,9 @@ import type { ControlPlaneContext } from '../context.js'
 
 export type TemplateView = {
   name: string
+  type: TemplateType
   body: string
+  media?: TemplateMedia
   variables: string[]
   createdAt: string
   updatedAt: string
@@ -22,11 +28,56 @@ type TemplateRow = typeof templates.$inferSelect
 function toTemplateView(row: TemplateRow): TemplateView {
   return {
     name: row.name,
+    type: row.type,
     body: row.body,
+    ...(row.media ? { media: row.media } : {}),
     variables: templateVariablesOf(row.body),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   }
+}
+
+export type TemplateInput = { body?: string; type?: TemplateType; media?: TemplateMedia }
+
+/** The longest caption WhatsApp shows. */
+const MAX_CAPTION = 1024
+
+/**
+ * A template as stored, or ValidationFailed naming the field: a text template has a body and no
+ * media; a media template has `media` (a URL the gateway may fetch, checked now as a send would), a
+ * body that is its caption (image, video, document) or none (audio, sticker).
+ */
+function checkedTemplate(
+  ctx: ControlPlaneContext,
+  input: TemplateInput,
+): { type: TemplateType; body: string; media: TemplateMedia | null } {
+  const type = input.type ?? 'text'
+  if (!isMediaMessageType(type)) {
+    if (input.media !== undefined)
+      throw new ValidationFailed('body.media', 'is only allowed on a media template')
+    if (!input.body) throw new ValidationFailed('body.body', 'is required for a text template')
+    return { type, body: input.body, media: null }
+  }
+  if (!input.media) throw new ValidationFailed('body.media', `is required when type is ${type}`)
+  const body = input.body ?? ''
+  if (body !== '' && !['image', 'video', 'document'].includes(type))
+    throw new ValidationFailed('body.body', `is not allowed when type is ${type}: it has no caption`)
+  if (body.length > MAX_CAPTION)
+    throw new ValidationFailed('body.body', `must be at most ${MAX_CAPTION} characters: it is the caption`)
+  if (!URL.canParse(input.media.url)) throw new ValidationFailed('body.media.url', 'is not a valid URL')
+  const refused = ctx.outboundPolicy.refuseHost(new URL(input.media.url).hostname)
+  if (refused)
+    throw new ValidationFailed(
+      'body.media.url',
+      `must not target a private network (${refused}); an operator can allow it with ALLOW_PRIVATE_NETWORKS`,
+    )
+  if (input.media.mimeType !== undefined) {
+    const refusal = mimeTypeRefusal(type, input.media.mimeType, false)
+    if (refusal) throw new ValidationFailed('body.media.mimeType', refusal)
+  }
+  if (input.media.fileName !== undefined && type !== 'document')
+    throw new ValidationFailed('body.media.fileName', 'is only allowed on a document')
+  return { type, body, media: input.media }
 }
 
 /** Creates or replaces the tenant's template `name`; `created` tells which. */
@@ -39,14 +90,15 @@ export async function putTemplate({
   ctx: ControlPlaneContext
   tenantId: string
   name: string
-  input: { body: string }
+  input: TemplateInput
 }): Promise<{ template: TemplateView; created: boolean }> {
+  const template = checkedTemplate(ctx, input)
   const [row] = await ctx.database.db
     .insert(templates)
-    .values({ tenantId, name, body: input.body })
+    .values({ tenantId, name, ...template })
     .onConflictDoUpdate({
       target: [templates.tenantId, templates.name],
-      set: { body: input.body, updatedAt: sql`now()` },
+      set: { ...template, updatedAt: sql`now()` },
     })
     .returning()
   // An insert stamps both times with the same now(); a replace moves only updated_at.
@@ -111,35 +163,38 @@ export async function deleteTemplate({
   if (deleted.length === 0) throw new NotFound('template')
 }
 
-/** The bodies of the tenant's templates with these names (the ones that exist). */
-export async function loadTemplateBodies(
+/** A stored template as a send uses it. */
+export type LoadedTemplate = { body: string; type: TemplateType; media: TemplateMedia | null }
+
+/** The tenant's templates with these names (the ones that exist). */
+export async function loadTemplates(
   ctx: ControlPlaneContext,
   tenantId: string,
   names: string[],
-): Promise<Map<string, string>> {
+): Promise<Map<string, LoadedTemplate>> {
   if (names.length === 0) return new Map()
   const rows = await ctx.database.db
-    .select({ name: templates.name, body: templates.body })
+    .select({ name: templates.name, body: templates.body, type: templates.type, media: templates.media })
     .from(templates)
     .where(and(eq(templates.tenantId, tenantId), inArray(templates.name, [...new Set(names)])))
-  return new Map(rows.map((row) => [row.name, row.body]))
+  return new Map(rows.map(({ name, ...template }) => [name, template]))
 }
 
 /**
- * The text of a template with its variables filled in. ValidationFailed naming `field.template` for a
- * template the tenant does not have, and `field.variables.<name>` for the first missing variable (the
- * message lists them all).
+ * A template with its variables filled in: the text (or a media template's caption) and its kind.
+ * ValidationFailed naming `field.template` for a template the tenant does not have, and
+ * `field.variables.<name>` for the first missing variable (the message lists them all).
  */
 export function renderTenantTemplate(
-  bodies: Map<string, string>,
+  loaded: Map<string, LoadedTemplate>,
   name: string,
   variables: TemplateVariables,
   field: string,
-): string {
-  const body = bodies.get(name)
-  if (body === undefined)
+): LoadedTemplate {
+  const template = loaded.get(name)
+  if (template === undefined)
     throw new ValidationFailed(`${field}.template`, `names no template of this tenant: ${name}`)
-  const rendered = renderTemplate(body, variables)
+  const rendered = renderTemplate(template.body, variables)
   if (!rendered.ok) {
     throw new ValidationFailed(
       `${field}.variables.${rendered.missing[0]}`,
@@ -147,10 +202,11 @@ export function renderTenantTemplate(
       { missing: rendered.missing },
     )
   }
-  if (rendered.text.length > 4096)
+  const limit = template.type === 'text' ? 4096 : MAX_CAPTION
+  if (rendered.text.length > limit)
     throw new ValidationFailed(
       `${field}.variables`,
-      `make the text of template ${name} longer than 4096 characters`,
+      `make the ${template.type === 'text' ? 'text' : 'caption'} of template ${name} longer than ${limit} characters`,
     )
-  return rendered.text
+  return { ...template, body: rendered.text }
 }

@@ -108,6 +108,89 @@ describe('templates', () => {
   })
 })
 
+describe('media templates', () => {
+  const put = (name: string, body: unknown) => api.call('PUT', `/v1/templates/${name}`, { key, body })
+
+  it('stores the type and the file; the body is the caption, its variables listed', async () => {
+    const created = await put('promo', {
+      type: 'image',
+      body: 'Promo untuk {{name}}',
+      media: { url: 'https://example.com/promo.jpg', mimeType: 'image/jpeg' },
+    })
+    expect(created.status).toBe(201)
+    expect(created.body).toMatchObject({
+      name: 'promo',
+      type: 'image',
+      body: 'Promo untuk {{name}}',
+      media: { url: 'https://example.com/promo.jpg', mimeType: 'image/jpeg' },
+      variables: ['name'],
+    })
+    const sticker = await put('thanks_sticker', {
+      type: 'sticker',
+      media: { url: 'https://example.com/t.webp' },
+    })
+    expect(sticker.status).toBe(201)
+    expect(sticker.body).toMatchObject({ type: 'sticker', body: '', variables: [] })
+    // A text template stays as it was: type text, no media.
+    const text = await api.call('GET', '/v1/templates/invoice', { key })
+    expect(text.body.type).toBe('text')
+    expect(text.body).not.toHaveProperty('media')
+  })
+
+  it('refuses a template that cannot be sent, naming the field, and stores nothing', async () => {
+    const before = await snapshotDatabase(api)
+    const refusals: [unknown, string][] = [
+      [{ body: 'x', media: { url: 'https://example.com/a.jpg' } }, 'body.media'],
+      [{ type: 'image', body: 'no file' }, 'body.media'],
+      [{ type: 'audio', body: 'a caption', media: { url: 'https://example.com/a.ogg' } }, 'body.body'],
+      [{ type: 'image', media: { url: 'http://10.0.0.1/a.jpg' } }, 'body.media.url'],
+      [
+        { type: 'image', media: { url: 'https://example.com/a', mimeType: 'application/pdf' } },
+        'body.media.mimeType',
+      ],
+      [
+        { type: 'image', media: { url: 'https://example.com/a.jpg', fileName: 'a.jpg' } },
+        'body.media.fileName',
+      ],
+      [{ type: 'image', body: 'x'.repeat(1025), media: { url: 'https://example.com/a.jpg' } }, 'body.body'],
+      [{}, 'body.body'],
+      [{ type: 'image', media: { url: 'ftp://example.com/a.jpg' } }, 'body.media.url'],
+    ]
+    for (const [body, field] of refusals) {
+      const response = await put('bad_one', body)
+      expect({ body, status: response.status, field: response.body.error?.field }).toEqual({
+        body,
+        status: 400,
+        field,
+      })
+    }
+    expect(await snapshotDatabase(api)).toEqual(before)
+  })
+
+  it('a send of a media template gives neither its own media, caption, text nor another type', async () => {
+    const before = await snapshotDatabase(api)
+    const cases: [Record<string, unknown>, string][] = [
+      [{ media: { url: 'https://example.com/b.jpg' } }, 'body.media'],
+      [{ caption: 'mine' }, 'body.caption'],
+      [{ text: 'hi' }, 'body.text'],
+      [{ type: 'video' }, 'body.type'],
+      [{ variables: {} }, 'body.variables.name'],
+    ]
+    for (const [extra, field] of cases) {
+      const response = await api.call('POST', `/v1/sessions/${sessionId}/messages`, {
+        key,
+        body: { to: '081234567890', template: 'promo', variables: { name: 'Budi' }, ...extra },
+      })
+      expect({ extra, status: response.status, field: response.body.error?.field }).toEqual({
+        extra,
+        status: 400,
+        field,
+      })
+    }
+    expect(await snapshotDatabase(api)).toEqual(before)
+  })
+})
+
 describe('scheduled single messages', () => {
   const send = (body: unknown) => api.call('POST', `/v1/sessions/${sessionId}/messages`, { key, body })
 
@@ -262,6 +345,117 @@ describe('broadcasts', () => {
     })
     expect(shape.status).toBe(400)
     expect(shape.body.error.details.rows.map((row: { index: number }) => row.index)).toEqual([1, 2])
+    expect(await snapshotDatabase(api)).toEqual(before)
+  })
+
+  it('stores a file several recipients send once, and shows it on each without the key', async () => {
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(300_000, 7)])
+    const media = { data: png.toString('base64') }
+    const response = await create({
+      recipients: [
+        { to: '081234500001', type: 'image', caption: 'Kartu antrean 1', media },
+        { to: '081234500002', type: 'image', caption: 'Kartu antrean 2', media },
+        { to: '081234500003', text: 'a text among them' },
+        { to: '081234500004', type: 'document', media: { ...media, fileName: 'kartu.png' } },
+      ],
+      delayMs: 1000,
+    })
+    expect(response.status).toBe(202)
+    const rows = await api.ctx.database.db
+      .select()
+      .from(messages)
+      .where(eq(messages.broadcastId, response.body.id))
+      .orderBy(asc(messages.broadcastIndex))
+    // The image rows share one stored copy; the document (another kind, a file name) has its own.
+    const keys = rows.map((row) => row.content?.mediaFile)
+    expect(keys).toEqual([
+      `${response.body.id}/0`,
+      `${response.body.id}/0`,
+      undefined,
+      `${response.body.id}/1`,
+    ])
+    const pieces = await api.ctx.database.rows<{ message_id: string; bytes: number }>(
+      sql`SELECT message_id, sum(length(data))::int AS bytes FROM media_chunks
+          WHERE starts_with(message_id, ${`${response.body.id}/`}) GROUP BY message_id ORDER BY message_id`,
+    )
+    expect(pieces).toEqual([
+      { message_id: `${response.body.id}/0`, bytes: png.length },
+      { message_id: `${response.body.id}/1`, bytes: png.length },
+    ])
+    const shown = await api.call('GET', `/v1/sessions/${sessionId}/messages/${rows[1]!.id}`, { key })
+    expect(shown.body).toMatchObject({
+      type: 'image',
+      caption: 'Kartu antrean 2',
+      media: { mimeType: 'image/png', size: png.length },
+    })
+    expect(shown.body).not.toHaveProperty('mediaFile')
+    // Cancelled, nothing of it is left to send: its files go.
+    await api.call('POST', `/v1/broadcasts/${response.body.id}/cancel`, { key })
+    const [left] = await api.ctx.database.rows<{ count: number }>(
+      sql`SELECT count(*)::int AS count FROM media_chunks WHERE starts_with(message_id, ${`${response.body.id}/`})`,
+    )
+    expect(left?.count).toBe(0)
+  })
+
+  it('lists bad media rows by index, and a file that cannot be had by each row that sends it', async () => {
+    const before = await snapshotDatabase(api)
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(1000, 1)]).toString(
+      'base64',
+    )
+    const shape = await create({
+      recipients: [
+        { to: '081234500001', type: 'image', media: { data: jpeg } },
+        { to: '081234500002', type: 'image' },
+        { to: '081234500003', type: 'image', media: { data: 'not base64!' } },
+        { to: '081234500004', type: 'audio', caption: 'x', media: { data: jpeg } },
+        { to: '081234500005', template: 'promo', variables: { name: 'x' }, caption: 'mine' },
+      ],
+    })
+    expect(shape.status).toBe(400)
+    expect(shape.body.error.details.rows).toEqual([
+      { index: 1, field: 'body.recipients.1.media', reason: expect.stringContaining('is required') },
+      {
+        index: 2,
+        field: 'body.recipients.2.media.data',
+        reason: expect.stringContaining('not valid base64'),
+      },
+      { index: 3, field: 'body.recipients.3.caption', reason: expect.any(String) },
+      {
+        index: 4,
+        field: 'body.recipients.4.caption',
+        reason: expect.stringContaining('template promo gives it'),
+      },
+    ])
+    // The template's URL does not answer: every row of the template is refused, naming the template;
+    // the file a row gave itself was stored, and is deleted again.
+    await api.call('PUT', '/v1/templates/promo_down', {
+      key,
+      body: { type: 'image', media: { url: 'http://127.0.0.1:9/promo.jpg' } },
+    })
+    const beforeDown = await snapshotDatabase(api)
+    const down = await create({
+      recipients: [
+        { to: '081234500001', template: 'promo_down' },
+        { to: '081234500002', type: 'image', media: { data: jpeg } },
+        { to: '081234500003', template: 'promo_down' },
+        { to: '081234500004', type: 'image', media: { data: jpeg }, caption: 'ok' },
+      ],
+    })
+    expect(down.status).toBe(400)
+    expect(down.body.error.details.rows).toEqual([
+      {
+        index: 0,
+        field: 'body.recipients.0.template',
+        reason: expect.stringContaining('template promo_down: its media.url could not be fetched'),
+      },
+      {
+        index: 2,
+        field: 'body.recipients.2.template',
+        reason: expect.stringContaining('template promo_down: its media.url could not be fetched'),
+      },
+    ])
+    expect(await snapshotDatabase(api)).toEqual(beforeDown)
+    await api.call('DELETE', '/v1/templates/promo_down', { key })
     expect(await snapshotDatabase(api)).toEqual(before)
   })
 

@@ -51,6 +51,9 @@ describe.sequential('media messages through the cluster', () => {
   let files: http.Server
   let filesUrl: string
   const served = new Map<string, Buffer>()
+  /** How many times each path of the file server was fetched. */
+  const fetched = new Map<string, number>()
+  const audience = ['6281320000311', '6281320000312', '6281320000313']
 
   const upsertWith = (sessionId: string, digest: string) => (event: ReceivedEvent) =>
     event.type === 'messages.upsert' &&
@@ -114,7 +117,9 @@ describe.sequential('media messages through the cluster', () => {
     sim = await startSimulator({ port: 0 })
     await sim.addContact({ pn: contact, name: 'Dewi' })
     hooks = await startWebhookReceiver()
+    for (const [index, pn] of audience.entries()) await sim.addContact({ pn, name: `Pasien ${index + 1}` })
     files = http.createServer((request, response) => {
+      fetched.set(request.url ?? '', (fetched.get(request.url ?? '') ?? 0) + 1)
       const file = served.get(request.url ?? '')
       if (!file) return response.writeHead(404).end()
       response.writeHead(200, { 'content-type': 'application/octet-stream' }).end(file)
@@ -302,6 +307,105 @@ describe.sequential('media messages through the cluster', () => {
     })
     expect(view.data).toMatchObject({ id: messageId, type: 'document' })
     expect(view.data).not.toHaveProperty('uploaded')
+  })
+
+  it('a broadcast of a media template fetches its file once; every recipient decrypts it with its own caption', async () => {
+    const poster = FILES.jpeg()
+    served.set('/poster.jpg', poster)
+    const template = await tenant.PUT('/v1/templates/{name}', {
+      params: { path: { name: 'vaccination_poster' } },
+      body: {
+        type: 'image',
+        body: 'Jadwal vaksin {{name}}: {{day}}',
+        media: { url: `${filesUrl}/poster.jpg` },
+      },
+    })
+    expect(template.response.status).toBe(201)
+    expect(template.data).toMatchObject({ type: 'image', variables: ['name', 'day'] })
+    const created = await tenant.POST('/v1/sessions/{sessionId}/broadcasts', {
+      params: { path: { sessionId: sender } },
+      body: {
+        template: 'vaccination_poster',
+        delayMs: 1000,
+        recipients: audience.map((to, index) => ({
+          to,
+          variables: { name: `Pasien ${index + 1}`, day: 'Senin' },
+        })),
+      },
+    })
+    expect(created.response.status).toBe(202)
+    const broadcastId = created.data!.id
+    const inboxes = await eventually(
+      'every recipient decrypted the poster',
+      async () => {
+        const found = await Promise.all(
+          audience.map(async (pn) =>
+            (await sim.inbox(pn)).find((message) => message.media?.sha256 === sha256(poster)),
+          ),
+        )
+        return found.every(Boolean) ? found.map((message) => message!) : undefined
+      },
+      30_000,
+    )
+    inboxes.forEach((message, index) => {
+      expect(message.media).toEqual({
+        type: 'image',
+        mimeType: 'image/jpeg',
+        size: poster.length,
+        sha256: sha256(poster),
+      })
+      expect(message.text).toBe(`Jadwal vaksin Pasien ${index + 1}: Senin`)
+    })
+    // Fetched once for the whole broadcast, stored once, and deleted once the broadcast completed.
+    expect(fetched.get('/poster.jpg')).toBe(1)
+    await eventually('the broadcast completed and its file deleted', async () => {
+      const broadcast = await tenant.GET('/v1/broadcasts/{broadcastId}', {
+        params: { path: { broadcastId } },
+      })
+      const [row] = await cluster.database.handle.rows<{ pieces: number }>(
+        sql`SELECT count(*)::int AS pieces FROM media_chunks WHERE starts_with(message_id, ${`${broadcastId}/`})`,
+      )
+      return (
+        broadcast.data?.status === 'completed' && broadcast.data.sent === audience.length && row?.pieces === 0
+      )
+    })
+    const recipients = await tenant.GET('/v1/broadcasts/{broadcastId}/recipients', {
+      params: { path: { broadcastId } },
+    })
+    const first = await tenant.GET('/v1/sessions/{sessionId}/messages/{messageId}', {
+      params: { path: { sessionId: sender, messageId: recipients.data!.data[0]!.messageId } },
+    })
+    expect(first.data).toMatchObject({
+      type: 'image',
+      caption: 'Jadwal vaksin Pasien 1: Senin',
+      media: { mimeType: 'image/jpeg', size: poster.length, sha256: sha256(poster) },
+    })
+    expect(first.data).not.toHaveProperty('mediaFile')
+
+    // A single send of the template fetches it again; a file that is gone is the template's refusal.
+    const single = await sendJson({
+      to: contact,
+      template: 'vaccination_poster',
+      variables: { name: 'Dewi', day: 'Selasa' },
+    })
+    expect(single.status).toBe(202)
+    await eventually('the contact decrypted the poster', async () =>
+      (await sim.inbox(contact)).find(
+        (message) =>
+          message.media?.sha256 === sha256(poster) && message.text === 'Jadwal vaksin Dewi: Selasa',
+      ),
+    )
+    expect(fetched.get('/poster.jpg')).toBe(2)
+    served.delete('/poster.jpg')
+    const gone = await sendJson({
+      to: contact,
+      template: 'vaccination_poster',
+      variables: { name: 'Dewi', day: 'Rabu' },
+    })
+    expect(gone.status).toBe(400)
+    expect(((await gone.json()) as { error: { message: string } }).error.message).toBe(
+      'body.template vaccination_poster: its media.url could not be fetched: it answered 404',
+    )
   })
 
   it('refuses bad media with the field and the reason, storing nothing', async () => {

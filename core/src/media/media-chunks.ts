@@ -123,9 +123,41 @@ export async function deleteMediaChunks(database: DatabaseHandle, messageId: str
   await database.db.delete(mediaChunks).where(eq(mediaChunks.messageId, messageId))
 }
 
+/** Deletes the files a broadcast stored once for its recipients (`<broadcast id>/<n>`). */
+export async function deleteBroadcastMediaChunks(
+  database: DatabaseHandle,
+  broadcastId: string,
+): Promise<void> {
+  await database.db.delete(mediaChunks).where(broadcastFileOf(broadcastId))
+}
+
+/**
+ * Deletes a broadcast's files once it has ended (completed or cancelled) and none of its rows is still
+ * being sent (a send under way when it was cancelled completes; the retention sweep takes what is left).
+ */
+export async function deleteEndedBroadcastMediaChunks(
+  database: DatabaseHandle,
+  broadcastId: string,
+): Promise<void> {
+  await database.db
+    .delete(mediaChunks)
+    .where(
+      and(
+        broadcastFileOf(broadcastId),
+        sql`NOT EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = ${broadcastId} AND b.status IN ('scheduled', 'running', 'paused'))`,
+        sql`NOT EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = ${broadcastId} AND m.status = 'sending')`,
+      ),
+    )
+}
+
+function broadcastFileOf(broadcastId: string) {
+  return sql`starts_with(${mediaChunks.messageId}, ${`${broadcastId}/`})`
+}
+
 /**
  * Deletes files older than `olderThanMs` whose message is no longer waiting to be sent (settled,
- * deleted by retention, or never stored because its request failed half-way). Returns how many pieces.
+ * deleted by retention, or never stored because its request failed half-way), and broadcast files
+ * whose broadcast has ended (or was never stored). Returns how many pieces.
  */
 export async function deleteSettledMediaChunks(
   database: DatabaseHandle,
@@ -137,6 +169,7 @@ export async function deleteSettledMediaChunks(
       and(
         lt(mediaChunks.createdAt, new Date(Date.now() - olderThanMs)),
         sql`NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = ${mediaChunks.messageId} AND m.status IN ('queued', 'sending'))`,
+        sql`NOT EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = split_part(${mediaChunks.messageId}, '/', 1) AND b.status IN ('scheduled', 'running', 'paused'))`,
       ),
     )
     .returning({ seq: mediaChunks.seq })

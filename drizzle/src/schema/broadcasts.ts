@@ -1,9 +1,12 @@
-import type { BroadcastStatus, SendWindow } from '@wa-cluster/shared'
+import type { BroadcastStatus, SendWindow, TemplateMedia, TemplateType } from '@wa-cluster/shared'
 import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 import { sessions } from './sessions.js'
 import { tenants } from './tenants.js'
 
-/** A tenant's own message templates (not Meta-approved ones): a body with `{{variable}}` placeholders. */
+/**
+ * A tenant's own message templates (not Meta-approved ones): a body with `{{variable}}` placeholders
+ * and its kind: a text, or a media message (`media.url`) whose rendered body is the caption.
+ */
 export const templates = pgTable(
   'templates',
   {
@@ -12,6 +15,9 @@ export const templates = pgTable(
       .references(() => tenants.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     body: text('body').notNull(),
+    type: text('type').$type<TemplateType>().notNull().default('text'),
+    /** A media template's file, fetched by the gateway at each send that uses it. */
+    media: jsonb('media').$type<TemplateMedia>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -48,6 +48,11 @@ export type MessageContent = {
    * Never shown.
    */
   uploaded?: string
+  /**
+   * The key its file is stored under when that is not the message's own id: a broadcast stores each
+   * file once (`<broadcast id>/<n>`) for all the recipients that send it. Never shown.
+   */
+  mediaFile?: string
 }
 
 /**

@@ -1,4 +1,4 @@
-import { deleteMediaChunks, readMediaChunks } from '@wa-cluster/core'
+import { deleteEndedBroadcastMediaChunks, deleteMediaChunks, readMediaChunks } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
 import { isMediaMessageType, messageError } from '@wa-cluster/shared'
 import { deferClosedWindows, recordPacedSend } from '../messages/broadcast-sends.js'
@@ -171,9 +171,10 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
             (result) => ({ claimed: result?.claimed ?? [], unclaimed: result?.unclaimed ?? false }),
           )
         }
-        // A media file is kept only until its message is settled (a resend after a crash reads it again).
-        if (message.content?.media)
-          // Left behind on failure, the retention sweep deletes it.
+        // A media file is kept only until its message is settled (a resend after a crash reads it again);
+        // a broadcast's file, which its other recipients send too, until the broadcast has ended.
+        // Left behind on failure, the retention sweep deletes it.
+        if (message.content?.media && !message.content.mediaFile)
           await deleteMediaChunks(database, message.id).catch(() => {})
         const paced = message.paced
         if (paced) {
@@ -181,6 +182,8 @@ export function createSendLoop(deps: SendLoopDeps): SendLoop {
             () => recordPacedSend(database, { sessionId, epoch, ...paced }),
             (result) => ({ unclaimed: result?.unclaimed ?? false }),
           )
+          if (message.content?.mediaFile)
+            await deleteEndedBroadcastMediaChunks(database, paced.broadcastId).catch(() => {})
         }
       }
     } while (sendAgain)
@@ -266,7 +269,7 @@ export async function outboundContentOf(
       kind: 'media',
       mediaType: message.type,
       mimeType: content.media.mimeType,
-      open: () => readMediaChunks(database, message.id),
+      open: () => readMediaChunks(database, content.mediaFile ?? message.id),
       ...(content.media.fileName !== undefined ? { fileName: content.media.fileName } : {}),
       ...(content.caption !== undefined ? { caption: content.caption } : {}),
       ...(content.voiceNote ? { voiceNote: true } : {}),
