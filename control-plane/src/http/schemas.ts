@@ -439,19 +439,20 @@ export const SEND_MESSAGE_TYPES = [
   ...MEDIA_MESSAGE_TYPES,
 ] as const
 
+/** A file the gateway fetches. */
+const mediaUrl = z
+  .string()
+  .max(2048, 'must be at most 2048 characters')
+  .regex(/^https?:\/\//, 'must be an http(s) URL')
+
 /** A media file as a send gives it: fetched from `url`, or the bytes in base64 (`data`). */
 export const SendMediaSchema = z
   .strictObject({
-    url: z
-      .string()
-      .max(2048, 'must be at most 2048 characters')
-      .regex(/^https?:\/\//, 'must be an http(s) URL')
-      .optional()
-      .openapi({
-        description:
-          'Fetched by the gateway when the message is accepted (http or https; no private, loopback or link-local address unless ALLOW_PRIVATE_NETWORKS lists it; 30 s to answer, 120 s in all; redirects are not followed)',
-        example: 'https://example.com/invoice.pdf',
-      }),
+    url: mediaUrl.optional().openapi({
+      description:
+        'Fetched by the gateway when the message is accepted (http or https; no private, loopback or link-local address unless ALLOW_PRIVATE_NETWORKS lists it; 30 s to answer, 120 s in all; redirects are not followed)',
+      example: 'https://example.com/invoice.pdf',
+    }),
     data: z.string().optional().openapi({
       description:
         'The file in base64 (standard alphabet). A JSON body is at most 24 MiB: send larger files with `url` or as multipart/form-data',
@@ -879,15 +880,11 @@ export const TEMPLATE_TYPES = ['text', ...MEDIA_MESSAGE_TYPES] as const
 /** A media template's file: always a URL, fetched at each send that uses the template. */
 export const TemplateMediaSchema = z
   .strictObject({
-    url: z
-      .string()
-      .max(2048, 'must be at most 2048 characters')
-      .regex(/^https?:\/\//, 'must be an http(s) URL')
-      .openapi({
-        description:
-          "Fetched by the gateway at each send that uses the template (once per broadcast), under the same rules as a send's `media.url`",
-        example: 'https://example.com/promo.jpg',
-      }),
+    url: mediaUrl.openapi({
+      description:
+        "Fetched by the gateway at each send that uses the template (once per broadcast), under the same rules as a send's `media.url`",
+      example: 'https://example.com/promo.jpg',
+    }),
     mimeType: z.string().max(255, 'must be at most 255 characters').optional().openapi({
       description: "The file's type; sniffed from its bytes when absent",
     }),
