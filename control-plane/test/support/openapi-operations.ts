@@ -62,6 +62,11 @@ export function resolveSchema(document: OpenApiDocument, schema: JsonSchema): Js
     if (!target) throw new Error(`unresolvable $ref ${current.$ref}`)
     current = target as JsonSchema
   }
+  // A reference with its own annotations (`allOf: [{$ref}, {description}]`) is the referenced schema.
+  if (current.allOf?.length) {
+    const { allOf, ...own } = current
+    return Object.assign({}, ...allOf.map((part) => resolveSchema(document, part)), own)
+  }
   return current
 }
 
