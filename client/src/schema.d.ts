@@ -1373,8 +1373,10 @@ export interface components {
                 options: string[];
                 selectableCount: number;
             };
-            /** @description The quoted message's WhatsApp id */
+            /** @description The quoted message (`msg_…`), when this session has it (sent or received through the gateway) */
             replyTo?: string;
+            /** @description The quoted message's WhatsApp id */
+            replyToWaMessageId?: string;
             /** @description Phones mentioned in the text */
             mentions?: string[];
             media?: components["schemas"]["MessageMedia"];
@@ -1978,6 +1980,8 @@ export interface components {
             reactions?: components["schemas"]["MessageReactionBy"][];
             /** @description The quoted message (`msg_…`) */
             replyTo?: string;
+            /** @description A received message's quote: the quoted message's WhatsApp id */
+            replyToWaMessageId?: string;
             mentions?: string[];
             media?: components["schemas"]["MessageMedia"] & unknown;
             caption?: string;

@@ -69,8 +69,10 @@ export type InboundMessage = {
   reaction?: MessageReaction
   /** When `type` is `poll`: its question and options. */
   poll?: MessagePoll
-  /** The id of the message this one quotes. */
+  /** Our id (`msg_…`) of the message this one quotes, when this session stored it. */
   replyTo?: string
+  /** The WhatsApp id of the message this one quotes (always there when it quotes one). */
+  replyToWaMessageId?: string
   /** Phones mentioned in the text. */
   mentions?: string[]
   /** A media message's file (`GET …/messages/{id}/media` gives its bytes). */

@@ -739,6 +739,10 @@ export const MessageSchema = z
       .optional()
       .openapi({ description: 'The reactions the message has, one per phone' }),
     replyTo: z.string().optional().openapi({ description: 'The quoted message (`msg_…`)' }),
+    replyToWaMessageId: z
+      .string()
+      .optional()
+      .openapi({ description: "A received message's quote: the quoted message's WhatsApp id" }),
     mentions: z.array(z.string()).optional(),
     media: MessageMediaSchema.optional().openapi({
       description:
@@ -1332,7 +1336,11 @@ export const InboundMessageSchema = z
       .object({ question: z.string(), options: z.array(z.string()), selectableCount: z.number().int() })
       .optional()
       .openapi({ description: 'When `type` is `poll`: its question, options and how many a voter may pick' }),
-    replyTo: z.string().optional().openapi({ description: "The quoted message's WhatsApp id" }),
+    replyTo: z.string().optional().openapi({
+      description:
+        'The quoted message (`msg_…`), when this session has it (sent or received through the gateway)',
+    }),
+    replyToWaMessageId: z.string().optional().openapi({ description: "The quoted message's WhatsApp id" }),
     mentions: z.array(z.string()).optional().openapi({ description: 'Phones mentioned in the text' }),
     media: MessageMediaSchema.optional().openapi({
       description:

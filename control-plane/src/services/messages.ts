@@ -64,6 +64,7 @@ export type MessageView = {
   revoked?: true
   reactions?: MessageReactionBy[]
   replyTo?: string
+  replyToWaMessageId?: string
   mentions?: string[]
   sendAt?: string
   broadcastId?: string

@@ -244,6 +244,24 @@ describe.each([
       (await sim.inbox(contact)).find((message) => message.text === reply),
     )
     expect(seen).toMatchObject({ group: groupJid, quoted: { id, participant: `${contact}@s.whatsapp.net` } })
+    // The first session gets the reply too: it names the quoted message by the first session's own id
+    // for it (it stored the contact's text), and by its WhatsApp id.
+    const atFirst = await hooks.waitFor(
+      'the reply at the first session',
+      upsertOf(first.id, (m) => m.text === reply),
+    )
+    const firstHistory = await tenant.GET('/v1/sessions/{sessionId}/chats/{chatId}/messages', {
+      params: { path: { sessionId: first.id, chatId: groupJid } },
+    })
+    const quotedAtFirst = firstHistory.data!.data.find((message) => message.text === text)!
+    expect(quotedAtFirst.id).not.toBe(quoted.id)
+    expect(messagesOf(atFirst).find((m) => m.text === reply)).toMatchObject({
+      replyTo: quotedAtFirst.id,
+      replyToWaMessageId: id,
+    })
+    // The row, written with the event, keeps both.
+    const stored = firstHistory.data!.data.find((message) => message.text === reply)
+    expect(stored).toMatchObject({ replyTo: quotedAtFirst.id, replyToWaMessageId: id })
   })
 
   it('refuses bad input naming the field, and a session that is not connected', async () => {

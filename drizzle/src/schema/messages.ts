@@ -19,6 +19,8 @@ export type MessageContent = {
   contacts?: MessageContact[]
   reaction?: MessageReaction
   replyTo?: string
+  /** A received message's quote as WhatsApp names it (`replyTo` is ours, when the quoted one is stored). */
+  replyToWaMessageId?: string
   mentions?: string[]
   poll?: MessagePoll
   /**

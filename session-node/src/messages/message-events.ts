@@ -67,7 +67,18 @@ export function receivedMessageRows(
 ): ReceivedMessageRow[] {
   const received = messages.filter((message) => !message.fromMe && message.waMessageId)
   return received.map((message) => {
-    const { location, contacts, reaction, poll, replyTo, mentions, media, caption, voiceNote } = message
+    const {
+      location,
+      contacts,
+      reaction,
+      poll,
+      replyTo,
+      replyToWaMessageId,
+      mentions,
+      media,
+      caption,
+      voiceNote,
+    } = message
     const { mediaSource, pollSecret } = rowOnly?.get(message.waMessageId) ?? {}
     const content = {
       location,
@@ -76,6 +87,7 @@ export function receivedMessageRows(
       poll,
       ...(poll && pollSecret ? { pollSecret: pollSecret.toString('base64') } : {}),
       replyTo,
+      replyToWaMessageId,
       mentions,
       media,
       caption,
@@ -113,15 +125,41 @@ export async function recordInboundMessages(
     rowOnly?: ReadonlyMap<string, RowOnly>
   },
 ): Promise<AppendResult> {
+  const messages = await withReplyIds(database, input.sessionId, input.messages)
   const target = {
     sessionId: input.sessionId,
     epoch: input.epoch,
-    events: [{ type: 'messages.upsert' as const, data: { messages: input.messages } }],
-    received: receivedMessageRows(input.messages, input.rowOnly),
+    events: [{ type: 'messages.upsert' as const, data: { messages } }],
+    received: receivedMessageRows(messages, input.rowOnly),
   }
   if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database, target, input.claimLeaseMs)
   const envelopes = await appendEvents(database.db, target)
   return { envelopes, claimed: [], unclaimed: true }
+}
+
+/**
+ * The messages with `replyTo` set to our id of the message each quotes, when the session stored it
+ * (sent through the gateway or received by it); one look-up for all the quotes of a batch.
+ */
+async function withReplyIds(
+  database: DatabaseHandle,
+  sessionId: string,
+  messages: InboundMessage[],
+): Promise<InboundMessage[]> {
+  const quoted = [...new Set(messages.flatMap((message) => message.replyToWaMessageId ?? []))]
+  if (quoted.length === 0) return messages
+  const rows = await database.rows<{ id: string; wa_message_id: string }>(sql`
+    SELECT DISTINCT ON (wa_message_id) id, wa_message_id FROM messages
+    WHERE session_id = ${sessionId} AND wa_message_id IN (${sql.join(
+      quoted.map((waMessageId) => sql`${waMessageId}`),
+      sql`, `,
+    )})
+    ORDER BY wa_message_id, id`)
+  const ours = new Map(rows.map((row) => [row.wa_message_id, row.id]))
+  return messages.map((message) => {
+    const id = message.replyToWaMessageId && ours.get(message.replyToWaMessageId)
+    return id ? { ...message, replyTo: id } : message
+  })
 }
 
 /**

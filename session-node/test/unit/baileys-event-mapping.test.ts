@@ -200,7 +200,7 @@ describe('Baileys events → provider events', () => {
     expect(reply).toMatchObject({
       type: 'text',
       text: 'ya @6285800000001',
-      replyTo: 'OUT9',
+      replyToWaMessageId: 'OUT9',
       mentions: ['6285800000001'],
     })
     const quotedLocation = received('Q2', {
@@ -209,7 +209,7 @@ describe('Baileys events → provider events', () => {
     expect(quotedLocation).toMatchObject({
       type: 'location',
       location: { latitude: 1, longitude: 2 },
-      replyTo: 'IN7',
+      replyToWaMessageId: 'IN7',
     })
     expect(received('T1', { conversation: 'plain' })).toEqual({
       id: 'T1',

@@ -99,7 +99,7 @@ export function toInboundMessage(message: WAMessage, ownJid: string | undefined)
       selectableCount: poll.selectableOptionsCount ?? 0,
     }
   const context = contextOf(content, contentType)
-  if (context?.stanzaId) item.replyTo = context.stanzaId
+  if (context?.stanzaId) item.replyToWaMessageId = context.stanzaId
   const mentions = (context?.mentionedJid ?? [])
     .map((jid) => phoneFromJid(jid))
     .filter((phone) => phone !== undefined)
