@@ -40,14 +40,9 @@ export const CloseCode = {
 /** The credentials and Signal keys a connection logs in with (Postgres-backed, fenced by the epoch). */
 export type ConnectionAuth = PostgresAuthState['state']
 
-/** A received message's media, downloadable through the connection that received it. Opaque. */
-export type MediaRef = { readonly mimetype: string | undefined }
-
 export type ReceivedMessage = {
   /** What the tenant sees (the `messages.upsert` item). */
   message: InboundMessage
-  /** Present when the message carries media. */
-  media?: MediaRef
   /** A poll's `messageSecret`: votes on it are encrypted with it. Kept out of `message` (never shown). */
   pollSecret?: Buffer
   /** Where its media file is and its key, stored with the message to download it later. */
@@ -210,7 +205,6 @@ export type ProviderConnection = {
    * when it could not be sent (RecipientNotOnWhatsApp when the number has no account).
    */
   send(message: OutboundMessage): Promise<SentMedia | undefined>
-  downloadMedia(media: MediaRef): Promise<Buffer>
   /** A new message id in WhatsApp's format for this account (recipients de-duplicate by it). */
   newMessageId(): string
   /** Unlinks this device from the phone. */

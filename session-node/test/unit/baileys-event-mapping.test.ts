@@ -2,7 +2,6 @@ import { proto, type WAMessage } from '@whiskeysockets/baileys'
 import { describe, expect, it } from 'vitest'
 import {
   contactFromVcard,
-  sourceOf,
   toChatInfos,
   toContactInfos,
   toInboundMessage,
@@ -116,20 +115,32 @@ describe('Baileys events → provider events', () => {
     ])
   })
 
-  it('gives a media message a reference to download it by, never serialised with the message', () => {
+  it("keeps where a media message's file is and its key beside the message, never in it", () => {
+    const mediaKey = Buffer.alloc(32, 7)
     const image: WAMessage = {
       key: { remoteJid: contact, fromMe: false, id: 'IMG1' },
-      message: { imageMessage: { caption: 'x-ray', mimetype: 'image/jpeg' } },
+      message: {
+        imageMessage: { caption: 'x-ray', mimetype: 'image/jpeg', mediaKey, directPath: '/v/t62/abc' },
+      },
       messageTimestamp: 1_700_000_000,
     }
     const [event] = toProviderEvents({ 'messages.upsert': { type: 'notify', messages: [image] } }, ownJid)
     if (event?.type !== 'messages') throw new Error(`expected messages, got ${event?.type}`)
     const [received] = event.messages
     expect(received?.message).toMatchObject({ id: 'IMG1', type: 'image', text: 'x-ray' })
-    expect(received?.media?.mimetype).toBe('image/jpeg')
-    expect(sourceOf(received!.media!)).toBe(image)
-    expect(JSON.parse(JSON.stringify(received!.media))).toEqual({ mimetype: 'image/jpeg' })
-    expect(sourceOf({ mimetype: 'image/jpeg' })).toBeUndefined()
+    expect(received?.mediaSource).toEqual({
+      keyType: 'image',
+      directPath: '/v/t62/abc',
+      url: null,
+      mediaKey: mediaKey.toString('base64'),
+      mimeType: 'image/jpeg',
+    })
+    expect(JSON.stringify(received?.message)).not.toContain(mediaKey.toString('base64'))
+    // Without a key there is nothing to download it with.
+    const keyless = { ...image, message: { imageMessage: { mimetype: 'image/jpeg' } } }
+    const [again] = toProviderEvents({ 'messages.upsert': { type: 'notify', messages: [keyless] } }, ownJid)
+    if (again?.type !== 'messages') throw new Error(`expected messages, got ${again?.type}`)
+    expect(again.messages[0]).not.toHaveProperty('mediaSource')
   })
 
   it('maps a location, a shared contact, a reaction, a quote and mentions to their fields', () => {

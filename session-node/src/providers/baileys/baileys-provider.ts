@@ -8,7 +8,6 @@ import type { Config, MessageContact } from '@wa-cluster/shared'
 import makeWASocket, {
   type AnyMessageContent,
   Browsers,
-  downloadMediaMessage,
   generateMessageIDV2,
   generateWAMessage,
   proto,
@@ -28,7 +27,7 @@ import {
 } from '../provider.js'
 import { captureStorages, releaseStorages } from './async-context.js'
 import { baileysChatActions } from './baileys-chat-actions.js'
-import { sourceOf, toProviderEvents, toReceivedMessage } from './event-mapping.js'
+import { toProviderEvents, toReceivedMessage } from './event-mapping.js'
 import { pollVotesOf } from './poll-votes.js'
 
 export type BaileysProviderConfig = Pick<Config, 'WA_WS_URL' | 'BAILEYS_LOG_LEVEL'> &
@@ -179,16 +178,6 @@ function openBaileysConnection(
       })
       if (content.kind !== 'media' || !sent?.message) return undefined
       return { uploaded: Buffer.from(proto.Message.encode(sent.message).finish()).toString('base64') }
-    },
-    async downloadMedia(media) {
-      const source = sourceOf(media)
-      if (!source) throw new Error('this media was not received through a Baileys connection')
-      return downloadMediaMessage(
-        source,
-        'buffer',
-        {},
-        { reuploadRequest: socket.updateMediaMessage, logger: baileysLogger as never },
-      )
     },
     // The same id Baileys would choose itself (derived from the account and the time, plus randomness).
     newMessageId: () => generateMessageIDV2(auth.creds.me?.id),

@@ -18,13 +18,7 @@ import {
   type WAMessageKey,
   WAMessageStubType,
 } from '@whiskeysockets/baileys'
-import type {
-  MediaRef,
-  MessageChange,
-  MessageStatusUpdate,
-  ProviderEvent,
-  ReceivedMessage,
-} from '../provider.js'
+import type { MessageChange, MessageStatusUpdate, ProviderEvent, ReceivedMessage } from '../provider.js'
 
 // Baileys' events → the provider events a runner understands.
 
@@ -37,18 +31,8 @@ const CHANGES = new Set(['pollUpdateMessage'])
 /** Content types of a poll (v3 is single choice, v2 an announcement group's). */
 const POLLS = ['pollCreationMessage', 'pollCreationMessageV2', 'pollCreationMessageV3'] as const
 
-/** Content types whose media `downloadMediaMessage` can fetch. */
+/** Content types of a media message (its file is downloaded on demand from where `mediaSourceOf` says). */
 const MEDIA = new Set(['imageMessage', 'videoMessage', 'audioMessage', 'documentMessage', 'stickerMessage'])
-
-/** The Baileys message behind a MediaRef this provider made (a symbol: never serialised or logged). */
-const SOURCE = Symbol('baileys message')
-
-export type BaileysMediaRef = MediaRef & { readonly [SOURCE]: WAMessage }
-
-/** The Baileys message a MediaRef stands for, or undefined when another provider made it. */
-export function sourceOf(media: MediaRef): WAMessage | undefined {
-  return (media as Partial<BaileysMediaRef>)[SOURCE]
-}
 
 /** Maps a Baileys message to the public `messages.upsert` item; undefined for protocol plumbing. */
 export function toInboundMessage(message: WAMessage, ownJid: string | undefined): InboundMessage | undefined {
@@ -201,15 +185,10 @@ export function toReceivedMessage(
 ): ReceivedMessage | undefined {
   const item = toInboundMessage(message, ownJid)
   if (!item) return undefined
-  const content = normalizeMessageContent(message.message)
-  const contentType = getContentType(content ?? undefined)
   const pollSecret = item.poll ? message.message?.messageContextInfo?.messageSecret : undefined
   if (pollSecret?.length) return { message: item, pollSecret: Buffer.from(pollSecret) }
-  if (!content || !contentType || !MEDIA.has(contentType)) return { message: item }
-  const media = content[contentType as 'imageMessage'] as { mimetype?: string | null } | null | undefined
-  const ref: BaileysMediaRef = { mimetype: media?.mimetype ?? undefined, [SOURCE]: message }
   const mediaSource = mediaSourceOf(message)
-  return { message: item, media: ref, ...(mediaSource ? { mediaSource } : {}) }
+  return { message: item, ...(mediaSource ? { mediaSource } : {}) }
 }
 
 /** Baileys' numeric receipt status → the public message status; undefined for `pending`. */
