@@ -476,9 +476,12 @@ export async function sendMessage({
       'body.reaction.messageId',
     )
   await requireSendable(ctx, session)
+  // Counted before a media file is fetched or stored: a client past its limit makes the gateway do
+  // no work for it (a send refused after this point still counts, as any accepted request would).
+  await countSend({ ctx, tenantId, sessionId, limits })
   const messageId = uploaded?.messageId ?? newId('msg')
   // The file is stored before the row, so the owner never claims a message whose file is partial; it
-  // goes again whenever the row is not written (a refusal, a limit, a concurrent twin, an error).
+  // goes again whenever the row is not written (a refusal, a concurrent twin, an error).
   if (mediaType)
     content!.media = await storeSendMedia(ctx, {
       fileKey: messageId,
@@ -501,7 +504,6 @@ export async function sendMessage({
         !!content?.voiceNote,
         uploaded ? 'body.mimeType' : 'body.media.mimeType',
       )
-    await countSend({ ctx, tenantId, sessionId, limits })
     const now = new Date()
     const rows = await ctx.database.db
       .insert(messages)

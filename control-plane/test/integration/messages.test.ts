@@ -1,3 +1,5 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { registerNode } from '@wa-cluster/core'
 import { authCreds, messages, sessions } from '@wa-cluster/db'
 import { eq } from 'drizzle-orm'
@@ -190,6 +192,26 @@ describe('sending messages', () => {
       expect(refused.status).toBe(429)
       expect(refused.body.error.code).toBe('rate_limited')
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      // Past the limit, a media URL is not even fetched.
+      let fetched = 0
+      const files = http.createServer((_request, response) => {
+        fetched++
+        response
+          .writeHead(200, { 'content-type': 'image/jpeg' })
+          .end(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1]))
+      })
+      await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve))
+      try {
+        const url = `http://127.0.0.1:${(files.address() as AddressInfo).port}/x.jpg`
+        const media = await limited.call('POST', path, {
+          key: tenantKey,
+          body: { to: '6281234567890', type: 'image', media: { url } },
+        })
+        expect(media.status).toBe(429)
+        expect(fetched).toBe(0)
+      } finally {
+        files.close()
+      }
     } finally {
       await limited.close()
     }
