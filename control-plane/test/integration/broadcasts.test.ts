@@ -1,3 +1,4 @@
+import { deleteSettledMediaChunks } from '@wa-cluster/core'
 import { broadcasts, messages } from '@wa-cluster/db'
 import { and, asc, eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -395,6 +396,38 @@ describe('broadcasts', () => {
       sql`SELECT count(*)::int AS count FROM media_chunks WHERE starts_with(message_id, ${`${response.body.id}/`})`,
     )
     expect(left?.count).toBe(0)
+  })
+
+  it("the leftover sweep spares a live broadcast's files and takes an ended one's", async () => {
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(1000, 3)])
+    const response = await create({
+      recipients: [
+        { to: '081234500011', type: 'image', media: { data: png.toString('base64') } },
+        { to: '081234500012', type: 'image', media: { data: png.toString('base64') } },
+      ],
+      delayMs: 1000,
+    })
+    expect(response.status).toBe(202)
+    const id = response.body.id as string
+    const pieces = async (key: string) => {
+      const [row] = await api.ctx.database.rows<{ count: number }>(
+        sql`SELECT count(*)::int AS count FROM media_chunks WHERE message_id = ${key}`,
+      )
+      return row!.count
+    }
+    // A file of no message at all (a request that died half-way) is a leftover.
+    await api.ctx.database.rows(
+      sql`INSERT INTO media_chunks (message_id, seq, data) VALUES ('msg_0leftover', 0, decode('00', 'hex'))`,
+    )
+    expect((await api.call('POST', `/v1/broadcasts/${id}/pause`, { key })).status).toBe(200)
+    // Everything counts as old enough here: only what the files belong to decides.
+    await deleteSettledMediaChunks(api.ctx.database, -60_000)
+    expect(await pieces(`${id}/0`)).toBe(1)
+    expect(await pieces('msg_0leftover')).toBe(0)
+    // Ended without deleting its file (its node died right after the last send): the sweep takes it.
+    await api.ctx.database.db.update(broadcasts).set({ status: 'completed' }).where(eq(broadcasts.id, id))
+    await deleteSettledMediaChunks(api.ctx.database, -60_000)
+    expect(await pieces(`${id}/0`)).toBe(0)
   })
 
   it('lists bad media rows by index, and a file that cannot be had by each row that sends it', async () => {
