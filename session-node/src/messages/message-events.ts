@@ -57,6 +57,20 @@ export type RowOnly = {
   pollSecret?: Buffer
 }
 
+/** The fields of a received message its row keeps in `content` (the rest are columns). */
+const CONTENT_FIELDS = [
+  'location',
+  'contacts',
+  'reaction',
+  'poll',
+  'replyTo',
+  'replyToWaMessageId',
+  'mentions',
+  'media',
+  'caption',
+  'voiceNote',
+] as const satisfies readonly (keyof InboundMessage)[]
+
 /**
  * The history rows of received messages: one each, except our own (`fromMe`: sent by this gateway,
  * whose rows exist already, or from the phone itself). `rowOnly` by WhatsApp id.
@@ -67,32 +81,11 @@ export function receivedMessageRows(
 ): ReceivedMessageRow[] {
   const received = messages.filter((message) => !message.fromMe && message.waMessageId)
   return received.map((message) => {
-    const {
-      location,
-      contacts,
-      reaction,
-      poll,
-      replyTo,
-      replyToWaMessageId,
-      mentions,
-      media,
-      caption,
-      voiceNote,
-    } = message
     const { mediaSource, pollSecret } = rowOnly?.get(message.waMessageId) ?? {}
-    const content = {
-      location,
-      contacts,
-      reaction,
-      poll,
-      ...(poll && pollSecret ? { pollSecret: pollSecret.toString('base64') } : {}),
-      replyTo,
-      replyToWaMessageId,
-      mentions,
-      media,
-      caption,
-      voiceNote,
-    }
+    const content: Record<string, unknown> = Object.fromEntries(
+      CONTENT_FIELDS.map((field) => [field, message[field]]),
+    )
+    if (message.poll && pollSecret) content.pollSecret = pollSecret.toString('base64')
     const present = Object.fromEntries(Object.entries(content).filter(([, value]) => value !== undefined))
     return {
       id: nextReceivedMessageId(),
