@@ -14,7 +14,6 @@ import {
   type BroadcastCounts,
   type BroadcastStatus,
   Conflict,
-  isMediaMessageType,
   type MediaMessageType,
   type MessageError,
   type MessageErrorCode,
@@ -32,7 +31,7 @@ import {
 } from '@wa-cluster/shared'
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
-import { decodeMediaData, mediaSendContentOf, type SendMediaInput, storeSendMedia } from './message-media.js'
+import { mediaSendOf, type SendMediaInput, storeSendMedia } from './message-media.js'
 import {
   checkMetadata,
   contentOf,
@@ -251,13 +250,10 @@ async function checkRecipients(
       const { metadata: asked, ...message } = recipient
       const metadata = checkMetadata(asked, field)
       const rendered = renderInputTemplate(message, loaded, field, input.template)
-      const mediaType =
-        rendered.type !== undefined && isMediaMessageType(rendered.type) ? rendered.type : undefined
-      if (mediaType) {
-        const content: MessageContent = mediaSendContentOf(rendered, mediaType, false, field)
+      const mediaSend = mediaSendOf(rendered, false, field)
+      if (mediaSend) {
+        const { type: mediaType, content, decoded } = mediaSend
         const media = rendered.media!
-        const decoded =
-          media.data !== undefined ? decodeMediaData(media.data, mediaType, `${field}.media.data`) : undefined
         // Rows that send the same file the same way share one stored copy.
         const source = decoded ? createHash('sha256').update(decoded).digest('hex') : media.url
         const key = JSON.stringify([mediaType, source, media.mimeType, media.fileName])
@@ -325,6 +321,16 @@ async function storeBroadcastFiles(
 ): Promise<void> {
   if (files.length === 0) return
   const bad: BadRow[] = []
+  /** A refusal of row `index`'s file (`what`: `media.url`…), named as its template's when it took the file from one. */
+  const refuseRow = (index: number, fromTemplate: string | undefined, what: string, reason: string) => {
+    const field = `body.recipients.${index}`
+    const named = templateMediaRefusal(
+      new ValidationFailed(`${field}.${what}`, reason),
+      field,
+      fromTemplate,
+    ) as ValidationFailed
+    bad.push({ index, field: named.field, reason: named.message })
+  }
   let failure: unknown
   let next = 0
   const storeNext = async (): Promise<void> => {
@@ -344,15 +350,7 @@ async function storeBroadcastFiles(
         for (const { index, fromTemplate } of file.rows) {
           const content = rows[index]!.content!
           const refusal = mimeTypeRefusal(file.type, media.mimeType, !!content.voiceNote)
-          if (refusal) {
-            const field = `body.recipients.${index}`
-            const error = templateMediaRefusal(
-              new ValidationFailed(`${field}.media.mimeType`, refusal),
-              field,
-              fromTemplate,
-            ) as ValidationFailed
-            bad.push({ index, field: error.field, reason: error.message })
-          }
+          if (refusal) refuseRow(index, fromTemplate, 'media.mimeType', refusal)
           content.media = media
           content.mediaFile = fileKey
         }
@@ -362,18 +360,9 @@ async function storeBroadcastFiles(
           return
         }
         // The file's refusal, named for each row that sends it.
-        const prefix = `body.recipients.${first}.`
-        const what = error.field.slice(prefix.length)
+        const what = error.field.slice(`body.recipients.${first}.`.length)
         const reason = error.message.slice(error.field.length + 1)
-        for (const { index, fromTemplate } of file.rows) {
-          const field = `body.recipients.${index}`
-          const named = templateMediaRefusal(
-            new ValidationFailed(`${field}.${what}`, reason),
-            field,
-            fromTemplate,
-          ) as ValidationFailed
-          bad.push({ index, field: named.field, reason: named.message })
-        }
+        for (const { index, fromTemplate } of file.rows) refuseRow(index, fromTemplate, what, reason)
       }
     }
   }

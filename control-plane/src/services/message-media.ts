@@ -14,6 +14,7 @@ import {
 } from '@wa-cluster/core'
 import {
   formatBytes,
+  isMediaMessageType,
   MEDIA_SIZE_LIMITS,
   type MediaMessageType,
   type MessageMedia,
@@ -107,6 +108,24 @@ function whatsAppAgentOf(ctx: ControlPlaneContext): Agent {
   return agent
 }
 
+/** The refusal of a URL whose host is on a network the operator did not allow. */
+function privateTarget(field: string, why: string): ValidationFailed {
+  return new ValidationFailed(
+    field,
+    `must not target a private network (${why}); an operator can allow it with ALLOW_PRIVATE_NETWORKS`,
+  )
+}
+
+/**
+ * Checks a URL the gateway will fetch before anything else: one it can parse, whose host (when it is
+ * an address) is not on a network the operator did not allow. ValidationFailed naming `field`.
+ */
+export function checkMediaUrl(ctx: ControlPlaneContext, url: string, field: string): void {
+  if (!URL.canParse(url)) throw new ValidationFailed(field, 'is not a valid URL')
+  const refused = ctx.outboundPolicy.refuseHost(new URL(url).hostname)
+  if (refused) throw privateTarget(field, refused)
+}
+
 /**
  * Fetches `url` and streams the body into the pieces of `fileKey`. The refusals name `field`: a
  * private target, a status other than 200 (redirects are not followed), a timeout, too large.
@@ -118,13 +137,7 @@ async function fetchMediaUrl(
   type: MediaMessageType,
   field: string,
 ): Promise<{ file: StoredMediaFile; contentType?: string }> {
-  if (!URL.canParse(url)) throw new ValidationFailed(field, 'is not a valid URL')
-  const refused = ctx.outboundPolicy.refuseHost(new URL(url).hostname)
-  if (refused)
-    throw new ValidationFailed(
-      field,
-      `must not target a private network (${refused}); an operator can allow it with ALLOW_PRIVATE_NETWORKS`,
-    )
+  checkMediaUrl(ctx, url, field)
   let response: Awaited<ReturnType<typeof request>>
   try {
     response = await request(url, {
@@ -135,11 +148,7 @@ async function fetchMediaUrl(
     })
   } catch (error) {
     const refusal = outboundRefusalOf(error)
-    if (refusal)
-      throw new ValidationFailed(
-        field,
-        `must not target a private network (${refusal}); an operator can allow it with ALLOW_PRIVATE_NETWORKS`,
-      )
+    if (refusal) throw privateTarget(field, refusal)
     throw new ValidationFailed(field, `could not be fetched: ${(error as Error).message}`)
   }
   if (response.statusCode !== 200) {
@@ -232,7 +241,7 @@ export async function storeSendMedia(
 }
 
 /** The fields of a media send besides its file, or the field that is wrong. */
-export function mediaSendContentOf(
+function mediaSendContentOf(
   input: {
     text?: string
     location?: unknown
@@ -277,6 +286,32 @@ export function mediaSendContentOf(
     ...(input.caption !== undefined ? { caption: input.caption } : {}),
     ...(input.voiceNote ? { voiceNote: true } : {}),
     ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
+  }
+}
+
+/**
+ * A media send's kind, its fields besides the file and its decoded `data`, or the field that is
+ * wrong; undefined for a send of another kind. Refusals name `<prefix>.…`.
+ */
+export function mediaSendOf(
+  input: Parameters<typeof mediaSendContentOf>[0] & { type?: string },
+  uploaded: boolean,
+  prefix = 'body',
+):
+  | {
+      type: MediaMessageType
+      content: ReturnType<typeof mediaSendContentOf>
+      decoded: Buffer | undefined
+    }
+  | undefined {
+  const type = input.type !== undefined && isMediaMessageType(input.type) ? input.type : undefined
+  if (!type) return undefined
+  const content = mediaSendContentOf(input, type, uploaded, prefix)
+  const data = input.media?.data
+  return {
+    type,
+    content,
+    decoded: data !== undefined ? decodeMediaData(data, type, `${prefix}.media.data`) : undefined,
   }
 }
 

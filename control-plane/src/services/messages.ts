@@ -29,9 +29,8 @@ import { and, eq } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
 import {
   checkMediaType,
-  decodeMediaData,
   mediaFingerprint,
-  mediaSendContentOf,
+  mediaSendOf,
   type SendMediaInput,
   storeSendMedia,
   type UploadedMedia,
@@ -207,11 +206,8 @@ export function contentOf(
 } {
   const type = input.type ?? (input.text !== undefined ? 'text' : undefined)
   if (!type) throw new ValidationFailed(`${field}.text`, 'is required unless a type or template is given')
-  if (isMediaMessageType(type))
-    throw new ValidationFailed(
-      `${field}.type`,
-      `${type} messages are sent one at a time (POST /v1/sessions/{sessionId}/messages), not in a broadcast`,
-    )
+  // Callers take media sends aside first (mediaSendOf), whose content and file are checked there.
+  if (isMediaMessageType(type)) throw new Error(`contentOf was given a ${type} send: use mediaSendOf`)
   for (const mediaField of ['media', 'caption', 'voiceNote'] as const)
     if (input[mediaField] !== undefined)
       throw new ValidationFailed(`${field}.${mediaField}`, `is not allowed when type is ${type}`)
@@ -419,20 +415,17 @@ export async function sendMessage({
   const loaded =
     input.template && !uploaded ? await loadTemplates(ctx, tenantId, [input.template]) : new Map()
   const rendered: RenderedInput = uploaded ? input : renderInputTemplate(input, loaded)
-  const mediaType =
-    rendered.type !== undefined && isMediaMessageType(rendered.type) ? rendered.type : undefined
-  if (uploaded && !mediaType)
+  const mediaSend = mediaSendOf(rendered, !!uploaded)
+  if (uploaded && !mediaSend)
     throw new ValidationFailed(
       'body.type',
       'must be image, video, audio, document or sticker with a file part',
     )
-  const { type, content } = mediaType
-    ? { type: mediaType, content: mediaSendContentOf(rendered, mediaType, !!uploaded) as MessageContent }
+  const mediaType = mediaSend?.type
+  const decoded = mediaSend?.decoded
+  const { type, content } = mediaSend
+    ? { type: mediaSend.type, content: mediaSend.content as MessageContent }
     : contentOf(rendered, 'body', defaultCountry)
-  const decoded =
-    mediaType && rendered.media?.data !== undefined
-      ? decodeMediaData(rendered.media.data, mediaType)
-      : undefined
   // A plain text hashes as it always did, so a retry across an upgrade still matches. A template send
   // hashes what was asked (the template and its variables), not the text it rendered to. A media
   // send hashes its file by its bytes' hash (or its URL), never the bytes.

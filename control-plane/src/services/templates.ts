@@ -12,6 +12,7 @@ import {
 } from '@wa-cluster/shared'
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm'
 import type { ControlPlaneContext } from '../context.js'
+import { checkMediaUrl } from './message-media.js'
 
 export type TemplateView = {
   name: string
@@ -64,13 +65,7 @@ function checkedTemplate(
     throw new ValidationFailed('body.body', `is not allowed when type is ${type}: it has no caption`)
   if (body.length > MAX_CAPTION)
     throw new ValidationFailed('body.body', `must be at most ${MAX_CAPTION} characters: it is the caption`)
-  if (!URL.canParse(input.media.url)) throw new ValidationFailed('body.media.url', 'is not a valid URL')
-  const refused = ctx.outboundPolicy.refuseHost(new URL(input.media.url).hostname)
-  if (refused)
-    throw new ValidationFailed(
-      'body.media.url',
-      `must not target a private network (${refused}); an operator can allow it with ALLOW_PRIVATE_NETWORKS`,
-    )
+  checkMediaUrl(ctx, input.media.url, 'body.media.url')
   if (input.media.mimeType !== undefined) {
     const refusal = mimeTypeRefusal(type, input.media.mimeType, false)
     if (refusal) throw new ValidationFailed('body.media.mimeType', refusal)
