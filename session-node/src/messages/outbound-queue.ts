@@ -153,7 +153,8 @@ export async function msUntilNextDue(
   sessionId: string,
 ): Promise<number | undefined> {
   const [row] = await database.rows<{ wait_ms: number | string | null }>(sql`
-    SELECT GREATEST(0, EXTRACT(EPOCH FROM (LEAST(
+    -- GREATEST(0, NULL) is 0, not null: the clamp at 0 is done below, so "nothing waits" stays null.
+    SELECT EXTRACT(EPOCH FROM (LEAST(
       (SELECT min(send_after) FROM messages
         WHERE session_id = ${sessionId} AND status = 'queued' AND direction = 'out' AND broadcast_id IS NULL),
       -- GREATEST and LEAST skip nulls: with no broadcast waiting this must be null, not the pace.
@@ -164,8 +165,8 @@ export async function msUntilNextDue(
         WHERE b.session_id = ${sessionId} AND b.status IN ('scheduled', 'running')
           AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = b.tenant_id AND t.status = 'active')
           AND EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'queued'))
-    ) - now())) * 1000) AS wait_ms`)
-  return row?.wait_ms === null || row?.wait_ms === undefined ? undefined : Number(row.wait_ms)
+    ) - now())) * 1000 AS wait_ms`)
+  return row?.wait_ms === null || row?.wait_ms === undefined ? undefined : Math.max(0, Number(row.wait_ms))
 }
 
 /** A message of the session by our id (what `replyTo` and a reaction name), if it exists. */
