@@ -1,4 +1,4 @@
-import type { DatabaseHandle } from '@wa-cluster/db'
+import { type DatabaseHandle, runStatement } from '@wa-cluster/db'
 import { sql } from 'drizzle-orm'
 import type { SqlExecutor } from '../events/outbox.js'
 
@@ -19,6 +19,40 @@ export type ChatInfo = {
 }
 
 /**
+ * recordChats' upsert as one fixed statement (prepared once per connection: it runs for nearly every
+ * received message, since WhatsApp moves the chat with each). $1 session, $2 epoch, $3 the chats (JSON).
+ * Update what exists, insert the rest: an absent unread count must leave the stored one alone, which an
+ * upsert cannot tell from a given one. A runner's writes go one at a time, so nothing inserts the same
+ * chat in between (DO NOTHING covers a chat the API path touched meanwhile).
+ */
+const RECORD_CHATS = `
+  WITH session AS (
+    SELECT tenant_id FROM sessions WHERE id = $1::text AND epoch = $2::bigint
+  ), input AS (
+    -- A chat WhatsApp named by LID goes under the phone number its contact is mapped to.
+    SELECT COALESCE((SELECT k.jid FROM contacts k WHERE k.session_id = $1::text
+        AND k.lid = r.chat_id AND k.jid LIKE '%@s.whatsapp.net' LIMIT 1), r.chat_id) AS chat_id,
+      r.name, r.unread_count, r.last_activity_at
+    FROM session CROSS JOIN jsonb_to_recordset($3::text::jsonb)
+      AS r (chat_id text, name text, unread_count int, last_activity_at double precision)
+  ), updated AS (
+    UPDATE chats c SET name = COALESCE(i.name, c.name),
+      unread_count = COALESCE(i.unread_count, c.unread_count),
+      last_activity_at = GREATEST(c.last_activity_at, to_timestamp(i.last_activity_at)),
+      updated_at = now()
+    FROM input i WHERE c.session_id = $1::text AND c.chat_id = i.chat_id
+    RETURNING c.chat_id
+  ), inserted AS (
+    INSERT INTO chats (session_id, tenant_id, chat_id, name, unread_count, last_activity_at)
+    SELECT $1::text, session.tenant_id, i.chat_id, i.name, COALESCE(i.unread_count, 0),
+      COALESCE(to_timestamp(i.last_activity_at), 'epoch')
+    FROM input i CROSS JOIN session WHERE i.chat_id NOT IN (SELECT chat_id FROM updated)
+    ON CONFLICT (session_id, chat_id) DO NOTHING
+    RETURNING chat_id
+  )
+  SELECT chat_id FROM updated UNION ALL SELECT chat_id FROM inserted`
+
+/**
  * Upserts chats a session's WhatsApp described (history sync, chat events), fenced by the owner's
  * epoch: the last activity only moves forward, a name or an unread count replaces the stored one.
  * Returns how many rows it wrote (0 when the epoch is stale).
@@ -37,35 +71,11 @@ export async function recordChats(
     unread_count: chat.unreadCount ?? null,
     last_activity_at: chat.lastActivityAt ?? null,
   }))
-  // Update what exists, insert the rest: an absent unread count must leave the stored one alone,
-  // which an upsert cannot tell from a given one. A runner's writes go one at a time, so nothing
-  // inserts the same chat in between (DO NOTHING covers a chat the API path touched meanwhile).
-  const written = await database.rows<{ chat_id: string }>(sql`
-    WITH session AS (
-      SELECT tenant_id FROM sessions WHERE id = ${input.sessionId} AND epoch = ${input.epoch}
-    ), input AS (
-      -- A chat WhatsApp named by LID goes under the phone number its contact is mapped to.
-      SELECT COALESCE((SELECT k.jid FROM contacts k WHERE k.session_id = ${input.sessionId}
-          AND k.lid = r.chat_id AND k.jid LIKE '%@s.whatsapp.net' LIMIT 1), r.chat_id) AS chat_id,
-        r.name, r.unread_count, r.last_activity_at
-      FROM session CROSS JOIN jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS r (chat_id text, name text, unread_count int, last_activity_at double precision)
-    ), updated AS (
-      UPDATE chats c SET name = COALESCE(i.name, c.name),
-        unread_count = COALESCE(i.unread_count, c.unread_count),
-        last_activity_at = GREATEST(c.last_activity_at, to_timestamp(i.last_activity_at)),
-        updated_at = now()
-      FROM input i WHERE c.session_id = ${input.sessionId} AND c.chat_id = i.chat_id
-      RETURNING c.chat_id
-    ), inserted AS (
-      INSERT INTO chats (session_id, tenant_id, chat_id, name, unread_count, last_activity_at)
-      SELECT ${input.sessionId}, session.tenant_id, i.chat_id, i.name, COALESCE(i.unread_count, 0),
-        COALESCE(to_timestamp(i.last_activity_at), 'epoch')
-      FROM input i CROSS JOIN session WHERE i.chat_id NOT IN (SELECT chat_id FROM updated)
-      ON CONFLICT (session_id, chat_id) DO NOTHING
-      RETURNING chat_id
-    )
-    SELECT chat_id FROM updated UNION ALL SELECT chat_id FROM inserted`)
+  const written = await runStatement<{ chat_id: string }>(database, RECORD_CHATS, [
+    input.sessionId,
+    input.epoch,
+    JSON.stringify(rows),
+  ])
   return written.length
 }
 

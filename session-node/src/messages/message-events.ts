@@ -8,7 +8,7 @@ import {
   type NewEvent,
   type ReceivedMessageRow,
 } from '@wa-cluster/core'
-import { type DatabaseHandle, resultRows } from '@wa-cluster/db'
+import { type DatabaseHandle, resultRows, runStatement } from '@wa-cluster/db'
 import {
   type InboundMessage,
   type MediaSource,
@@ -156,6 +156,18 @@ async function withReplyIds(
 }
 
 /**
+ * Whether a received message has its event already (WhatsApp delivers again what it saw no receipt
+ * for): a fixed statement, prepared once per connection, since it runs before every receipt.
+ * $1 session, $2 WhatsApp id, $3 chat.
+ */
+const STORED_ALREADY = `
+  SELECT id FROM events
+  WHERE session_id = $1::text AND type = 'messages.upsert'
+    AND (data -> 'messages' -> 0 ->> 'waMessageId') = $2::text
+    AND (data -> 'messages' -> 0 ->> 'chatId') = $3::text
+  LIMIT 1`
+
+/**
  * Stores one message received from WhatsApp as its own `messages.upsert` event, unless this session
  * already stored it (WhatsApp delivers a message again when the receipt did not go out): the same
  * message never becomes two events. Returns undefined for a repeat.
@@ -170,12 +182,11 @@ export async function recordReceivedMessageOnce(
     rowOnly?: RowOnly
   },
 ): Promise<AppendResult | undefined> {
-  const [stored] = await database.rows<{ id: string }>(sql`
-    SELECT id FROM events
-    WHERE session_id = ${input.sessionId} AND type = 'messages.upsert'
-      AND (data -> 'messages' -> 0 ->> 'waMessageId') = ${input.message.waMessageId}
-      AND (data -> 'messages' -> 0 ->> 'chatId') = ${input.message.chatId}
-    LIMIT 1`)
+  const [stored] = await runStatement<{ id: string }>(database, STORED_ALREADY, [
+    input.sessionId,
+    input.message.waMessageId,
+    input.message.chatId,
+  ])
   if (stored) return undefined
   const { rowOnly, ...rest } = input
   return recordInboundMessages(database, {

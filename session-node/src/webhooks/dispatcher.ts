@@ -98,6 +98,39 @@ const RECORD_SETTLED = `
     last_error = $4::text
   WHERE id = $1::text AND delivery = 'pending' AND attempts = $2::int AND ${SKIP_WAL_FLUSH_TEXT}`
 
+/**
+ * The claim of due events, as one fixed statement (prepared once per connection: under load it runs
+ * for most events, whenever an append found an earlier event of its session still pending).
+ * $1 tenants to skip (saturated), $2 batch size, $3 lease (ms).
+ */
+const CLAIM_DUE_EVENTS = `
+  WITH due AS (
+    SELECT e.id FROM events e
+    WHERE e.delivery = 'pending' AND e.next_attempt_at <= now() AND e.tenant_id <> ALL($1::text[])
+      AND ${SKIP_WAL_FLUSH_TEXT}
+      AND NOT EXISTS (
+        SELECT 1 FROM events earlier
+        WHERE earlier.session_id = e.session_id AND earlier.delivery = 'pending' AND earlier.seq < e.seq
+          AND earlier.next_attempt_at > now())
+    ORDER BY e.next_attempt_at, e.session_id, e.seq
+    LIMIT $2::int
+    FOR UPDATE OF e SKIP LOCKED
+  ), claimed AS (
+    UPDATE events SET attempts = events.attempts + 1,
+      next_attempt_at = now() + $3::int * interval '1 millisecond'
+    FROM due WHERE events.id = due.id
+    RETURNING events.id, events.type, events.tenant_id, events.session_id, events.seq, events.data,
+      events.attempts, events.occurred_at
+  )
+  SELECT c.id, c.type, c.tenant_id, c.session_id, c.seq, c.data, c.attempts,
+    to_json(c.occurred_at) #>> '{}' AS occurred_at,
+    -- Read before this statement's update: every earlier pending event of the session, claimed or not.
+    (SELECT count(*) FROM events earlier
+      WHERE earlier.session_id = c.session_id AND earlier.delivery = 'pending' AND earlier.seq < c.seq) AS earlier_pending,
+    w.url, w.events AS webhook_events, w.secret_sealed, w.previous_secret_sealed,
+    w.previous_secret_expires_at > now() AS previous_secret_valid
+  FROM claimed c LEFT JOIN webhooks w ON w.tenant_id = c.tenant_id`
+
 function jsonValue(value: unknown): unknown {
   return typeof value === 'string' ? JSON.parse(value) : value
 }
@@ -329,33 +362,11 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     const saturated = [...runsPerTenant]
       .filter(([, count]) => count >= maxInFlightPerTenant)
       .map(([tenantId]) => tenantId)
-    const skipTenants = saturated.length > 0 ? sql`AND e.tenant_id NOT IN ${saturated}` : sql``
-    return database.rows<ClaimedEventRow>(sql`
-      WITH due AS (
-        SELECT e.id FROM events e
-        WHERE e.delivery = 'pending' AND e.next_attempt_at <= now() ${skipTenants} AND ${SKIP_WAL_FLUSH}
-          AND NOT EXISTS (
-            SELECT 1 FROM events earlier
-            WHERE earlier.session_id = e.session_id AND earlier.delivery = 'pending' AND earlier.seq < e.seq
-              AND earlier.next_attempt_at > now())
-        ORDER BY e.next_attempt_at, e.session_id, e.seq
-        LIMIT ${claimBatchSize}
-        FOR UPDATE OF e SKIP LOCKED
-      ), claimed AS (
-        UPDATE events SET attempts = events.attempts + 1,
-          next_attempt_at = now() + ${claimLeaseMs} * interval '1 millisecond'
-        FROM due WHERE events.id = due.id
-        RETURNING events.id, events.type, events.tenant_id, events.session_id, events.seq, events.data,
-          events.attempts, events.occurred_at
-      )
-      SELECT c.id, c.type, c.tenant_id, c.session_id, c.seq, c.data, c.attempts,
-        to_json(c.occurred_at) #>> '{}' AS occurred_at,
-        -- Read before this statement's update: every earlier pending event of the session, claimed or not.
-        (SELECT count(*) FROM events earlier
-          WHERE earlier.session_id = c.session_id AND earlier.delivery = 'pending' AND earlier.seq < c.seq) AS earlier_pending,
-        w.url, w.events AS webhook_events, w.secret_sealed, w.previous_secret_sealed,
-        w.previous_secret_expires_at > now() AS previous_secret_valid
-      FROM claimed c LEFT JOIN webhooks w ON w.tenant_id = c.tenant_id`)
+    return runStatement<ClaimedEventRow>(database, CLAIM_DUE_EVENTS, [
+      saturated,
+      claimBatchSize,
+      claimLeaseMs,
+    ])
   }
 
   /** Starts a run per session of the claim and hands back what cannot go now; returns runs started. */
