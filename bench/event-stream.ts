@@ -1,4 +1,4 @@
-// `npx tsx bench/event-stream.ts [--streams 100] [--linked 10] [--contacts 5] [--rate 200] [--seconds 10] [--idle 10000]`
+// `npx tsx bench/event-stream.ts [--streams 100] [--linked 10] [--contacts 5] [--rate 200] [--seconds 10] [--idle 10000] [--batch-ms 10]`
 //
 // The live event stream through the public API on loopback, against one all-in-one gateway process
 // (real Postgres database created for the run, real Redis at 127.0.0.1:6379 with a private key prefix),
@@ -12,10 +12,12 @@
 //      before the append → read on each stream.
 //  (b) RSS of the gateway with --idle idle SSE streams open (opened 200 at a time; each counted once
 //      it said `: ready`), against its RSS before them.
+// --batch-ms sets the gateway's STREAM_BATCH_MS (the shortest time between two feed reads; 0 = a read
+// per commit), to compare the stream path with and without batching.
 
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
-import { appendEvent } from '@wa-cluster/core'
+import { appendEventsAlone } from '@wa-cluster/core'
 import { openDatabase } from '@wa-cluster/db'
 import {
   apiFailure,
@@ -33,13 +35,22 @@ import {
   verdict,
 } from './support/common.js'
 
-const opts = flags({ streams: '100', linked: '10', contacts: '5', rate: '200', seconds: '10', idle: '10000' })
+const opts = flags({
+  streams: '100',
+  linked: '10',
+  contacts: '5',
+  rate: '200',
+  seconds: '10',
+  idle: '10000',
+  'batch-ms': '10',
+})
 const streamCount = Number(opts.streams)
 const linkedCount = Number(opts.linked)
 const contactCount = Number(opts.contacts)
 const rate = Number(opts.rate)
 const seconds = Number(opts.seconds)
 const idleCount = Number(opts.idle)
+const batchMs = String(Number(opts['batch-ms']))
 
 /** One SSE connection read by hand: calls `onEvent` with each event's data, resolves once `: ready` came. */
 function openStream(
@@ -79,7 +90,9 @@ function openStream(
 }
 
 await runBench('event-stream', 12 * 60_000, async () => {
-  const { sim, database, receiver, tracker, gateway } = await gatewayWithSim('event_stream')
+  const { sim, database, receiver, tracker, gateway } = await gatewayWithSim('event_stream', {
+    STREAM_BATCH_MS: batchMs,
+  })
   const { tenant, tenantKey } = await createTenant(gateway.baseUrl, gateway.adminKey, receiver.url)
   const streamUrl = `${gateway.baseUrl}/v1/events/stream?types=messages.upsert`
 
@@ -211,23 +224,28 @@ await runBench('event-stream', 12 * 60_000, async () => {
     directTexts.push(text)
     sentAt.set(text, now())
     appends.push(
-      appendEvent(outbox.db, {
+      // The session-node's append is the same statement, prepared (appendAndClaimEvents).
+      appendEventsAlone(outbox, {
         sessionId: linked[i % linked.length]!.id,
-        type: 'messages.upsert',
-        data: {
-          messages: [
-            {
-              id: `direct-${i}`,
-              waMessageId: `direct-${i}`,
-              chatId: `${contacts[0]}@s.whatsapp.net`,
-              from: `${contacts[0]}@s.whatsapp.net`,
-              fromMe: false,
-              timestamp: Math.floor(Date.now() / 1000),
-              type: 'text',
-              text,
+        events: [
+          {
+            type: 'messages.upsert',
+            data: {
+              messages: [
+                {
+                  id: `direct-${i}`,
+                  waMessageId: `direct-${i}`,
+                  chatId: `${contacts[0]}@s.whatsapp.net`,
+                  from: `${contacts[0]}@s.whatsapp.net`,
+                  fromMe: false,
+                  timestamp: Math.floor(Date.now() / 1000),
+                  type: 'text',
+                  text,
+                },
+              ],
             },
-          ],
-        },
+          },
+        ],
       }),
     )
   }
@@ -270,7 +288,7 @@ await runBench('event-stream', 12 * 60_000, async () => {
   const lines = [
     '',
     '=== event-stream results ===',
-    `command: npx tsx bench/event-stream.ts --streams ${streamCount} --linked ${linkedCount} --contacts ${contactCount} --rate ${rate} --seconds ${seconds} --idle ${idleCount}`,
+    `command: npx tsx bench/event-stream.ts --streams ${streamCount} --linked ${linkedCount} --contacts ${contactCount} --rate ${rate} --seconds ${seconds} --idle ${idleCount} --batch-ms ${batchMs}`,
     `machine: load average (1/5/15 min) at end of (a): ${loadAfterA}; at end of (b): ${loadAfterB}`,
     `(a) sim /send call → messages.upsert read on each of ${streamCount} SSE streams (${rate}/s for ${seconds} s, ${linked.length} sessions)`,
     `    sent ${runTexts.length} in ${(sendPhaseMs / 1000).toFixed(2)} s, send errors ${sendErrors.length}${sendErrors[0] ? ` (first: ${sendErrors[0]})` : ''}`,

@@ -43,6 +43,7 @@ export {
   appendAndClaimEventsInTransaction,
   appendEvent,
   appendEvents,
+  appendEventsAlone,
   type ClaimedEventRow,
   type DeliveryStatus,
   type EventPage,

@@ -3,6 +3,7 @@ import {
   appendAndClaimEvents,
   appendAndClaimEventsInTransaction,
   appendEvents,
+  appendEventsAlone,
   metadataField,
   moveChatsForSent,
   type NewEvent,
@@ -126,7 +127,7 @@ export async function recordInboundMessages(
     received: receivedMessageRows(messages, input.rowOnly),
   }
   if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database, target, input.claimLeaseMs)
-  const envelopes = await appendEvents(database.db, target)
+  const envelopes = await appendEventsAlone(database, target)
   return { envelopes, claimed: [], unclaimed: true }
 }
 
