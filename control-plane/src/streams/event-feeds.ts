@@ -107,11 +107,16 @@ class TenantFeed implements TenantFeedPort {
   private retryTimer: NodeJS.Timeout | undefined
   private retryDelayMs = HELD_BACK_FIRST_RETRY_MS
   private closed = false
+  /** When the last read started (performance.now()), and the timer of a read put off until the gap passed. */
+  private lastReadAt = Number.NEGATIVE_INFINITY
+  private batchTimer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly tenantId: string,
     private readonly database: DatabaseHandle,
     private readonly logger: Logger,
+    /** The shortest time between two reads (STREAM_BATCH_MS). */
+    private readonly batchMs: number,
     private readonly onEmpty: (feed: TenantFeed) => void,
     private readonly onHeldBack: () => void,
   ) {}
@@ -132,6 +137,7 @@ class TenantFeed implements TenantFeedPort {
     if (this.streams.size === 0) {
       this.closed = true
       clearTimeout(this.retryTimer)
+      clearTimeout(this.batchTimer)
       this.onEmpty(this)
     }
   }
@@ -141,16 +147,29 @@ class TenantFeed implements TenantFeedPort {
     this.wake()
   }
 
-  /** Reads what is new; a wake during a read reads again right after it (wakes coalesce). */
+  /**
+   * Reads what is new: at once when the last read started at least `batchMs` ago, else when that much
+   * has passed. Wakes coalesce: one that comes during a read, or while a read waits, is served by it.
+   */
   wake(): void {
     if (this.closed || !this.readPosition) return
     if (this.reading) {
       this.readAgain = true
       return
     }
+    if (this.batchTimer) return
+    const waitMs = this.lastReadAt + this.batchMs - performance.now()
+    if (waitMs > 0) {
+      this.batchTimer = setTimeout(() => {
+        this.batchTimer = undefined
+        this.wake()
+      }, waitMs)
+      return
+    }
     this.reading = true
     void this.readNew().finally(() => {
       this.reading = false
+      if (this.readAgain) this.wake()
     })
   }
 
@@ -158,6 +177,7 @@ class TenantFeed implements TenantFeedPort {
     try {
       for (;;) {
         this.readAgain = false
+        this.lastReadAt = performance.now()
         const after = this.readPosition!
         const rows = await readOutboxAfter(this.database.db, {
           tenantId: this.tenantId,
@@ -172,7 +192,8 @@ class TenantFeed implements TenantFeedPort {
           this.readPosition = rows.at(-1)!.position
           for (const stream of this.streams) stream.offer(events)
         }
-        if (rows.length < FEED_PAGE && !this.readAgain) break
+        // A full page reads on at once; what was announced meanwhile waits for the gap (wake, above).
+        if (rows.length < FEED_PAGE) break
       }
       this.scheduleHeldBackRetry()
     } catch (error) {
@@ -203,7 +224,10 @@ class TenantFeed implements TenantFeedPort {
 }
 
 export function createEventStreams(deps: {
-  config: Pick<Config, 'STREAM_HEARTBEAT_MS' | 'STREAM_BUFFER_BYTES' | 'STREAM_REREAD_INTERVAL_MS'>
+  config: Pick<
+    Config,
+    'STREAM_HEARTBEAT_MS' | 'STREAM_BUFFER_BYTES' | 'STREAM_REREAD_INTERVAL_MS' | 'STREAM_BATCH_MS'
+  >
   database: DatabaseHandle
   logger: Logger
   metrics: Registry
@@ -224,6 +248,7 @@ export function createEventStreams(deps: {
         tenantId,
         database,
         logger,
+        config.STREAM_BATCH_MS,
         (empty) => {
           if (feeds.get(tenantId) === empty) feeds.delete(tenantId)
         },

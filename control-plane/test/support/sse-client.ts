@@ -4,6 +4,8 @@ import { eventually } from '../../../test-support/wait.js'
 /** One event as the SSE stream sent it: the `id:` field and the parsed `data:` envelope. */
 export type SseEvent = {
   id: string
+  /** Which body chunk completed the event (0, 1, …): events the server wrote in one write share it. */
+  read: number
   data: { id: string; seq: number; sessionId: string; type: string; tenantId: string } & Record<string, any>
 }
 
@@ -76,7 +78,9 @@ export async function openSse(
         )
         return
       }
+      let reads = 0
       response.on('data', (chunk: string) => {
+        const read = reads++
         buffer += chunk
         for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
           const frame = buffer.slice(0, end)
@@ -88,7 +92,7 @@ export async function openSse(
             else if (line.startsWith('id: ')) id = line.slice(4)
             else if (line.startsWith('data: ')) data.push(line.slice(6))
           }
-          if (id !== undefined) events.push({ id, data: JSON.parse(data.join('\n')) })
+          if (id !== undefined) events.push({ id, read, data: JSON.parse(data.join('\n')) })
         }
       })
       resolve({
