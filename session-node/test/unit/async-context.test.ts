@@ -50,6 +50,50 @@ describe('lean async context for Baileys sockets', () => {
     expect(built.every(({ result }) => result.storage.getStore() === undefined)).toBe(true)
   })
 
+  it('however many sockets run transactions, one storage takes part in each promise made', async () => {
+    const built = Array.from({ length: 50 }, () => captureStorages(fakeSocket))
+    for (const [index, { result }] of built.entries()) await result.transaction(index, async () => {})
+    // Node 20 asks every enabled storage to propagate into each new async resource.
+    // (Where Node defines it: the export is the installed subclass now.)
+    let prototype = AsyncLocalStorage.prototype as unknown as { _propagate: (...args: unknown[]) => void }
+    while (!Object.hasOwn(prototype, '_propagate')) prototype = Object.getPrototypeOf(prototype)
+    const original = prototype._propagate
+    let visits = 0
+    prototype._propagate = function (this: unknown, ...args: unknown[]) {
+      visits++
+      return original.apply(this, args)
+    }
+    let inside = 0
+    try {
+      await built[0]!.result.transaction(1, async () => {
+        visits = 0
+        void Promise.resolve().then(() => {})
+        inside = visits
+      })
+    } finally {
+      prototype._propagate = original
+    }
+    // One storage for all 50 sockets (a storage per socket visited 50 here).
+    expect(inside).toBeGreaterThan(0)
+    expect(inside).toBeLessThan(5)
+    for (const { storages } of built) releaseStorages(storages)
+  })
+
+  it('keeps the stores of sockets apart, nested or not, and exit leaves only its own', async () => {
+    const [a, b] = [captureStorages(fakeSocket), captureStorages(fakeSocket)]
+    const seen = await a.result.transaction(1, () =>
+      b.result.transaction(2, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        const both = [a.result.storage.getStore(), b.result.storage.getStore()]
+        const exited = b.result.storage.exit(() => [a.result.storage.getStore(), b.result.storage.getStore()])
+        return { both, exited }
+      }),
+    )
+    expect(seen).toEqual({ both: [{ tx: 1 }, { tx: 2 }], exited: [{ tx: 1 }, undefined] })
+    expect([a.result.storage.getStore(), b.result.storage.getStore()]).toEqual([undefined, undefined])
+    releaseStorages([...a.storages, ...b.storages])
+  })
+
   it('leaves storages made outside a socket alone', () => {
     const before = liveSocketStorages()
     const storage = new AsyncLocalStorage<number>()

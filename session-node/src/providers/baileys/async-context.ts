@@ -9,13 +9,20 @@ import { syncBuiltinESMExports } from 'node:module'
  * copies its store onto the new resource as one more property, even when that store is empty. With a
  * few hundred sockets in one process (and every socket ever reconnected still enabled) each promise
  * carries hundreds of properties: measured on a node with ~370 sessions, 1.4 GB of heap and about 70%
- * of its CPU went to that copying and the garbage it made, and linking slowed to a crawl.
+ * of its CPU went to that copying and the garbage it made, and linking slowed to a crawl. Even without
+ * the copying, each promise's creation still visits every enabled storage: a cost that grows with the
+ * sockets a process holds.
  *
- * Two measures, both invisible to Baileys:
- * - storages only copy a store that exists (an empty one is what a missing property reads as anyway),
- *   so an idle socket's storage adds nothing to other sockets' promises;
- * - the storages a socket creates are collected while it is built (`captureStorages`) and disabled when
- *   the socket is done with (`releaseStorages`), so closed sockets stop taking part at all.
+ * So a socket does not get a storage of its own. What it creates while it is built (`captureStorages`)
+ * is a *slot* in one storage shared by all sockets, whose store maps each slot to its socket's store:
+ * however many sockets a process holds, one storage takes part in propagation, and only inside a key
+ * transaction (outside any, its store is empty and nothing is copied, see below). A slot offers what
+ * Baileys uses of AsyncLocalStorage (`run`, `getStore`) plus `exit`, `enterWith` and `disable`, with the
+ * same meaning. A socket's slots are released (`releaseStorages`) when it is done with; a storage made
+ * anywhere else is a real one.
+ *
+ * Storages still only copy a store that exists (an empty one is what a missing property reads as
+ * anyway), which keeps the shared storage off every promise made outside a transaction.
  */
 
 type StorageInternals = {
@@ -24,27 +31,88 @@ type StorageInternals = {
   _propagate?: (resource: object, triggerResource: object, type: string) => void
 }
 
-let collecting: Set<AsyncLocalStorage<unknown>> | undefined
-const live = new Set<AsyncLocalStorage<unknown>>()
+/** What a socket's storage is to its owner: something to release. */
+export type SocketStorage = { disable(): void }
+
+/** The real class, kept before the install replaces the export. */
+const RealAsyncLocalStorage = AsyncLocalStorage
+
+/** Every socket's slot lives in this one storage: its store maps a slot to that socket's store. */
+let shared: AsyncLocalStorage<ReadonlyMap<SocketSlot, unknown>> | undefined
+
+let collecting: Set<SocketSlot> | undefined
+const live = new Set<SocketSlot>()
 let installed = false
 
-/** AsyncLocalStorage as Baileys gets it: the same class, which also reports where it was created. */
-class TrackedAsyncLocalStorage<T> extends AsyncLocalStorage<T> {
-  constructor() {
-    super()
-    if (collecting) {
-      collecting.add(this as AsyncLocalStorage<unknown>)
-      live.add(this as AsyncLocalStorage<unknown>)
-    }
+/** One socket's storage, kept as an entry in the shared one (see above). */
+class SocketSlot {
+  private disabled = false
+
+  private store(): ReadonlyMap<SocketSlot, unknown> | undefined {
+    shared ??= new RealAsyncLocalStorage()
+    return shared.getStore()
   }
 
-  override disable(): void {
-    live.delete(this as AsyncLocalStorage<unknown>)
-    super.disable()
+  private runWith<R>(
+    entries: Map<SocketSlot, unknown>,
+    callback: (...args: unknown[]) => R,
+    args: unknown[],
+  ): R {
+    return shared!.run(entries, callback, ...args)
+  }
+
+  run<R>(store: unknown, callback: (...args: unknown[]) => R, ...args: unknown[]): R {
+    this.disabled = false
+    const entries = new Map(this.store())
+    entries.set(this, store)
+    return this.runWith(entries, callback, args)
+  }
+
+  exit<R>(callback: (...args: unknown[]) => R, ...args: unknown[]): R {
+    const outer = this.store()
+    if (!outer?.has(this)) return callback(...args)
+    const entries = new Map(outer)
+    entries.delete(this)
+    return this.runWith(entries, callback, args)
+  }
+
+  enterWith(store: unknown): void {
+    this.disabled = false
+    const entries = new Map(this.store())
+    entries.set(this, store)
+    shared!.enterWith(entries)
+  }
+
+  getStore(): unknown {
+    return this.disabled ? undefined : this.store()?.get(this)
+  }
+
+  disable(): void {
+    this.disabled = true
+    live.delete(this)
   }
 }
 
-/** Installs both measures once per process. Call before the first socket is created. */
+/**
+ * AsyncLocalStorage as Baileys gets it: the same class, except that one made while a socket is built
+ * is that socket's slot in the shared storage.
+ */
+class TrackedAsyncLocalStorage<T> extends RealAsyncLocalStorage<T> {
+  constructor() {
+    super()
+    if (collecting) {
+      const slot = new SocketSlot()
+      collecting.add(slot)
+      live.add(slot)
+      // A constructor may return another object: the socket holds its slot, never this storage
+      // (which, never run, takes no part in propagation).
+      // biome-ignore lint/correctness/noConstructorReturn: the slot stands in for the storage
+      return slot as unknown as TrackedAsyncLocalStorage<T>
+    }
+  }
+}
+
+/** Installs the slots and the lean propagation once per process. Call before the first socket is created. */
 export function installLeanAsyncContext(): void {
   if (installed) return
   installed = true
@@ -67,9 +135,9 @@ export function installLeanAsyncContext(): void {
 }
 
 /** Runs `build` (which creates a socket) and returns the storages it created alongside its result. */
-export function captureStorages<T>(build: () => T): { result: T; storages: AsyncLocalStorage<unknown>[] } {
+export function captureStorages<T>(build: () => T): { result: T; storages: SocketStorage[] } {
   const previous = collecting
-  const storages = new Set<AsyncLocalStorage<unknown>>()
+  const storages = new Set<SocketSlot>()
   collecting = storages
   try {
     return { result: build(), storages: [...storages] }
@@ -79,7 +147,7 @@ export function captureStorages<T>(build: () => T): { result: T; storages: Async
 }
 
 /** Disables storages of a socket that is closed and done writing. */
-export function releaseStorages(storages: AsyncLocalStorage<unknown>[]): void {
+export function releaseStorages(storages: SocketStorage[]): void {
   for (const storage of storages) storage.disable()
 }
 

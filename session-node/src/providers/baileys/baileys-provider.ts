@@ -1,4 +1,3 @@
-import type { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
 import { Agent as HttpsAgent } from 'node:https'
 import { rootCertificates } from 'node:tls'
@@ -25,7 +24,7 @@ import {
   RecipientNotOnWhatsApp,
   type WhatsAppProvider,
 } from '../provider.js'
-import { captureStorages, releaseStorages } from './async-context.js'
+import { captureStorages, releaseStorages, type SocketStorage } from './async-context.js'
 import { baileysChatActions } from './baileys-chat-actions.js'
 import { toProviderEvents, toReceivedMessage } from './event-mapping.js'
 import { pollVotesOf } from './poll-votes.js'
@@ -121,9 +120,10 @@ function openBaileysConnection(
     }),
   )
 
-  // Each socket makes AsyncLocalStorages it never disables (see async-context.ts): they go 10 s after
-  // the socket closed by itself, or as soon as the runner is done with it.
-  let retained: AsyncLocalStorage<unknown>[] | undefined = storages
+  // Each socket makes AsyncLocalStorages it never disables (slots of one shared storage here, see
+  // async-context.ts): they go 10 s after the socket closed by itself, or as soon as the runner is
+  // done with it.
+  let retained: SocketStorage[] | undefined = storages
   let retireTimer: NodeJS.Timeout | undefined
   const dispose = () => {
     clearTimeout(retireTimer)
