@@ -179,7 +179,7 @@ class TenantFeed implements TenantFeedPort {
         this.readAgain = false
         this.lastReadAt = performance.now()
         const after = this.readPosition!
-        const rows = await readOutboxAfter(this.database.db, {
+        const rows = await readOutboxAfter(this.database, {
           tenantId: this.tenantId,
           after,
           limit: FEED_PAGE,

@@ -179,7 +179,7 @@ export class LiveStream {
 
   private async read(after: OutboxPosition, until: OutboxPosition | undefined): Promise<StreamedEvent[]> {
     const { filter } = this.deps
-    const rows = await readOutboxAfter(this.deps.database.db, {
+    const rows = await readOutboxAfter(this.deps.database, {
       tenantId: this.deps.tenantId,
       after,
       limit: REPLAY_PAGE,

@@ -1,6 +1,6 @@
-import { resultRows } from '@wa-cluster/db'
+import { type DatabaseHandle, resultRows, runStatement } from '@wa-cluster/db'
 import { EVENT_TYPES, type EventEnvelope, type EventType } from '@wa-cluster/shared'
-import { type SQL, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import { type SqlExecutor, toEventEnvelope } from './outbox.js'
 
 /**
@@ -73,11 +73,27 @@ type PositionedRow = {
 }
 
 /**
+ * readOutboxAfter as one fixed statement (prepared once per connection: a feed runs it after each
+ * commit burst of its tenant). $1 tenant, $2/$3 after (tx, id), $4/$5 until (tx, id) or null,
+ * $6 session or null, $7 types or null, $8 limit.
+ */
+const READ_OUTBOX_AFTER = `
+  SELECT id, type, tenant_id, session_id, seq, data, to_json(occurred_at) #>> '{}' AS occurred_at,
+    tx::text AS tx
+  FROM events
+  WHERE tenant_id = $1::text AND (tx, id) > ($2::xid8, $3::text)
+    AND tx < pg_snapshot_xmin(pg_current_snapshot())
+    AND ($4::xid8 IS NULL OR (tx, id) <= ($4::xid8, $5::text))
+    AND ($6::text IS NULL OR session_id = $6::text)
+    AND ($7::text[] IS NULL OR type = ANY($7::text[]))
+  ORDER BY tx, id LIMIT $8::int`
+
+/**
  * The tenant's events after `after`, below the horizon, in (tx, id) order: at most `limit`. Optional
  * filters narrow them to one session and some types. Uses `events_tenant_tx_idx`.
  */
 export async function readOutboxAfter(
-  db: SqlExecutor,
+  database: DatabaseHandle,
   input: {
     tenantId: string
     after: OutboxPosition
@@ -88,22 +104,16 @@ export async function readOutboxAfter(
     until?: OutboxPosition
   },
 ): Promise<PositionedEvent[]> {
-  const filters: SQL[] = [
-    sql`tenant_id = ${input.tenantId}`,
-    sql`(tx, id) > (${input.after.tx}::xid8, ${input.after.id}::text)`,
-    sql`tx < pg_snapshot_xmin(pg_current_snapshot())`,
-  ]
-  if (input.until) filters.push(sql`(tx, id) <= (${input.until.tx}::xid8, ${input.until.id}::text)`)
-  if (input.sessionId !== undefined) filters.push(sql`session_id = ${input.sessionId}`)
-  if (input.types !== undefined && input.types.length < EVENT_TYPES.length) {
-    filters.push(sql`type IN ${input.types}`)
-  }
-  const rows = resultRows<PositionedRow>(
-    await db.execute(sql`
-      SELECT id, type, tenant_id, session_id, seq, data, to_json(occurred_at) #>> '{}' AS occurred_at,
-        tx::text AS tx
-      FROM events WHERE ${sql.join(filters, sql` AND `)}
-      ORDER BY tx, id LIMIT ${Math.max(1, Math.floor(input.limit))}`),
-  )
+  const types = input.types !== undefined && input.types.length < EVENT_TYPES.length ? [...input.types] : null
+  const rows = await runStatement<PositionedRow>(database, READ_OUTBOX_AFTER, [
+    input.tenantId,
+    input.after.tx,
+    input.after.id,
+    input.until?.tx ?? null,
+    input.until?.id ?? null,
+    input.sessionId ?? null,
+    types,
+    Math.max(1, Math.floor(input.limit)),
+  ])
   return rows.map((row) => ({ envelope: toEventEnvelope(row), position: { tx: row.tx, id: row.id } }))
 }
