@@ -269,9 +269,7 @@ export async function appendEventsAlone(
   database: DatabaseHandle,
   input: AppendTarget & { events: NewEvent[] },
 ): Promise<EventEnvelope[]> {
-  if (input.events.length === 0) return []
-  const { text, params, ids } = appendStatement(input, undefined)
-  return appendResult(input, ids, await runStatement<AppendedRow>(database, text, params)).envelopes
+  return (await appendAndClaimEvents(database, input, undefined)).envelopes
 }
 
 /**
@@ -280,12 +278,12 @@ export async function appendEventsAlone(
  * path, with no claim query between the commit and the POST. It runs on its own (a prepared statement,
  * no transaction): the claimed events are sent once this returns. Appends of one session must not
  * overlap while it runs: the "nothing pending before" check reads the statement's snapshot (an owner
- * serializes its appends; other writers hold no claim).
+ * serializes its appends; other writers hold no claim). Without a lease nothing is claimed.
  */
 export async function appendAndClaimEvents(
   database: DatabaseHandle,
   input: AppendTarget & { events: NewEvent[] },
-  claimLeaseMs: number,
+  claimLeaseMs: number | undefined,
 ): Promise<AppendResult> {
   if (input.events.length === 0) return { envelopes: [], claimed: [], unclaimed: false }
   const { text, params, ids } = appendStatement(input, claimLeaseMs)

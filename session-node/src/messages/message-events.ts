@@ -3,7 +3,6 @@ import {
   appendAndClaimEvents,
   appendAndClaimEventsInTransaction,
   appendEvents,
-  appendEventsAlone,
   metadataField,
   moveChatsForSent,
   type NewEvent,
@@ -126,9 +125,7 @@ export async function recordInboundMessages(
     events: [{ type: 'messages.upsert' as const, data: { messages } }],
     received: receivedMessageRows(messages, input.rowOnly),
   }
-  if (input.claimLeaseMs !== undefined) return appendAndClaimEvents(database, target, input.claimLeaseMs)
-  const envelopes = await appendEventsAlone(database, target)
-  return { envelopes, claimed: [], unclaimed: true }
+  return appendAndClaimEvents(database, target, input.claimLeaseMs)
 }
 
 /**
