@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto'
 import http from 'node:http'
 import { appendEventsAlone } from '@wa-cluster/core'
 import { openDatabase } from '@wa-cluster/db'
+import { receivedText } from '../test-support/seed.js'
 import {
   apiFailure,
   createTenant,
@@ -230,20 +231,7 @@ await runBench('event-stream', 12 * 60_000, async () => {
         events: [
           {
             type: 'messages.upsert',
-            data: {
-              messages: [
-                {
-                  id: `direct-${i}`,
-                  waMessageId: `direct-${i}`,
-                  chatId: `${contacts[0]}@s.whatsapp.net`,
-                  from: `${contacts[0]}@s.whatsapp.net`,
-                  fromMe: false,
-                  timestamp: Math.floor(Date.now() / 1000),
-                  type: 'text',
-                  text,
-                },
-              ],
-            },
+            data: { messages: [receivedText(`direct-${i}`, text, `${contacts[0]}@s.whatsapp.net`)] },
           },
         ],
       }),

@@ -7,13 +7,14 @@
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { appendEvent, createOutboundPolicy, generateWebhookSecret } from '@wa-cluster/core'
+import { appendEventsAlone, createOutboundPolicy, generateWebhookSecret } from '@wa-cluster/core'
 import { openDatabase } from '@wa-cluster/db'
 import { createWebhookDispatcher } from '@wa-cluster/session-node'
 import { createSecretBox, newId } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import pino from 'pino'
 import postgres from 'postgres'
+import { receivedText } from '../test-support/seed.js'
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const rate = Number(process.env.BENCH_RATE ?? 200)
@@ -98,28 +99,14 @@ for (let n = 0; n < total; n++) {
   const sessionId = sessionIds[n % sessionCount]!
   const began = performance.now()
   appends.push(
-    appendEvent(database.db, {
+    appendEventsAlone(database, {
       sessionId,
       epoch: 1,
-      type: 'messages.upsert',
-      data: {
-        messages: [
-          {
-            id: `m${n}`,
-            waMessageId: `m${n}`,
-            chatId: '6281@s.whatsapp.net',
-            from: '6281@s.whatsapp.net',
-            fromMe: false,
-            timestamp: 0,
-            type: 'text',
-            text: `hello ${n}`,
-          },
-        ],
-      },
+      events: [{ type: 'messages.upsert', data: { messages: [receivedText(`m${n}`, `hello ${n}`)] } }],
     }).then(
-      (event) => {
-        committedAt.set(event.id, performance.now())
-        appendStartedAt.set(event.id, began)
+      ([event]) => {
+        committedAt.set(event!.id, performance.now())
+        appendStartedAt.set(event!.id, began)
         dispatcher.notify()
       },
       () => {

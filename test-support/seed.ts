@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createOutboundPolicy, generateWebhookSecret, type OutboundPolicy } from '@wa-cluster/core'
 import type { DatabaseHandle } from '@wa-cluster/db'
-import { createSecretBox, newId, type SecretBox } from '@wa-cluster/shared'
+import { createSecretBox, type InboundMessage, newId, type SecretBox } from '@wa-cluster/shared'
 import { sql } from 'drizzle-orm'
 import pino from 'pino'
 
@@ -128,4 +128,25 @@ export async function deliveryCounts(
     sql`SELECT delivery, count(*) AS count FROM events WHERE tenant_id = ${tenantId} GROUP BY delivery`,
   )
   return Object.fromEntries(rows.map((row) => [row.delivery, Number(row.count)]))
+}
+
+/**
+ * A received text message as an outbox `messages.upsert` carries it, for tests and benches that append
+ * straight to the outbox (as a session-node's append does).
+ */
+export function receivedText(
+  waMessageId: string,
+  text: string,
+  from = '6281300000001@s.whatsapp.net',
+): InboundMessage {
+  return {
+    id: waMessageId,
+    waMessageId,
+    chatId: from,
+    from,
+    fromMe: false,
+    timestamp: 1_700_000_000,
+    type: 'text',
+    text,
+  }
 }

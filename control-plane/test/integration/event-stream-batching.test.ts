@@ -5,7 +5,7 @@ import { serve } from '@hono/node-server'
 import { appendEvent } from '@wa-cluster/core'
 import type { EventEnvelope } from '@wa-cluster/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { seedSession } from '../../../test-support/seed.js'
+import { receivedText, seedSession } from '../../../test-support/seed.js'
 import { openSse, type SseClient } from '../support/sse-client.js'
 import { createTenantThroughApi, createTestApi, type TestApi } from '../support/test-context.js'
 
@@ -28,20 +28,7 @@ async function inbound(): Promise<EventEnvelope> {
   return appendEvent(api.database.handle.db, {
     sessionId,
     type: 'messages.upsert',
-    data: {
-      messages: [
-        {
-          id: `wa${counter}`,
-          waMessageId: `wa${counter}`,
-          chatId: '6281300000001@s.whatsapp.net',
-          from: '6281300000001@s.whatsapp.net',
-          fromMe: false,
-          timestamp: 1_700_000_000,
-          type: 'text',
-          text: `batched ${counter}`,
-        },
-      ],
-    },
+    data: { messages: [receivedText(`wa${counter}`, `batched ${counter}`)] },
   })
 }
 

@@ -5,7 +5,7 @@ import { appendEvent } from '@wa-cluster/core'
 import type { EventEnvelope } from '@wa-cluster/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { seedSession } from '../../../test-support/seed.js'
+import { receivedText, seedSession } from '../../../test-support/seed.js'
 import { eventually } from '../../../test-support/wait.js'
 import { acceptEventWebSockets } from '../../src/streams/websocket.js'
 import { openSse, type SseClient } from '../support/sse-client.js'
@@ -35,20 +35,7 @@ async function inbound(sessionId: string, text = `text ${++textCounter}`): Promi
   return appendEvent(api.database.handle.db, {
     sessionId,
     type: 'messages.upsert',
-    data: {
-      messages: [
-        {
-          id: `wa${textCounter}`,
-          waMessageId: `wa${textCounter}`,
-          chatId: '6281300000001@s.whatsapp.net',
-          from: '6281300000001@s.whatsapp.net',
-          fromMe: false,
-          timestamp: 1_700_000_000,
-          type: 'text',
-          text,
-        },
-      ],
-    },
+    data: { messages: [receivedText(`wa${textCounter}`, text)] },
   })
 }
 
