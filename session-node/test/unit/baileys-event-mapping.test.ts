@@ -244,6 +244,39 @@ describe('Baileys events → provider events', () => {
     expect(contactFromVcard('Nobody', undefined)).toEqual({ name: 'Nobody', phone: '' })
   })
 
+  it("leaves out a chat whose only news is a received message's time: that message's append moves it", () => {
+    const other = '6281400000009@s.whatsapp.net'
+    const echoOnly = toProviderEvents(
+      {
+        'messages.upsert': { type: 'notify', messages: [text('IN1', 'halo')] },
+        'chats.update': [{ id: contact, conversationTimestamp: 1_700_000_000, unreadCount: 1 }],
+      },
+      ownJid,
+    )
+    expect(echoOnly.map((event) => event.type)).toEqual(['messages', 'contacts'])
+
+    const events = toProviderEvents(
+      {
+        'messages.upsert': { type: 'notify', messages: [text('IN2', 'lagi'), text('OUT2', 'mine', true)] },
+        'chats.update': [
+          // The same time, but a name too; a later time (the account wrote on its phone); another chat.
+          { id: contact, conversationTimestamp: 1_700_000_000, name: 'Budi' },
+          { id: contact, conversationTimestamp: 1_700_000_050 },
+          { id: other, conversationTimestamp: 1_700_000_000 },
+        ],
+      },
+      ownJid,
+    )
+    expect(events.find((event) => event.type === 'chats')).toEqual({
+      type: 'chats',
+      chats: [
+        { chatId: contact, name: 'Budi', lastActivityAt: 1_700_000_000 },
+        { chatId: contact, lastActivityAt: 1_700_000_050 },
+        { chatId: other, lastActivityAt: 1_700_000_000 },
+      ],
+    })
+  })
+
   it('maps the history sync, chat and contact events, LID mappings and message senders to chats and contacts', () => {
     const lid = '123456789012345@lid'
     const batch = {

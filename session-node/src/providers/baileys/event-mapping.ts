@@ -401,12 +401,10 @@ export function toProviderEvents(
     }
   }
   const upserted = batch['messages.upsert']?.messages
-  if (upserted) {
-    const messages = upserted
-      .map((message) => toReceivedMessage(message, ownJid))
-      .filter((message) => message !== undefined)
-    if (messages.length > 0) events.push({ type: 'messages', messages })
-  }
+  const received = (upserted ?? [])
+    .map((message) => toReceivedMessage(message, ownJid))
+    .filter((message) => message !== undefined)
+  if (received.length > 0) events.push({ type: 'messages', messages: received })
   const updates = toStatusUpdates(batch)
   if (updates.length > 0) events.push({ type: 'statuses', updates })
   const changes = toMessageChanges(batch, ownJid)
@@ -414,7 +412,31 @@ export function toProviderEvents(
   // Contacts before chats: a chat known only by LID is filed under the phone number once mapped.
   const contacts = toContactInfos(batch)
   if (contacts.length > 0) events.push({ type: 'contacts', contacts })
-  const chats = toChatInfos(batch)
+  const chats = withoutMessageEchoes(
+    toChatInfos(batch),
+    received.map(({ message }) => message),
+  )
   if (chats.length > 0) events.push({ type: 'chats', chats })
   return events
+}
+
+/**
+ * WhatsApp moves a chat with every message it receives ("chats.update": the message's time), and the
+ * append that stores a received message moves its chat already: a chat whose only news is the time of
+ * a message received in the same batch is left out, sparing a write per received message.
+ */
+function withoutMessageEchoes(chats: ChatInfo[], received: InboundMessage[]): ChatInfo[] {
+  const latest = new Map<string, number>()
+  for (const message of received) {
+    if (message.fromMe) continue
+    latest.set(message.chatId, Math.max(latest.get(message.chatId) ?? 0, message.timestamp))
+  }
+  if (latest.size === 0) return chats
+  return chats.filter(
+    (chat) =>
+      chat.name !== undefined ||
+      chat.unreadCount !== undefined ||
+      chat.lastActivityAt === undefined ||
+      chat.lastActivityAt > (latest.get(chat.chatId) ?? Number.NEGATIVE_INFINITY),
+  )
 }
