@@ -1,7 +1,4 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { serve } from '@hono/node-server'
 import { appendEvent } from '@wa-cluster/core'
 import type { EventEnvelope } from '@wa-cluster/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -10,13 +7,12 @@ import { openSse, type SseClient } from '../support/sse-client.js'
 import { createTenantThroughApi, createTestApi, type TestApi } from '../support/test-context.js'
 
 // STREAM_BATCH_MS: a feed reads at once when idle, and what commits within the gap after a read goes to
-// the streams in the next read, one write per stream. The gap is long here (far beyond the time two
-// appends take) so the batch cannot depend on timing.
+// the streams in the next read, one write per stream. The gap is long here (three times what the three
+// spaced appends below take) so the batch does not depend on the machine's speed.
 
 const BATCH_MS = 1_500
 
 let api: TestApi
-let server: Server
 let baseUrl: string
 let tenant: { tenantId: string; apiKey: string }
 let sessionId: string
@@ -40,16 +36,12 @@ beforeAll(async () => {
   })
   tenant = await createTenantThroughApi(api, 'Batching')
   sessionId = await seedSession(api.database.handle, tenant.tenantId)
-  server = serve({ fetch: api.app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
-  await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', resolve)))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  baseUrl = await api.listen()
 })
 
 afterAll(async () => {
   for (const client of clients) client.close()
   await api?.close()
-  server?.closeAllConnections()
-  await new Promise((resolve) => server?.close(resolve))
 })
 
 describe('feed batching (STREAM_BATCH_MS)', () => {
