@@ -17,7 +17,7 @@
 
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
-import { appendEventsAlone } from '@wa-cluster/core'
+import { appendAndClaimEvents } from '@wa-cluster/core'
 import { openDatabase } from '@wa-cluster/db'
 import { receivedText } from '../test-support/seed.js'
 import {
@@ -225,16 +225,21 @@ await runBench('event-stream', 12 * 60_000, async () => {
     directTexts.push(text)
     sentAt.set(text, now())
     appends.push(
-      // The session-node's append is the same statement, prepared (appendAndClaimEvents).
-      appendEventsAlone(outbox, {
-        sessionId: linked[i % linked.length]!.id,
-        events: [
-          {
-            type: 'messages.upsert',
-            data: { messages: [receivedText(`direct-${i}`, text, `${contacts[0]}@s.whatsapp.net`)] },
-          },
-        ],
-      }),
+      // The session-node's append, prepared; without a lease it claims nothing, so the gateway's
+      // dispatcher still delivers the webhooks.
+      appendAndClaimEvents(
+        outbox,
+        {
+          sessionId: linked[i % linked.length]!.id,
+          events: [
+            {
+              type: 'messages.upsert',
+              data: { messages: [receivedText(`direct-${i}`, text, `${contacts[0]}@s.whatsapp.net`)] },
+            },
+          ],
+        },
+        undefined,
+      ),
     )
   }
   await Promise.all(appends)

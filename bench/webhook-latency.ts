@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { appendEventsAlone, createOutboundPolicy, generateWebhookSecret } from '@wa-cluster/core'
+import { appendAndClaimEvents, createOutboundPolicy, generateWebhookSecret } from '@wa-cluster/core'
 import { openDatabase } from '@wa-cluster/db'
 import { createWebhookDispatcher } from '@wa-cluster/session-node'
 import { createSecretBox, newId } from '@wa-cluster/shared'
@@ -99,12 +99,17 @@ for (let n = 0; n < total; n++) {
   const sessionId = sessionIds[n % sessionCount]!
   const began = performance.now()
   appends.push(
-    appendEventsAlone(database, {
-      sessionId,
-      epoch: 1,
-      events: [{ type: 'messages.upsert', data: { messages: [receivedText(`m${n}`, `hello ${n}`)] } }],
-    }).then(
-      ([event]) => {
+    // Without a lease the append claims nothing: the dispatcher's claim, woken by notify(), sends it.
+    appendAndClaimEvents(
+      database,
+      {
+        sessionId,
+        epoch: 1,
+        events: [{ type: 'messages.upsert', data: { messages: [receivedText(`m${n}`, `hello ${n}`)] } }],
+      },
+      undefined,
+    ).then(
+      ({ envelopes: [event] }) => {
         committedAt.set(event!.id, performance.now())
         appendStartedAt.set(event!.id, began)
         dispatcher.notify()

@@ -43,7 +43,6 @@ export {
   appendAndClaimEventsInTransaction,
   appendEvent,
   appendEvents,
-  appendEventsAlone,
   type ClaimedEventRow,
   type DeliveryStatus,
   type EventPage,

@@ -262,17 +262,6 @@ export async function appendEvents(
 }
 
 /**
- * appendEvents on its own (no transaction), as a prepared statement: parsed and planned once per
- * connection rather than on every call (the append is the outbox's hottest statement).
- */
-export async function appendEventsAlone(
-  database: DatabaseHandle,
-  input: AppendTarget & { events: NewEvent[] },
-): Promise<EventEnvelope[]> {
-  return (await appendAndClaimEvents(database, input, undefined)).envelopes
-}
-
-/**
  * appendEvents, and the appender claims its pending events for delivery in the same statement (a lease
  * of `claimLeaseMs`, attempt 1) when nothing of the session is pending before them: the webhook fast
  * path, with no claim query between the commit and the POST. It runs on its own (a prepared statement,

@@ -19,8 +19,8 @@ export type ChatInfo = {
 }
 
 /**
- * recordChats' upsert as one fixed statement (prepared once per connection: it runs for nearly every
- * received message, since WhatsApp moves the chat with each). $1 session, $2 epoch, $3 the chats (JSON).
+ * recordChats' upsert as one fixed statement (prepared once per connection: chat events come with much
+ * of a session's traffic). $1 session, $2 epoch, $3 the chats (JSON).
  * Update what exists, insert the rest: an absent unread count must leave the stored one alone, which an
  * upsert cannot tell from a given one. A runner's writes go one at a time, so nothing inserts the same
  * chat in between (DO NOTHING covers a chat the API path touched meanwhile).
