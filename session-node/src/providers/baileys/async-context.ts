@@ -37,8 +37,11 @@ export type SocketStorage = { disable(): void }
 /** The real class, kept before the install replaces the export. */
 const RealAsyncLocalStorage = AsyncLocalStorage
 
-/** Every socket's slot lives in this one storage: its store maps a slot to that socket's store. */
-let shared: AsyncLocalStorage<ReadonlyMap<SocketSlot, unknown>> | undefined
+/**
+ * Every socket's slot lives in this one storage: its store maps a slot to that socket's store. Made
+ * now, from the real class; Node enables a storage only at its first `run`.
+ */
+const shared = new RealAsyncLocalStorage<ReadonlyMap<SocketSlot, unknown>>()
 
 let collecting: Set<SocketSlot> | undefined
 const live = new Set<SocketSlot>()
@@ -48,43 +51,31 @@ let installed = false
 class SocketSlot {
   private disabled = false
 
-  private store(): ReadonlyMap<SocketSlot, unknown> | undefined {
-    shared ??= new RealAsyncLocalStorage()
-    return shared.getStore()
-  }
-
-  private runWith<R>(
-    entries: Map<SocketSlot, unknown>,
-    callback: (...args: unknown[]) => R,
-    args: unknown[],
-  ): R {
-    return shared!.run(entries, callback, ...args)
+  /** The shared store with this slot's entry set to `store`, or removed when `store` is undefined. */
+  private entries(store: unknown): Map<SocketSlot, unknown> {
+    const entries = new Map(shared.getStore())
+    if (store === undefined) entries.delete(this)
+    else entries.set(this, store)
+    return entries
   }
 
   run<R>(store: unknown, callback: (...args: unknown[]) => R, ...args: unknown[]): R {
     this.disabled = false
-    const entries = new Map(this.store())
-    entries.set(this, store)
-    return this.runWith(entries, callback, args)
+    return shared.run(this.entries(store), callback, ...args)
   }
 
   exit<R>(callback: (...args: unknown[]) => R, ...args: unknown[]): R {
-    const outer = this.store()
-    if (!outer?.has(this)) return callback(...args)
-    const entries = new Map(outer)
-    entries.delete(this)
-    return this.runWith(entries, callback, args)
+    if (!shared.getStore()?.has(this)) return callback(...args)
+    return shared.run(this.entries(undefined), callback, ...args)
   }
 
   enterWith(store: unknown): void {
     this.disabled = false
-    const entries = new Map(this.store())
-    entries.set(this, store)
-    shared!.enterWith(entries)
+    shared.enterWith(this.entries(store))
   }
 
   getStore(): unknown {
-    return this.disabled ? undefined : this.store()?.get(this)
+    return this.disabled ? undefined : shared.getStore()?.get(this)
   }
 
   disable(): void {
